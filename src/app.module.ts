@@ -1,0 +1,54 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AUTH_ENTITIES, AUTH_MIGRATIONS, AuthModule, JwtAuthGuard } from './auth/index.js';
+import { APP_CONFIG, AppConfigModule } from './config/app-config.module.js';
+import type { AppConfig } from './config/app.config.js';
+import { HealthController } from './example/health.controller.js';
+import { ProfileController } from './example/profile.controller.js';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  /** The database to use (the embedded one when DATABASE_URL is unset). */
+  databaseUrl: string;
+  /** Run pending migrations at start (done for the embedded database). */
+  runMigrations: boolean;
+  /** Schedule the purge job; the one-shot CLI turns it off. Default true. */
+  schedulePurge?: boolean;
+}
+
+/** The example host app: imports AuthModule exactly as a user's app would. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(options.config),
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: options.databaseUrl,
+          entities: AUTH_ENTITIES,
+          migrations: AUTH_MIGRATIONS,
+          migrationsRun: options.runMigrations,
+          synchronize: false,
+          logging: ['error'],
+        }),
+        AuthModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => ({
+            secret: config.jwtSecret,
+            accessTokenTtl: config.accessTokenTtl,
+            refreshTokenTtl: config.refreshTokenTtl,
+            sessionMaxAge: config.sessionMaxAge,
+            refreshReuseGrace: config.refreshReuseGrace,
+            purgeCron: options.schedulePurge === false ? false : config.purgeCron,
+          }),
+        }),
+      ],
+      controllers: [HealthController, ProfileController],
+      // Every route needs a valid access token unless marked @Public().
+      providers: [{ provide: APP_GUARD, useClass: JwtAuthGuard }],
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { DEFAULTS, PURGE_BATCH_LIMIT } from './auth.constants.js';
+import type { AuthModuleOptions, ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
+
+/** Injection token of the options with defaults applied (the secret left out). */
+export const AUTH_RESOLVED_OPTIONS = Symbol('AUTH_RESOLVED_OPTIONS');
+/** Injection token of the HMAC key, built once: a string secret costs ~40x more per verification. */
+export const AUTH_SIGNING_KEY = Symbol('AUTH_SIGNING_KEY');
+
+export const MIN_SECRET_BYTES = 32;
+
+const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+
+function positiveInteger(name: string, value: number, problems: string[]): void {
+  if (!Number.isInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of seconds`);
+}
+
+/** Applies defaults and refuses unsafe or inconsistent options, naming every problem at once. */
+export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOptions {
+  const resolved: ResolvedAuthOptions = {
+    algorithm: options.algorithm ?? DEFAULTS.algorithm,
+    issuer: options.issuer,
+    audience: options.audience,
+    accessTokenTtl: options.accessTokenTtl ?? DEFAULTS.accessTokenTtl,
+    refreshTokenTtl: options.refreshTokenTtl ?? DEFAULTS.refreshTokenTtl,
+    sessionMaxAge: options.sessionMaxAge ?? DEFAULTS.sessionMaxAge,
+    refreshReuseGrace: options.refreshReuseGrace ?? DEFAULTS.refreshReuseGrace,
+    purgeCron: options.purgeCron ?? DEFAULTS.purgeCron,
+    purgeBatchSize: options.purgeBatchSize ?? PURGE_BATCH_LIMIT,
+    sessionRetention: options.sessionRetention ?? DEFAULTS.sessionRetention,
+    clockTolerance: options.clockTolerance ?? DEFAULTS.clockTolerance,
+    strictRevocation: options.strictRevocation ?? false,
+  };
+  const problems: string[] = [];
+  if (!HMAC_ALGORITHMS.includes(resolved.algorithm)) problems.push(`algorithm must be one of ${HMAC_ALGORITHMS.join(', ')}`);
+  positiveInteger('accessTokenTtl', resolved.accessTokenTtl, problems);
+  positiveInteger('refreshTokenTtl', resolved.refreshTokenTtl, problems);
+  positiveInteger('sessionMaxAge', resolved.sessionMaxAge, problems);
+  positiveInteger('sessionRetention', resolved.sessionRetention, problems);
+  if (!Number.isInteger(resolved.refreshReuseGrace) || resolved.refreshReuseGrace < 0)
+    problems.push('refreshReuseGrace must be a whole number of seconds, 0 or more');
+  if (!Number.isInteger(resolved.clockTolerance) || resolved.clockTolerance < 0)
+    problems.push('clockTolerance must be a whole number of seconds, 0 or more');
+  if (!Number.isInteger(resolved.purgeBatchSize) || resolved.purgeBatchSize < 1 || resolved.purgeBatchSize > PURGE_BATCH_LIMIT)
+    problems.push(`purgeBatchSize must be between 1 and ${PURGE_BATCH_LIMIT}`);
+  if (resolved.purgeCron !== false && (typeof resolved.purgeCron !== 'string' || resolved.purgeCron.trim() === ''))
+    problems.push('purgeCron must be a cron expression or false');
+  if (problems.length > 0) throw new Error(`Invalid AuthModule options: ${problems.join('; ')}`);
+  return resolved;
+}
+
+/** Builds the HMAC key once; refuses secrets too short to resist brute force. */
+export function createSigningKey(secret: string | Buffer | undefined): KeyObject {
+  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  if (!bytes || bytes.length < MIN_SECRET_BYTES) {
+    throw new Error(`Invalid AuthModule options: secret must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return createSecretKey(bytes);
+}

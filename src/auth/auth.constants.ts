@@ -1,0 +1,40 @@
+/** Injection token of the clock used for every expiry decision (tests swap it). */
+export const AUTH_CLOCK = Symbol('AUTH_CLOCK');
+/** Injection token of the password hasher. */
+export const PASSWORD_HASHER = Symbol('PASSWORD_HASHER');
+
+/** Name of the passport strategy registered by this module. */
+export const AUTH_JWT_STRATEGY = 'auth-jwt';
+
+export const IS_PUBLIC_KEY = 'auth:isPublic';
+export const STRICT_REVOCATION_KEY = 'auth:strictRevocation';
+
+export const TOKEN_TYPE_ACCESS = 'access';
+export const TOKEN_TYPE_REFRESH = 'refresh';
+export type TokenType = typeof TOKEN_TYPE_ACCESS | typeof TOKEN_TYPE_REFRESH;
+
+/** The messages of 401 answers; clients may rely on them. */
+export const AuthErrors = {
+  revoked: 'Token has been revoked',
+  expired: 'Token has expired',
+  invalid: 'Invalid token',
+  missing: 'Missing bearer token',
+  badCredentials: 'Invalid email or password',
+} as const;
+
+/** Key of the PostgreSQL advisory lock that lets one instance purge at a time. */
+export const PURGE_ADVISORY_LOCK_KEY = 7_302_114_901;
+/** Most rows a single purge statement deletes. */
+export const PURGE_BATCH_LIMIT = 10_000;
+
+export const DEFAULTS = {
+  algorithm: 'HS256',
+  accessTokenTtl: 900,
+  refreshTokenTtl: 1_209_600,
+  sessionMaxAge: 2_592_000,
+  refreshReuseGrace: 10,
+  purgeCron: '*/10 * * * *',
+  sessionRetention: 604_800,
+  clockTolerance: 0,
+  routePrefix: 'auth',
+} as const;

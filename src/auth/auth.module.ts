@@ -1,0 +1,80 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AUTH_CLOCK, DEFAULTS, PASSWORD_HASHER } from './auth.constants.js';
+import { AuthController } from './auth.controller.js';
+import {
+  AUTH_ASYNC_OPTIONS_TYPE,
+  AUTH_MODULE_OPTIONS,
+  AUTH_OPTIONS_TYPE,
+  ConfigurableAuthModule,
+} from './auth.module-definition.js';
+import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY, createSigningKey, resolveAuthOptions } from './auth-options.js';
+import { AuthService } from './auth.service.js';
+import { SystemClock } from './clock.provider.js';
+import { AUTH_ENTITIES } from './entities/index.js';
+import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
+import type { AuthModuleOptions } from './interfaces/auth-module-options.interface.js';
+import { JwtStrategy } from './jwt.strategy.js';
+import { Argon2PasswordHasher } from './password-hasher.provider.js';
+import { PurgeService } from './purge.service.js';
+import { PurgeRepository } from './repositories/purge.repository.js';
+import { RevocationRepository } from './repositories/revocation.repository.js';
+import { SessionRepository } from './repositories/session.repository.js';
+import { UserRepository } from './repositories/user.repository.js';
+import { RevocationService } from './revocation.service.js';
+import { TokenService } from './token.service.js';
+
+/**
+ * Issues and revokes access and refresh JWTs against PostgreSQL. The host provides the TypeORM
+ * connection (with AUTH_ENTITIES and AUTH_MIGRATIONS); the module mounts its routes under
+ * `routePrefix` (default `auth`).
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), PassportModule, ScheduleModule.forRoot()],
+  controllers: [AuthController],
+  providers: [
+    {
+      provide: AUTH_RESOLVED_OPTIONS,
+      inject: [AUTH_MODULE_OPTIONS],
+      useFactory: (options: AuthModuleOptions) => resolveAuthOptions(options),
+    },
+    {
+      provide: AUTH_SIGNING_KEY,
+      inject: [AUTH_MODULE_OPTIONS],
+      useFactory: (options: AuthModuleOptions) => createSigningKey(options.secret),
+    },
+    { provide: AUTH_CLOCK, useClass: SystemClock },
+    { provide: PASSWORD_HASHER, useClass: Argon2PasswordHasher },
+    TokenService,
+    RevocationService,
+    AuthService,
+    PurgeService,
+    JwtStrategy,
+    JwtAuthGuard,
+    UserRepository,
+    SessionRepository,
+    RevocationRepository,
+    PurgeRepository,
+  ],
+  exports: [AuthService, RevocationService, PurgeService, TokenService, JwtAuthGuard, AUTH_CLOCK],
+})
+export class AuthModule extends ConfigurableAuthModule {
+  static override forRoot(options: typeof AUTH_OPTIONS_TYPE): DynamicModule {
+    return withRoutes(super.forRoot(options), options.routePrefix);
+  }
+
+  static override forRootAsync(options: typeof AUTH_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withRoutes(super.forRootAsync(options), options.routePrefix);
+  }
+}
+
+function withRoutes(definition: DynamicModule, routePrefix: string | undefined): DynamicModule {
+  const path = routePrefix ?? DEFAULTS.routePrefix;
+  return {
+    ...definition,
+    imports: [...(definition.imports ?? []), RouterModule.register([{ path, module: AuthModule }])],
+  };
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { ConflictException, Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { AUTH_CLOCK, AuthErrors, PASSWORD_HASHER, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
+import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
+import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
+import type { Clock } from './interfaces/clock.interface.js';
+import type { PasswordHasher } from './interfaces/password-hasher.interface.js';
+import type { TokenPair } from './interfaces/token-pair.interface.js';
+import { SessionRepository } from './repositories/session.repository.js';
+import { UserRepository } from './repositories/user.repository.js';
+import { isIssuedBefore, REVOCATION_REASONS, RevocationService } from './revocation.service.js';
+import { TokenService } from './token.service.js';
+
+export interface ClientInfo {
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface PublicUser {
+  id: string;
+  email: string;
+}
+
+@Injectable()
+export class AuthService {
+  /** Verified against when the email is unknown, so that both failures cost the same time. */
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly users: UserRepository,
+    private readonly sessions: SessionRepository,
+    private readonly tokens: TokenService,
+    private readonly revocation: RevocationService,
+    @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+  ) {}
+
+  async register(email: string, password: string): Promise<PublicUser> {
+    const user = await this.users.create(email.trim(), await this.hasher.hash(password));
+    if (!user) throw new ConflictException('Email is already registered');
+    return { id: user.id, email: user.email };
+  }
+
+  async login(email: string, password: string, deviceName: string | null, client: ClientInfo): Promise<TokenPair> {
+    const user = await this.users.findByEmail(email.trim());
+    const passwordHash = user?.passwordHash ?? (await this.getDummyHash());
+    const valid = await this.hasher.verify(passwordHash, password);
+    if (!user || !valid) throw new UnauthorizedException(AuthErrors.badCredentials);
+
+    const now = this.clock.now();
+    const sessionId = randomUUID();
+    const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
+    const subject = { userId: user.id, sessionId };
+    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd);
+    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd);
+    await this.sessions.insert({
+      id: sessionId,
+      userId: user.id,
+      deviceName,
+      userAgent: client.userAgent,
+      ip: client.ip,
+      createdAt: now,
+      expiresAt: sessionEnd,
+      refreshTokenHash: TokenService.hash(refresh.token),
+      refreshExpiresAt: refresh.expiresAt,
+    });
+    return this.pair(access.token, access.expiresAt, refresh.token, sessionId, now);
+  }
+
+  /**
+   * Rotates a refresh token. The token just rotated out, presented within the reuse grace, gets a
+   * plain 401 (a client racing itself); any other rotated-out token is taken as theft and ends the
+   * whole session.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const claims = this.tokens.verify(refreshToken, TOKEN_TYPE_REFRESH);
+    const found = await this.sessions.findWithUserCutoff(claims.sid);
+    if (!found || found.session.userId !== claims.sub) throw new UnauthorizedException(AuthErrors.revoked);
+    const { session } = found;
+
+    const now = this.clock.now();
+    const subject = { userId: claims.sub, sessionId: claims.sid };
+    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt);
+    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt);
+    const presentedHash = TokenService.hash(refreshToken);
+    const rotated = await this.sessions.rotateRefreshToken({
+      sessionId: claims.sid,
+      userId: claims.sub,
+      presentedHash,
+      presentedIssuedAt: new Date(claims.iat_ms),
+      newHash: TokenService.hash(refresh.token),
+      newRefreshExpiresAt: refresh.expiresAt,
+      now,
+    });
+    if (rotated) return this.pair(access.token, access.expiresAt, refresh.token, claims.sid, now);
+
+    // Not rotated: find out why, from the state as it is now (another request may have rotated first).
+    const current = (await this.sessions.findWithUserCutoff(claims.sid)) ?? found;
+    if (current.session.revokedAt || isIssuedBefore(claims, current.tokensValidAfter)) {
+      throw new UnauthorizedException(AuthErrors.revoked);
+    }
+    if (current.session.expiresAt <= now || current.session.refreshExpiresAt <= now) {
+      throw new UnauthorizedException(AuthErrors.expired);
+    }
+    const rotatedAt = current.session.refreshRotatedAt?.getTime() ?? 0;
+    const withinGrace = now.getTime() - rotatedAt <= this.options.refreshReuseGrace * 1000;
+    if (presentedHash === current.session.previousRefreshTokenHash && withinGrace) {
+      throw new UnauthorizedException(AuthErrors.revoked);
+    }
+    // A token we signed for this session that is neither current nor a just-replaced one: reuse.
+    await this.revocation.revokeSession(claims.sub, claims.sid, REVOCATION_REASONS.refreshReuse);
+    throw new UnauthorizedException(AuthErrors.revoked);
+  }
+
+  async logout(user: AuthenticatedUser): Promise<void> {
+    const revoked = await this.revocation.revokeSessionAndToken(
+      user.userId,
+      user.sessionId,
+      { jti: user.tokenId, expiresAt: user.tokenExpiresAt },
+      REVOCATION_REASONS.logout,
+    );
+    // The guard has just checked the session; losing a race with another revocation is still a revoked token.
+    if (!revoked) throw new UnauthorizedException(AuthErrors.revoked);
+  }
+
+  async logoutAll(user: AuthenticatedUser): Promise<void> {
+    const revoked = await this.revocation.revokeAllForUser(user.userId);
+    if (!revoked) throw new UnauthorizedException(AuthErrors.revoked);
+  }
+
+  async me(user: AuthenticatedUser): Promise<PublicUser> {
+    const found = await this.users.findById(user.userId);
+    if (!found) throw new NotFoundException('User not found');
+    return { id: found.id, email: found.email };
+  }
+
+  private pair(accessToken: string, accessExpiresAt: Date, refreshToken: string, sessionId: string, now: Date): TokenPair {
+    return {
+      accessToken,
+      refreshToken,
+      tokenType: 'Bearer',
+      // Both ends in whole seconds, as the token's own iat and exp are.
+      expiresIn: Math.max(0, Math.floor(accessExpiresAt.getTime() / 1000) - Math.floor(now.getTime() / 1000)),
+      sessionId,
+    };
+  }
+
+  private getDummyHash(): Promise<string> {
+    this.dummyHash ??= this.hasher.hash(randomUUID());
+    return this.dummyHash;
+  }
+}

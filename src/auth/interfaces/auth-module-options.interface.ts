@@ -1,0 +1,34 @@
+export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512';
+
+export interface AuthModuleOptions {
+  /** HMAC secret of at least 32 bytes. Turned into a KeyObject once, at start. */
+  secret: string | Buffer;
+  /** Pinned signing algorithm; tokens signed with anything else are refused. Default HS256. */
+  algorithm?: HmacAlgorithm;
+  /** Optional `iss` claim written into and required from every token. */
+  issuer?: string;
+  /** Optional `aud` claim written into and required from every token. */
+  audience?: string;
+  /** Access-token lifetime in seconds. Default 900. */
+  accessTokenTtl?: number;
+  /** Refresh-token idle lifetime in seconds. Default 1209600 (14 days). */
+  refreshTokenTtl?: number;
+  /** Absolute session lifetime from login, in seconds. Default 2592000 (30 days). */
+  sessionMaxAge?: number;
+  /** Seconds during which the refresh token just rotated out is answered 401 without revoking the session. Default 10. */
+  refreshReuseGrace?: number;
+  /** Cron expression of the purge job, or `false` to not schedule it. Default every 10 minutes. */
+  purgeCron?: string | false;
+  /** Seconds a session row is kept after it ended, before the purge deletes it. Default 7 days. */
+  sessionRetention?: number;
+  /** Seconds of clock skew tolerated on `iat` between instances. Default 0. */
+  clockTolerance?: number;
+  /** Most rows one purge statement deletes (1..10000). Default 10000. */
+  purgeBatchSize?: number;
+  /** Check revocation against the database on every request, on every route. Default false. */
+  strictRevocation?: boolean;
+}
+
+/** Options with every default applied; what the services read. */
+export type ResolvedAuthOptions = Required<Omit<AuthModuleOptions, 'issuer' | 'audience' | 'secret'>> &
+  Pick<AuthModuleOptions, 'issuer' | 'audience'>;

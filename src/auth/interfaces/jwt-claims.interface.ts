@@ -1,0 +1,19 @@
+import type { TokenType } from '../auth.constants.js';
+
+/** Claims of every token this module issues, after validation. */
+export interface AuthTokenClaims {
+  /** User id. */
+  sub: string;
+  /** Session id. */
+  sid: string;
+  /** Token id. */
+  jti: string;
+  /** Token type marker: `access` or `refresh`. */
+  typ: TokenType;
+  /** Issued at, whole seconds (RFC 7519). */
+  iat: number;
+  /** Issued at in milliseconds: `iat` has whole seconds, too coarse to compare with `tokens_valid_after`. */
+  iat_ms: number;
+  /** Expiry, whole seconds. */
+  exp: number;
+}

@@ -1,0 +1,9 @@
+/** Body of a successful login or refresh. */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  sessionId: string;
+}

@@ -1,0 +1,47 @@
+import type { KeyObject } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { Request } from 'express';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AUTH_JWT_STRATEGY, TOKEN_TYPE_ACCESS } from './auth.constants.js';
+import { AUTH_SIGNING_KEY } from './auth-options.js';
+import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
+import { RevocationService } from './revocation.service.js';
+import { TokenService } from './token.service.js';
+
+/**
+ * passport-jwt strategy: verifies the signature with the module's KeyObject and pinned algorithm
+ * (the same options TokenService.verify uses), then the same claim checks, then revocation.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
+  constructor(
+    @Inject(AUTH_SIGNING_KEY) key: KeyObject,
+    private readonly tokens: TokenService,
+    private readonly revocation: RevocationService,
+  ) {
+    const { algorithms, issuer, audience, ignoreExpiration } = tokens.verifyOptions;
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      // A KeyObject, not a string: jsonwebtoken would otherwise try to parse the secret as a PEM key on every call.
+      // (@types/passport-jwt lags: jsonwebtoken 9, which does the verification, accepts a KeyObject.)
+      secretOrKeyProvider: (_request: Request, _token: string, done: (error: null, key: Buffer) => void) =>
+        done(null, key as unknown as Buffer),
+      algorithms,
+      issuer: issuer as string | undefined,
+      audience: audience as string | undefined,
+      ignoreExpiration,
+    });
+  }
+
+  async validate(payload: unknown): Promise<AuthenticatedUser> {
+    const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
+    await this.revocation.assertAccessTokenValid(claims);
+    return {
+      userId: claims.sub,
+      sessionId: claims.sid,
+      tokenId: claims.jti,
+      tokenExpiresAt: new Date(claims.exp * 1000),
+    };
+  }
+}

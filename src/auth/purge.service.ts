@@ -1,0 +1,86 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import type { QueryRunner } from 'typeorm';
+import { AUTH_CLOCK } from './auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
+import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
+import type { Clock } from './interfaces/clock.interface.js';
+import { PurgeRepository } from './repositories/purge.repository.js';
+
+export const PURGE_JOB_NAME = 'auth-purge';
+
+export interface PurgeResult {
+  /** True when another instance held the purge lock, so nothing was done. */
+  skipped: boolean;
+  revokedTokens: number;
+  sessions: number;
+  /** Delete statements run. */
+  statements: number;
+}
+
+/** Deletes denylist rows of expired tokens and long-ended sessions, on a schedule and on demand. */
+@Injectable()
+export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(PurgeService.name);
+
+  constructor(
+    private readonly purges: PurgeRepository,
+    private readonly scheduler: SchedulerRegistry,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.options.purgeCron === false) return;
+    const job = CronJob.from({
+      cronTime: this.options.purgeCron,
+      onTick: () => void this.runScheduled(),
+      start: true,
+    });
+    this.scheduler.addCronJob(PURGE_JOB_NAME, job);
+  }
+
+  onModuleDestroy(): void {
+    if (this.scheduler.doesExist('cron', PURGE_JOB_NAME)) this.scheduler.deleteCronJob(PURGE_JOB_NAME);
+  }
+
+  /** One purge pass; only one instance purges at a time (PostgreSQL advisory lock). */
+  async purgeExpired(): Promise<PurgeResult> {
+    const now = this.clock.now();
+    const sessionCutoff = new Date(now.getTime() - this.options.sessionRetention * 1000);
+    const batch = this.options.purgeBatchSize;
+    const result = await this.purges.withPurgeLock(async (runner) => {
+      const tokens = await this.drain((r, n) => this.purges.deleteExpiredRevokedTokens(r, now, n), runner, batch);
+      const sessions = await this.drain((r, n) => this.purges.deleteEndedSessions(r, sessionCutoff, n), runner, batch);
+      return { revokedTokens: tokens.deleted, sessions: sessions.deleted, statements: tokens.statements + sessions.statements };
+    });
+    return result ? { skipped: false, ...result } : { skipped: true, revokedTokens: 0, sessions: 0, statements: 0 };
+  }
+
+  private async drain(
+    deleteBatch: (runner: QueryRunner, limit: number) => Promise<number>,
+    runner: QueryRunner,
+    limit: number,
+  ): Promise<{ deleted: number; statements: number }> {
+    let deleted = 0;
+    let statements = 0;
+    for (;;) {
+      const count = await deleteBatch(runner, limit);
+      deleted += count;
+      statements += 1;
+      if (count < limit) return { deleted, statements };
+    }
+  }
+
+  private async runScheduled(): Promise<void> {
+    try {
+      const result = await this.purgeExpired();
+      if (!result.skipped && result.revokedTokens + result.sessions > 0) {
+        this.logger.log(`Purged ${result.revokedTokens} revoked tokens and ${result.sessions} sessions`);
+      }
+    } catch (error) {
+      this.logger.error(`Purge failed: ${(error as Error).message}`);
+    }
+  }
+}

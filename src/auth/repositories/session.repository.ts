@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { SessionEntity } from '../entities/session.entity.js';
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  deviceName: string | null;
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  refreshTokenHash: string;
+  refreshExpiresAt: Date;
+}
+
+export interface RefreshRotation {
+  sessionId: string;
+  userId: string;
+  presentedHash: string;
+  /** Issue time of the presented token, compared with the user's tokens_valid_after. */
+  presentedIssuedAt: Date;
+  newHash: string;
+  newRefreshExpiresAt: Date;
+  now: Date;
+}
+
+export interface SessionWithUserCutoff {
+  session: SessionEntity;
+  tokensValidAfter: Date | null;
+}
+
+@Injectable()
+export class SessionRepository {
+  constructor(@InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>) {}
+
+  async insert(session: NewSession): Promise<void> {
+    await this.sessions.insert({ ...session, lastUsedAt: session.createdAt });
+  }
+
+  /**
+   * Swaps the current refresh token for a new one in a single conditional UPDATE, so that of N
+   * concurrent refreshes with one token exactly one wins. False when the presented token is not
+   * current, or the session or user no longer allows it.
+   */
+  async rotateRefreshToken(rotation: RefreshRotation): Promise<boolean> {
+    const result = await this.sessions.query(
+      `UPDATE sessions s
+          SET previous_refresh_token_hash = s.refresh_token_hash,
+              refresh_token_hash = $4,
+              refresh_rotated_at = $6,
+              refresh_expires_at = $5,
+              last_used_at = $6
+        WHERE s.id = $1 AND s.user_id = $2 AND s.refresh_token_hash = $3
+          AND s.revoked_at IS NULL AND s.expires_at > $6 AND s.refresh_expires_at > $6
+          AND NOT EXISTS (SELECT 1 FROM users u
+                           WHERE u.id = s.user_id AND u.tokens_valid_after > $7)
+        RETURNING s.id`,
+      [
+        rotation.sessionId,
+        rotation.userId,
+        rotation.presentedHash,
+        rotation.newHash,
+        rotation.newRefreshExpiresAt,
+        rotation.now,
+        rotation.presentedIssuedAt,
+      ],
+    );
+    return (result as unknown[][])[0].length === 1;
+  }
+
+  async findWithUserCutoff(sessionId: string): Promise<SessionWithUserCutoff | null> {
+    const session = await this.sessions
+      .createQueryBuilder('session')
+      .innerJoinAndSelect('session.user', 'user')
+      .where('session.id = :sessionId', { sessionId })
+      .getOne();
+    if (!session?.user) return null;
+    const tokensValidAfter = session.user.tokensValidAfter;
+    delete session.user;
+    return { session, tokensValidAfter };
+  }
+}

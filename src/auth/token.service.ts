@@ -1,0 +1,126 @@
+import { createHash, randomUUID, type KeyObject } from 'node:crypto';
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { JwtService, type JwtVerifyOptions } from '@nestjs/jwt';
+import {
+  AUTH_CLOCK,
+  AuthErrors,
+  TOKEN_TYPE_ACCESS,
+  TOKEN_TYPE_REFRESH,
+  type TokenType,
+} from './auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY } from './auth-options.js';
+import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
+import type { Clock } from './interfaces/clock.interface.js';
+import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CLAIM_NAMES = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'iat_ms', 'exp', 'iss', 'aud']);
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface TokenSubject {
+  userId: string;
+  sessionId: string;
+}
+
+/** Signs and verifies the module's tokens. Every verification (guard, refresh, logout) goes through here. */
+@Injectable()
+export class TokenService {
+  private readonly jwt: JwtService;
+  /** Options handed to jsonwebtoken.verify: the pinned algorithm and a KeyObject, never a string. */
+  readonly verifyOptions: JwtVerifyOptions;
+
+  constructor(
+    @Inject(AUTH_SIGNING_KEY) readonly key: KeyObject,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+  ) {
+    this.jwt = new JwtService({ privateKey: key, publicKey: key });
+    this.verifyOptions = {
+      algorithms: [options.algorithm],
+      // Expiry is checked in assertClaims against the injected clock, so that one clock rules every decision.
+      ignoreExpiration: true,
+      ...(options.issuer ? { issuer: options.issuer } : {}),
+      ...(options.audience ? { audience: options.audience } : {}),
+    };
+  }
+
+  lifetimeOf(type: TokenType): number {
+    return type === TOKEN_TYPE_ACCESS ? this.options.accessTokenTtl : this.options.refreshTokenTtl;
+  }
+
+  /** Signs a token of the given type; it never outlives `notAfter` (the session's absolute end). */
+  issue(type: TokenType, subject: TokenSubject, notAfter: Date): IssuedToken {
+    const issuedAtMs = this.clock.now().getTime();
+    const iat = Math.floor(issuedAtMs / 1000);
+    const exp = Math.min(iat + this.lifetimeOf(type), Math.floor(notAfter.getTime() / 1000));
+    const jti = randomUUID();
+    const payload: Record<string, unknown> = {
+      sub: subject.userId,
+      sid: subject.sessionId,
+      jti,
+      typ: type,
+      iat,
+      iat_ms: issuedAtMs,
+      exp,
+    };
+    if (this.options.issuer) payload.iss = this.options.issuer;
+    if (this.options.audience) payload.aud = this.options.audience;
+    const token = this.jwt.sign(payload, { algorithm: this.options.algorithm, privateKey: this.key });
+    return { token, jti, issuedAt: new Date(issuedAtMs), expiresAt: new Date(exp * 1000) };
+  }
+
+  /** Verifies signature and claims of a raw token; throws 401 with the reason otherwise. */
+  verify(token: string, expectedType: TokenType): AuthTokenClaims {
+    let payload: unknown;
+    try {
+      // (@nestjs/jwt's types say string | Buffer; jsonwebtoken 9 takes the KeyObject.)
+      payload = this.jwt.verify(token, { ...this.verifyOptions, publicKey: this.key as unknown as Buffer });
+    } catch {
+      throw new UnauthorizedException(AuthErrors.invalid);
+    }
+    return this.assertClaims(payload, expectedType);
+  }
+
+  /**
+   * Strict claim checks on a payload whose signature is already verified: every claim present and
+   * well-formed, the expected type, a lifetime no longer than configured, `iat` not in the future,
+   * `exp` not passed.
+   */
+  assertClaims(payload: unknown, expectedType: TokenType): AuthTokenClaims {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      throw new UnauthorizedException(AuthErrors.invalid);
+    }
+    const claims = payload as Record<string, unknown>;
+    const { sub, sid, jti, typ, iat, iat_ms: iatMs, exp } = claims;
+    const wellFormed =
+      Object.keys(claims).every((name) => CLAIM_NAMES.has(name)) &&
+      typeof sub === 'string' && UUID.test(sub) &&
+      typeof sid === 'string' && UUID.test(sid) &&
+      typeof jti === 'string' && UUID.test(jti) &&
+      (typ === TOKEN_TYPE_ACCESS || typ === TOKEN_TYPE_REFRESH) &&
+      Number.isSafeInteger(iat) && Number.isSafeInteger(iatMs) && Number.isSafeInteger(exp) &&
+      Math.floor((iatMs as number) / 1000) === iat &&
+      (exp as number) > (iat as number);
+    if (!wellFormed || typ !== expectedType) throw new UnauthorizedException(AuthErrors.invalid);
+    if ((exp as number) - (iat as number) > this.lifetimeOf(expectedType)) {
+      throw new UnauthorizedException(AuthErrors.invalid);
+    }
+    const nowMs = this.clock.now().getTime();
+    if ((iatMs as number) > nowMs + this.options.clockTolerance * 1000) {
+      throw new UnauthorizedException(AuthErrors.invalid);
+    }
+    if ((exp as number) * 1000 <= nowMs) throw new UnauthorizedException(AuthErrors.expired);
+    return claims as unknown as AuthTokenClaims;
+  }
+
+  /** SHA-256 of a token: what the database keeps instead of the token. */
+  static hash(token: string): string {
+    return createHash('sha256').update(token, 'utf8').digest('hex');
+  }
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateCronExpression } from 'cron';
+
+/** Configuration of the example app, read from the environment once at start. */
+export interface AppConfig {
+  production: boolean;
+  port: number;
+  /** Null: start the embedded PostgreSQL under `dataDir` and run migrations. */
+  databaseUrl: string | null;
+  dataDir: string;
+  embeddedDatabasePort: number;
+  jwtSecret: string;
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  sessionMaxAge: number;
+  refreshReuseGrace: number;
+  purgeCron: string;
+}
+
+export const MIN_JWT_SECRET_BYTES = 32;
+const DEFAULT_PURGE_CRON = '*/10 * * * *';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return value;
+}
+
+/**
+ * Reads and validates the environment; lists every problem at once. Outside production a missing
+ * JWT_SECRET is generated and kept under the data directory; in production it is required.
+ */
+export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd(), '.data')): AppConfig {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  const port = integer(env, 'PORT', 3000, 0, 65_535, problems);
+  const embeddedDatabasePort = integer(env, 'EMBEDDED_DATABASE_PORT', 54_329, 1, 65_535, problems);
+  const accessTokenTtl = integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 86_400, problems);
+  const refreshTokenTtl = integer(env, 'REFRESH_TOKEN_TTL', 1_209_600, 1, 31_536_000, problems);
+  const sessionMaxAge = integer(env, 'SESSION_MAX_AGE', 2_592_000, 1, 31_536_000, problems);
+  const refreshReuseGrace = integer(env, 'REFRESH_REUSE_GRACE', 10, 0, 3_600, problems);
+  const purgeCron = env.PURGE_CRON?.trim() || DEFAULT_PURGE_CRON;
+  const cronCheck = validateCronExpression(purgeCron);
+  if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
+
+  const rawUrl = env.DATABASE_URL?.trim();
+  let databaseUrl: string | null = null;
+  if (rawUrl) {
+    try {
+      const url = new URL(rawUrl);
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
+      databaseUrl = rawUrl;
+    } catch {
+      problems.push('DATABASE_URL must be a postgres:// URL');
+    }
+  }
+
+  let jwtSecret = env.JWT_SECRET ?? '';
+  if (jwtSecret === '') {
+    if (production) problems.push('JWT_SECRET is required when NODE_ENV=production');
+    else jwtSecret = readOrCreateDevSecret(dataDir);
+  }
+  if (jwtSecret !== '' && Buffer.byteLength(jwtSecret, 'utf8') < MIN_JWT_SECRET_BYTES) {
+    problems.push(`JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    production,
+    port,
+    databaseUrl,
+    dataDir,
+    embeddedDatabasePort,
+    jwtSecret,
+    accessTokenTtl,
+    refreshTokenTtl,
+    sessionMaxAge,
+    refreshReuseGrace,
+    purgeCron,
+  };
+}
+
+/** A development secret, generated once and kept (owner-only) so that tokens survive restarts. */
+function readOrCreateDevSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return secret;
+}

@@ -1,0 +1,117 @@
+import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent.js';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp } from '../../src/app.setup.js';
+import { AUTH_CLOCK } from '../../src/auth/index.js';
+import type { AppConfig } from '../../src/config/app.config.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { FakeClock } from './fake-clock.js';
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
+
+export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    production: false,
+    port: 0,
+    databaseUrl: null,
+    dataDir: '/nonexistent',
+    embeddedDatabasePort: 0,
+    jwtSecret: TEST_SECRET,
+    accessTokenTtl: 900,
+    refreshTokenTtl: 1_209_600,
+    sessionMaxAge: 2_592_000,
+    refreshReuseGrace: 10,
+    purgeCron: '*/10 * * * *',
+    ...overrides,
+  };
+}
+
+export interface TestApp {
+  app: INestApplication;
+  http: TestAgent;
+  clock: FakeClock;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the example app (AppModule, exactly as main.ts does) against a given database, with the
+ * module's clock replaced by a FakeClock.
+ */
+export async function startApp(
+  databaseUrl: string,
+  options: { config?: Partial<AppConfig>; clock?: FakeClock } = {},
+): Promise<TestApp> {
+  const clock = options.clock ?? new FakeClock();
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      AppModule.forRoot({ config: testConfig(options.config), databaseUrl, runMigrations: false, schedulePurge: false }),
+    ],
+  })
+    .overrideProvider(AUTH_CLOCK)
+    .useValue(clock)
+    .compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  configureApp(app);
+  await app.init();
+  return {
+    app,
+    http: request(app.getHttpServer()),
+    clock,
+    dataSource: app.get(DataSource),
+    close: () => app.close(),
+  };
+}
+
+export interface TestAppWithDatabase extends TestApp {
+  database: TestDatabase;
+}
+
+/** A fresh migrated database and the app on it; close() drops both. */
+export async function createTestApp(options: { config?: Partial<AppConfig>; clock?: FakeClock } = {}): Promise<TestAppWithDatabase> {
+  const database = await createTestDatabase();
+  const testApp = await startApp(database.url, options);
+  return {
+    ...testApp,
+    database,
+    close: async () => {
+      await testApp.close();
+      await database.drop();
+    },
+  };
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}.${process.pid}.${counter}.${Date.now()}@example.com`;
+}
+
+export const PASSWORD = 'correct horse battery';
+
+export interface LoggedIn {
+  userId: string;
+  email: string;
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+}
+
+export async function registerAndLogin(http: TestAgent, email = uniqueEmail(), deviceName?: string): Promise<LoggedIn> {
+  const registered = await http.post('/auth/register').send({ email, password: PASSWORD }).expect(201);
+  const login = await http.post('/auth/login').send({ email, password: PASSWORD, deviceName }).expect(200);
+  return { userId: registered.body.id, email, ...login.body };
+}
+
+export async function login(http: TestAgent, email: string, deviceName?: string): Promise<LoggedIn> {
+  const response = await http.post('/auth/login').send({ email, password: PASSWORD, deviceName }).expect(200);
+  return { userId: '', email, ...response.body };
+}
+
+export function bearer(token: string): [string, string] {
+  return ['Authorization', `Bearer ${token}`];
+}

@@ -32,7 +32,8 @@ export class AppModule {
           migrations: AUTH_MIGRATIONS,
           migrationsRun: options.runMigrations,
           synchronize: false,
-          logging: ['error'],
+          // TypeORM's logger prints statement parameters (password hashes among them): keep it off.
+          logging: false,
         }),
         AuthModule.forRootAsync({
           inject: [APP_CONFIG],

@@ -1,25 +1,24 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { QueryFailedError, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import { UserEntity } from '../entities/user.entity.js';
-
-const UNIQUE_VIOLATION = '23505';
 
 @Injectable()
 export class UserRepository {
   constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
 
-  /** Inserts a user; null when the email is taken (in any letter case), decided by the unique index. */
+  /**
+   * Inserts a user; null when the email is taken in any letter case. The unique index on
+   * lower(email) decides, so concurrent registrations of one email make exactly one row, and no
+   * failed statement (with its parameters) ends up in a log.
+   */
   async create(email: string, passwordHash: string): Promise<UserEntity | null> {
-    try {
-      const result = await this.users.insert({ email, passwordHash });
-      return await this.users.findOneByOrFail({ id: result.identifiers[0].id as string });
-    } catch (error) {
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) {
-        return null;
-      }
-      throw error;
-    }
+    const rows: Array<{ id: string }> = await this.users.query(
+      `INSERT INTO users (email, password_hash) VALUES ($1, $2)
+       ON CONFLICT ((lower(email))) DO NOTHING RETURNING id`,
+      [email, passwordHash],
+    );
+    return rows.length === 1 ? this.users.findOneByOrFail({ id: rows[0].id }) : null;
   }
 
   findByEmail(email: string): Promise<UserEntity | null> {

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createTestApp, PASSWORD, type TestAppWithDatabase, uniqueEmail } from './support/test-app.js';
+
+describe('malformed input gets a clear 4xx', () => {
+  let t: TestAppWithDatabase;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const cases: Array<[string, string, unknown]> = [
+    ['register: wrong types', '/auth/register', { email: 42, password: true }],
+    ['register: operator object', '/auth/register', { email: { $gt: '' }, password: PASSWORD }],
+    ['register: arrays', '/auth/register', { email: ['a@example.com'], password: [PASSWORD] }],
+    ['register: missing fields', '/auth/register', {}],
+    ['register: unknown field', '/auth/register', { email: 'x@example.com', password: PASSWORD, admin: true }],
+    ['register: top-level array', '/auth/register', [{ email: 'x@example.com', password: PASSWORD }]],
+    ['register: huge password', '/auth/register', { email: 'x@example.com', password: 'p'.repeat(257) }],
+    ['login: operator object', '/auth/login', { email: 'x@example.com', password: { $ne: null } }],
+    ['login: missing password', '/auth/login', { email: 'x@example.com' }],
+    ['login: device name not a string', '/auth/login', { email: 'x@example.com', password: PASSWORD, deviceName: 7 }],
+    ['refresh: missing token', '/auth/refresh', {}],
+    ['refresh: token not a string', '/auth/refresh', { refreshToken: { $ne: null } }],
+  ];
+
+  it.each(cases)('%s → 400', async (_name, path, body) => {
+    const response = await t.http.post(path).send(body as object).expect(400);
+    expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(response.body.message).toBeDefined();
+  });
+
+  it('answers malformed JSON with 400 in Nest error shape', async () => {
+    const response = await t.http
+      .post('/auth/login')
+      .set('Content-Type', 'application/json')
+      .send('{"email": "a@example.com", "password": ')
+      .expect(400);
+    expect(response.body).toEqual({ statusCode: 400, message: 'Malformed JSON body', error: 'Bad Request' });
+  });
+
+  it('answers a body over 100 kB with 413', async () => {
+    const response = await t.http
+      .post('/auth/register')
+      .send({ email: uniqueEmail(), password: 'p'.repeat(110_000) })
+      .expect(413);
+    expect(response.body).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+  });
+
+  it('answers a garbage bearer token or refresh token with 401 Invalid token', async () => {
+    for (const header of ['Bearer abc', 'Bearer a.b.c', 'Bearer ' + 'x'.repeat(5000), 'Basic Zm9vOmJhcg==']) {
+      const response = await t.http.get('/profile').set('Authorization', header);
+      expect(response.status).toBe(401);
+    }
+    const refresh = await t.http.post('/auth/refresh').send({ refreshToken: 'not.a.jwt' }).expect(401);
+    expect(refresh.body).toEqual({ statusCode: 401, message: 'Invalid token', error: 'Unauthorized' });
+  });
+
+  it('nothing above broke the app: a normal registration still works', async () => {
+    await t.http.post('/auth/register').send({ email: uniqueEmail(), password: PASSWORD }).expect(201);
+  });
+});

@@ -18,5 +18,7 @@ export default new DataSource({
   entities: AUTH_ENTITIES,
   migrations: AUTH_MIGRATIONS,
   synchronize: false,
+  // The schema needs no extension (gen_random_uuid() is built in since PostgreSQL 13).
+  installExtensions: false,
   migrationsTransactionMode: 'each',
 });

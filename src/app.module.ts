@@ -32,6 +32,7 @@ export class AppModule {
           migrations: AUTH_MIGRATIONS,
           migrationsRun: options.runMigrations,
           synchronize: false,
+          installExtensions: false,
           // TypeORM's logger prints statement parameters (password hashes among them): keep it off.
           logging: false,
         }),

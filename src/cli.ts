@@ -13,7 +13,9 @@ Commands:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command !== 'purge' || rest.length > 0) {
-    console.error(command === undefined || command === 'help' ? USAGE : `Unknown command: ${argv.join(' ')}\n\n${USAGE}`);
+    console.error(
+      command === undefined || command === 'help' ? USAGE : `Unknown command: ${argv.join(' ')}\n\n${USAGE}`,
+    );
     return command === 'help' ? 0 : 2;
   }
   const config = loadAppConfig();

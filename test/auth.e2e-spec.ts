@@ -29,7 +29,10 @@ describe('register, login, me', () => {
       expiresIn: 900,
       sessionId: expect.any(String),
     });
-    const me = await t.http.get('/auth/me').set(...bearer(login.body.accessToken)).expect(200);
+    const me = await t.http
+      .get('/auth/me')
+      .set(...bearer(login.body.accessToken))
+      .expect(200);
     expect(me.body).toEqual({ id: registered.body.id, email });
   });
 
@@ -46,7 +49,10 @@ describe('register, login, me', () => {
   it('refuses a second registration of one email in any letter case with 409', async () => {
     const email = uniqueEmail('Case');
     await t.http.post('/auth/register').send({ email, password: PASSWORD }).expect(201);
-    const again = await t.http.post('/auth/register').send({ email: email.toUpperCase(), password: PASSWORD }).expect(409);
+    const again = await t.http
+      .post('/auth/register')
+      .send({ email: email.toUpperCase(), password: PASSWORD })
+      .expect(409);
     expect(again.body).toEqual({ statusCode: 409, message: 'Email is already registered', error: 'Conflict' });
     // Login is case-insensitive too.
     await t.http.post('/auth/login').send({ email: email.toLowerCase(), password: PASSWORD }).expect(200);
@@ -61,22 +67,34 @@ describe('register, login, me', () => {
     );
     const statuses = responses.map((response) => response.status).sort();
     expect(statuses).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
-    const [{ count }] = await t.dataSource.query('SELECT count(*)::int AS count FROM users WHERE lower(email) = lower($1)', [email]);
+    const [{ count }] = await t.dataSource.query(
+      'SELECT count(*)::int AS count FROM users WHERE lower(email) = lower($1)',
+      [email],
+    );
     expect(count).toBe(1);
   });
 
   it('answers 400 for a malformed email or a short password', async () => {
-    const badEmail = await t.http.post('/auth/register').send({ email: 'not-an-email', password: PASSWORD }).expect(400);
+    const badEmail = await t.http
+      .post('/auth/register')
+      .send({ email: 'not-an-email', password: PASSWORD })
+      .expect(400);
     expect(badEmail.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
     expect(badEmail.body.message).toContain('email must be a valid email address');
-    const shortPassword = await t.http.post('/auth/register').send({ email: uniqueEmail(), password: 'short7!' }).expect(400);
+    const shortPassword = await t.http
+      .post('/auth/register')
+      .send({ email: uniqueEmail(), password: 'short7!' })
+      .expect(400);
     expect(shortPassword.body.message).toContain('password must be longer than or equal to 8 characters');
   });
 
   it('answers unknown email and wrong password alike with 401', async () => {
     const user = await registerAndLogin(t.http);
     const wrong = await t.http.post('/auth/login').send({ email: user.email, password: 'wrong password' }).expect(401);
-    const unknown = await t.http.post('/auth/login').send({ email: uniqueEmail('nobody'), password: PASSWORD }).expect(401);
+    const unknown = await t.http
+      .post('/auth/login')
+      .send({ email: uniqueEmail('nobody'), password: PASSWORD })
+      .expect(401);
     expect(wrong.body).toEqual(unknown.body);
     expect(wrong.body).toEqual({ statusCode: 401, message: 'Invalid email or password', error: 'Unauthorized' });
   });
@@ -101,9 +119,15 @@ describe('register, login, me', () => {
 
   it('guards /profile and keeps /health public', async () => {
     const user = await registerAndLogin(t.http);
-    const profile = await t.http.get('/profile').set(...bearer(user.accessToken)).expect(200);
+    const profile = await t.http
+      .get('/profile')
+      .set(...bearer(user.accessToken))
+      .expect(200);
     expect(profile.body).toEqual({ userId: user.userId, sessionId: user.sessionId });
-    const strict = await t.http.get('/profile/strict').set(...bearer(user.accessToken)).expect(200);
+    const strict = await t.http
+      .get('/profile/strict')
+      .set(...bearer(user.accessToken))
+      .expect(200);
     expect(strict.body).toEqual({ userId: user.userId, sessionId: user.sessionId });
     const missing = await t.http.get('/profile').expect(401);
     expect(missing.body).toEqual({ statusCode: 401, message: 'Missing bearer token', error: 'Unauthorized' });

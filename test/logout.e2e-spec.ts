@@ -21,7 +21,10 @@ describe('logout and logout-all', () => {
     const laptop = await login(t.http, phone.email, 'laptop');
     await profile(phone.accessToken).expect(200);
 
-    await t.http.post('/auth/logout').set(...bearer(phone.accessToken)).expect(204);
+    await t.http
+      .post('/auth/logout')
+      .set(...bearer(phone.accessToken))
+      .expect(204);
 
     expect((await profile(phone.accessToken).expect(401)).body).toEqual(REVOKED);
     expect((await refresh(phone.refreshToken).expect(401)).body).toEqual(REVOKED);
@@ -31,20 +34,35 @@ describe('logout and logout-all', () => {
 
   it('puts the presenting token on the denylist with its own expiry', async () => {
     const user = await registerAndLogin(t.http);
-    await t.http.post('/auth/logout').set(...bearer(user.accessToken)).expect(204);
+    await t.http
+      .post('/auth/logout')
+      .set(...bearer(user.accessToken))
+      .expect(204);
     const claims = decode(user.accessToken);
     const rows = await t.dataSource.query('SELECT * FROM revoked_tokens WHERE jti = $1', [claims.jti]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ user_id: user.userId, reason: 'logout' });
     expect(rows[0].expires_at.getTime()).toBe((claims.exp as number) * 1000);
-    const [session] = await t.dataSource.query('SELECT revoked_at, revoked_reason FROM sessions WHERE id = $1', [user.sessionId]);
+    const [session] = await t.dataSource.query('SELECT revoked_at, revoked_reason FROM sessions WHERE id = $1', [
+      user.sessionId,
+    ]);
     expect(session.revoked_reason).toBe('logout');
   });
 
   it('answers a second logout with 401', async () => {
     const user = await registerAndLogin(t.http);
-    await t.http.post('/auth/logout').set(...bearer(user.accessToken)).expect(204);
-    expect((await t.http.post('/auth/logout').set(...bearer(user.accessToken)).expect(401)).body).toEqual(REVOKED);
+    await t.http
+      .post('/auth/logout')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    expect(
+      (
+        await t.http
+          .post('/auth/logout')
+          .set(...bearer(user.accessToken))
+          .expect(401)
+      ).body,
+    ).toEqual(REVOKED);
   });
 
   it('logout-all revokes every access and refresh token of the user, with one row of users updated', async () => {
@@ -53,7 +71,10 @@ describe('logout and logout-all', () => {
     const rotated = await refresh(devices[2].refreshToken).expect(200);
     const bystander = await registerAndLogin(t.http);
 
-    await t.http.post('/auth/logout-all').set(...bearer(devices[1].accessToken)).expect(204);
+    await t.http
+      .post('/auth/logout-all')
+      .set(...bearer(devices[1].accessToken))
+      .expect(204);
 
     for (const device of devices) {
       expect((await profile(device.accessToken).expect(401)).body).toEqual(REVOKED);
@@ -73,7 +94,10 @@ describe('logout and logout-all', () => {
     t.clock.set(new Date(second + 100));
     const before = await registerAndLogin(t.http);
     t.clock.set(new Date(second + 400));
-    await t.http.post('/auth/logout-all').set(...bearer(before.accessToken)).expect(204);
+    await t.http
+      .post('/auth/logout-all')
+      .set(...bearer(before.accessToken))
+      .expect(204);
     t.clock.set(new Date(second + 401));
     const after = await login(t.http, before.email);
     expect(decode(after.accessToken).iat).toBe(decode(before.accessToken).iat);

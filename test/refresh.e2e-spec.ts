@@ -29,7 +29,10 @@ describe('refresh-token rotation', () => {
       sessionId: user.sessionId,
     });
     expect(response.body.refreshToken).not.toBe(user.refreshToken);
-    await t.http.get('/profile').set(...bearer(response.body.accessToken)).expect(200);
+    await t.http
+      .get('/profile')
+      .set(...bearer(response.body.accessToken))
+      .expect(200);
     await refresh(response.body.refreshToken).expect(200);
   });
 
@@ -40,7 +43,10 @@ describe('refresh-token rotation', () => {
     expect(winners).toHaveLength(1);
     for (const loser of responses.filter((response) => response.status !== 200)) expect(loser.body).toEqual(REVOKED);
     // The losers were within the grace: the session lives on with the winner's tokens.
-    await t.http.get('/profile').set(...bearer(winners[0].body.accessToken)).expect(200);
+    await t.http
+      .get('/profile')
+      .set(...bearer(winners[0].body.accessToken))
+      .expect(200);
     await refresh(winners[0].body.refreshToken).expect(200);
   });
 
@@ -49,23 +55,39 @@ describe('refresh-token rotation', () => {
     const rotated = await refresh(user.refreshToken).expect(200);
     t.clock.advance(10);
     expect((await refresh(user.refreshToken).expect(401)).body).toEqual(REVOKED);
-    await t.http.get('/profile').set(...bearer(rotated.body.accessToken)).expect(200);
+    await t.http
+      .get('/profile')
+      .set(...bearer(rotated.body.accessToken))
+      .expect(200);
     await refresh(rotated.body.refreshToken).expect(200);
   });
 
   it('takes a rotated-out token after the grace as theft and revokes the whole session', async () => {
     const user = await registerAndLogin(t.http);
-    const other = await t.http.post('/auth/login').send({ email: user.email, password: 'correct horse battery' }).expect(200);
+    const other = await t.http
+      .post('/auth/login')
+      .send({ email: user.email, password: 'correct horse battery' })
+      .expect(200);
     const rotated = await refresh(user.refreshToken).expect(200);
     t.clock.advance(11);
     expect((await refresh(user.refreshToken).expect(401)).body).toEqual(REVOKED);
     // The newest pair of that session is dead too.
-    expect((await t.http.get('/profile').set(...bearer(rotated.body.accessToken)).expect(401)).body).toEqual(REVOKED);
+    expect(
+      (
+        await t.http
+          .get('/profile')
+          .set(...bearer(rotated.body.accessToken))
+          .expect(401)
+      ).body,
+    ).toEqual(REVOKED);
     expect((await refresh(rotated.body.refreshToken).expect(401)).body).toEqual(REVOKED);
     const [session] = await t.dataSource.query('SELECT revoked_reason FROM sessions WHERE id = $1', [user.sessionId]);
     expect(session.revoked_reason).toBe('refresh_token_reuse');
     // Another session of the same user is untouched.
-    await t.http.get('/profile').set(...bearer(other.body.accessToken)).expect(200);
+    await t.http
+      .get('/profile')
+      .set(...bearer(other.body.accessToken))
+      .expect(200);
   });
 
   it('takes an older rotated-out token (not the previous one) as theft even within the grace', async () => {

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { bearer, createTestApp, type LoggedIn, registerAndLogin, type TestAppWithDatabase } from './support/test-app.js';
+import {
+  bearer,
+  createTestApp,
+  type LoggedIn,
+  registerAndLogin,
+  type TestAppWithDatabase,
+} from './support/test-app.js';
 import { accessClaims, decode, sign, unsignedToken } from './support/tokens.js';
 
 describe('forged and malformed tokens are refused', () => {
@@ -15,12 +21,18 @@ describe('forged and malformed tokens are refused', () => {
 
   const base = () => ({ sub: user.userId, sid: user.sessionId });
   const expectInvalid = async (token: string, message = 'Invalid token') => {
-    const response = await t.http.get('/profile').set(...bearer(token)).expect(401);
+    const response = await t.http
+      .get('/profile')
+      .set(...bearer(token))
+      .expect(401);
     expect(response.body).toEqual({ statusCode: 401, message, error: 'Unauthorized' });
   };
 
   it('accepts a well-formed token signed with the secret (the forgeries below differ only as named)', async () => {
-    await t.http.get('/profile').set(...bearer(sign(accessClaims(base(), t.clock.now().getTime())))).expect(200);
+    await t.http
+      .get('/profile')
+      .set(...bearer(sign(accessClaims(base(), t.clock.now().getTime()))))
+      .expect(200);
   });
 
   it('issues tokens with every claim the guard checks', () => {
@@ -77,9 +89,15 @@ describe('forged and malformed tokens are refused', () => {
 
   it('refuses an expired token with "Token has expired"', async () => {
     const token = sign(accessClaims(base(), t.clock.now().getTime()));
-    await t.http.get('/profile').set(...bearer(token)).expect(200);
+    await t.http
+      .get('/profile')
+      .set(...bearer(token))
+      .expect(200);
     t.clock.advance(899);
-    await t.http.get('/profile').set(...bearer(token)).expect(200);
+    await t.http
+      .get('/profile')
+      .set(...bearer(token))
+      .expect(200);
     t.clock.advance(1);
     await expectInvalid(token, 'Token has expired');
   });

@@ -26,7 +26,10 @@ describe('malformed input gets a clear 4xx', () => {
   ];
 
   it.each(cases)('%s → 400', async (_name, path, body) => {
-    const response = await t.http.post(path).send(body as object).expect(400);
+    const response = await t.http
+      .post(path)
+      .send(body as object)
+      .expect(400);
     expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
     expect(response.body.message).toBeDefined();
   });

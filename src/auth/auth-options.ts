@@ -32,7 +32,8 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     strictRevocation: options.strictRevocation ?? false,
   };
   const problems: string[] = [];
-  if (!HMAC_ALGORITHMS.includes(resolved.algorithm)) problems.push(`algorithm must be one of ${HMAC_ALGORITHMS.join(', ')}`);
+  if (!HMAC_ALGORITHMS.includes(resolved.algorithm))
+    problems.push(`algorithm must be one of ${HMAC_ALGORITHMS.join(', ')}`);
   positiveInteger('accessTokenTtl', resolved.accessTokenTtl, problems);
   positiveInteger('refreshTokenTtl', resolved.refreshTokenTtl, problems);
   positiveInteger('sessionMaxAge', resolved.sessionMaxAge, problems);
@@ -41,7 +42,11 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     problems.push('refreshReuseGrace must be a whole number of seconds, 0 or more');
   if (!Number.isInteger(resolved.clockTolerance) || resolved.clockTolerance < 0)
     problems.push('clockTolerance must be a whole number of seconds, 0 or more');
-  if (!Number.isInteger(resolved.purgeBatchSize) || resolved.purgeBatchSize < 1 || resolved.purgeBatchSize > PURGE_BATCH_LIMIT)
+  if (
+    !Number.isInteger(resolved.purgeBatchSize) ||
+    resolved.purgeBatchSize < 1 ||
+    resolved.purgeBatchSize > PURGE_BATCH_LIMIT
+  )
     problems.push(`purgeBatchSize must be between 1 and ${PURGE_BATCH_LIMIT}`);
   if (resolved.purgeCron !== false && (typeof resolved.purgeCron !== 'string' || resolved.purgeCron.trim() === ''))
     problems.push('purgeCron must be a cron expression or false');

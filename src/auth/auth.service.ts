@@ -136,7 +136,13 @@ export class AuthService {
     return { id: found.id, email: found.email };
   }
 
-  private pair(accessToken: string, accessExpiresAt: Date, refreshToken: string, sessionId: string, now: Date): TokenPair {
+  private pair(
+    accessToken: string,
+    accessExpiresAt: Date,
+    refreshToken: string,
+    sessionId: string,
+    now: Date,
+  ): TokenPair {
     return {
       accessToken,
       refreshToken,

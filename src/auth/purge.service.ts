@@ -53,7 +53,11 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     const result = await this.purges.withPurgeLock(async (runner) => {
       const tokens = await this.drain((r, n) => this.purges.deleteExpiredRevokedTokens(r, now, n), runner, batch);
       const sessions = await this.drain((r, n) => this.purges.deleteEndedSessions(r, sessionCutoff, n), runner, batch);
-      return { revokedTokens: tokens.deleted, sessions: sessions.deleted, statements: tokens.statements + sessions.statements };
+      return {
+        revokedTokens: tokens.deleted,
+        sessions: sessions.deleted,
+        statements: tokens.statements + sessions.statements,
+      };
     });
     return result ? { skipped: false, ...result } : { skipped: true, revokedTokens: 0, sessions: 0, statements: 0 };
   }

@@ -32,7 +32,12 @@ export class RevocationService {
   }
 
   /** Revokes a session and denies the presenting access token itself until it expires. */
-  revokeSessionAndToken(userId: string, sessionId: string, token: RevokedTokenRecord, reason: string): Promise<boolean> {
+  revokeSessionAndToken(
+    userId: string,
+    sessionId: string,
+    token: RevokedTokenRecord,
+    reason: string,
+  ): Promise<boolean> {
     return this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token);
   }
 

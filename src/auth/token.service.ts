@@ -1,13 +1,7 @@
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService, type JwtVerifyOptions } from '@nestjs/jwt';
-import {
-  AUTH_CLOCK,
-  AuthErrors,
-  TOKEN_TYPE_ACCESS,
-  TOKEN_TYPE_REFRESH,
-  type TokenType,
-} from './auth.constants.js';
+import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, type TokenType } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY } from './auth-options.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import type { Clock } from './interfaces/clock.interface.js';
@@ -100,11 +94,16 @@ export class TokenService {
     const { sub, sid, jti, typ, iat, iat_ms: iatMs, exp } = claims;
     const wellFormed =
       Object.keys(claims).every((name) => CLAIM_NAMES.has(name)) &&
-      typeof sub === 'string' && UUID.test(sub) &&
-      typeof sid === 'string' && UUID.test(sid) &&
-      typeof jti === 'string' && UUID.test(jti) &&
+      typeof sub === 'string' &&
+      UUID.test(sub) &&
+      typeof sid === 'string' &&
+      UUID.test(sid) &&
+      typeof jti === 'string' &&
+      UUID.test(jti) &&
       (typ === TOKEN_TYPE_ACCESS || typ === TOKEN_TYPE_REFRESH) &&
-      Number.isSafeInteger(iat) && Number.isSafeInteger(iatMs) && Number.isSafeInteger(exp) &&
+      Number.isSafeInteger(iat) &&
+      Number.isSafeInteger(iatMs) &&
+      Number.isSafeInteger(exp) &&
       Math.floor((iatMs as number) / 1000) === iat &&
       (exp as number) > (iat as number);
     if (!wellFormed || typ !== expectedType) throw new UnauthorizedException(AuthErrors.invalid);

@@ -30,6 +30,13 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
   };
 }
 
+export interface StartOptions {
+  config?: Partial<AppConfig>;
+  clock?: FakeClock;
+  /** Schedule the purge job as the real app does; off by default so that no test races it. */
+  schedulePurge?: boolean;
+}
+
 export interface TestApp {
   app: INestApplication;
   http: TestAgent;
@@ -42,14 +49,16 @@ export interface TestApp {
  * Boots the example app (AppModule, exactly as main.ts does) against a given database, with the
  * module's clock replaced by a FakeClock.
  */
-export async function startApp(
-  databaseUrl: string,
-  options: { config?: Partial<AppConfig>; clock?: FakeClock } = {},
-): Promise<TestApp> {
+export async function startApp(databaseUrl: string, options: StartOptions = {}): Promise<TestApp> {
   const clock = options.clock ?? new FakeClock();
   const moduleRef = await Test.createTestingModule({
     imports: [
-      AppModule.forRoot({ config: testConfig(options.config), databaseUrl, runMigrations: false, schedulePurge: false }),
+      AppModule.forRoot({
+        config: testConfig(options.config),
+        databaseUrl,
+        runMigrations: false,
+        schedulePurge: options.schedulePurge ?? false,
+      }),
     ],
   })
     .overrideProvider(AUTH_CLOCK)
@@ -72,7 +81,7 @@ export interface TestAppWithDatabase extends TestApp {
 }
 
 /** A fresh migrated database and the app on it; close() drops both. */
-export async function createTestApp(options: { config?: Partial<AppConfig>; clock?: FakeClock } = {}): Promise<TestAppWithDatabase> {
+export async function createTestApp(options: StartOptions = {}): Promise<TestAppWithDatabase> {
   const database = await createTestDatabase();
   const testApp = await startApp(database.url, options);
   return {

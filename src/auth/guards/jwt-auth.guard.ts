@@ -30,7 +30,8 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     if (request[AUTHENTICATED]) return true;
-    request[STRICT_REVOCATION_REQUEST] = this.reflector.getAllAndOverride<boolean>(STRICT_REVOCATION_KEY, targets) ?? false;
+    request[STRICT_REVOCATION_REQUEST] =
+      this.reflector.getAllAndOverride<boolean>(STRICT_REVOCATION_KEY, targets) ?? false;
     const allowed = (await super.canActivate(context)) as boolean;
     request[AUTHENTICATED] = allowed;
     return allowed;

@@ -1,0 +1,112 @@
+import { createSecretKey, randomUUID } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import { UnauthorizedException } from '@nestjs/common';
+import { resolveAuthOptions } from './auth-options.js';
+import type { Clock } from './interfaces/clock.interface.js';
+import { TokenService } from './token.service.js';
+
+class ManualClock implements Clock {
+  constructor(public current = Date.parse('2026-11-23T10:00:00.250Z')) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+}
+
+const secret = 'unit-test-secret-unit-test-secret-123';
+function setup(options = {}) {
+  const clock = new ManualClock();
+  const service = new TokenService(
+    createSecretKey(Buffer.from(secret)),
+    resolveAuthOptions({ secret, ...options }),
+    clock,
+  );
+  return { clock, service, subject: { userId: randomUUID(), sessionId: randomUUID() } };
+}
+const farFuture = new Date('2030-01-01T00:00:00Z');
+
+function reason(action: () => unknown): string | undefined {
+  try {
+    action();
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(UnauthorizedException);
+    return (error as UnauthorizedException).message;
+  }
+}
+
+describe('TokenService', () => {
+  it('issues a token that verifies, with seconds and milliseconds of issue time', () => {
+    const { service, subject, clock } = setup();
+    const issued = service.issue('access', subject, farFuture);
+    const claims = service.verify(issued.token, 'access');
+    expect(claims).toMatchObject({ sub: subject.userId, sid: subject.sessionId, jti: issued.jti, typ: 'access' });
+    expect(claims.iat_ms).toBe(clock.current);
+    expect(claims.iat).toBe(Math.floor(clock.current / 1000));
+    expect(claims.exp - claims.iat).toBe(900);
+  });
+
+  it('never lets a token outlive the session end it is given', () => {
+    const { service, subject, clock } = setup();
+    const sessionEnd = new Date(clock.current + 60_000);
+    const issued = service.issue('refresh', subject, sessionEnd);
+    expect(issued.expiresAt.getTime()).toBeLessThanOrEqual(sessionEnd.getTime());
+  });
+
+  it('refuses the other token type', () => {
+    const { service, subject } = setup();
+    expect(reason(() => service.verify(service.issue('refresh', subject, farFuture).token, 'access'))).toBe(
+      'Invalid token',
+    );
+    expect(reason(() => service.verify(service.issue('access', subject, farFuture).token, 'refresh'))).toBe(
+      'Invalid token',
+    );
+  });
+
+  it('says expired exactly at exp, by the injected clock', () => {
+    const { service, subject, clock } = setup({ accessTokenTtl: 60 });
+    const { token, expiresAt } = service.issue('access', subject, farFuture);
+    clock.current = expiresAt.getTime() - 1;
+    expect(reason(() => service.verify(token, 'access'))).toBeUndefined();
+    clock.current = expiresAt.getTime();
+    expect(reason(() => service.verify(token, 'access'))).toBe('Token has expired');
+  });
+
+  it('refuses a token issued in the future unless within the configured tolerance', () => {
+    const strict = setup();
+    const early = strict.service.issue('access', strict.subject, farFuture);
+    strict.clock.current -= 2_000;
+    expect(reason(() => strict.service.verify(early.token, 'access'))).toBe('Invalid token');
+
+    const tolerant = setup({ clockTolerance: 5 });
+    const token = tolerant.service.issue('access', tolerant.subject, farFuture).token;
+    tolerant.clock.current -= 2_000;
+    expect(reason(() => tolerant.service.verify(token, 'access'))).toBeUndefined();
+  });
+
+  it('refuses a token longer-lived than now configured (lifetime shortened after issue)', () => {
+    const long = setup({ accessTokenTtl: 900 });
+    const token = long.service.issue('access', long.subject, farFuture).token;
+    const short = new TokenService(
+      createSecretKey(Buffer.from(secret)),
+      resolveAuthOptions({ secret, accessTokenTtl: 300 }),
+      long.clock,
+    );
+    expect(reason(() => short.verify(token, 'access'))).toBe('Invalid token');
+  });
+
+  it('writes and requires issuer and audience when configured', () => {
+    const withClaims = setup({ issuer: 'https://auth.example.com', audience: 'api' });
+    const token = withClaims.service.issue('access', withClaims.subject, farFuture).token;
+    expect(withClaims.service.verify(token, 'access')).toMatchObject({ iss: 'https://auth.example.com', aud: 'api' });
+    const otherAudience = new TokenService(
+      createSecretKey(Buffer.from(secret)),
+      resolveAuthOptions({ secret, issuer: 'https://auth.example.com', audience: 'admin' }),
+      withClaims.clock,
+    );
+    expect(reason(() => otherAudience.verify(token, 'access'))).toBe('Invalid token');
+  });
+
+  it('hashes tokens with SHA-256', () => {
+    expect(TokenService.hash('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+});

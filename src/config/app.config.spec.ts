@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadAppConfig } from './app.config.js';
+
+const dataDir = () => join(mkdtempSync(join(tmpdir(), 'auth-config-')), '.data');
+
+describe('loadAppConfig', () => {
+  it('uses the documented defaults, with the embedded database', () => {
+    const config = loadAppConfig({ JWT_SECRET: 's'.repeat(32) }, dataDir());
+    expect(config).toMatchObject({
+      production: false,
+      port: 3000,
+      databaseUrl: null,
+      accessTokenTtl: 900,
+      refreshTokenTtl: 1_209_600,
+      sessionMaxAge: 2_592_000,
+      refreshReuseGrace: 10,
+      purgeCron: '*/10 * * * *',
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadAppConfig(
+      {
+        DATABASE_URL: 'postgres://u:p@db:5432/app',
+        PORT: '8080',
+        JWT_SECRET: 's'.repeat(40),
+        ACCESS_TOKEN_TTL: '60',
+        REFRESH_TOKEN_TTL: '3600',
+        SESSION_MAX_AGE: '86400',
+        REFRESH_REUSE_GRACE: '0',
+        PURGE_CRON: '0 * * * *',
+      },
+      dataDir(),
+    );
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://u:p@db:5432/app',
+      port: 8080,
+      accessTokenTtl: 60,
+      refreshTokenTtl: 3600,
+      sessionMaxAge: 86400,
+      refreshReuseGrace: 0,
+      purgeCron: '0 * * * *',
+    });
+  });
+
+  it('generates a development secret once, keeps it owner-only, and reuses it', () => {
+    const dir = dataDir();
+    const first = loadAppConfig({}, dir);
+    expect(Buffer.byteLength(first.jwtSecret)).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(dir, 'jwt-secret')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim()).toBe(first.jwtSecret);
+    expect(loadAppConfig({}, dir).jwtSecret).toBe(first.jwtSecret);
+  });
+
+  it('refuses production without a secret, and any secret under 32 bytes', () => {
+    expect(() => loadAppConfig({ NODE_ENV: 'production' }, dataDir())).toThrow(
+      'JWT_SECRET is required when NODE_ENV=production',
+    );
+    expect(() => loadAppConfig({ JWT_SECRET: 'x'.repeat(31) }, dataDir())).toThrow(
+      'JWT_SECRET must be at least 32 bytes',
+    );
+  });
+
+  it('lists every problem in one error', () => {
+    let error: unknown;
+    try {
+      loadAppConfig(
+        {
+          PORT: 'http',
+          ACCESS_TOKEN_TTL: '-5',
+          DATABASE_URL: 'mysql://x',
+          PURGE_CRON: 'sometimes',
+          JWT_SECRET: 'short',
+        },
+        dataDir(),
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toHaveLength(5);
+  });
+});

@@ -1,0 +1,148 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+const MAIN = join(ROOT, 'dist/src/main.js');
+const CLI = join(ROOT, 'dist/src/cli.js');
+const TYPEORM = join(ROOT, 'node_modules/.bin/typeorm');
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Env for child processes: only what they need, none of the test run's database settings. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+}
+
+function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((done, fail) => {
+    let output = '';
+    const timer = setTimeout(() => fail(new Error(`timed out waiting for ${pattern}; output:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (pattern.test(output)) {
+        clearTimeout(timer);
+        done(output);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`exited with ${code} before ${pattern}; output:\n${output}`));
+    });
+  });
+}
+
+describe('the example app as a user runs it (built, in its own process)', () => {
+  beforeAll(async () => {
+    await run('npm', ['run', 'build', '--silent'], { cwd: ROOT });
+  }, 120_000);
+
+  it('starts on an embedded PostgreSQL with zero setup, serves the API, and stops cleanly on SIGTERM', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
+    // Run as root, PostgreSQL runs as a 'postgres' user that must be able to reach the data directory.
+    chmodSync(workDir, 0o755);
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN], {
+      cwd: workDir,
+      env: childEnv({ PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()) }),
+    });
+    try {
+      await waitForOutput(child, /Listening on/, 60_000);
+      const base = `http://127.0.0.1:${port}`;
+      expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
+      const credentials = { email: 'zero.setup@example.com', password: 'password123' };
+      const post = (path: string, body: unknown) =>
+        fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect((await post('/auth/register', credentials)).status).toBe(201);
+      const tokens = (await (await post('/auth/login', credentials)).json()) as { accessToken: string };
+      const profile = await fetch(`${base}/profile`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
+      expect(profile.status).toBe(200);
+      // The generated development secret is kept, owner-only, under .data/.
+      expect(existsSync(join(workDir, '.data/jwt-secret'))).toBe(true);
+      expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(true);
+
+      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // PostgreSQL shut down: it removes its pid file on a clean stop.
+      expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it.each([
+    ['production without JWT_SECRET', { NODE_ENV: 'production' }, /JWT_SECRET is required when NODE_ENV=production/],
+    ['a secret under 32 bytes', { JWT_SECRET: 'too-short' }, /JWT_SECRET must be at least 32 bytes/],
+    [
+      'a bad number',
+      { ACCESS_TOKEN_TTL: '15m', JWT_SECRET: 'x'.repeat(32) },
+      /ACCESS_TOKEN_TTL must be a whole number/,
+    ],
+    [
+      'a bad cron expression',
+      { PURGE_CRON: 'every day', JWT_SECRET: 'x'.repeat(32) },
+      /PURGE_CRON is not a valid cron expression/,
+    ],
+  ])('refuses to start with %s, saying why', async (_name, env, message) => {
+    const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
+    const failure = await run(process.execPath, [MAIN], { cwd: workDir, env: childEnv(env) }).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toMatch(message);
+    expect(failure?.stderr).not.toMatch(/at .*\.js:\d+/); // a message, not a stack trace
+  });
+
+  describe('against a database given by DATABASE_URL', () => {
+    let database: TestDatabase;
+    beforeAll(async () => {
+      database = await createTestDatabase({ migrated: false });
+    });
+    afterAll(async () => {
+      await database.drop();
+    });
+
+    it('npm run migration:run migrates, twice is a no-op, and migration:revert undoes it', async () => {
+      const env = childEnv({ DATABASE_URL: database.url });
+      const first = await run(TYPEORM, ['migration:run', '-d', 'dist/ormconfig.js'], { cwd: ROOT, env });
+      expect(first.stdout).toContain('CreateAuthTables1763870400000 has been executed successfully');
+      const second = await run(TYPEORM, ['migration:run', '-d', 'dist/ormconfig.js'], { cwd: ROOT, env });
+      expect(second.stdout).toContain('No migrations are pending');
+      const reverted = await run(TYPEORM, ['migration:revert', '-d', 'dist/ormconfig.js'], { cwd: ROOT, env });
+      expect(reverted.stdout).toContain('has been reverted successfully');
+      await run(TYPEORM, ['migration:run', '-d', 'dist/ormconfig.js'], { cwd: ROOT, env });
+    }, 60_000);
+
+    it('npm run cli -- purge purges once and prints what it deleted', async () => {
+      const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
+      const { stdout } = await run(process.execPath, [CLI, 'purge'], { cwd: ROOT, env });
+      expect(stdout).toMatch(/Deleted 0 expired revoked token\(s\) and 0 ended session\(s\) in 2 statement\(s\)\./);
+      const usage = await run(process.execPath, [CLI, 'frobnicate'], { cwd: ROOT, env }).catch((error) => error);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toContain('Unknown command: frobnicate');
+    }, 60_000);
+  });
+});

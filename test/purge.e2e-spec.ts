@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { AUTH_CLOCK, AUTH_ENTITIES, AuthModule, PurgeService } from '../src/auth/index.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { FakeClock } from './support/fake-clock.js';
+import { bearer, createTestApp, registerAndLogin, TEST_SECRET } from './support/test-app.js';
+
+const PURGE_ADVISORY_LOCK_KEY = 7_302_114_901;
+
+describe('purge of expired denylist rows and ended sessions', () => {
+  let database: TestDatabase;
+  let app: INestApplication;
+  let dataSource: DataSource;
+  const clock = new FakeClock(new Date('2026-11-23T12:00:00Z'));
+  let userId: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    // Imported with forRoot, as a host app without async configuration would.
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES }),
+        AuthModule.forRoot({ secret: TEST_SECRET, purgeCron: false, purgeBatchSize: 3, sessionRetention: 3_600 }),
+      ],
+    })
+      .overrideProvider(AUTH_CLOCK)
+      .useValue(clock)
+      .compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    dataSource = app.get(DataSource);
+    [{ id: userId }] = await dataSource.query(
+      `INSERT INTO users (email, password_hash) VALUES ('p@example.com', 'x') RETURNING id`,
+    );
+  });
+  afterAll(async () => {
+    await app.close();
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await dataSource.query('DELETE FROM revoked_tokens');
+    await dataSource.query('DELETE FROM sessions');
+  });
+
+  const at = (secondsFromNow: number) => new Date(clock.now().getTime() + secondsFromNow * 1000);
+  async function insertRevokedTokens(count: number, expiresAt: Date): Promise<void> {
+    for (let i = 0; i < count; i += 1) {
+      await dataSource.query(
+        `INSERT INTO revoked_tokens (jti, user_id, expires_at, revoked_at, reason) VALUES ($1, $2, $3, $4, 'logout')`,
+        [randomUUID(), userId, expiresAt, at(-1_000)],
+      );
+    }
+  }
+  async function insertSession(ends: {
+    expiresAt: Date;
+    refreshExpiresAt: Date;
+    revokedAt: Date | null;
+  }): Promise<string> {
+    const id = randomUUID();
+    await dataSource.query(
+      `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, refresh_token_hash, refresh_expires_at, revoked_at)
+       VALUES ($1, $2, $3, $3, $4, $5, $6, $7)`,
+      [id, userId, at(-100_000), ends.expiresAt, 'a'.repeat(64), ends.refreshExpiresAt, ends.revokedAt],
+    );
+    return id;
+  }
+  const count = async (table: string) =>
+    (await dataSource.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n as number;
+
+  it('deletes only denylist rows whose token has expired, in batches of the configured size', async () => {
+    await insertRevokedTokens(7, at(-1));
+    await insertRevokedTokens(2, at(60));
+    const result = await app.get(PurgeService).purgeExpired();
+    // 7 rows in batches of 3: 3 + 3 + 1 statements for tokens, 1 for sessions.
+    expect(result).toEqual({ skipped: false, revokedTokens: 7, sessions: 0, statements: 4 });
+    expect(await count('revoked_tokens')).toBe(2);
+  });
+
+  it('deletes sessions only once they ended more than the retention ago', async () => {
+    const far = at(1_000_000);
+    const revokedLongAgo = await insertSession({ expiresAt: far, refreshExpiresAt: far, revokedAt: at(-3_601) });
+    const expiredLongAgo = await insertSession({
+      expiresAt: at(-4_000),
+      refreshExpiresAt: at(-5_000),
+      revokedAt: null,
+    });
+    const idleLongAgo = await insertSession({ expiresAt: far, refreshExpiresAt: at(-3_700), revokedAt: null });
+    const revokedRecently = await insertSession({ expiresAt: far, refreshExpiresAt: far, revokedAt: at(-3_599) });
+    const active = await insertSession({ expiresAt: far, refreshExpiresAt: far, revokedAt: null });
+
+    const result = await app.get(PurgeService).purgeExpired();
+
+    expect(result.sessions).toBe(3);
+    const left = (await dataSource.query('SELECT id FROM sessions')).map((row: { id: string }) => row.id).sort();
+    expect(left).toEqual([revokedRecently, active].sort());
+    expect(left).not.toContain(revokedLongAgo);
+    expect(left).not.toContain(expiredLongAgo);
+    expect(left).not.toContain(idleLongAgo);
+  });
+
+  it('does nothing while another instance holds the advisory lock, and purges once it is released', async () => {
+    await insertRevokedTokens(2, at(-1));
+    const other = new pg.Client({ connectionString: database.url });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1)', [PURGE_ADVISORY_LOCK_KEY]);
+      const skipped = await app.get(PurgeService).purgeExpired();
+      expect(skipped).toEqual({ skipped: true, revokedTokens: 0, sessions: 0, statements: 0 });
+      expect(await count('revoked_tokens')).toBe(2);
+      await other.query('SELECT pg_advisory_unlock($1)', [PURGE_ADVISORY_LOCK_KEY]);
+      expect((await app.get(PurgeService).purgeExpired()).revokedTokens).toBe(2);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('releases the lock after a purge, so that another connection can take it', async () => {
+    await app.get(PurgeService).purgeExpired();
+    const other = new pg.Client({ connectionString: database.url });
+    await other.connect();
+    try {
+      const [{ locked }] = (await other.query('SELECT pg_try_advisory_lock($1) AS locked', [PURGE_ADVISORY_LOCK_KEY]))
+        .rows;
+      expect(locked).toBe(true);
+    } finally {
+      await other.end();
+    }
+  });
+});
+
+describe('the scheduled purge job', () => {
+  it('is registered with PURGE_CRON and purges when it fires', async () => {
+    const t = await createTestApp({ config: { purgeCron: '*/5 * * * *' }, schedulePurge: true });
+    try {
+      const job = t.app.get(SchedulerRegistry).getCronJob('auth-purge');
+      expect(job.cronTime.source).toBe('*/5 * * * *');
+      expect(job.isActive).toBe(true);
+
+      const user = await registerAndLogin(t.http);
+      await t.http
+        .post('/auth/logout')
+        .set(...bearer(user.accessToken))
+        .expect(204);
+      t.clock.advance(8 * 24 * 3600);
+      await job.fireOnTick();
+      // The tick starts the purge without waiting for it: poll (bounded) for its effect.
+      let rows = 1;
+      for (let attempt = 0; attempt < 100 && rows > 0; attempt += 1) {
+        rows = (await t.dataSource.query('SELECT jti FROM revoked_tokens')).length;
+        if (rows > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(rows).toBe(0);
+      expect(await t.dataSource.query('SELECT * FROM sessions WHERE id = $1', [user.sessionId])).toHaveLength(0);
+    } finally {
+      await t.close();
+    }
+    // Closing the app removes the job.
+    expect(t.app.get(SchedulerRegistry).doesExist('cron', 'auth-purge')).toBe(false);
+  });
+});

@@ -34,6 +34,20 @@ describe('malformed input gets a clear 4xx', () => {
     expect(response.body.message).toBeDefined();
   });
 
+  it.each([
+    ['no body at all', undefined, undefined],
+    ['a text/plain body', 'text/plain', 'email=a@example.com'],
+    ['a form body', 'application/x-www-form-urlencoded', 'email=a%40example.com&password=correct+horse'],
+    ['JSON null', 'application/json', 'null'],
+    ['a JSON string', 'application/json', '"hello"'],
+  ])('answers %s with 400', async (_name, contentType, body) => {
+    let call = t.http.post('/auth/login');
+    if (contentType) call = call.set('Content-Type', contentType);
+    const response = await (body === undefined ? call : call.send(body));
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+  });
+
   it('answers malformed JSON with 400 in Nest error shape', async () => {
     const response = await t.http
       .post('/auth/login')

@@ -15,7 +15,6 @@ describe('resolveAuthOptions', () => {
       purgeBatchSize: 10_000,
       sessionRetention: 604_800,
       clockTolerance: 0,
-      strictRevocation: false,
     });
   });
 

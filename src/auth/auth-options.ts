@@ -29,7 +29,6 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     purgeBatchSize: options.purgeBatchSize ?? PURGE_BATCH_LIMIT,
     sessionRetention: options.sessionRetention ?? DEFAULTS.sessionRetention,
     clockTolerance: options.clockTolerance ?? DEFAULTS.clockTolerance,
-    strictRevocation: options.strictRevocation ?? false,
   };
   const problems: string[] = [];
   if (!HMAC_ALGORITHMS.includes(resolved.algorithm))

@@ -25,8 +25,6 @@ export interface AuthModuleOptions {
   clockTolerance?: number;
   /** Most rows one purge statement deletes (1..10000). Default 10000. */
   purgeBatchSize?: number;
-  /** Check revocation against the database on every request, on every route. Default false. */
-  strictRevocation?: boolean;
 }
 
 /** Options with every default applied; what the services read. */

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent.js';
+import { AUTH_ENTITIES, AuthModule } from '../src/auth/index.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { PASSWORD, TEST_SECRET } from './support/test-app.js';
+
+describe('AuthModule in a bare host (forRoot, custom prefix, no global guard or pipes)', () => {
+  let database: TestDatabase;
+  let app: INestApplication;
+  let http: TestAgent;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES }),
+        AuthModule.forRoot({ secret: TEST_SECRET, purgeCron: false, accessTokenTtl: 60, routePrefix: 'account' }),
+      ],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    http = request(app.getHttpServer());
+  });
+  afterAll(async () => {
+    await app.close();
+    await database.drop();
+  });
+
+  it('mounts the routes under the configured prefix', async () => {
+    await http.post('/account/register').send({ email: 'bare@example.com', password: PASSWORD }).expect(201);
+    const login = await http.post('/account/login').send({ email: 'bare@example.com', password: PASSWORD }).expect(200);
+    expect(login.body.expiresIn).toBe(60);
+    await http.post('/auth/login').send({ email: 'bare@example.com', password: PASSWORD }).expect(404);
+  });
+
+  it('guards its own routes and validates its own bodies without help from the host', async () => {
+    await http.get('/account/me').expect(401);
+    await http.post('/account/logout').expect(401);
+    await http.post('/account/login').send({ email: { $ne: null }, password: PASSWORD }).expect(400);
+    await http.post('/account/register').send({ email: 'x@example.com', password: PASSWORD, isAdmin: true }).expect(400);
+  });
+});

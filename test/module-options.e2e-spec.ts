@@ -39,7 +39,13 @@ describe('AuthModule in a bare host (forRoot, custom prefix, no global guard or 
   it('guards its own routes and validates its own bodies without help from the host', async () => {
     await http.get('/account/me').expect(401);
     await http.post('/account/logout').expect(401);
-    await http.post('/account/login').send({ email: { $ne: null }, password: PASSWORD }).expect(400);
-    await http.post('/account/register').send({ email: 'x@example.com', password: PASSWORD, isAdmin: true }).expect(400);
+    await http
+      .post('/account/login')
+      .send({ email: { $ne: null }, password: PASSWORD })
+      .expect(400);
+    await http
+      .post('/account/register')
+      .send({ email: 'x@example.com', password: PASSWORD, isAdmin: true })
+      .expect(400);
   });
 });

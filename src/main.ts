@@ -19,7 +19,7 @@ async function bootstrap(): Promise<void> {
     AppModule.forRoot({ config, databaseUrl: database.url, runMigrations: !config.databaseUrl }),
     { bodyParser: false },
   );
-  configureApp(app);
+  configureApp(app, { trustProxy: config.trustProxy });
 
   let stopping = false;
   const shutdown = async (signal: string) => {

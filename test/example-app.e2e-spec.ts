@@ -139,7 +139,9 @@ describe('the example app as a user runs it (built, in its own process)', () => 
     it('npm run cli -- purge purges once and prints what it deleted', async () => {
       const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
       const { stdout } = await run(process.execPath, [CLI, 'purge'], { cwd: ROOT, env });
-      expect(stdout).toMatch(/Deleted 0 expired revoked token\(s\) and 0 ended session\(s\) in 2 statement\(s\)\./);
+      expect(stdout).toMatch(
+        /Deleted 0 expired revoked token\(s\), 0 ended session\(s\) and 0 old failed login\(s\) in 3 statement\(s\)\./,
+      );
       const usage = await run(process.execPath, [CLI, 'frobnicate'], { cwd: ROOT, env }).catch((error) => error);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toContain('Unknown command: frobnicate');

@@ -29,12 +29,15 @@ describe('migrations', () => {
       )
     ).map((row: { table_name: string }) => row.table_name);
 
-  it('creates the three tables, and a second run is a no-op', async () => {
+  const ALL_TABLES = ['login_failures', 'revoked_tokens', 'sessions', 'users'];
+
+  it('creates the tables, and a second run is a no-op', async () => {
     expect(await tables()).toEqual([]);
     expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
       'CreateAuthTables1763870400000',
+      'CreateLoginFailures1763956800000',
     ]);
-    expect(await tables()).toEqual(['revoked_tokens', 'sessions', 'users']);
+    expect(await tables()).toEqual(ALL_TABLES);
     expect(await dataSource.runMigrations()).toEqual([]);
   });
 
@@ -57,10 +60,12 @@ describe('migrations', () => {
     );
   });
 
-  it('reverts cleanly, and migrates again after', async () => {
+  it('reverts cleanly, one migration at a time, and migrates again after', async () => {
+    await dataSource.undoLastMigration();
+    expect(await tables()).toEqual(['revoked_tokens', 'sessions', 'users']);
     await dataSource.undoLastMigration();
     expect(await tables()).toEqual([]);
     await dataSource.runMigrations();
-    expect(await tables()).toEqual(['revoked_tokens', 'sessions', 'users']);
+    expect(await tables()).toEqual(ALL_TABLES);
   });
 });

@@ -77,8 +77,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await insertRevokedTokens(7, at(-1));
     await insertRevokedTokens(2, at(60));
     const result = await app.get(PurgeService).purgeExpired();
-    // 7 rows in batches of 3: 3 + 3 + 1 statements for tokens, 1 for sessions.
-    expect(result).toEqual({ skipped: false, revokedTokens: 7, sessions: 0, statements: 4 });
+    // 7 rows in batches of 3: 3 + 3 + 1 statements for tokens, 1 for sessions, 1 for failed logins.
+    expect(result).toEqual({ skipped: false, revokedTokens: 7, sessions: 0, loginFailures: 0, statements: 5 });
     expect(await count('revoked_tokens')).toBe(2);
   });
 
@@ -104,6 +104,18 @@ describe('purge of expired denylist rows and ended sessions', () => {
     expect(left).not.toContain(idleLongAgo);
   });
 
+  it('deletes failed-login rows once they are out of the throttling window', async () => {
+    await dataSource.query('DELETE FROM login_failures');
+    for (const secondsAgo of [901, 1_000, 899, 10]) {
+      await dataSource.query(`INSERT INTO login_failures (account_key, ip, failed_at) VALUES ($1, '10.0.0.1', $2)`, [
+        'b'.repeat(64),
+        at(-secondsAgo),
+      ]);
+    }
+    expect((await app.get(PurgeService).purgeExpired()).loginFailures).toBe(2);
+    expect(await count('login_failures')).toBe(2);
+  });
+
   it('does nothing while another instance holds the advisory lock, and purges once it is released', async () => {
     await insertRevokedTokens(2, at(-1));
     const other = new pg.Client({ connectionString: database.url });
@@ -111,7 +123,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     try {
       await other.query('SELECT pg_advisory_lock($1)', [PURGE_ADVISORY_LOCK_KEY]);
       const skipped = await app.get(PurgeService).purgeExpired();
-      expect(skipped).toEqual({ skipped: true, revokedTokens: 0, sessions: 0, statements: 0 });
+      expect(skipped).toEqual({ skipped: true, revokedTokens: 0, sessions: 0, loginFailures: 0, statements: 0 });
       expect(await count('revoked_tokens')).toBe(2);
       await other.query('SELECT pg_advisory_unlock($1)', [PURGE_ADVISORY_LOCK_KEY]);
       expect((await app.get(PurgeService).purgeExpired()).revokedTokens).toBe(2);

@@ -15,6 +15,9 @@ describe('resolveAuthOptions', () => {
       purgeBatchSize: 10_000,
       sessionRetention: 604_800,
       clockTolerance: 0,
+      loginMaxFailedAttempts: 5,
+      loginMaxFailedAttemptsPerIp: 50,
+      loginLockoutWindow: 900,
     });
   });
 

@@ -29,6 +29,11 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     purgeBatchSize: options.purgeBatchSize ?? PURGE_BATCH_LIMIT,
     sessionRetention: options.sessionRetention ?? DEFAULTS.sessionRetention,
     clockTolerance: options.clockTolerance ?? DEFAULTS.clockTolerance,
+    loginMaxFailedAttempts: options.loginMaxFailedAttempts ?? DEFAULTS.loginMaxFailedAttempts,
+    loginMaxFailedAttemptsPerIp:
+      options.loginMaxFailedAttemptsPerIp ??
+      (options.loginMaxFailedAttempts ?? DEFAULTS.loginMaxFailedAttempts) * DEFAULTS.loginIpAttemptsFactor,
+    loginLockoutWindow: options.loginLockoutWindow ?? DEFAULTS.loginLockoutWindow,
   };
   const problems: string[] = [];
   if (!HMAC_ALGORITHMS.includes(resolved.algorithm))
@@ -37,6 +42,11 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
   positiveInteger('refreshTokenTtl', resolved.refreshTokenTtl, problems);
   positiveInteger('sessionMaxAge', resolved.sessionMaxAge, problems);
   positiveInteger('sessionRetention', resolved.sessionRetention, problems);
+  positiveInteger('loginLockoutWindow', resolved.loginLockoutWindow, problems);
+  if (!Number.isInteger(resolved.loginMaxFailedAttempts) || resolved.loginMaxFailedAttempts < 1)
+    problems.push('loginMaxFailedAttempts must be a whole number, 1 or more');
+  if (!Number.isInteger(resolved.loginMaxFailedAttemptsPerIp) || resolved.loginMaxFailedAttemptsPerIp < 1)
+    problems.push('loginMaxFailedAttemptsPerIp must be a whole number, 1 or more');
   if (!Number.isInteger(resolved.refreshReuseGrace) || resolved.refreshReuseGrace < 0)
     problems.push('refreshReuseGrace must be a whole number of seconds, 0 or more');
   if (!Number.isInteger(resolved.clockTolerance) || resolved.clockTolerance < 0)

@@ -20,6 +20,7 @@ export const AuthErrors = {
   invalid: 'Invalid token',
   missing: 'Missing bearer token',
   badCredentials: 'Invalid email or password',
+  wrongCurrentPassword: 'Current password is incorrect',
 } as const;
 
 /** Key of the PostgreSQL advisory lock that lets one instance purge at a time. */
@@ -37,4 +38,8 @@ export const DEFAULTS = {
   sessionRetention: 604_800,
   clockTolerance: 0,
   routePrefix: 'auth',
+  loginMaxFailedAttempts: 5,
+  loginLockoutWindow: 900,
+  /** The per-IP limit (over all accounts) is this many times the per-account limit. */
+  loginIpAttemptsFactor: 10,
 } as const;

@@ -6,17 +6,20 @@ import {
   HttpStatus,
   Post,
   Req,
+  UseFilters,
   UseGuards,
   UsePipes,
   ValidationPipe,
 } from '@nestjs/common';
 import type { Request } from 'express';
-import { AuthService, type PublicUser } from './auth.service.js';
+import { AuthService, type ClientInfo, type PublicUser } from './auth.service.js';
 import { CurrentUser } from './decorators/current-user.decorator.js';
 import { Public } from './decorators/public.decorator.js';
+import { ChangePasswordDto } from './dto/change-password.dto.js';
 import { LoginDto } from './dto/login.dto.js';
 import { RefreshDto } from './dto/refresh.dto.js';
 import { RegisterDto } from './dto/register.dto.js';
+import { LoginThrottledFilter } from './filters/login-throttled.filter.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import type { TokenPair } from './interfaces/token-pair.interface.js';
@@ -32,9 +35,14 @@ export const authValidationPipe = new ValidationPipe({
 
 const MAX_USER_AGENT_LENGTH = 512;
 
+function clientInfo(request: Request): ClientInfo {
+  return { userAgent: request.get('user-agent')?.slice(0, MAX_USER_AGENT_LENGTH) ?? null, ip: request.ip ?? null };
+}
+
 @Controller()
 @UsePipes(authValidationPipe)
 @UseGuards(JwtAuthGuard)
+@UseFilters(LoginThrottledFilter)
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
@@ -48,11 +56,7 @@ export class AuthController {
   @Post('login')
   @HttpCode(HttpStatus.OK)
   login(@Body() body: LoginDto, @Req() request: Request): Promise<TokenPair> {
-    const userAgent = request.get('user-agent')?.slice(0, MAX_USER_AGENT_LENGTH) ?? null;
-    return this.auth.login(body.email, body.password, body.deviceName ?? null, {
-      userAgent,
-      ip: request.ip ?? null,
-    });
+    return this.auth.login(body.email, body.password, body.deviceName ?? null, clientInfo(request));
   }
 
   @Public()
@@ -72,6 +76,16 @@ export class AuthController {
   @HttpCode(HttpStatus.NO_CONTENT)
   logoutAll(@CurrentUser() user: AuthenticatedUser): Promise<void> {
     return this.auth.logoutAll(user);
+  }
+
+  @Post('password')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  changePassword(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: ChangePasswordDto,
+    @Req() request: Request,
+  ): Promise<void> {
+    return this.auth.changePassword(user, body.currentPassword, body.newPassword, clientInfo(request));
   }
 
   @Get('me')

@@ -1,5 +1,6 @@
 import { CreateAuthTables1763870400000 } from '../../migrations/1763870400000-CreateAuthTables.js';
+import { CreateLoginFailures1763956800000 } from '../../migrations/1763956800000-CreateLoginFailures.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
-export const AUTH_MIGRATIONS = [CreateAuthTables1763870400000];
-export { CreateAuthTables1763870400000 };
+export const AUTH_MIGRATIONS = [CreateAuthTables1763870400000, CreateLoginFailures1763956800000];
+export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000 };

@@ -18,13 +18,17 @@ import { AUTH_ENTITIES } from './entities/index.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import type { AuthModuleOptions } from './interfaces/auth-module-options.interface.js';
 import { JwtStrategy } from './jwt.strategy.js';
+import { LoginThrottleService } from './login-throttle.service.js';
 import { Argon2PasswordHasher } from './password-hasher.provider.js';
 import { PurgeService } from './purge.service.js';
+import { LoginFailureRepository } from './repositories/login-failure.repository.js';
 import { PurgeRepository } from './repositories/purge.repository.js';
 import { RevocationRepository } from './repositories/revocation.repository.js';
 import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
 import { RevocationService } from './revocation.service.js';
+import { SessionActivityService } from './session-activity.service.js';
+import { SessionsController } from './sessions.controller.js';
 import { TokenService } from './token.service.js';
 
 /**
@@ -34,7 +38,7 @@ import { TokenService } from './token.service.js';
  */
 @Module({
   imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), PassportModule, ScheduleModule.forRoot()],
-  controllers: [AuthController],
+  controllers: [AuthController, SessionsController],
   providers: [
     {
       provide: AUTH_RESOLVED_OPTIONS,
@@ -52,12 +56,15 @@ import { TokenService } from './token.service.js';
     RevocationService,
     AuthService,
     PurgeService,
+    LoginThrottleService,
+    SessionActivityService,
     JwtStrategy,
     JwtAuthGuard,
     UserRepository,
     SessionRepository,
     RevocationRepository,
     PurgeRepository,
+    LoginFailureRepository,
   ],
   exports: [AuthService, RevocationService, PurgeService, TokenService, JwtAuthGuard, AUTH_CLOCK],
 })

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictException, Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import {
+  ConflictException,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  type OnModuleInit,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors, PASSWORD_HASHER, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
@@ -9,6 +17,9 @@ import type { PasswordHasher } from './interfaces/password-hasher.interface.js';
 import type { TokenPair } from './interfaces/token-pair.interface.js';
 import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
+import { deviceNameFromUserAgent } from './device-name.js';
+import { LoginThrottleService } from './login-throttle.service.js';
+import { SessionActivityService } from './session-activity.service.js';
 import { isIssuedBefore, REVOCATION_REASONS, RevocationService } from './revocation.service.js';
 import { TokenService } from './token.service.js';
 
@@ -22,8 +33,20 @@ export interface PublicUser {
   email: string;
 }
 
+/** One entry of GET /auth/sessions: nothing in it lets anyone authenticate. */
+export interface DeviceSession {
+  id: string;
+  deviceName: string | null;
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: string;
+  lastUsedAt: string;
+  /** True only for the session of the presenting token. */
+  current: boolean;
+}
+
 @Injectable()
-export class AuthService {
+export class AuthService implements OnModuleInit {
   /** Verified against when the email is unknown, so that both failures cost the same time. */
   private dummyHash: Promise<string> | undefined;
 
@@ -32,6 +55,8 @@ export class AuthService {
     private readonly sessions: SessionRepository,
     private readonly tokens: TokenService,
     private readonly revocation: RevocationService,
+    private readonly throttle: LoginThrottleService,
+    private readonly activity: SessionActivityService,
     @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
@@ -43,13 +68,22 @@ export class AuthService {
     return { id: user.id, email: user.email };
   }
 
+  /**
+   * Throttled (429 before any hashing), then the password is verified; an unknown email is
+   * verified against a dummy hash so that both failures cost the same. A suspended account gets
+   * 403, and only once the password was right, so that a suspension reveals nothing to others.
+   */
   async login(email: string, password: string, deviceName: string | null, client: ClientInfo): Promise<TokenPair> {
+    const attempt = await this.throttle.begin(email, client.ip);
     const user = await this.users.findByEmail(email.trim());
-    const passwordHash = user?.passwordHash ?? (await this.getDummyHash());
-    const valid = await this.hasher.verify(passwordHash, password);
+    const valid = await this.hasher.verify(user?.passwordHash ?? (await this.getDummyHash()), password);
     if (!user || !valid) throw new UnauthorizedException(AuthErrors.badCredentials);
+    await attempt.succeeded();
 
     const now = this.clock.now();
+    if (user.tokensValidAfter && user.tokensValidAfter > now) {
+      throw new ForbiddenException(`Account suspended until ${user.tokensValidAfter.toISOString()}`);
+    }
     const sessionId = randomUUID();
     const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
     const subject = { userId: user.id, sessionId };
@@ -58,7 +92,7 @@ export class AuthService {
     await this.sessions.insert({
       id: sessionId,
       userId: user.id,
-      deviceName,
+      deviceName: deviceName?.trim() || deviceNameFromUserAgent(client.userAgent),
       userAgent: client.userAgent,
       ip: client.ip,
       createdAt: now,
@@ -66,6 +100,7 @@ export class AuthService {
       refreshTokenHash: TokenService.hash(refresh.token),
       refreshExpiresAt: refresh.expiresAt,
     });
+    this.activity.remember(sessionId, now);
     return this.pair(access.token, access.expiresAt, refresh.token, sessionId, now);
   }
 
@@ -94,7 +129,10 @@ export class AuthService {
       newRefreshExpiresAt: refresh.expiresAt,
       now,
     });
-    if (rotated) return this.pair(access.token, access.expiresAt, refresh.token, claims.sid, now);
+    if (rotated) {
+      this.activity.remember(claims.sid, now);
+      return this.pair(access.token, access.expiresAt, refresh.token, claims.sid, now);
+    }
 
     // Not rotated: find out why, from the state as it is now (another request may have rotated first).
     const current = (await this.sessions.findWithUserCutoff(claims.sid)) ?? found;
@@ -130,6 +168,52 @@ export class AuthService {
     if (!revoked) throw new UnauthorizedException(AuthErrors.revoked);
   }
 
+  /** The caller's active sessions; `current` marks the one of the presenting token. */
+  async listSessions(user: AuthenticatedUser): Promise<DeviceSession[]> {
+    const sessions = await this.sessions.listActive(user.userId, this.clock.now());
+    return sessions.map((session) => ({
+      id: session.id,
+      deviceName: session.deviceName,
+      userAgent: session.userAgent,
+      ip: session.ip,
+      createdAt: session.createdAt.toISOString(),
+      lastUsedAt: session.lastUsedAt.toISOString(),
+      current: session.id === user.sessionId,
+    }));
+  }
+
+  /** Signs one device out; 404 when it is not an active session of the caller (another user's included). */
+  async revokeDevice(user: AuthenticatedUser, sessionId: string): Promise<void> {
+    const revoked = await this.revocation.revokeSession(user.userId, sessionId, REVOCATION_REASONS.deviceRevoked);
+    if (!revoked) throw new NotFoundException('Session not found');
+  }
+
+  /**
+   * Changes the password after checking the current one (a wrong one counts as a failed login).
+   * Every other session of the user is revoked at once; the current one keeps working.
+   */
+  async changePassword(
+    user: AuthenticatedUser,
+    currentPassword: string,
+    newPassword: string,
+    client: ClientInfo,
+  ): Promise<void> {
+    const found = await this.users.findById(user.userId);
+    if (!found) throw new UnauthorizedException(AuthErrors.revoked);
+    const attempt = await this.throttle.begin(found.email, client.ip);
+    if (!(await this.hasher.verify(found.passwordHash, currentPassword))) {
+      throw new UnauthorizedException(AuthErrors.wrongCurrentPassword);
+    }
+    await attempt.succeeded();
+    await this.revocation.changePassword(user.userId, await this.hasher.hash(newPassword), user.sessionId);
+  }
+
+  /** For operators (CLI) and host apps: the user of an email, any letter case. */
+  async findUserByEmail(email: string): Promise<PublicUser | null> {
+    const user = await this.users.findByEmail(email.trim());
+    return user ? { id: user.id, email: user.email } : null;
+  }
+
   async me(user: AuthenticatedUser): Promise<PublicUser> {
     const found = await this.users.findById(user.userId);
     if (!found) throw new NotFoundException('User not found');
@@ -151,6 +235,11 @@ export class AuthService {
       expiresIn: Math.max(0, Math.floor(accessExpiresAt.getTime() / 1000) - Math.floor(now.getTime() / 1000)),
       sessionId,
     };
+  }
+
+  /** Computed at start, so that not even the first unknown email costs a hash more. */
+  onModuleInit(): void {
+    void this.getDummyHash();
   }
 
   private getDummyHash(): Promise<string> {

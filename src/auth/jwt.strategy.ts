@@ -7,6 +7,7 @@ import { AUTH_JWT_STRATEGY, TOKEN_TYPE_ACCESS } from './auth.constants.js';
 import { AUTH_SIGNING_KEY } from './auth-options.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import { RevocationService } from './revocation.service.js';
+import { SessionActivityService } from './session-activity.service.js';
 import { TokenService } from './token.service.js';
 
 /**
@@ -19,6 +20,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
     @Inject(AUTH_SIGNING_KEY) key: KeyObject,
     private readonly tokens: TokenService,
     private readonly revocation: RevocationService,
+    private readonly activity: SessionActivityService,
   ) {
     const { algorithms, issuer, audience, ignoreExpiration } = tokens.verifyOptions;
     super({
@@ -37,6 +39,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
   async validate(payload: unknown): Promise<AuthenticatedUser> {
     const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
     await this.revocation.assertAccessTokenValid(claims);
+    await this.activity.touch(claims.sid);
     return {
       userId: claims.sub,
       sessionId: claims.sid,

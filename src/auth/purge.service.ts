@@ -15,6 +15,8 @@ export interface PurgeResult {
   skipped: boolean;
   revokedTokens: number;
   sessions: number;
+  /** Failed-login rows older than the throttling window. */
+  loginFailures: number;
   /** Delete statements run. */
   statements: number;
 }
@@ -49,17 +51,26 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
   async purgeExpired(): Promise<PurgeResult> {
     const now = this.clock.now();
     const sessionCutoff = new Date(now.getTime() - this.options.sessionRetention * 1000);
+    const attemptCutoff = new Date(now.getTime() - this.options.loginLockoutWindow * 1000);
     const batch = this.options.purgeBatchSize;
     const result = await this.purges.withPurgeLock(async (runner) => {
       const tokens = await this.drain((r, n) => this.purges.deleteExpiredRevokedTokens(r, now, n), runner, batch);
       const sessions = await this.drain((r, n) => this.purges.deleteEndedSessions(r, sessionCutoff, n), runner, batch);
+      const attempts = await this.drain(
+        (r, n) => this.purges.deleteOldLoginFailures(r, attemptCutoff, n),
+        runner,
+        batch,
+      );
       return {
         revokedTokens: tokens.deleted,
         sessions: sessions.deleted,
-        statements: tokens.statements + sessions.statements,
+        loginFailures: attempts.deleted,
+        statements: tokens.statements + sessions.statements + attempts.statements,
       };
     });
-    return result ? { skipped: false, ...result } : { skipped: true, revokedTokens: 0, sessions: 0, statements: 0 };
+    return result
+      ? { skipped: false, ...result }
+      : { skipped: true, revokedTokens: 0, sessions: 0, loginFailures: 0, statements: 0 };
   }
 
   private async drain(
@@ -80,8 +91,10 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
   private async runScheduled(): Promise<void> {
     try {
       const result = await this.purgeExpired();
-      if (!result.skipped && result.revokedTokens + result.sessions > 0) {
-        this.logger.log(`Purged ${result.revokedTokens} revoked tokens and ${result.sessions} sessions`);
+      if (!result.skipped && result.revokedTokens + result.sessions + result.loginFailures > 0) {
+        this.logger.log(
+          `Purged ${result.revokedTokens} revoked tokens, ${result.sessions} sessions, ${result.loginFailures} failed logins`,
+        );
       }
     } catch (error) {
       this.logger.error(`Purge failed: ${(error as Error).message}`);

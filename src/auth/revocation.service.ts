@@ -8,7 +8,17 @@ export const REVOCATION_REASONS = {
   logout: 'logout',
   logoutAll: 'logout_all',
   refreshReuse: 'refresh_token_reuse',
+  deviceRevoked: 'device_revoked',
+  passwordChange: 'password_change',
+  operator: 'operator_revoked',
 } as const;
+
+export interface RevokeAllOptions {
+  /** Suspend the account until then: login gives 403 until this instant. Past or absent: revoke only. */
+  until?: Date;
+  /** Recorded on the sessions. Default `logout_all`. */
+  reason?: string;
+}
 
 /**
  * Decides whether a validly signed token has been revoked, and records revocations.
@@ -46,10 +56,26 @@ export class RevocationService {
     return this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason);
   }
 
-  /** One row update invalidates every token the user holds; all sessions are marked revoked too. */
-  revokeAllForUser(userId: string, reason: string = REVOCATION_REASONS.logoutAll): Promise<boolean> {
+  /**
+   * One row update invalidates every token the user holds; all sessions are marked revoked too.
+   * With `until` in the future the account is suspended until then, and tokens issued before that
+   * never come back. False when there is no such user.
+   */
+  revokeAllForUser(userId: string, options: RevokeAllOptions = {}): Promise<boolean> {
     const now = this.clock.now();
-    return this.revocations.revokeAllForUser(userId, now, now, reason);
+    const validAfter = options.until && options.until > now ? options.until : now;
+    return this.revocations.revokeAllForUser(userId, validAfter, now, options.reason ?? REVOCATION_REASONS.logoutAll);
+  }
+
+  /** Sets a new password hash and revokes every other session of the user at once. */
+  changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<void> {
+    return this.revocations.changePassword(
+      userId,
+      passwordHash,
+      keepSessionId,
+      this.clock.now(),
+      REVOCATION_REASONS.passwordChange,
+    );
   }
 }
 

@@ -17,6 +17,11 @@ export interface AppConfig {
   sessionMaxAge: number;
   refreshReuseGrace: number;
   purgeCron: string;
+  loginMaxFailedAttempts: number;
+  loginMaxFailedAttemptsPerIp: number;
+  loginLockoutWindow: number;
+  /** Express `trust proxy` setting: which proxies' X-Forwarded-For to believe for the client IP. */
+  trustProxy: boolean | number | string;
 }
 
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -55,6 +60,17 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const refreshTokenTtl = integer(env, 'REFRESH_TOKEN_TTL', 1_209_600, 1, 31_536_000, problems);
   const sessionMaxAge = integer(env, 'SESSION_MAX_AGE', 2_592_000, 1, 31_536_000, problems);
   const refreshReuseGrace = integer(env, 'REFRESH_REUSE_GRACE', 10, 0, 3_600, problems);
+  const loginMaxFailedAttempts = integer(env, 'LOGIN_MAX_FAILED_ATTEMPTS', 5, 1, 1_000, problems);
+  const loginMaxFailedAttemptsPerIp = integer(
+    env,
+    'LOGIN_MAX_FAILED_ATTEMPTS_PER_IP',
+    loginMaxFailedAttempts * 10,
+    1,
+    1_000_000,
+    problems,
+  );
+  const loginLockoutWindow = integer(env, 'LOGIN_LOCKOUT_WINDOW', 900, 1, 86_400, problems);
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY);
   const purgeCron = env.PURGE_CRON?.trim() || DEFAULT_PURGE_CRON;
   const cronCheck = validateCronExpression(purgeCron);
   if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
@@ -93,7 +109,20 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     sessionMaxAge,
     refreshReuseGrace,
     purgeCron,
+    loginMaxFailedAttempts,
+    loginMaxFailedAttemptsPerIp,
+    loginLockoutWindow,
+    trustProxy,
   };
+}
+
+/** `true`/`false`, a hop count, or Express's list syntax (`loopback, 10.0.0.0/8`). Default: off. */
+function parseTrustProxy(raw: string | undefined): boolean | number | string {
+  const value = raw?.trim() ?? '';
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
 }
 
 /** A development secret, generated once and kept (owner-only) so that tokens survive restarts. */

@@ -26,6 +26,11 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     sessionMaxAge: 2_592_000,
     refreshReuseGrace: 10,
     purgeCron: '*/10 * * * *',
+    loginMaxFailedAttempts: 5,
+    loginMaxFailedAttemptsPerIp: 50,
+    loginLockoutWindow: 900,
+    // Tests name client IPs with X-Forwarded-For.
+    trustProxy: true,
     ...overrides,
   };
 }
@@ -65,7 +70,7 @@ export async function startApp(databaseUrl: string, options: StartOptions = {}):
     .useValue(clock)
     .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-  configureApp(app);
+  configureApp(app, { trustProxy: testConfig(options.config).trustProxy });
   await app.init();
   return {
     app,

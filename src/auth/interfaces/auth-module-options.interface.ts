@@ -23,6 +23,12 @@ export interface AuthModuleOptions {
   sessionRetention?: number;
   /** Seconds of clock skew tolerated on `iat` between instances. Default 0. */
   clockTolerance?: number;
+  /** Failed logins of one account from one client IP, within the window, before 429. Default 5. */
+  loginMaxFailedAttempts?: number;
+  /** Failed logins from one client IP over all accounts, within the window, before 429. Default 10x the above. */
+  loginMaxFailedAttemptsPerIp?: number;
+  /** Seconds a failed login counts for. Default 900. */
+  loginLockoutWindow?: number;
   /** Most rows one purge statement deletes (1..10000). Default 10000. */
   purgeBatchSize?: number;
 }

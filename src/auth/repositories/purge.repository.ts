@@ -41,6 +41,17 @@ export class PurgeRepository {
     return result.affected ?? 0;
   }
 
+  /** Deletes at most `limit` failed-login rows older than `before` (out of every throttling window). */
+  async deleteOldLoginFailures(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    const result = await runner.query(
+      `DELETE FROM login_failures WHERE id IN (
+         SELECT id FROM login_failures WHERE failed_at < $1 LIMIT $2)`,
+      [before, limit],
+      true,
+    );
+    return result.affected ?? 0;
+  }
+
   /** Deletes at most `limit` sessions that ended (expired, idle or revoked) before `before`. */
   async deleteEndedSessions(runner: QueryRunner, before: Date, limit: number): Promise<number> {
     const result = await runner.query(

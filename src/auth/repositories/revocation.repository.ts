@@ -44,8 +44,9 @@ export class RevocationRepository {
   }
 
   /**
-   * Revokes one session and, when given, puts the presenting access token on the denylist, in one
-   * transaction. False when the session was already revoked (or is not the user's).
+   * Revokes one session of the user (only while it is active: not revoked, not ended) and, when
+   * given, puts the presenting access token on the denylist, in one transaction. False when there
+   * is no such active session of that user.
    */
   async revokeSession(
     userId: string,
@@ -57,7 +58,9 @@ export class RevocationRepository {
     return this.dataSource.transaction(async (manager) => {
       const [rows] = (await manager.query(
         `UPDATE sessions SET revoked_at = $3, revoked_reason = $4
-          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id`,
+          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+            AND expires_at > $3 AND refresh_expires_at > $3
+          RETURNING id`,
         [sessionId, userId, now, reason],
       )) as [unknown[], number];
       if (token) {
@@ -73,7 +76,8 @@ export class RevocationRepository {
 
   /**
    * Revokes every token of a user with one row update of users.tokens_valid_after (never moved
-   * back), and marks all of the user's sessions revoked, in one transaction.
+   * back), and marks all of the user's sessions revoked, in one transaction. A `validAfter` in the
+   * future also suspends the account until then (login refuses while it is ahead of the clock).
    */
   async revokeAllForUser(userId: string, validAfter: Date, now: Date, reason: string): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
@@ -88,6 +92,25 @@ export class RevocationRepository {
         [userId, now, reason],
       );
       return true;
+    });
+  }
+
+  /**
+   * Sets a new password hash and revokes every session of the user but `keepSessionId`, in one
+   * transaction.
+   */
+  async changePassword(userId: string, passwordHash: string, keepSessionId: string, now: Date, reason: string) {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(`UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, [
+        userId,
+        passwordHash,
+        now,
+      ]);
+      await manager.query(
+        `UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+          WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL`,
+        [userId, keepSessionId, now, reason],
+      );
     });
   }
 }

@@ -70,6 +70,35 @@ export class SessionRepository {
     return (result as unknown[][])[0].length === 1;
   }
 
+  /** The user's sessions that can still be used: not revoked, not past their end, not idle too long. */
+  listActive(userId: string, now: Date): Promise<SessionEntity[]> {
+    return this.sessions
+      .createQueryBuilder('session')
+      .where('session.userId = :userId', { userId })
+      .andWhere('session.revokedAt IS NULL')
+      .andWhere('session.expiresAt > :now AND session.refreshExpiresAt > :now', { now })
+      .orderBy('session.lastUsedAt', 'DESC')
+      .addOrderBy('session.createdAt', 'DESC')
+      .getMany();
+  }
+
+  /**
+   * Moves last_used_at to `now` unless it was written less than `minIntervalMs` before; returns the
+   * value stored afterwards (null when the session is gone), in one round trip.
+   */
+  async touch(sessionId: string, now: Date, minIntervalMs: number): Promise<Date | null> {
+    const rows: Array<{ last_used_at: Date | null }> = await this.sessions.query(
+      `WITH touched AS (
+         UPDATE sessions SET last_used_at = $2
+          WHERE id = $1 AND revoked_at IS NULL AND last_used_at <= $3
+          RETURNING last_used_at)
+       SELECT COALESCE((SELECT last_used_at FROM touched),
+                       (SELECT last_used_at FROM sessions WHERE id = $1)) AS last_used_at`,
+      [sessionId, now, new Date(now.getTime() - minIntervalMs)],
+    );
+    return rows[0]?.last_used_at ?? null;
+  }
+
   async findWithUserCutoff(sessionId: string): Promise<SessionWithUserCutoff | null> {
     const session = await this.sessions
       .createQueryBuilder('session')

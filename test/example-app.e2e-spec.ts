@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { bearer, PASSWORD, registerAndLogin, startApp } from './support/test-app.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -145,6 +146,59 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       const usage = await run(process.execPath, [CLI, 'frobnicate'], { cwd: ROOT, env }).catch((error) => error);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toContain('Unknown command: frobnicate');
+    }, 60_000);
+
+    it('npm run cli -- revoke-user revokes, suspends with --until, and refuses unknown emails', async () => {
+      const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
+      const app = await startApp(database.url);
+      try {
+        const banned = await registerAndLogin(app.http);
+        const until = new Date(Date.now() + 3_600_000).toISOString();
+        const suspended = await run(
+          process.execPath,
+          [CLI, 'revoke-user', banned.email.toUpperCase(), '--until', until],
+          {
+            cwd: ROOT,
+            env,
+          },
+        );
+        expect(suspended.stdout).toContain(`Revoked every token of ${banned.email}; account suspended until ${until}.`);
+        await app.http
+          .get('/profile')
+          .set(...bearer(banned.accessToken))
+          .expect(401);
+        const refused = await app.http
+          .post('/auth/login')
+          .send({ email: banned.email, password: PASSWORD })
+          .expect(403);
+        expect(refused.body.message).toBe(`Account suspended until ${until}`);
+
+        const revoked = await registerAndLogin(app.http);
+        const plain = await run(process.execPath, [CLI, 'revoke-user', revoked.email], { cwd: ROOT, env });
+        expect(plain.stdout).toContain(`Revoked every token of ${revoked.email}.`);
+        await app.http
+          .get('/profile')
+          .set(...bearer(revoked.accessToken))
+          .expect(401);
+        app.clock.set(new Date()); // the CLI used the real clock
+        await app.http.post('/auth/login').send({ email: revoked.email, password: PASSWORD }).expect(200);
+
+        const unknown = await run(process.execPath, [CLI, 'revoke-user', 'nobody@example.com'], {
+          cwd: ROOT,
+          env,
+        }).catch((error) => error);
+        expect(unknown.code).toBe(1);
+        expect(unknown.stderr).toContain('No user with email nobody@example.com');
+
+        const badDate = await run(process.execPath, [CLI, 'revoke-user', banned.email, '--until', 'next tuesday'], {
+          cwd: ROOT,
+          env,
+        }).catch((error) => error);
+        expect(badDate.code).toBe(2);
+        expect(badDate.stderr).toContain('--until must be an ISO-8601 date-time');
+      } finally {
+        await app.close();
+      }
     }, 60_000);
   });
 });

@@ -36,6 +36,7 @@ describe('migrations', () => {
     expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
       'CreateAuthTables1763870400000',
       'CreateLoginFailures1763956800000',
+      'AddRevocationLoadIndexes1764043200000',
     ]);
     expect(await tables()).toEqual(ALL_TABLES);
     expect(await dataSource.runMigrations()).toEqual([]);
@@ -61,6 +62,8 @@ describe('migrations', () => {
   });
 
   it('reverts cleanly, one migration at a time, and migrates again after', async () => {
+    await dataSource.undoLastMigration();
+    expect(await tables()).toEqual(ALL_TABLES);
     await dataSource.undoLastMigration();
     expect(await tables()).toEqual(['revoked_tokens', 'sessions', 'users']);
     await dataSource.undoLastMigration();

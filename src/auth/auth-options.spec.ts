@@ -18,6 +18,8 @@ describe('resolveAuthOptions', () => {
       loginMaxFailedAttempts: 5,
       loginMaxFailedAttemptsPerIp: 50,
       loginLockoutWindow: 900,
+      strictRevocation: false,
+      revocationHeartbeatMs: 1_000,
     });
   });
 

@@ -34,6 +34,8 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
       options.loginMaxFailedAttemptsPerIp ??
       (options.loginMaxFailedAttempts ?? DEFAULTS.loginMaxFailedAttempts) * DEFAULTS.loginIpAttemptsFactor,
     loginLockoutWindow: options.loginLockoutWindow ?? DEFAULTS.loginLockoutWindow,
+    strictRevocation: options.strictRevocation ?? false,
+    revocationHeartbeatMs: options.revocationHeartbeatMs ?? DEFAULTS.revocationHeartbeatMs,
   };
   const problems: string[] = [];
   if (!HMAC_ALGORITHMS.includes(resolved.algorithm))
@@ -43,6 +45,11 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
   positiveInteger('sessionMaxAge', resolved.sessionMaxAge, problems);
   positiveInteger('sessionRetention', resolved.sessionRetention, problems);
   positiveInteger('loginLockoutWindow', resolved.loginLockoutWindow, problems);
+  if (!Number.isInteger(resolved.revocationHeartbeatMs) || resolved.revocationHeartbeatMs < 50)
+    problems.push('revocationHeartbeatMs must be a whole number of milliseconds, 50 or more');
+  // A session row must outlive the access tokens of its session, or a purged session could not revoke them.
+  if (resolved.sessionRetention < resolved.accessTokenTtl)
+    problems.push('sessionRetention must be at least accessTokenTtl');
   if (!Number.isInteger(resolved.loginMaxFailedAttempts) || resolved.loginMaxFailedAttempts < 1)
     problems.push('loginMaxFailedAttempts must be a whole number, 1 or more');
   if (!Number.isInteger(resolved.loginMaxFailedAttemptsPerIp) || resolved.loginMaxFailedAttemptsPerIp < 1)

@@ -42,4 +42,5 @@ export const DEFAULTS = {
   loginLockoutWindow: 900,
   /** The per-IP limit (over all accounts) is this many times the per-account limit. */
   loginIpAttemptsFactor: 10,
+  revocationHeartbeatMs: 1_000,
 } as const;

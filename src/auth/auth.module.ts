@@ -27,6 +27,7 @@ import { RevocationRepository } from './repositories/revocation.repository.js';
 import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
 import { RevocationService } from './revocation.service.js';
+import { RevocationSyncService } from './revocation-sync.service.js';
 import { SessionActivityService } from './session-activity.service.js';
 import { SessionsController } from './sessions.controller.js';
 import { TokenService } from './token.service.js';
@@ -54,6 +55,7 @@ import { TokenService } from './token.service.js';
     { provide: PASSWORD_HASHER, useClass: Argon2PasswordHasher },
     TokenService,
     RevocationService,
+    RevocationSyncService,
     AuthService,
     PurgeService,
     LoginThrottleService,
@@ -66,7 +68,15 @@ import { TokenService } from './token.service.js';
     PurgeRepository,
     LoginFailureRepository,
   ],
-  exports: [AuthService, RevocationService, PurgeService, TokenService, JwtAuthGuard, AUTH_CLOCK],
+  exports: [
+    AuthService,
+    RevocationService,
+    RevocationSyncService,
+    PurgeService,
+    TokenService,
+    JwtAuthGuard,
+    AUTH_CLOCK,
+  ],
 })
 export class AuthModule extends ConfigurableAuthModule {
   static override forRoot(options: typeof AUTH_OPTIONS_TYPE): DynamicModule {

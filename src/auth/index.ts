@@ -3,6 +3,7 @@ export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
 export { AuthService, type ClientInfo, type DeviceSession, type PublicUser } from './auth.service.js';
 export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation.service.js';
+export { RevocationSyncService, type RevocationSyncState } from './revocation-sync.service.js';
 export { LoginThrottleService, LoginThrottledException } from './login-throttle.service.js';
 export { deviceNameFromUserAgent } from './device-name.js';
 export { PurgeService, type PurgeResult } from './purge.service.js';

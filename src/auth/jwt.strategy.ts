@@ -5,10 +5,15 @@ import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AUTH_JWT_STRATEGY, TOKEN_TYPE_ACCESS } from './auth.constants.js';
 import { AUTH_SIGNING_KEY } from './auth-options.js';
+import { STRICT_REVOCATION_REQUEST } from './guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import { RevocationService } from './revocation.service.js';
 import { SessionActivityService } from './session-activity.service.js';
 import { TokenService } from './token.service.js';
+
+interface StrictFlag {
+  [STRICT_REVOCATION_REQUEST]?: boolean;
+}
 
 /**
  * passport-jwt strategy: verifies the signature with the module's KeyObject and pinned algorithm
@@ -33,12 +38,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
       issuer: issuer as string | undefined,
       audience: audience as string | undefined,
       ignoreExpiration,
+      passReqToCallback: true,
     });
   }
 
-  async validate(payload: unknown): Promise<AuthenticatedUser> {
+  async validate(request: Request & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
     const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
-    await this.revocation.assertAccessTokenValid(claims);
+    await this.revocation.assertAccessTokenValid(claims, { strict: request[STRICT_REVOCATION_REQUEST] === true });
     await this.activity.touch(claims.sid);
     return {
       userId: claims.sub,

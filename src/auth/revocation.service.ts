@@ -2,7 +2,11 @@ import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors } from './auth.constants.js';
 import type { Clock } from './interfaces/clock.interface.js';
 import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
+import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
+import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import { RevocationRepository, type RevokedTokenRecord } from './repositories/revocation.repository.js';
+import type { RevocationEvent } from './revocation-events.js';
+import { RevocationSyncService } from './revocation-sync.service.js';
 
 export const REVOCATION_REASONS = {
   logout: 'logout',
@@ -21,18 +25,27 @@ export interface RevokeAllOptions {
 }
 
 /**
- * Decides whether a validly signed token has been revoked, and records revocations.
- * Today every check reads the database (one round trip); this is the one place to make it faster.
+ * Decides whether a validly signed access token has been revoked, and records revocations.
+ * While the revocation state in memory is live, the check is a few Map lookups; for routes marked
+ * strict, with the `strictRevocation` option, or while the state is not live, it is one database
+ * round trip.
  */
 @Injectable()
 export class RevocationService {
   constructor(
     private readonly revocations: RevocationRepository,
+    private readonly sync: RevocationSyncService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
   /** Throws 401 when the access token's jti is denied, its session is revoked or over, or the user's cut-off is later. */
-  async assertAccessTokenValid(claims: AuthTokenClaims): Promise<void> {
+  async assertAccessTokenValid(claims: AuthTokenClaims, check: { strict?: boolean } = {}): Promise<void> {
+    if (!check.strict && !this.options.strictRevocation && this.sync.isLive) {
+      // Expiry was checked already, and no token outlives its session's end.
+      if (this.sync.isRevoked(claims)) throw new UnauthorizedException(AuthErrors.revoked);
+      return;
+    }
     const state = await this.revocations.findState(claims.jti, claims.sid, claims.sub);
     if (!state || state.tokenRevoked || state.sessionRevokedAt) throw new UnauthorizedException(AuthErrors.revoked);
     if (isIssuedBefore(claims, state.tokensValidAfter)) throw new UnauthorizedException(AuthErrors.revoked);
@@ -42,18 +55,18 @@ export class RevocationService {
   }
 
   /** Revokes a session and denies the presenting access token itself until it expires. */
-  revokeSessionAndToken(
+  async revokeSessionAndToken(
     userId: string,
     sessionId: string,
     token: RevokedTokenRecord,
     reason: string,
   ): Promise<boolean> {
-    return this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token);
+    return this.applied(await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token));
   }
 
-  /** Revokes a session (no token at hand), e.g. on refresh-token reuse. */
-  revokeSession(userId: string, sessionId: string, reason: string): Promise<boolean> {
-    return this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason);
+  /** Revokes an active session of the user (no token at hand): device sign-out, refresh-token reuse. */
+  async revokeSession(userId: string, sessionId: string, reason: string): Promise<boolean> {
+    return this.applied(await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason));
   }
 
   /**
@@ -61,21 +74,31 @@ export class RevocationService {
    * With `until` in the future the account is suspended until then, and tokens issued before that
    * never come back. False when there is no such user.
    */
-  revokeAllForUser(userId: string, options: RevokeAllOptions = {}): Promise<boolean> {
+  async revokeAllForUser(userId: string, options: RevokeAllOptions = {}): Promise<boolean> {
     const now = this.clock.now();
     const validAfter = options.until && options.until > now ? options.until : now;
-    return this.revocations.revokeAllForUser(userId, validAfter, now, options.reason ?? REVOCATION_REASONS.logoutAll);
+    const reason = options.reason ?? REVOCATION_REASONS.logoutAll;
+    return this.applied(await this.revocations.revokeAllForUser(userId, validAfter, now, reason));
   }
 
   /** Sets a new password hash and revokes every other session of the user at once. */
-  changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<void> {
-    return this.revocations.changePassword(
-      userId,
-      passwordHash,
-      keepSessionId,
-      this.clock.now(),
-      REVOCATION_REASONS.passwordChange,
+  async changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<void> {
+    this.applied(
+      await this.revocations.changePassword(
+        userId,
+        passwordHash,
+        keepSessionId,
+        this.clock.now(),
+        REVOCATION_REASONS.passwordChange,
+      ),
     );
+  }
+
+  /** This instance knows its own revocations as soon as they are committed. */
+  private applied(events: RevocationEvent[] | null): boolean {
+    if (!events) return false;
+    this.sync.applyLocal(events);
+    return true;
   }
 }
 

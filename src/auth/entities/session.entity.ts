@@ -4,6 +4,7 @@ import { UserEntity } from './user.entity.js';
 /** One signed-in device: created at login, rotated on refresh, revoked on logout. */
 @Entity({ name: 'sessions' })
 @Index('sessions_user_id_idx', ['userId'])
+@Index('sessions_revoked_at_idx', ['revokedAt'], { where: '"revoked_at" IS NOT NULL' })
 export class SessionEntity {
   @PrimaryColumn({ name: 'id', type: 'uuid' })
   id!: string;

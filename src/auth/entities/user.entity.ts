@@ -3,6 +3,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Update
 @Entity({ name: 'users' })
 // Case-insensitive uniqueness is a functional index on lower(email), created by the migration.
 @Index('users_email_lower_key', { synchronize: false })
+@Index('users_tokens_valid_after_idx', ['tokensValidAfter'], { where: '"tokens_valid_after" IS NOT NULL' })
 export class UserEntity {
   @PrimaryGeneratedColumn('uuid', { name: 'id' })
   id!: string;

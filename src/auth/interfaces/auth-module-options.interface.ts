@@ -29,6 +29,10 @@ export interface AuthModuleOptions {
   loginMaxFailedAttemptsPerIp?: number;
   /** Seconds a failed login counts for. Default 900. */
   loginLockoutWindow?: number;
+  /** Check revocation in the database on every request, on every route, instead of in memory. Default false. */
+  strictRevocation?: boolean;
+  /** How often (ms) the listening connection is probed; a dead one is noticed within twice this. Default 1000. */
+  revocationHeartbeatMs?: number;
   /** Most rows one purge statement deletes (1..10000). Default 10000. */
   purgeBatchSize?: number;
 }

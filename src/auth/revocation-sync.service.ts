@@ -40,6 +40,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatRunning = false;
+  private backendPid: number | null = null;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -67,6 +68,11 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
       this.store.apply(event);
       this.pending?.push(event);
     }
+  }
+
+  /** PostgreSQL backend pid of the listening connection (operators and tests can find it in pg_stat_activity). */
+  get listenerBackendPid(): number | null {
+    return this.backendPid;
   }
 
   get memorySize(): { tokens: number; sessions: number; users: number } {
@@ -98,6 +104,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     await client.connect();
     this.pending = [];
     await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
+    this.backendPid = (client as unknown as { processID: number | null }).processID ?? null;
     const fresh = new RevocationStore();
     const now = this.clock.now().getTime();
     await this.revocations.loadActive(new Date(now), new Date(this.horizon(now)), (event) => fresh.apply(event));

@@ -8,6 +8,8 @@ export const AUTH_JWT_STRATEGY = 'auth-jwt';
 
 export const IS_PUBLIC_KEY = 'auth:isPublic';
 export const STRICT_REVOCATION_KEY = 'auth:strictRevocation';
+/** Set on the request of a route marked @StrictRevocationCheck(). */
+export const STRICT_REVOCATION_REQUEST = Symbol('auth:strictRevocation');
 
 export const TOKEN_TYPE_ACCESS = 'access';
 export const TOKEN_TYPE_REFRESH = 'refresh';

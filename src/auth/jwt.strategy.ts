@@ -3,15 +3,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { AUTH_JWT_STRATEGY, TOKEN_TYPE_ACCESS } from './auth.constants.js';
+import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from './auth.constants.js';
 import { AUTH_SIGNING_KEY } from './auth-options.js';
-import { STRICT_REVOCATION_REQUEST } from './guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import { RevocationService } from './revocation.service.js';
 import { SessionActivityService } from './session-activity.service.js';
 import { TokenService } from './token.service.js';
 
-interface StrictFlag {
+export const extractBearer = ExtractJwt.fromAuthHeaderAsBearerToken();
+
+export interface StrictFlag {
   [STRICT_REVOCATION_REQUEST]?: boolean;
 }
 
@@ -29,7 +30,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
   ) {
     const { algorithms, issuer, audience, ignoreExpiration } = tokens.verifyOptions;
     super({
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      jwtFromRequest: extractBearer,
       // A KeyObject, not a string: jsonwebtoken would otherwise try to parse the secret as a PEM key on every call.
       // (@types/passport-jwt lags: jsonwebtoken 9, which does the verification, accepts a KeyObject.)
       secretOrKeyProvider: (_request: Request, _token: string, done: (error: null, key: Buffer) => void) =>
@@ -42,8 +43,19 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
     });
   }
 
+  /**
+   * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
+   * before, or earlier for this very token string (JwtAuthGuard's fast path, see recallVerified).
+   */
+  /** The payload of a token this instance verified before, by its exact string; undefined otherwise. */
+  recallVerified(token: string): unknown {
+    return this.tokens.recallVerified(token);
+  }
+
   async validate(request: Request & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
     const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
+    const token = extractBearer(request);
+    if (token) this.tokens.rememberVerified(token, payload);
     await this.revocation.assertAccessTokenValid(claims, { strict: request[STRICT_REVOCATION_REQUEST] === true });
     await this.activity.touch(claims.sid);
     return {

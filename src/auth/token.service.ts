@@ -8,6 +8,7 @@ import type { Clock } from './interfaces/clock.interface.js';
 import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const VERIFIED_CACHE_SIZE = 10_000;
 const CLAIM_NAMES = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'iat_ms', 'exp', 'iss', 'aud']);
 
 export interface IssuedToken {
@@ -116,6 +117,26 @@ export class TokenService {
     }
     if ((exp as number) * 1000 <= nowMs) throw new UnauthorizedException(AuthErrors.expired);
     return claims as unknown as AuthTokenClaims;
+  }
+
+  /**
+   * Payloads of access tokens whose signature this instance has verified, by the exact token
+   * string: a client sends the same token for many requests, and the HMAC and JSON work need not
+   * be redone. A changed token is a different key, so nothing unverified is ever found here; the
+   * claim and time checks still run on every request.
+   */
+  private readonly verified = new Map<string, unknown>();
+
+  recallVerified(token: string): unknown {
+    return this.verified.get(token);
+  }
+
+  rememberVerified(token: string, payload: unknown): void {
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      // Oldest first: Map iterates in insertion order.
+      this.verified.delete(this.verified.keys().next().value as string);
+    }
+    this.verified.set(token, payload);
   }
 
   /** SHA-256 of a token: what the database keeps instead of the token. */

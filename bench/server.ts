@@ -8,7 +8,7 @@ import { PurgeService, Public, RevocationSyncService } from '../src/auth/index.j
 import { loadAppConfig } from '../src/config/app.config.js';
 import { ComparisonModule } from './comparison.module.js';
 
-/** Bench-only routes: memory after a full GC, and a timed purge. */
+/** Bench-only routes: memory after a full GC and the revocation sync state, and a timed purge. */
 @Controller('bench')
 class BenchProbeController {
   constructor(private readonly moduleRef: ModuleRef) {}
@@ -26,7 +26,13 @@ class BenchProbeController {
   @Get('memory')
   memory() {
     (globalThis as { gc?: () => void }).gc?.();
-    return { heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss, state: this.sync.memorySize };
+    return {
+      heapUsed: process.memoryUsage().heapUsed,
+      rss: process.memoryUsage().rss,
+      state: this.sync.memorySize,
+      sync: this.sync.status,
+      listenerPid: this.sync.listenerBackendPid,
+    };
   }
 
   @Public()

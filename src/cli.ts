@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
-import { AuthService, PurgeService, REVOCATION_REASONS, RevocationService } from './auth/index.js';
+import { AuthService, PurgeService, RevocationService } from './auth/index.js';
 import { ConfigError, loadAppConfig } from './config/app.config.js';
 import { startEmbeddedDatabase } from './database/embedded-database.js';
 
@@ -71,7 +71,7 @@ async function revokeUser(app: INestApplicationContext, email: string, until: Da
     console.error(`No user with email ${email}`);
     return 1;
   }
-  await app.get(RevocationService).revokeAllForUser(user.id, { until, reason: REVOCATION_REASONS.operator });
+  await app.get(RevocationService).revokeAllForUser(user.id, { until });
   const suspended = until !== undefined && until.getTime() > Date.now();
   console.log(
     suspended

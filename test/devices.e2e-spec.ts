@@ -135,6 +135,23 @@ describe('devices: list and revoke sessions', () => {
       .expect(400);
   });
 
+  it('lists none of the sessions a logout-all ended, and cannot revoke them again', async () => {
+    const old = await registerAndLogin(t.http);
+    const older = await login(t.http, old.email);
+    t.clock.advance(0.001);
+    await t.http
+      .post('/auth/logout-all')
+      .set(...bearer(old.accessToken))
+      .expect(204);
+    const fresh = await login(t.http, old.email, 'after');
+    const listed = (await list(fresh.accessToken).expect(200)).body.map((entry: { id: string }) => entry.id);
+    expect(listed).toEqual([fresh.sessionId]);
+    await t.http
+      .delete(`/auth/sessions/${older.sessionId}`)
+      .set(...bearer(fresh.accessToken))
+      .expect(404);
+  });
+
   it('needs a token', async () => {
     await t.http.get('/auth/sessions').expect(401);
     await t.http.delete('/auth/sessions/3f1c1e9e-8d2a-4c55-9a7e-1d2b3c4d5e6f').expect(401);

@@ -70,6 +70,8 @@ describe('logout and logout-all', () => {
     const devices = [first, await login(t.http, first.email), await login(t.http, first.email)];
     const rotated = await refresh(devices[2].refreshToken).expect(200);
     const bystander = await registerAndLogin(t.http);
+    // Tokens count as issued before the logout-all when at least a millisecond before it.
+    t.clock.advance(0.001);
 
     await t.http
       .post('/auth/logout-all')
@@ -84,6 +86,13 @@ describe('logout and logout-all', () => {
     await refresh(rotated.body.refreshToken).expect(401);
     const [user] = await t.dataSource.query('SELECT tokens_valid_after FROM users WHERE id = $1', [first.userId]);
     expect(user.tokens_valid_after.getTime()).toBe(t.clock.now().getTime());
+    // One row, whatever the number of sessions: the session rows themselves are not rewritten,
+    // yet none of them is listed as active any more.
+    const [{ count }] = await t.dataSource.query(
+      'SELECT count(*)::int AS count FROM sessions WHERE user_id = $1 AND revoked_at IS NOT NULL',
+      [first.userId],
+    );
+    expect(count).toBe(0);
     // Another user is untouched.
     await profile(bystander.accessToken).expect(200);
   });

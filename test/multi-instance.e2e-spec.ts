@@ -56,6 +56,7 @@ describe('revocation across instances sharing one PostgreSQL', () => {
   it('a logout-all on one is refused on the other, for every session', async () => {
     const user = await registerAndLogin(a.http);
     const other = await login(b.http, user.email);
+    clock.advance(0.001);
     await b.http
       .post('/auth/logout-all')
       .set(...bearer(other.accessToken))

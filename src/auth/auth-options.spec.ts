@@ -13,13 +13,14 @@ describe('resolveAuthOptions', () => {
       refreshReuseGrace: 10,
       purgeCron: '*/10 * * * *',
       purgeBatchSize: 10_000,
+      purgeBatchPauseMs: 25,
       sessionRetention: 604_800,
       clockTolerance: 0,
       loginMaxFailedAttempts: 5,
       loginMaxFailedAttemptsPerIp: 50,
       loginLockoutWindow: 900,
       strictRevocation: false,
-      revocationHeartbeatMs: 1_000,
+      revocationHeartbeatMs: 500,
     });
   });
 

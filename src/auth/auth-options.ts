@@ -27,6 +27,7 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     refreshReuseGrace: options.refreshReuseGrace ?? DEFAULTS.refreshReuseGrace,
     purgeCron: options.purgeCron ?? DEFAULTS.purgeCron,
     purgeBatchSize: options.purgeBatchSize ?? PURGE_BATCH_LIMIT,
+    purgeBatchPauseMs: options.purgeBatchPauseMs ?? DEFAULTS.purgeBatchPauseMs,
     sessionRetention: options.sessionRetention ?? DEFAULTS.sessionRetention,
     clockTolerance: options.clockTolerance ?? DEFAULTS.clockTolerance,
     loginMaxFailedAttempts: options.loginMaxFailedAttempts ?? DEFAULTS.loginMaxFailedAttempts,

@@ -37,6 +37,7 @@ export const DEFAULTS = {
   sessionMaxAge: 2_592_000,
   refreshReuseGrace: 10,
   purgeCron: '*/10 * * * *',
+  purgeBatchPauseMs: 25,
   sessionRetention: 604_800,
   clockTolerance: 0,
   routePrefix: 'auth',
@@ -44,5 +45,5 @@ export const DEFAULTS = {
   loginLockoutWindow: 900,
   /** The per-IP limit (over all accounts) is this many times the per-account limit. */
   loginIpAttemptsFactor: 10,
-  revocationHeartbeatMs: 1_000,
+  revocationHeartbeatMs: 500,
 } as const;

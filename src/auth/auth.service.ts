@@ -87,8 +87,8 @@ export class AuthService implements OnModuleInit {
     const sessionId = randomUUID();
     const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
     const subject = { userId: user.id, sessionId };
-    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd);
-    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd);
+    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
+    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);
     await this.sessions.insert({
       id: sessionId,
       userId: user.id,
@@ -117,8 +117,8 @@ export class AuthService implements OnModuleInit {
 
     const now = this.clock.now();
     const subject = { userId: claims.sub, sessionId: claims.sid };
-    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt);
-    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt);
+    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt, now);
+    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt, now);
     const presentedHash = TokenService.hash(refreshToken);
     const rotated = await this.sessions.rotateRefreshToken({
       sessionId: claims.sid,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CronJob } from 'cron';
 import type { QueryRunner } from 'typeorm';
 import { AUTH_CLOCK } from './auth.constants.js';
@@ -85,6 +86,8 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
       deleted += count;
       statements += 1;
       if (count < limit) return { deleted, statements };
+      // Leave the database room for the requests it serves meanwhile (login p99 during a large purge).
+      await sleep(this.options.purgeBatchPauseMs);
     }
   }
 

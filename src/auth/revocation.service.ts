@@ -10,18 +10,14 @@ import { RevocationSyncService } from './revocation-sync.service.js';
 
 export const REVOCATION_REASONS = {
   logout: 'logout',
-  logoutAll: 'logout_all',
   refreshReuse: 'refresh_token_reuse',
   deviceRevoked: 'device_revoked',
   passwordChange: 'password_change',
-  operator: 'operator_revoked',
 } as const;
 
 export interface RevokeAllOptions {
   /** Suspend the account until then: login gives 403 until this instant. Past or absent: revoke only. */
   until?: Date;
-  /** Recorded on the sessions. Default `logout_all`. */
-  reason?: string;
 }
 
 /**
@@ -77,8 +73,7 @@ export class RevocationService {
   async revokeAllForUser(userId: string, options: RevokeAllOptions = {}): Promise<boolean> {
     const now = this.clock.now();
     const validAfter = options.until && options.until > now ? options.until : now;
-    const reason = options.reason ?? REVOCATION_REASONS.logoutAll;
-    return this.applied(await this.revocations.revokeAllForUser(userId, validAfter, now, reason));
+    return this.applied(await this.revocations.revokeAllForUser(userId, validAfter, now));
   }
 
   /** Sets a new password hash and revokes every other session of the user at once. */

@@ -49,9 +49,13 @@ export class TokenService {
     return type === TOKEN_TYPE_ACCESS ? this.options.accessTokenTtl : this.options.refreshTokenTtl;
   }
 
-  /** Signs a token of the given type; it never outlives `notAfter` (the session's absolute end). */
-  issue(type: TokenType, subject: TokenSubject, notAfter: Date): IssuedToken {
-    const issuedAtMs = this.clock.now().getTime();
+  /**
+   * Signs a token of the given type; it never outlives `notAfter` (the session's absolute end).
+   * `issuedAt` (default now) lets a caller stamp the token with the very instant it records in the
+   * database, so that token and row agree to the millisecond.
+   */
+  issue(type: TokenType, subject: TokenSubject, notAfter: Date, issuedAt: Date = this.clock.now()): IssuedToken {
+    const issuedAtMs = issuedAt.getTime();
     const iat = Math.floor(issuedAtMs / 1000);
     const exp = Math.min(iat + this.lifetimeOf(type), Math.floor(notAfter.getTime() / 1000));
     const jti = randomUUID();

@@ -31,10 +31,12 @@ export interface AuthModuleOptions {
   loginLockoutWindow?: number;
   /** Check revocation in the database on every request, on every route, instead of in memory. Default false. */
   strictRevocation?: boolean;
-  /** How often (ms) the listening connection is probed; a dead one is noticed within twice this. Default 1000. */
+  /** How often (ms) the listening connection is probed; a dead one is noticed within twice this. Default 500. */
   revocationHeartbeatMs?: number;
   /** Most rows one purge statement deletes (1..10000). Default 10000. */
   purgeBatchSize?: number;
+  /** Pause (ms) between two full purge batches, so that a large purge does not crowd out requests. Default 25. */
+  purgeBatchPauseMs?: number;
 }
 
 /** Options with every default applied; what the services read. */

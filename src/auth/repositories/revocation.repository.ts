@@ -27,8 +27,7 @@ export class RevocationRepository {
    * straight on the driver's pool, without TypeORM's per-query runner.
    */
   async findState(jti: string, sessionId: string, userId: string): Promise<RevocationState | null> {
-    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
-    const { rows } = await pool.query<{
+    const { rows } = await this.pool().query<{
       token_revoked: boolean;
       revoked_at: Date | null;
       expires_at: Date;
@@ -65,10 +64,12 @@ export class RevocationRepository {
   ): Promise<RevocationEvent[] | null> {
     return this.dataSource.transaction(async (manager) => {
       const [rows] = (await manager.query(
-        `UPDATE sessions SET revoked_at = $3, revoked_reason = $4
-          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
-            AND expires_at > $3 AND refresh_expires_at > $3
-          RETURNING id`,
+        `UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
+          WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL
+            AND s.expires_at > $3 AND s.refresh_expires_at > $3
+            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id
+                             AND u.tokens_valid_after > COALESCE(s.refresh_rotated_at, s.created_at))
+          RETURNING s.id`,
         [sessionId, userId, now, reason],
       )) as [unknown[], number];
       if (rows.length === 0) return null;
@@ -88,16 +89,13 @@ export class RevocationRepository {
 
   /**
    * Revokes every token of a user with one row update of users.tokens_valid_after (never moved
-   * back), marks all of the user's sessions revoked, and announces the new cut-off, in one
-   * transaction. A `validAfter` in the future also suspends the account until then. Null when
-   * there is no such user.
+   * back), and announces the new cut-off, in one transaction: the cost does not grow with the
+   * number of sessions. The sessions are not updated one by one; a session whose current refresh
+   * token was issued before the cut-off counts as revoked wherever sessions are read. A
+   * `validAfter` in the future also suspends the account until then. Null when there is no such
+   * user.
    */
-  async revokeAllForUser(
-    userId: string,
-    validAfter: Date,
-    now: Date,
-    reason: string,
-  ): Promise<RevocationEvent[] | null> {
+  async revokeAllForUser(userId: string, validAfter: Date, now: Date): Promise<RevocationEvent[] | null> {
     return this.dataSource.transaction(async (manager) => {
       const [users] = (await manager.query(
         `UPDATE users SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $2), $2), updated_at = $3
@@ -105,17 +103,7 @@ export class RevocationRepository {
         [userId, validAfter, now],
       )) as [Array<{ tokens_valid_after: Date }>, number];
       if (users.length === 0) return null;
-      const [sessions] = (await manager.query(
-        `UPDATE sessions SET revoked_at = $2, revoked_reason = $3
-          WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
-        [userId, now, reason],
-      )) as [Array<{ id: string }>, number];
-      // The cut-off revokes every earlier token; the sessions also catch a token issued in the very
-      // millisecond of the cut-off (iat_ms equal to it), which the cut-off alone lets through.
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: users[0].tokens_valid_after.getTime() }];
-      if (sessions.length > 0) {
-        events.push({ kind: 'sessions', ids: sessions.map((row) => row.id), revokedAt: now.getTime() });
-      }
       await notify(manager, events);
       return events;
     });
@@ -139,8 +127,11 @@ export class RevocationRepository {
         now,
       ]);
       const [rows] = (await manager.query(
-        `UPDATE sessions SET revoked_at = $3, revoked_reason = $4
-          WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id`,
+        `UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
+          WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
+            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id
+                             AND u.tokens_valid_after > COALESCE(s.refresh_rotated_at, s.created_at))
+          RETURNING s.id`,
         [userId, keepSessionId, now, reason],
       )) as [Array<{ id: string }>, number];
       const events: RevocationEvent[] =
@@ -151,33 +142,54 @@ export class RevocationRepository {
   }
 
   /**
-   * Reads, page by page, everything that can still revoke an access token: denied jtis whose
-   * tokens expire after `now`, sessions revoked after `horizon`, cut-offs after `horizon`.
+   * Reads everything that can still revoke an access token: denied jtis whose tokens expire after
+   * `now`, sessions revoked after `horizon`, cut-offs after `horizon`. The denylist may hold
+   * millions of rows: it is read through a server-side cursor in one sequential scan, page by page,
+   * as arrays rather than objects.
    */
   async loadActive(now: Date, horizon: Date, apply: (event: RevocationEvent) => void, pageSize = 50_000) {
-    let after = '00000000-0000-0000-0000-000000000000';
-    for (;;) {
-      const rows: Array<{ jti: string; expires_ms: number }> = await this.dataSource.query(
-        `SELECT jti::text AS jti, floor(extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms
-           FROM revoked_tokens WHERE jti > $1 AND expires_at > $2 ORDER BY jti LIMIT $3`,
-        [after, now, pageSize],
+    const client = await this.pool().connect();
+    try {
+      await client.query('BEGIN READ ONLY');
+      await client.query(
+        `DECLARE active_revocations NO SCROLL CURSOR FOR
+           SELECT jti::text, floor(extract(epoch FROM expires_at) * 1000)::float8
+             FROM revoked_tokens WHERE expires_at > $1`,
+        [now],
       );
-      for (const row of rows) apply({ kind: 'token', jti: row.jti, expiresAt: row.expires_ms });
-      if (rows.length < pageSize) break;
-      after = rows[rows.length - 1].jti;
+      for (;;) {
+        const { rows } = await client.query<[string, number]>({
+          text: `FETCH ${pageSize} FROM active_revocations`,
+          rowMode: 'array',
+        });
+        for (const [jti, expiresAt] of rows) apply({ kind: 'token', jti, expiresAt });
+        if (rows.length < pageSize) break;
+      }
+      const sessions = await client.query<[string, number]>({
+        text: `SELECT id::text, floor(extract(epoch FROM revoked_at) * 1000)::float8 FROM sessions WHERE revoked_at > $1`,
+        values: [horizon],
+        rowMode: 'array',
+      });
+      for (const [id, revokedAt] of sessions.rows) apply({ kind: 'sessions', ids: [id], revokedAt });
+      const users = await client.query<[string, number]>({
+        text: `SELECT id::text, floor(extract(epoch FROM tokens_valid_after) * 1000)::float8
+                 FROM users WHERE tokens_valid_after > $1`,
+        values: [horizon],
+        rowMode: 'array',
+      });
+      for (const [userId, validAfter] of users.rows) apply({ kind: 'user', userId, validAfter });
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
     }
-    const sessions: Array<{ id: string; revoked_ms: number }> = await this.dataSource.query(
-      `SELECT id::text AS id, floor(extract(epoch FROM revoked_at) * 1000)::float8 AS revoked_ms
-         FROM sessions WHERE revoked_at > $1`,
-      [horizon],
-    );
-    for (const row of sessions) apply({ kind: 'sessions', ids: [row.id], revokedAt: row.revoked_ms });
-    const users: Array<{ id: string; valid_after_ms: number }> = await this.dataSource.query(
-      `SELECT id::text AS id, floor(extract(epoch FROM tokens_valid_after) * 1000)::float8 AS valid_after_ms
-         FROM users WHERE tokens_valid_after > $1`,
-      [horizon],
-    );
-    for (const row of users) apply({ kind: 'user', userId: row.id, validAfter: row.valid_after_ms });
+  }
+
+  /** The driver's pg pool, for the statements on the hot path and the bulk load. */
+  private pool(): pg.Pool {
+    return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
   }
 }
 

@@ -70,13 +70,20 @@ export class SessionRepository {
     return (result as unknown[][])[0].length === 1;
   }
 
-  /** The user's sessions that can still be used: not revoked, not past their end, not idle too long. */
+  /**
+   * The user's sessions that can still be used: not revoked (one by one, or by the user's cut-off,
+   * which a logout-all or a ban moves), not past their end, not idle too long.
+   */
   listActive(userId: string, now: Date): Promise<SessionEntity[]> {
     return this.sessions
       .createQueryBuilder('session')
+      .innerJoin('session.user', 'user')
       .where('session.userId = :userId', { userId })
       .andWhere('session.revokedAt IS NULL')
       .andWhere('session.expiresAt > :now AND session.refreshExpiresAt > :now', { now })
+      .andWhere(
+        '(user.tokensValidAfter IS NULL OR COALESCE(session.refreshRotatedAt, session.createdAt) >= user.tokensValidAfter)',
+      )
       .orderBy('session.lastUsedAt', 'DESC')
       .addOrderBy('session.createdAt', 'DESC')
       .getMany();

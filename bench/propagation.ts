@@ -1,0 +1,114 @@
+import { get, machine, percentile, post, startDatabase, startServer, PASSWORD, type BenchServer } from './support.js';
+
+/**
+ * npm run bench:propagation: two instances on one PostgreSQL. A logout on A, then how long until B
+ * refuses the same token; then the same after B's listening connection is killed
+ * (pg_terminate_backend) or frozen (SIGSTOP on its backend: a connection that dies silently).
+ */
+const REVOCATIONS = 200;
+const FAULT_TRIALS = 5;
+
+interface SyncInfo {
+  sync: string;
+  listenerPid: number | null;
+}
+
+async function syncInfo(server: BenchServer): Promise<SyncInfo> {
+  return (await (await fetch(`${server.base}/bench/memory`)).json()) as SyncInfo;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Milliseconds from A's 204 to the first 401 on B (B polled back to back). */
+async function revokeAndWatch(a: BenchServer, b: BenchServer, token: string, timeoutMs = 5_000): Promise<number> {
+  if ((await get(b.base, '/profile', token)) !== 200) throw new Error('token not accepted on B before revocation');
+  const response = await post(a.base, '/auth/logout', {}, token);
+  if (response.status !== 204) throw new Error(`logout answered ${response.status}`);
+  const revokedAt = performance.now();
+  for (;;) {
+    if ((await get(b.base, '/profile', token)) === 401) return performance.now() - revokedAt;
+    if (performance.now() - revokedAt > timeoutMs) throw new Error('B never refused the token');
+  }
+}
+
+async function main(): Promise<void> {
+  const database = await startDatabase();
+  const a = await startServer(database.url);
+  const b = await startServer(database.url);
+  try {
+    const email = 'propagation@example.com';
+    await post(a.base, '/auth/register', { email, password: PASSWORD });
+    const tokens: string[] = [];
+    for (let i = 0; i < REVOCATIONS + 4 * FAULT_TRIALS; i += 1) {
+      const response = await post(a.base, '/auth/login', { email, password: PASSWORD });
+      tokens.push(((await response.json()) as { accessToken: string }).accessToken);
+    }
+
+    const latencies: number[] = [];
+    for (let i = 0; i < REVOCATIONS; i += 1) latencies.push(await revokeAndWatch(a, b, tokens.pop() as string));
+    console.log(`\nMachine: ${machine()}\n`);
+    console.log(
+      `Propagation of ${REVOCATIONS} logouts from instance A to instance B (ms from A's 204 to B's first 401):\n`,
+    );
+    console.log('| p50 | p90 | p99 | max | target |');
+    console.log('|---:|---:|---:|---:|---|');
+    const p99 = percentile(latencies, 99);
+    console.log(
+      `| ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 90).toFixed(1)} | ${p99.toFixed(1)} | ${Math.max(...latencies).toFixed(1)} | p99 ≤ 50 ms (${p99 <= 50 ? 'met' : 'NOT met'}) |`,
+    );
+
+    const faults: Array<[string, (pid: number) => Promise<() => Promise<void>>]> = [
+      [
+        'listener killed (pg_terminate_backend)',
+        async (pid) => {
+          await database.query('SELECT pg_terminate_backend($1)', [pid]);
+          return async () => {};
+        },
+      ],
+      [
+        'listener frozen (SIGSTOP: dies silently)',
+        async (pid) => {
+          process.kill(pid, 'SIGSTOP');
+          return async () => {
+            process.kill(pid, 'SIGCONT');
+          };
+        },
+      ],
+    ];
+    console.log(`\nA revocation made right after B's listening connection fails (${FAULT_TRIALS} trials each):\n`);
+    console.log('| fault | honoured on B after (ms), each trial | worst | target |');
+    console.log('|---|---|---:|---|');
+    for (const [name, inflict] of faults) {
+      const trials: number[] = [];
+      for (let i = 0; i < FAULT_TRIALS; i += 1) {
+        await waitFor(async () => (await syncInfo(b)).sync === 'live', 10_000);
+        const { listenerPid } = await syncInfo(b);
+        const heal = await inflict(listenerPid as number);
+        try {
+          trials.push(await revokeAndWatch(a, b, tokens.pop() as string));
+        } finally {
+          await heal();
+        }
+      }
+      const worst = Math.max(...trials);
+      console.log(
+        `| ${name} | ${trials.map((t) => t.toFixed(0)).join(', ')} | ${worst.toFixed(0)} | ≤ 2000 ms (${worst <= 2000 ? 'met' : 'NOT met'}) |`,
+      );
+    }
+  } finally {
+    await a.stop();
+    await b.stop();
+    await database.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -65,7 +65,10 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       env: childEnv({ PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()) }),
     });
     try {
-      await waitForOutput(child, /Listening on/, 60_000);
+      const output = await waitForOutput(child, /Listening on/, 60_000);
+      // Not ready (no port open, so no /health) before the revocation state is in memory.
+      expect(output.indexOf('Revocation state loaded')).toBeGreaterThan(-1);
+      expect(output.indexOf('Revocation state loaded')).toBeLessThan(output.indexOf('Listening on'));
       const base = `http://127.0.0.1:${port}`;
       expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
       const credentials = { email: 'zero.setup@example.com', password: 'password123' };

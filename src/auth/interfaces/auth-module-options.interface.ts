@@ -35,7 +35,10 @@ export interface AuthModuleOptions {
   revocationHeartbeatMs?: number;
   /** Most rows one purge statement deletes (1..10000). Default 10000. */
   purgeBatchSize?: number;
-  /** Pause (ms) between two full purge batches, so that a large purge does not crowd out requests. Default 25. */
+  /**
+   * Least pause (ms) between two full purge batches; the pause is also at least as long as the
+   * batch took, so that a large purge does not crowd out requests. Default 25.
+   */
   purgeBatchPauseMs?: number;
 }
 

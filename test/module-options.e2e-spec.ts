@@ -4,6 +4,7 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
+import { DataSource } from 'typeorm';
 import { AUTH_ENTITIES, AuthModule } from '../src/auth/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { PASSWORD, TEST_SECRET } from './support/test-app.js';
@@ -47,5 +48,35 @@ describe('AuthModule in a bare host (forRoot, custom prefix, no global guard or 
       .post('/account/register')
       .send({ email: 'x@example.com', password: PASSWORD, isAdmin: true })
       .expect(400);
+  });
+});
+
+describe('AuthModule with strictRevocation: true', () => {
+  it('checks the database on every request, so even a revocation written by hand in SQL is seen', async () => {
+    const database = await createTestDatabase();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES }),
+        AuthModule.forRoot({ secret: TEST_SECRET, purgeCron: false, strictRevocation: true }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const http = request(app.getHttpServer());
+      await http.post('/auth/register').send({ email: 'strict@example.com', password: PASSWORD }).expect(201);
+      const login = await http
+        .post('/auth/login')
+        .send({ email: 'strict@example.com', password: PASSWORD })
+        .expect(200);
+      const auth = `Bearer ${login.body.accessToken}`;
+      await http.get('/auth/me').set('Authorization', auth).expect(200);
+      // No NOTIFY: only a database check can know.
+      await app.get(DataSource).query('UPDATE sessions SET revoked_at = now() WHERE id = $1', [login.body.sessionId]);
+      await http.get('/auth/me').set('Authorization', auth).expect(401);
+    } finally {
+      await app.close();
+      await database.drop();
+    }
   });
 });

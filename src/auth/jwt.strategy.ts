@@ -43,15 +43,15 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
     });
   }
 
-  /**
-   * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
-   * before, or earlier for this very token string (JwtAuthGuard's fast path, see recallVerified).
-   */
   /** The payload of a token this instance verified before, by its exact string; undefined otherwise. */
   recallVerified(token: string): unknown {
     return this.tokens.recallVerified(token);
   }
 
+  /**
+   * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
+   * before, or earlier for this very token string (JwtAuthGuard's fast path, see recallVerified).
+   */
   async validate(request: Request & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
     const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
     const token = extractBearer(request);

@@ -40,6 +40,8 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatRunning = false;
+  /** Set once the first load succeeded; before that a failure fails the application's start. */
+  private bootstrapped = false;
   private backendPid: number | null = null;
 
   constructor(
@@ -80,8 +82,10 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // The app does not start (nor answer /health) before the state is loaded.
+    // The app does not start (nor answer /health) before the state is loaded; if it cannot be
+    // loaded, the app does not start at all.
     await this.connectAndLoad();
+    this.bootstrapped = true;
     this.timers.push(setInterval(() => void this.checkHeartbeat(), this.options.revocationHeartbeatMs).unref());
     this.timers.push(setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref());
   }
@@ -109,7 +113,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     const now = this.clock.now().getTime();
     const started = performance.now();
     await this.revocations.loadActive(new Date(now), new Date(this.horizon(now)), (event) => fresh.apply(event));
-    if (generation !== this.generation) return; // lost while loading: a reconnect is under way
+    if (generation !== this.generation) throw new Error('listening connection lost while loading');
     for (const event of this.pending) fresh.apply(event);
     this.pending = null;
     this.store = fresh;

@@ -185,7 +185,8 @@ describe('a listening connection that dies silently', () => {
       expect(sync.status).toBe('live');
       process.kill(pid, 'SIGSTOP');
       const detectedAfter = await eventually(async () => sync.status !== 'live', 2_000);
-      expect(detectedAfter).toBeLessThanOrEqual(2 * 200 + 100);
+      // Twice the interval, plus slack for a busy CI machine.
+      expect(detectedAfter).toBeLessThanOrEqual(2 * 200 + 300);
       await eventually(async () => sync.status === 'live' && sync.listenerBackendPid !== pid, 5_000);
     } finally {
       process.kill(pid, 'SIGCONT');

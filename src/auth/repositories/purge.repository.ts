@@ -31,36 +31,38 @@ export class PurgeRepository {
   }
 
   /** Deletes at most `limit` denylist rows whose token expired before `before`; returns how many. */
-  async deleteExpiredRevokedTokens(runner: QueryRunner, before: Date, limit: number): Promise<number> {
-    const result = await runner.query(
-      `DELETE FROM revoked_tokens WHERE jti IN (
-         SELECT jti FROM revoked_tokens WHERE expires_at < $1 LIMIT $2)`,
-      [before, limit],
-      true,
-    );
-    return result.affected ?? 0;
+  deleteExpiredRevokedTokens(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, 'revoked_tokens', 'jti', 'expires_at < $1', before, limit);
   }
 
   /** Deletes at most `limit` failed-login rows older than `before` (out of every throttling window). */
-  async deleteOldLoginFailures(runner: QueryRunner, before: Date, limit: number): Promise<number> {
-    const result = await runner.query(
-      `DELETE FROM login_failures WHERE id IN (
-         SELECT id FROM login_failures WHERE failed_at < $1 LIMIT $2)`,
-      [before, limit],
-      true,
-    );
-    return result.affected ?? 0;
+  deleteOldLoginFailures(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, 'login_failures', 'id', 'failed_at < $1', before, limit);
   }
 
   /** Deletes at most `limit` sessions that ended (expired, idle or revoked) before `before`. */
-  async deleteEndedSessions(runner: QueryRunner, before: Date, limit: number): Promise<number> {
-    const result = await runner.query(
-      `DELETE FROM sessions WHERE id IN (
-         SELECT id FROM sessions
-          WHERE LEAST(expires_at, refresh_expires_at, COALESCE(revoked_at, 'infinity')) < $1 LIMIT $2)`,
-      [before, limit],
-      true,
-    );
-    return result.affected ?? 0;
+  deleteEndedSessions(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    const ended = `LEAST(expires_at, refresh_expires_at, COALESCE(revoked_at, 'infinity')) < $1`;
+    return deleteBatch(runner, 'sessions', 'id', ended, before, limit);
   }
+}
+
+/**
+ * One bounded DELETE (by primary key, from a LIMITed sub-select) of the rows matching `condition`.
+ * Table, key and condition are this file's constants, never input.
+ */
+async function deleteBatch(
+  runner: QueryRunner,
+  table: string,
+  key: string,
+  condition: string,
+  before: Date,
+  limit: number,
+): Promise<number> {
+  const result = await runner.query(
+    `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${condition} LIMIT $2)`,
+    [before, limit],
+    true,
+  );
+  return result.affected ?? 0;
 }

@@ -40,8 +40,6 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatRunning = false;
-  /** Set once the first load succeeded; before that a failure fails the application's start. */
-  private bootstrapped = false;
   private backendPid: number | null = null;
 
   constructor(
@@ -85,7 +83,6 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     // The app does not start (nor answer /health) before the state is loaded; if it cannot be
     // loaded, the app does not start at all.
     await this.connectAndLoad();
-    this.bootstrapped = true;
     this.timers.push(setInterval(() => void this.checkHeartbeat(), this.options.revocationHeartbeatMs).unref());
     this.timers.push(setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref());
   }
@@ -136,7 +133,10 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     this.pending?.push(event);
   }
 
-  /** Falls back to the database at once, then reconnects and reloads in the background. */
+  /**
+   * Falls back to the database at once, then reconnects and reloads in the background. While still
+   * `starting`, nothing is scheduled: the failed first load fails the application's start instead.
+   */
   private lost(generation: number, reason: string): void {
     if (generation !== this.generation || this.state === 'stopped') return;
     this.generation += 1;

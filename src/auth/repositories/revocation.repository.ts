@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
+import { notCutOff } from './session.repository.js';
 import { encodeEvent, REVOCATION_CHANNEL, type RevocationEvent, splitForNotify } from '../revocation-events.js';
 
 export interface RevocationState {
@@ -67,8 +68,7 @@ export class RevocationRepository {
         `UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
           WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL
             AND s.expires_at > $3 AND s.refresh_expires_at > $3
-            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id
-                             AND u.tokens_valid_after > COALESCE(s.refresh_rotated_at, s.created_at))
+            AND ${notCutOff('s')}
           RETURNING s.id`,
         [sessionId, userId, now, reason],
       )) as [unknown[], number];
@@ -129,8 +129,7 @@ export class RevocationRepository {
       const [rows] = (await manager.query(
         `UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
           WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
-            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id
-                             AND u.tokens_valid_after > COALESCE(s.refresh_rotated_at, s.created_at))
+            AND ${notCutOff('s')}
           RETURNING s.id`,
         [userId, keepSessionId, now, reason],
       )) as [Array<{ id: string }>, number];

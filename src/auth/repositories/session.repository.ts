@@ -3,6 +3,17 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { SessionEntity } from '../entities/session.entity.js';
 
+/**
+ * SQL condition: the session aliased `alias` is not ended by its user's `tokens_valid_after`
+ * (logout-all, ban): its current refresh token was issued at or after the cut-off. Logout-all
+ * does not rewrite session rows, so every query that asks whether a session is still in use
+ * applies this one definition.
+ */
+export function notCutOff(alias: string): string {
+  return `NOT EXISTS (SELECT 1 FROM users cut WHERE cut.id = ${alias}.user_id
+            AND cut.tokens_valid_after > COALESCE(${alias}.refresh_rotated_at, ${alias}.created_at))`;
+}
+
 export interface NewSession {
   id: string;
   userId: string;
@@ -77,13 +88,10 @@ export class SessionRepository {
   listActive(userId: string, now: Date): Promise<SessionEntity[]> {
     return this.sessions
       .createQueryBuilder('session')
-      .innerJoin('session.user', 'user')
       .where('session.userId = :userId', { userId })
       .andWhere('session.revokedAt IS NULL')
       .andWhere('session.expiresAt > :now AND session.refreshExpiresAt > :now', { now })
-      .andWhere(
-        '(user.tokensValidAfter IS NULL OR COALESCE(session.refreshRotatedAt, session.createdAt) >= user.tokensValidAfter)',
-      )
+      .andWhere(notCutOff('session'))
       .orderBy('session.lastUsedAt', 'DESC')
       .addOrderBy('session.createdAt', 'DESC')
       .getMany();

@@ -49,13 +49,22 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
   }
 
   /**
-   * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
-   * before, or earlier for this very token string (JwtAuthGuard's fast path, see recallVerified).
+   * passport-jwt calls this once it has verified the signature: the token is checked like any
+   * other and, once accepted, remembered as verified for JwtAuthGuard's fast path.
    */
   async validate(request: Request & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
-    const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
+    const user = await this.check(request, payload);
     const token = extractBearer(request);
     if (token) this.tokens.rememberVerified(token, payload);
+    return user;
+  }
+
+  /**
+   * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
+   * before (validate), or earlier for this very token string (JwtAuthGuard's fast path).
+   */
+  async check(request: Request & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
+    const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
     await this.revocation.assertAccessTokenValid(claims, { strict: request[STRICT_REVOCATION_REQUEST] === true });
     await this.activity.touch(claims.sid);
     return {

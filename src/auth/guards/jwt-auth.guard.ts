@@ -56,14 +56,14 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
 
     // Fast path: a token whose signature passport-jwt has verified on this instance before skips
     // passport's per-request plumbing (about 50 µs here) and goes straight to the strategy's
-    // validate(): the same claim, expiry and revocation checks.
+    // check(): the same claim, expiry and revocation checks that validate() runs.
     const token = extractBearer(request as unknown as Request);
     const strategy = this.strategy();
     const payload = token ? strategy.recallVerified(token) : undefined;
     if (payload !== undefined) {
       let user: AuthenticatedUser;
       try {
-        user = await strategy.validate(request as unknown as Request & StrictFlag, payload);
+        user = await strategy.check(request as unknown as Request & StrictFlag, payload);
       } catch (error) {
         return this.handleRequest(error, false, undefined);
       }

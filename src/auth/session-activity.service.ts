@@ -29,8 +29,7 @@ export class SessionActivityService {
     const last = this.lastSeen.get(sessionId);
     if (last !== undefined && now.getTime() - last < LAST_USED_WRITE_INTERVAL_MS) return;
     const stored = await this.sessions.touch(sessionId, now, LAST_USED_WRITE_INTERVAL_MS);
-    if (this.lastSeen.size >= MAX_REMEMBERED_SESSIONS) this.lastSeen.clear();
-    if (stored) this.lastSeen.set(sessionId, stored.getTime());
+    if (stored) this.remember(sessionId, stored);
     else this.lastSeen.delete(sessionId);
   }
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-/** A TCP port free on loopback right now. (test/global-setup.ts keeps its own copy: it runs outside Jest's module system.) */
+/** A TCP port free on loopback right now. (Used by the specs and the benchmarks; test/global-setup.ts keeps its own copy, as it runs outside Jest's module system.) */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -12,7 +12,7 @@ export interface AttemptLimits {
 }
 
 export type AttemptDecision =
-  | { allowed: true; attemptId: string }
+  | { allowed: true }
   /** `unlocksAt`: when the oldest of the failures that fill the limit leaves the window. */
   | { allowed: false; unlocksAt: Date };
 
@@ -51,11 +51,12 @@ export class LoginFailureRepository {
         const latest = Math.max(...unlocksAt.map((time) => time.getTime()));
         return { allowed: false, unlocksAt: new Date(latest + windowMs) };
       }
-      const [{ id }]: Array<{ id: string }> = await manager.query(
-        `INSERT INTO login_failures (account_key, ip, failed_at) VALUES ($1, $2, $3) RETURNING id`,
-        [limits.accountKey, limits.ip, limits.now],
-      );
-      return { allowed: true, attemptId: id };
+      await manager.query(`INSERT INTO login_failures (account_key, ip, failed_at) VALUES ($1, $2, $3)`, [
+        limits.accountKey,
+        limits.ip,
+        limits.now,
+      ]);
+      return { allowed: true };
     });
   }
 

@@ -38,7 +38,14 @@ export async function startDatabase(): Promise<BenchDatabase> {
   await server.initialise();
   await server.start();
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-  const dataSource = new DataSource({ type: 'postgres', url, entities: AUTH_ENTITIES, migrations: AUTH_MIGRATIONS });
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    entities: AUTH_ENTITIES,
+    migrations: AUTH_MIGRATIONS,
+    // Required by the migrations that build indexes CONCURRENTLY (outside a transaction).
+    migrationsTransactionMode: 'each',
+  });
   await dataSource.initialize();
   await dataSource.runMigrations();
   await dataSource.destroy();

@@ -31,6 +31,9 @@ export class AppModule {
           entities: AUTH_ENTITIES,
           migrations: AUTH_MIGRATIONS,
           migrationsRun: options.runMigrations,
+          // Each migration in its own transaction, and none for those that build an index
+          // CONCURRENTLY (TypeORM refuses those in its default mode, one transaction for all).
+          migrationsTransactionMode: 'each',
           synchronize: false,
           installExtensions: false,
           // TypeORM's logger prints statement parameters (password hashes among them): keep it off.
@@ -47,7 +50,10 @@ export class AppModule {
             purgeCron: options.schedulePurge === false ? false : config.purgeCron,
             loginMaxFailedAttempts: config.loginMaxFailedAttempts,
             loginMaxFailedAttemptsPerIp: config.loginMaxFailedAttemptsPerIp,
+            loginMaxFailedAttemptsPerAccount: config.loginMaxFailedAttemptsPerAccount,
             loginLockoutWindow: config.loginLockoutWindow,
+            registerMaxPerIp: config.registerMaxPerIp,
+            registerWindow: config.registerWindow,
           }),
         }),
       ],

@@ -8,7 +8,7 @@ export const BODY_LIMIT = '100kb';
  * HTTP settings shared by main.ts and the tests: trusted proxies, JSON bodies up to 100 kB, and body-parser
  * failures (malformed JSON, too large) answered in Nest's error shape instead of Express's HTML.
  */
-export function configureApp(app: INestApplication, options: { trustProxy?: boolean | number | string } = {}): void {
+export function configureApp(app: INestApplication, options: { trustProxy?: false | number | string } = {}): void {
   const expressApp = app as NestExpressApplication;
   // The client IP (sessions, login throttling) comes from X-Forwarded-For only behind trusted proxies.
   expressApp.set('trust proxy', options.trustProxy ?? false);

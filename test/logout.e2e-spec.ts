@@ -84,8 +84,13 @@ describe('logout and logout-all', () => {
     }
     await profile(rotated.body.accessToken).expect(401);
     await refresh(rotated.body.refreshToken).expect(401);
-    const [user] = await t.dataSource.query('SELECT tokens_valid_after FROM users WHERE id = $1', [first.userId]);
-    expect(user.tokens_valid_after.getTime()).toBe(t.clock.now().getTime());
+    // The cut-off is the database's clock, after every sign-in of the user's sessions.
+    const [user] = await t.dataSource.query(
+      `SELECT u.tokens_valid_after, max(s.created_at) AS last_sign_in
+         FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 GROUP BY u.id`,
+      [first.userId],
+    );
+    expect(user.tokens_valid_after.getTime()).toBeGreaterThan(user.last_sign_in.getTime());
     // One row, whatever the number of sessions: the session rows themselves are not rewritten,
     // yet none of them is listed as active any more.
     const [{ count }] = await t.dataSource.query(
@@ -120,10 +125,10 @@ describe('logout and logout-all', () => {
     // The cut-off alone must revoke tokens, not only the session flags. Written here by hand in SQL,
     // without the NOTIFY the services send, so only the database check (strict) can see it.
     const user = await registerAndLogin(t.http);
-    await t.dataSource.query('UPDATE users SET tokens_valid_after = $2 WHERE id = $1', [
-      user.userId,
-      new Date(t.clock.now().getTime() + 1),
-    ]);
+    await t.dataSource.query(
+      `UPDATE users SET tokens_valid_after = clock_timestamp() + interval '1 millisecond' WHERE id = $1`,
+      [user.userId],
+    );
     const strict = await t.http
       .get('/profile/strict')
       .set(...bearer(user.accessToken))

@@ -34,7 +34,12 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     loginMaxFailedAttemptsPerIp:
       options.loginMaxFailedAttemptsPerIp ??
       (options.loginMaxFailedAttempts ?? DEFAULTS.loginMaxFailedAttempts) * DEFAULTS.loginIpAttemptsFactor,
+    loginMaxFailedAttemptsPerAccount:
+      options.loginMaxFailedAttemptsPerAccount ?? DEFAULTS.loginMaxFailedAttemptsPerAccount,
     loginLockoutWindow: options.loginLockoutWindow ?? DEFAULTS.loginLockoutWindow,
+    registerMaxPerIp: options.registerMaxPerIp ?? DEFAULTS.registerMaxPerIp,
+    registerWindow: options.registerWindow ?? DEFAULTS.registerWindow,
+    revocationListenerUrl: options.revocationListenerUrl,
     strictRevocation: options.strictRevocation ?? false,
     revocationHeartbeatMs: options.revocationHeartbeatMs ?? DEFAULTS.revocationHeartbeatMs,
   };
@@ -55,6 +60,15 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     problems.push('loginMaxFailedAttempts must be a whole number, 1 or more');
   if (!Number.isInteger(resolved.loginMaxFailedAttemptsPerIp) || resolved.loginMaxFailedAttemptsPerIp < 1)
     problems.push('loginMaxFailedAttemptsPerIp must be a whole number, 1 or more');
+  if (!Number.isInteger(resolved.loginMaxFailedAttemptsPerAccount) || resolved.loginMaxFailedAttemptsPerAccount < 1)
+    problems.push('loginMaxFailedAttemptsPerAccount must be a whole number, 1 or more');
+  if (
+    !Number.isInteger(resolved.registerMaxPerIp) ||
+    resolved.registerMaxPerIp < 1 ||
+    resolved.registerMaxPerIp > 1_000_000
+  )
+    problems.push('registerMaxPerIp must be a whole number from 1 to 1000000');
+  positiveInteger('registerWindow', resolved.registerWindow, problems);
   if (!Number.isInteger(resolved.refreshReuseGrace) || resolved.refreshReuseGrace < 0)
     problems.push('refreshReuseGrace must be a whole number of seconds, 0 or more');
   if (!Number.isInteger(resolved.clockTolerance) || resolved.clockTolerance < 0)

@@ -23,7 +23,16 @@ export const AuthErrors = {
   missing: 'Missing bearer token',
   badCredentials: 'Invalid email or password',
   wrongCurrentPassword: 'Current password is incorrect',
+  unavailable: 'Authentication is temporarily unavailable; retry shortly',
 } as const;
+
+/** Seconds a client is told to wait (Retry-After) when the database cannot be reached. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/**
+ * Longest bearer token the guard reads (characters). Longer Authorization headers are refused
+ * without further parsing; the module's own tokens are a few hundred characters.
+ */
+export const MAX_BEARER_TOKEN_LENGTH = 4096;
 
 /** Key of the PostgreSQL advisory lock that lets one instance purge at a time. */
 export const PURGE_ADVISORY_LOCK_KEY = 7_302_114_901;
@@ -39,11 +48,16 @@ export const DEFAULTS = {
   purgeCron: '*/10 * * * *',
   purgeBatchPauseMs: 25,
   sessionRetention: 604_800,
-  clockTolerance: 0,
+  /** Seconds a token's iat may lie in the future (instances' clocks are never exactly in step). */
+  clockTolerance: 5,
   routePrefix: 'auth',
   loginMaxFailedAttempts: 5,
   loginLockoutWindow: 900,
   /** The per-IP limit (over all accounts) is this many times the per-account limit. */
   loginIpAttemptsFactor: 10,
+  /** Failed logins of one account over all client IPs, within the window, before 429. */
+  loginMaxFailedAttemptsPerAccount: 100,
+  registerMaxPerIp: 20,
+  registerWindow: 3600,
   revocationHeartbeatMs: 500,
 } as const;

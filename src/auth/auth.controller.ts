@@ -1,7 +1,9 @@
 import {
   Body,
   Controller,
+  Delete,
   Get,
+  Header,
   HttpCode,
   HttpStatus,
   Post,
@@ -11,18 +13,20 @@ import {
   UsePipes,
   ValidationPipe,
 } from '@nestjs/common';
-import type { Request } from 'express';
 import { AuthService, type ClientInfo, type PublicUser } from './auth.service.js';
+import { type ClientRequest, clientAddress, storableUserAgent } from './client-address.js';
 import { CurrentUser } from './decorators/current-user.decorator.js';
 import { Public } from './decorators/public.decorator.js';
 import { ChangePasswordDto } from './dto/change-password.dto.js';
+import { DeleteAccountDto } from './dto/delete-account.dto.js';
 import { LoginDto } from './dto/login.dto.js';
 import { RefreshDto } from './dto/refresh.dto.js';
 import { RegisterDto } from './dto/register.dto.js';
-import { LoginThrottledFilter } from './filters/login-throttled.filter.js';
+import { AuthExceptionsFilter } from './filters/auth-exceptions.filter.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import type { TokenPair } from './interfaces/token-pair.interface.js';
+import { BodyShapePipe } from './pipes/body-shape.pipe.js';
 
 /** Validation is the module's own, whatever pipes the host app configures. */
 export const authValidationPipe = new ValidationPipe({
@@ -33,35 +37,39 @@ export const authValidationPipe = new ValidationPipe({
   transform: true,
 });
 
-const MAX_USER_AGENT_LENGTH = 512;
-
-function clientInfo(request: Request): ClientInfo {
-  return { userAgent: request.get('user-agent')?.slice(0, MAX_USER_AGENT_LENGTH) ?? null, ip: request.ip ?? null };
+/** The client as the module records it: a valid IP address only, a user agent that fits its column. */
+export function clientInfo(request: ClientRequest): ClientInfo {
+  return { userAgent: storableUserAgent(request.headers['user-agent']), ip: clientAddress(request) };
 }
 
 @Controller()
-@UsePipes(authValidationPipe)
+@UsePipes(new BodyShapePipe(), authValidationPipe)
 @UseGuards(JwtAuthGuard)
-@UseFilters(LoginThrottledFilter)
+@UseFilters(AuthExceptionsFilter)
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Public()
   @Post('register')
-  register(@Body() body: RegisterDto): Promise<PublicUser> {
-    return this.auth.register(body.email, body.password);
+  register(@Body() body: RegisterDto, @Req() request: ClientRequest): Promise<PublicUser> {
+    return this.auth.register(body.email, body.password, clientInfo(request));
   }
 
+  // Token responses must never be stored by a browser or an intermediary (RFC 6749, section 5.1).
   @Public()
   @Post('login')
   @HttpCode(HttpStatus.OK)
-  login(@Body() body: LoginDto, @Req() request: Request): Promise<TokenPair> {
+  @Header('Cache-Control', 'no-store')
+  @Header('Pragma', 'no-cache')
+  login(@Body() body: LoginDto, @Req() request: ClientRequest): Promise<TokenPair> {
     return this.auth.login(body.email, body.password, body.deviceName ?? null, clientInfo(request));
   }
 
   @Public()
   @Post('refresh')
   @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  @Header('Pragma', 'no-cache')
   refresh(@Body() body: RefreshDto): Promise<TokenPair> {
     return this.auth.refresh(body.refreshToken);
   }
@@ -83,9 +91,20 @@ export class AuthController {
   changePassword(
     @CurrentUser() user: AuthenticatedUser,
     @Body() body: ChangePasswordDto,
-    @Req() request: Request,
+    @Req() request: ClientRequest,
   ): Promise<void> {
     return this.auth.changePassword(user, body.currentPassword, body.newPassword, clientInfo(request));
+  }
+
+  /** Deletes the caller's account after checking the current password (throttled like a login). */
+  @Delete('account')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  deleteAccount(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: DeleteAccountDto,
+    @Req() request: ClientRequest,
+  ): Promise<void> {
+    return this.auth.deleteAccount(user, body.password, clientInfo(request));
   }
 
   @Get('me')

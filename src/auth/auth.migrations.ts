@@ -1,11 +1,17 @@
 import { CreateAuthTables1763870400000 } from '../../migrations/1763870400000-CreateAuthTables.js';
 import { CreateLoginFailures1763956800000 } from '../../migrations/1763956800000-CreateLoginFailures.js';
 import { AddRevocationLoadIndexes1764043200000 } from '../../migrations/1764043200000-AddRevocationLoadIndexes.js';
+import { HardenAccounts1764200000000 } from '../../migrations/1764200000000-HardenAccounts.js';
+import { AddPurgeIndexes1764300000000 } from '../../migrations/1764300000000-AddPurgeIndexes.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
 export const AUTH_MIGRATIONS = [
   CreateAuthTables1763870400000,
   CreateLoginFailures1763956800000,
   AddRevocationLoadIndexes1764043200000,
+  HardenAccounts1764200000000,
+  AddPurgeIndexes1764300000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
+export { HardenAccounts1764200000000 };
+export { AddPurgeIndexes1764300000000 };

@@ -23,11 +23,14 @@ import { Argon2PasswordHasher } from './password-hasher.provider.js';
 import { PurgeService } from './purge.service.js';
 import { LoginFailureRepository } from './repositories/login-failure.repository.js';
 import { PurgeRepository } from './repositories/purge.repository.js';
+import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { RevocationRepository } from './repositories/revocation.repository.js';
 import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
 import { RevocationService } from './revocation.service.js';
 import { RevocationSyncService } from './revocation-sync.service.js';
+import { RegistrationThrottleService } from './registration-throttle.service.js';
+import { LogSecurityEventHandler, SECURITY_EVENT_HANDLER, SecurityEventsService } from './security-events.service.js';
 import { SessionActivityService } from './session-activity.service.js';
 import { SessionsController } from './sessions.controller.js';
 import { TokenService } from './token.service.js';
@@ -51,6 +54,11 @@ import { TokenService } from './token.service.js';
       inject: [AUTH_MODULE_OPTIONS],
       useFactory: (options: AuthModuleOptions) => createSigningKey(options.secret),
     },
+    {
+      provide: SECURITY_EVENT_HANDLER,
+      inject: [AUTH_MODULE_OPTIONS],
+      useFactory: (options: AuthModuleOptions) => options.securityEvents ?? new LogSecurityEventHandler(),
+    },
     { provide: AUTH_CLOCK, useClass: SystemClock },
     { provide: PASSWORD_HASHER, useClass: Argon2PasswordHasher },
     TokenService,
@@ -59,6 +67,8 @@ import { TokenService } from './token.service.js';
     AuthService,
     PurgeService,
     LoginThrottleService,
+    RegistrationThrottleService,
+    SecurityEventsService,
     SessionActivityService,
     JwtStrategy,
     JwtAuthGuard,
@@ -67,6 +77,7 @@ import { TokenService } from './token.service.js';
     RevocationRepository,
     PurgeRepository,
     LoginFailureRepository,
+    RateLimitRepository,
   ],
   exports: [
     AuthService,

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors, PASSWORD_HASHER, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
+import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from './client-address.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import type { Clock } from './interfaces/clock.interface.js';
@@ -19,12 +20,15 @@ import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
 import { deviceNameFromUserAgent } from './device-name.js';
 import { LoginThrottleService } from './login-throttle.service.js';
+import { RegistrationThrottleService } from './registration-throttle.service.js';
+import { SecurityEventsService } from './security-events.service.js';
 import { SessionActivityService } from './session-activity.service.js';
-import { isIssuedBefore, REVOCATION_REASONS, RevocationService } from './revocation.service.js';
+import { isSignedInBefore, REVOCATION_REASONS, RevocationService } from './revocation.service.js';
 import { TokenService } from './token.service.js';
 
 export interface ClientInfo {
   userAgent: string | null;
+  /** A valid IP address or null (see clientAddress). */
   ip: string | null;
 }
 
@@ -56,58 +60,85 @@ export class AuthService implements OnModuleInit {
     private readonly tokens: TokenService,
     private readonly revocation: RevocationService,
     private readonly throttle: LoginThrottleService,
+    private readonly registrations: RegistrationThrottleService,
     private readonly activity: SessionActivityService,
+    private readonly events: SecurityEventsService,
     @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
-  async register(email: string, password: string): Promise<PublicUser> {
+  /** Throttled per client (429 before any hashing); 409 when the email is taken in any letter case. */
+  async register(email: string, password: string, client: ClientInfo = { userAgent: null, ip: null }) {
+    await this.registrations.check(client.ip);
     const user = await this.users.create(email.trim(), await this.hasher.hash(password));
     if (!user) throw new ConflictException('Email is already registered');
-    return { id: user.id, email: user.email };
+    return { id: user.id, email: user.email } satisfies PublicUser;
   }
 
   /**
    * Throttled (429 before any hashing), then the password is verified; an unknown email is
    * verified against a dummy hash so that both failures cost the same. A suspended account gets
    * 403, and only once the password was right, so that a suspension reveals nothing to others.
+   * The session is written only if the password it was verified against is still the user's
+   * (see SessionRepository.openWithVerifiedPassword): a password change or a deletion that
+   * commits meanwhile leaves no session behind.
    */
   async login(email: string, password: string, deviceName: string | null, client: ClientInfo): Promise<TokenPair> {
-    const attempt = await this.throttle.begin(email, client.ip);
     const user = await this.users.findByEmail(email.trim());
+    const attempt = await this.throttle.begin(email, client.ip, user?.id ?? null);
     const valid = await this.hasher.verify(user?.passwordHash ?? (await this.getDummyHash()), password);
-    if (!user || !valid) throw new UnauthorizedException(AuthErrors.badCredentials);
+    if (!user || !valid) {
+      this.events.emit('login_failed', { userId: user?.id ?? null, ip: client.ip, reason: 'bad_credentials' });
+      throw new UnauthorizedException(AuthErrors.badCredentials);
+    }
     await attempt.succeeded();
 
     const now = this.clock.now();
-    if (user.tokensValidAfter && user.tokensValidAfter > now) {
-      throw new ForbiddenException(`Account suspended until ${user.tokensValidAfter.toISOString()}`);
-    }
     const sessionId = randomUUID();
     const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
-    const subject = { userId: user.id, sessionId };
-    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
-    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);
-    await this.sessions.insert({
-      id: sessionId,
-      userId: user.id,
-      deviceName: deviceName?.trim() || deviceNameFromUserAgent(client.userAgent),
-      userAgent: client.userAgent,
-      ip: client.ip,
-      createdAt: now,
-      expiresAt: sessionEnd,
-      refreshTokenHash: TokenService.hash(refresh.token),
-      refreshExpiresAt: refresh.expiresAt,
-    });
+    const pair = await this.sessions.openWithVerifiedPassword(
+      {
+        id: sessionId,
+        userId: user.id,
+        verifiedPasswordHash: user.passwordHash,
+        deviceName: truncateCodePoints(
+          deviceName?.trim() || deviceNameFromUserAgent(client.userAgent),
+          MAX_DEVICE_NAME_CHARS,
+        ),
+        userAgent: client.userAgent,
+        ip: client.ip,
+        now,
+        expiresAt: sessionEnd,
+      },
+      (signedInAt, suspendedUntil) => {
+        if (suspendedUntil && suspendedUntil > now) {
+          this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
+          throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
+        }
+        const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt };
+        const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
+        const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);
+        return {
+          refreshTokenHash: TokenService.hash(refresh.token),
+          refreshExpiresAt: refresh.expiresAt,
+          value: this.pair(access.token, access.expiresAt, refresh.token, sessionId, now),
+        };
+      },
+    );
+    if (!pair) {
+      // The password changed (or the account went) between the check and the session.
+      this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'password_changed_meanwhile' });
+      throw new UnauthorizedException(AuthErrors.badCredentials);
+    }
     this.activity.remember(sessionId, now);
-    return this.pair(access.token, access.expiresAt, refresh.token, sessionId, now);
+    return pair;
   }
 
   /**
    * Rotates a refresh token. The token just rotated out, presented within the reuse grace, gets a
    * plain 401 (a client racing itself); any other rotated-out token is taken as theft and ends the
-   * whole session.
+   * whole session. New tokens carry the session's sign-in time, never a later one.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const claims = this.tokens.verify(refreshToken, TOKEN_TYPE_REFRESH);
@@ -116,7 +147,7 @@ export class AuthService implements OnModuleInit {
     const { session } = found;
 
     const now = this.clock.now();
-    const subject = { userId: claims.sub, sessionId: claims.sid };
+    const subject = { userId: claims.sub, sessionId: claims.sid, authenticatedAt: session.createdAt };
     const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt, now);
     const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt, now);
     const presentedHash = TokenService.hash(refreshToken);
@@ -124,7 +155,6 @@ export class AuthService implements OnModuleInit {
       sessionId: claims.sid,
       userId: claims.sub,
       presentedHash,
-      presentedIssuedAt: new Date(claims.iat_ms),
       newHash: TokenService.hash(refresh.token),
       newRefreshExpiresAt: refresh.expiresAt,
       now,
@@ -136,7 +166,7 @@ export class AuthService implements OnModuleInit {
 
     // Not rotated: find out why, from the state as it is now (another request may have rotated first).
     const current = (await this.sessions.findWithUserCutoff(claims.sid)) ?? found;
-    if (current.session.revokedAt || isIssuedBefore(claims, current.tokensValidAfter)) {
+    if (current.session.revokedAt || isSignedInBefore(current.session.createdAt.getTime(), current.tokensValidAfter)) {
       throw new UnauthorizedException(AuthErrors.revoked);
     }
     if (current.session.expiresAt <= now || current.session.refreshExpiresAt <= now) {
@@ -148,7 +178,9 @@ export class AuthService implements OnModuleInit {
       throw new UnauthorizedException(AuthErrors.revoked);
     }
     // A token we signed for this session that is neither current nor a just-replaced one: reuse.
-    await this.revocation.revokeSession(claims.sub, claims.sid, REVOCATION_REASONS.refreshReuse);
+    if (await this.revocation.revokeSession(claims.sub, claims.sid, REVOCATION_REASONS.refreshReuse)) {
+      this.events.emit('refresh_reuse_detected', { userId: claims.sub, sessionId: claims.sid });
+    }
     throw new UnauthorizedException(AuthErrors.revoked);
   }
 
@@ -190,7 +222,8 @@ export class AuthService implements OnModuleInit {
 
   /**
    * Changes the password after checking the current one (a wrong one counts as a failed login).
-   * Every other session of the user is revoked at once; the current one keeps working.
+   * Every other session of the user is revoked at once; the current one keeps working. A login
+   * with the old password that is still in flight cannot leave a session behind (see login).
    */
   async changePassword(
     user: AuthenticatedUser,
@@ -198,14 +231,30 @@ export class AuthService implements OnModuleInit {
     newPassword: string,
     client: ClientInfo,
   ): Promise<void> {
-    const found = await this.users.findById(user.userId);
-    if (!found) throw new UnauthorizedException(AuthErrors.revoked);
-    const attempt = await this.throttle.begin(found.email, client.ip);
-    if (!(await this.hasher.verify(found.passwordHash, currentPassword))) {
-      throw new UnauthorizedException(AuthErrors.wrongCurrentPassword);
-    }
-    await attempt.succeeded();
+    const found = await this.verifyCurrentPassword(user.userId, currentPassword, client);
     await this.revocation.changePassword(user.userId, await this.hasher.hash(newPassword), user.sessionId);
+    this.events.emit('password_changed', { userId: found.id, sessionId: user.sessionId, ip: client.ip });
+  }
+
+  /**
+   * DELETE /auth/account: the current password is checked (and throttled) like a login, then the
+   * account goes (see deleteUser).
+   */
+  async deleteAccount(user: AuthenticatedUser, password: string, client: ClientInfo): Promise<void> {
+    await this.verifyCurrentPassword(user.userId, password, client);
+    if (!(await this.deleteUser(user.userId, client))) throw new UnauthorizedException(AuthErrors.revoked);
+  }
+
+  /**
+   * For host apps (and operators): deletes the user and every session of theirs; each of their
+   * tokens is refused at once on every instance, and on instances started later (a tombstone
+   * stays until the last access token has expired). The email can register again. False when
+   * there is no such user.
+   */
+  async deleteUser(userId: string, client: Partial<ClientInfo> = {}): Promise<boolean> {
+    const deleted = await this.revocation.deleteUser(userId);
+    if (deleted) this.events.emit('account_deleted', { userId, ip: client.ip ?? null });
+    return deleted;
   }
 
   /** For operators (CLI) and host apps: the user of an email, any letter case. */
@@ -218,6 +267,19 @@ export class AuthService implements OnModuleInit {
     const found = await this.users.findById(user.userId);
     if (!found) throw new NotFoundException('User not found');
     return { id: found.id, email: found.email };
+  }
+
+  /** Throttled like a login; 401 `Current password is incorrect` when wrong. */
+  private async verifyCurrentPassword(userId: string, password: string, client: ClientInfo) {
+    const found = await this.users.findById(userId);
+    if (!found) throw new UnauthorizedException(AuthErrors.revoked);
+    const attempt = await this.throttle.begin(found.email, client.ip, found.id);
+    if (!(await this.hasher.verify(found.passwordHash, password))) {
+      this.events.emit('login_failed', { userId: found.id, ip: client.ip, reason: 'wrong_current_password' });
+      throw new UnauthorizedException(AuthErrors.wrongCurrentPassword);
+    }
+    await attempt.succeeded();
+    return found;
   }
 
   private pair(

@@ -1,6 +1,5 @@
 import Bowser from 'bowser';
-
-export const MAX_DEVICE_NAME_LENGTH = 100;
+import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from './client-address.js';
 
 /** A readable device name from a user agent, e.g. "Firefox on Linux"; used when a login names none. */
 export function deviceNameFromUserAgent(userAgent: string | null | undefined): string {
@@ -10,5 +9,5 @@ export function deviceNameFromUserAgent(userAgent: string | null | undefined): s
   const browser = parsed.browser.name?.trim();
   const os = parsed.os.name?.trim();
   const name = browser && os ? `${browser} on ${os}` : browser || os || agent.split(/[\s/]/)[0] || 'Unknown device';
-  return name.slice(0, MAX_DEVICE_NAME_LENGTH);
+  return truncateCodePoints(name.replaceAll('\u0000', ''), MAX_DEVICE_NAME_CHARS);
 }

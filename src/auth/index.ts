@@ -5,6 +5,17 @@ export { AuthService, type ClientInfo, type DeviceSession, type PublicUser } fro
 export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation.service.js';
 export { RevocationSyncService, type RevocationSyncState } from './revocation-sync.service.js';
 export { LoginThrottleService, LoginThrottledException } from './login-throttle.service.js';
+export { RegistrationThrottleService } from './registration-throttle.service.js';
+export { RetryLaterException, TooManyRequestsException, AuthUnavailableException } from './exceptions.js';
+export { AuthExceptionsFilter } from './filters/auth-exceptions.filter.js';
+export {
+  SecurityEventsService,
+  SECURITY_EVENT_HANDLER,
+  LogSecurityEventHandler,
+  formatSecurityEvent,
+} from './security-events.service.js';
+export { clientAddress, throttleKey } from './client-address.js';
+export { RevocationListenerMismatchError } from './revocation-sync.service.js';
 export { deviceNameFromUserAgent } from './device-name.js';
 export { PurgeService, type PurgeResult } from './purge.service.js';
 export { TokenService } from './token.service.js';
@@ -13,7 +24,15 @@ export { JwtStrategy } from './jwt.strategy.js';
 export { Public } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
 export { StrictRevocationCheck } from './decorators/strict-revocation.decorator.js';
-export { AUTH_ENTITIES, UserEntity, SessionEntity, RevokedTokenEntity, LoginFailureEntity } from './entities/index.js';
+export {
+  AUTH_ENTITIES,
+  UserEntity,
+  SessionEntity,
+  RevokedTokenEntity,
+  LoginFailureEntity,
+  DeletedUserEntity,
+  RateLimitHitEntity,
+} from './entities/index.js';
 export { AUTH_MIGRATIONS } from './auth.migrations.js';
 export { AUTH_CLOCK, PASSWORD_HASHER, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';
 export type { TokenType } from './auth.constants.js';
@@ -22,5 +41,6 @@ export type { AuthModuleOptions, HmacAlgorithm } from './interfaces/auth-module-
 export type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 export type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
 export type { Clock } from './interfaces/clock.interface.js';
+export type { SecurityEvent, SecurityEventHandler, SecurityEventType } from './interfaces/security-event.interface.js';
 export type { PasswordHasher } from './interfaces/password-hasher.interface.js';
 export type { TokenPair } from './interfaces/token-pair.interface.js';

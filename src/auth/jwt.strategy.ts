@@ -2,15 +2,17 @@ import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
-import { ExtractJwt, Strategy } from 'passport-jwt';
+import { Strategy } from 'passport-jwt';
 import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from './auth.constants.js';
 import { AUTH_SIGNING_KEY } from './auth-options.js';
+import { bearerOf } from './bearer.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import { RevocationService } from './revocation.service.js';
 import { SessionActivityService } from './session-activity.service.js';
 import { TokenService } from './token.service.js';
 
-export const extractBearer = ExtractJwt.fromAuthHeaderAsBearerToken();
+/** The request's bearer token, parsed once per request in linear time (see bearerOf). */
+export const extractBearer = (request: Request): string | null => bearerOf(request).token;
 
 export interface StrictFlag {
   [STRICT_REVOCATION_REQUEST]?: boolean;

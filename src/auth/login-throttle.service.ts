@@ -1,22 +1,18 @@
 import { createHash } from 'node:crypto';
-import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
+import { throttleKey } from './client-address.js';
+import { TooManyRequestsException } from './exceptions.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import type { Clock } from './interfaces/clock.interface.js';
 import { LoginFailureRepository } from './repositories/login-failure.repository.js';
+import { SecurityEventsService } from './security-events.service.js';
 
-/** 429 with the seconds to wait, which LoginThrottledFilter also puts in `Retry-After`. */
-export class LoginThrottledException extends HttpException {
-  constructor(readonly retryAfterSeconds: number) {
-    super(
-      {
-        statusCode: HttpStatus.TOO_MANY_REQUESTS,
-        message: `Too many failed login attempts; retry in ${retryAfterSeconds} seconds`,
-        error: 'Too Many Requests',
-      },
-      HttpStatus.TOO_MANY_REQUESTS,
-    );
+/** 429 with the seconds to wait, which the module's filter also puts in `Retry-After`. */
+export class LoginThrottledException extends TooManyRequestsException {
+  constructor(retryAfterSeconds: number) {
+    super(`Too many failed login attempts; retry in ${retryAfterSeconds} seconds`, retryAfterSeconds);
   }
 }
 
@@ -26,32 +22,40 @@ export interface LoginAttempt {
 }
 
 /**
- * Throttles password guessing. Failures count per (account, client IP) and per client IP over all
- * accounts, in a sliding window. Keying the account count by IP as well means that an attacker
- * cannot lock the real user out from elsewhere, and throttling one account never affects another.
- * Attempts refused with 429 are not counted, so a lock always ends one window after it began.
+ * Throttles password guessing, in a sliding window of `loginLockoutWindow`. Failures count per
+ * (account, client), per client over all accounts, and per account over all clients. Keying the
+ * first by client means that an attacker cannot lock the real user out from elsewhere with a few
+ * attempts; the third, much higher, bounds guessing one account from many addresses. A client is
+ * its IPv4 address or its IPv6 /64. Attempts refused with 429 are not counted, so a lock always
+ * ends one window after it began.
  */
 @Injectable()
 export class LoginThrottleService {
   constructor(
     private readonly failures: LoginFailureRepository,
+    private readonly events: SecurityEventsService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
-  /** Throws LoginThrottledException (before any password hashing) when over a limit. */
-  async begin(email: string, ip: string | null): Promise<LoginAttempt> {
+  /**
+   * Throws LoginThrottledException (before any password hashing) when over a limit. `userId`
+   * only labels the security event.
+   */
+  async begin(email: string, ip: string | null, userId: string | null = null): Promise<LoginAttempt> {
     const now = this.clock.now();
     const accountKey = LoginThrottleService.accountKey(email);
     const decision = await this.failures.beginAttempt({
       accountKey,
-      ip: ip ?? 'unknown',
+      ip: throttleKey(ip),
       now,
       windowStart: new Date(now.getTime() - this.options.loginLockoutWindow * 1000),
       maxPerAccount: this.options.loginMaxFailedAttempts,
       maxPerIp: this.options.loginMaxFailedAttemptsPerIp,
+      maxPerAccountOverall: this.options.loginMaxFailedAttemptsPerAccount,
     });
     if (!decision.allowed) {
+      this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
       throw new LoginThrottledException(Math.max(1, Math.ceil((decision.unlocksAt.getTime() - now.getTime()) / 1000)));
     }
     return { succeeded: () => this.failures.resetAccount(accountKey) };

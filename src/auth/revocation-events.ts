@@ -1,7 +1,11 @@
 /**
  * Revocations as events: what the revoking instance applies to its own memory after commit, and
- * what every other instance receives through PostgreSQL NOTIFY (sent in the same transaction, so a
+ * what every other instance hears of through PostgreSQL NOTIFY (sent in the same transaction, so a
  * rolled-back revocation is never announced).
+ *
+ * A notification is only a hint naming what changed: any role that can connect may NOTIFY, so a
+ * receiver never takes a payload's word for a revocation's extent. It reads the committed state of
+ * what the hint names (RevocationRepository.confirm) and applies that.
  */
 export const REVOCATION_CHANNEL = 'auth_revocations';
 
@@ -10,42 +14,75 @@ export type RevocationEvent =
   | { kind: 'token'; jti: string; expiresAt: number }
   /** Sessions revoked at `revokedAt`: every token of theirs is denied. */
   | { kind: 'sessions'; ids: string[]; revokedAt: number }
-  /** Every token of the user issued before `validAfter` is denied. */
-  | { kind: 'user'; userId: string; validAfter: number };
+  /** Every token of the user's sessions signed in before `validAfter` is denied (database clock, ms). */
+  | { kind: 'user'; userId: string; validAfter: number }
+  /** The user was deleted at `deletedAt`: every token of theirs is denied. */
+  | { kind: 'userDeleted'; userId: string; deletedAt: number };
+
+/** What a notification names: where to look, not what to conclude. */
+export type RevocationHint =
+  | { kind: 'token'; jti: string }
+  | { kind: 'sessions'; ids: string[] }
+  | { kind: 'user'; userId: string }
+  | { kind: 'userDeleted'; userId: string }
+  /** A listener's own round trip through the pool (RevocationSyncService's heartbeat). */
+  | { kind: 'heartbeat'; nonce: string };
 
 /** NOTIFY payloads are limited to 8000 bytes: session ids go out in chunks of this many. */
 export const SESSION_IDS_PER_NOTIFICATION = 150;
 
-/** Compact wire form: one short key per field. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NONCE = /^[0-9A-Za-z_-]{1,64}$/;
+const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
+/** Compact wire form of an event: its kind and ids only. */
 export function encodeEvent(event: RevocationEvent): string {
   switch (event.kind) {
     case 'token':
-      return JSON.stringify({ k: 't', j: event.jti, e: event.expiresAt });
+      return JSON.stringify({ k: 't', j: event.jti });
     case 'sessions':
-      return JSON.stringify({ k: 's', i: event.ids, a: event.revokedAt });
+      return JSON.stringify({ k: 's', i: event.ids });
     case 'user':
-      return JSON.stringify({ k: 'u', u: event.userId, v: event.validAfter });
+      return JSON.stringify({ k: 'u', u: event.userId });
+    case 'userDeleted':
+      return JSON.stringify({ k: 'd', u: event.userId });
   }
 }
 
-const isString = (value: unknown): value is string => typeof value === 'string' && value.length <= 64;
-const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+export function encodeHeartbeat(nonce: string): string {
+  return JSON.stringify({ k: 'h', n: nonce });
+}
 
 /** Parses a payload; null when it is not one of ours (the caller then resynchronises from the database). */
-export function decodeEvent(payload: string | undefined): RevocationEvent | null {
-  let data: Record<string, unknown>;
+export function decodeHint(payload: string | undefined): RevocationHint | null {
+  if (payload === undefined || payload.length > 8000) return null;
+  let data: unknown;
   try {
-    data = JSON.parse(payload ?? '') as Record<string, unknown>;
+    data = JSON.parse(payload);
   } catch {
     return null;
   }
-  if (typeof data !== 'object' || data === null) return null;
-  if (data.k === 't' && isString(data.j) && isTime(data.e)) return { kind: 'token', jti: data.j, expiresAt: data.e };
-  if (data.k === 's' && Array.isArray(data.i) && data.i.every(isString) && isTime(data.a)) {
-    return { kind: 'sessions', ids: data.i as string[], revokedAt: data.a };
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return null;
+  const fields = data as Record<string, unknown>;
+  switch (fields.k) {
+    case 't':
+      return isUuid(fields.j) ? { kind: 'token', jti: fields.j } : null;
+    case 's':
+      return Array.isArray(fields.i) &&
+        fields.i.length > 0 &&
+        fields.i.length <= SESSION_IDS_PER_NOTIFICATION &&
+        fields.i.every(isUuid)
+        ? { kind: 'sessions', ids: fields.i as string[] }
+        : null;
+    case 'u':
+      return isUuid(fields.u) ? { kind: 'user', userId: fields.u } : null;
+    case 'd':
+      return isUuid(fields.u) ? { kind: 'userDeleted', userId: fields.u } : null;
+    case 'h':
+      return typeof fields.n === 'string' && NONCE.test(fields.n) ? { kind: 'heartbeat', nonce: fields.n } : null;
+    default:
+      return null;
   }
-  if (data.k === 'u' && isString(data.u) && isTime(data.v)) return { kind: 'user', userId: data.u, validAfter: data.v };
-  return null;
 }
 
 /** Splits a sessions event so that each payload stays well under NOTIFY's limit. */

@@ -1,23 +1,27 @@
 import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
 import type { RevocationEvent } from './revocation-events.js';
 
+export type RevocationClaims = Pick<AuthTokenClaims, 'jti' | 'sid' | 'sub' | 'auth_time_ms'>;
+
 /**
  * One instance's memory of what can still revoke an access token: denied jtis whose tokens have
- * not expired, recently revoked sessions, and recent users' cut-offs. Everything older than the
- * access-token lifetime can only concern expired tokens, and is pruned.
+ * not expired, recently revoked sessions, recent users' cut-offs and recently deleted users.
+ * Everything older than the access-token lifetime can only concern expired tokens, and is pruned.
  */
 export class RevocationStore {
   /** jti → token expiry (ms). */
   private readonly tokens = new Map<string, number>();
   /** session id → revocation time (ms). */
   private readonly sessions = new Map<string, number>();
-  /** user id → tokens_valid_after (ms). */
+  /** user id → tokens_valid_after (ms, database clock). */
   private readonly cutoffs = new Map<string, number>();
+  /** user id → deletion time (ms). */
+  private readonly deleted = new Map<string, number>();
 
-  isRevoked(claims: Pick<AuthTokenClaims, 'jti' | 'sid' | 'sub' | 'iat_ms'>): boolean {
-    if (this.tokens.has(claims.jti) || this.sessions.has(claims.sid)) return true;
+  isRevoked(claims: RevocationClaims): boolean {
+    if (this.tokens.has(claims.jti) || this.sessions.has(claims.sid) || this.deleted.has(claims.sub)) return true;
     const cutoff = this.cutoffs.get(claims.sub);
-    return cutoff !== undefined && claims.iat_ms < cutoff;
+    return cutoff !== undefined && claims.auth_time_ms < cutoff;
   }
 
   apply(event: RevocationEvent): void {
@@ -34,20 +38,30 @@ export class RevocationStore {
         if (current === undefined || event.validAfter > current) this.cutoffs.set(event.userId, event.validAfter);
         return;
       }
+      case 'userDeleted':
+        this.deleted.set(event.userId, event.deletedAt);
+        return;
     }
   }
 
   /**
-   * Forgets what can no longer matter: tokens past their expiry, and sessions and cut-offs older
-   * than `horizon` (now minus the access-token lifetime, with a margin for clock skew).
+   * Forgets what can no longer matter: tokens past their expiry, and sessions, cut-offs and
+   * deletions older than `horizon` (now minus the access-token lifetime, with a margin for clock
+   * skew): no access token issued before them is still unexpired, and none is issued after them.
    */
   prune(now: number, horizon: number): void {
     for (const [jti, expiresAt] of this.tokens) if (expiresAt <= now) this.tokens.delete(jti);
     for (const [id, revokedAt] of this.sessions) if (revokedAt < horizon) this.sessions.delete(id);
     for (const [id, validAfter] of this.cutoffs) if (validAfter < horizon) this.cutoffs.delete(id);
+    for (const [id, deletedAt] of this.deleted) if (deletedAt < horizon) this.deleted.delete(id);
   }
 
-  get size(): { tokens: number; sessions: number; users: number } {
-    return { tokens: this.tokens.size, sessions: this.sessions.size, users: this.cutoffs.size };
+  get size(): { tokens: number; sessions: number; users: number; deletedUsers: number } {
+    return {
+      tokens: this.tokens.size,
+      sessions: this.sessions.size,
+      users: this.cutoffs.size,
+      deletedUsers: this.deleted.size,
+    };
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
@@ -7,10 +8,15 @@ import { AUTH_CLOCK } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import type { Clock } from './interfaces/clock.interface.js';
-import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
 import { RevocationRepository } from './repositories/revocation.repository.js';
-import { decodeEvent, REVOCATION_CHANNEL, type RevocationEvent } from './revocation-events.js';
-import { RevocationStore } from './revocation-store.js';
+import {
+  decodeHint,
+  encodeHeartbeat,
+  REVOCATION_CHANNEL,
+  type RevocationEvent,
+  type RevocationHint,
+} from './revocation-events.js';
+import { type RevocationClaims, RevocationStore } from './revocation-store.js';
 
 /** `live`: memory is current and answers; anything else: every check goes to the database. */
 export type RevocationSyncState = 'starting' | 'live' | 'degraded' | 'stopped';
@@ -19,12 +25,22 @@ export type RevocationSyncState = 'starting' | 'live' | 'degraded' | 'stopped';
 const SKEW_MARGIN_MS = 60_000;
 const PRUNE_INTERVAL_MS = 60_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
+/** How long a (re)connecting listener waits for its first round trip through the pool. */
+const FIRST_ROUND_TRIP_TIMEOUT_MS = 5_000;
+/** How long the heartbeat's NOTIFY may take to commit through the pool (a busy pool is not a dead listener). */
+const HEARTBEAT_SEND_TIMEOUT_MS = 2_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/** The listener and the pool do not meet: notifications sent through one never reach the other. */
+export class RevocationListenerMismatchError extends Error {}
 
 /**
  * Keeps this instance's RevocationStore current. At start, and after any trouble: LISTEN first,
- * then load from the database, then apply what arrived meanwhile. Until that is done, and whenever
- * the listening connection is lost or a heartbeat on it fails, the state is not `live` and the
- * guard checks the database on every request: a revocation is never missed silently.
+ * prove that a NOTIFY sent through the pool arrives, then load from the database, then apply what
+ * arrived meanwhile. Until that is done, and whenever the listening connection is lost or stops
+ * receiving (the heartbeat is the same NOTIFY round trip, every `revocationHeartbeatMs`), the state
+ * is not `live` and the guard checks the database on every request: a revocation is never missed
+ * silently. Notifications are hints, confirmed against the database before they are applied.
  */
 @Injectable()
 export class RevocationSyncService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -41,6 +57,12 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatRunning = false;
   private backendPid: number | null = null;
+  /** Tells this instance's heartbeats from other instances'. */
+  private readonly nonce = randomBytes(9).toString('base64url');
+  private roundTrips = 0;
+  /** Heartbeat nonces sent and not yet received → their resolver. */
+  private readonly awaiting = new Map<string, () => void>();
+  private loads = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -57,8 +79,13 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     return this.state === 'live';
   }
 
+  /** How many times the state was loaded from the database (1 after start; each resynchronisation adds one). */
+  get loadCount(): number {
+    return this.loads;
+  }
+
   /** Answer from memory; only meaningful while `isLive`. */
-  isRevoked(claims: Pick<AuthTokenClaims, 'jti' | 'sid' | 'sub' | 'iat_ms'>): boolean {
+  isRevoked(claims: RevocationClaims): boolean {
     return this.store.isRevoked(claims);
   }
 
@@ -75,7 +102,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     return this.backendPid;
   }
 
-  get memorySize(): { tokens: number; sessions: number; users: number } {
+  get memorySize(): { tokens: number; sessions: number; users: number; deletedUsers: number } {
     return this.store.size;
   }
 
@@ -106,6 +133,15 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     this.pending = [];
     await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
     this.backendPid = (client as unknown as { processID: number | null }).processID ?? null;
+    try {
+      await this.roundTrip(FIRST_ROUND_TRIP_TIMEOUT_MS);
+    } catch (error) {
+      throw new RevocationListenerMismatchError(
+        `The revocation listener did not receive a notification sent through the database pool (${(error as Error).message}). ` +
+          'The listener and the TypeORM connection must reach the same PostgreSQL database, and notifications must pass: ' +
+          'a transaction-mode pooler (PgBouncer) does not carry LISTEN; give the module a direct connection with revocationListenerUrl.',
+      );
+    }
     const fresh = new RevocationStore();
     const now = this.clock.now().getTime();
     const started = performance.now();
@@ -115,22 +151,79 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     this.pending = null;
     this.store = fresh;
     this.state = 'live';
+    this.loads += 1;
     this.reconnectDelay = 100;
-    const { tokens, sessions, users } = fresh.size;
+    const { tokens, sessions, users, deletedUsers } = fresh.size;
     this.logger.log(
-      `Revocation state loaded in ${Math.round(performance.now() - started)} ms: ${tokens} tokens, ${sessions} sessions, ${users} users`,
+      `Revocation state loaded in ${Math.round(performance.now() - started)} ms: ${tokens} tokens, ${sessions} sessions, ${users} users, ${deletedUsers} deleted users`,
     );
   }
 
   private receive(generation: number, payload: string | undefined): void {
     if (generation !== this.generation) return;
-    const event = decodeEvent(payload);
-    if (!event) {
+    const hint = decodeHint(payload);
+    if (!hint) {
+      // Not ours, or damaged: what it meant cannot be known, so nothing in memory can be trusted.
       this.lost(generation, 'unreadable notification');
       return;
     }
-    this.store.apply(event);
-    this.pending?.push(event);
+    if (hint.kind === 'heartbeat') {
+      this.awaiting.get(hint.nonce)?.();
+      return;
+    }
+    this.confirmAndApply(generation, hint);
+  }
+
+  /**
+   * Applies what the database says about the hint's subject, not what the payload says: a forged
+   * NOTIFY (any role that can connect may send one) changes nothing that is not in the database.
+   * A confirmation that fails leaves memory unsure: fall back to the database and resynchronise.
+   */
+  private confirmAndApply(generation: number, hint: Exclude<RevocationHint, { kind: 'heartbeat' }>): void {
+    this.revocations.confirm(hint).then(
+      (events) => {
+        if (generation !== this.generation) return;
+        for (const event of events) {
+          this.store.apply(event);
+          this.pending?.push(event);
+        }
+      },
+      (error: Error) => this.lost(generation, `could not confirm a notification: ${error.message}`),
+    );
+  }
+
+  /**
+   * Sends a NOTIFY through the pool and waits for it on the listener: proves that this listener
+   * still receives what revocations send. Rejects on a send failure or when it does not arrive
+   * within `timeoutMs` of being committed.
+   */
+  private async roundTrip(timeoutMs: number): Promise<void> {
+    this.roundTrips += 1;
+    const nonce = `${this.nonce}-${this.roundTrips}`;
+    let sendTimer: NodeJS.Timeout | undefined;
+    let receiveTimer: NodeJS.Timeout | undefined;
+    const received = new Promise<void>((resolve) => this.awaiting.set(nonce, resolve));
+    try {
+      await Promise.race([
+        this.revocations.notifyThroughPool(encodeHeartbeat(nonce)),
+        new Promise((_, reject) => {
+          sendTimer = setTimeout(
+            () => reject(new Error('heartbeat could not be sent in time')),
+            Math.max(timeoutMs, HEARTBEAT_SEND_TIMEOUT_MS),
+          );
+        }),
+      ]);
+      await Promise.race([
+        received,
+        new Promise((_, reject) => {
+          receiveTimer = setTimeout(() => reject(new Error('heartbeat not received in time')), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(sendTimer);
+      clearTimeout(receiveTimer);
+      this.awaiting.delete(nonce);
+    }
   }
 
   /**
@@ -162,24 +255,19 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     this.reconnectTimer.unref();
   }
 
-  /** A silently dead connection (no FIN) is found by a query that does not come back in time. */
+  /**
+   * A listener that no longer receives is found by a NOTIFY that does not come back in time:
+   * a silently dead connection (no FIN), a frozen backend, an `UNLISTEN`, or a pooler in between.
+   */
   private async checkHeartbeat(): Promise<void> {
     if (this.state !== 'live' || !this.client || this.heartbeatRunning) return;
     const generation = this.generation;
-    const client = this.client;
     this.heartbeatRunning = true;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        client.query('SELECT 1'),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('heartbeat timed out')), this.options.revocationHeartbeatMs);
-        }),
-      ]);
+      await this.roundTrip(this.options.revocationHeartbeatMs);
     } catch (error) {
       this.lost(generation, (error as Error).message);
     } finally {
-      clearTimeout(timer);
       this.heartbeatRunning = false;
     }
   }
@@ -204,6 +292,13 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
   }
 
   private connectionConfig(): pg.ClientConfig {
+    const common = {
+      // The pid lets an operator (or a test) find this instance's listener in pg_stat_activity.
+      application_name: `auth-revocation-listener:${process.pid}`,
+      keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    };
+    if (this.options.revocationListenerUrl) return { connectionString: this.options.revocationListenerUrl, ...common };
     const options = this.dataSource.options as PostgresDataSourceOptions;
     return {
       connectionString: options.url,
@@ -213,9 +308,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
       password: typeof options.password === 'string' ? options.password : undefined,
       database: options.database,
       ssl: options.ssl as pg.ClientConfig['ssl'],
-      // The pid lets an operator (or a test) find this instance's listener in pg_stat_activity.
-      application_name: `auth-revocation-listener:${process.pid}`,
-      keepAlive: true,
+      ...common,
     };
   }
 }

@@ -7,12 +7,14 @@ import type { ResolvedAuthOptions } from './interfaces/auth-module-options.inter
 import { RevocationRepository, type RevokedTokenRecord } from './repositories/revocation.repository.js';
 import type { RevocationEvent } from './revocation-events.js';
 import { RevocationSyncService } from './revocation-sync.service.js';
+import { SecurityEventsService } from './security-events.service.js';
 
 export const REVOCATION_REASONS = {
   logout: 'logout',
   refreshReuse: 'refresh_token_reuse',
   deviceRevoked: 'device_revoked',
   passwordChange: 'password_change',
+  accountDeleted: 'account_deleted',
 } as const;
 
 export interface RevokeAllOptions {
@@ -28,12 +30,24 @@ export interface RevokeAllOptions {
  */
 @Injectable()
 export class RevocationService {
+  private databaseCheckCount = 0;
+
   constructor(
     private readonly revocations: RevocationRepository,
     private readonly sync: RevocationSyncService,
+    private readonly events: SecurityEventsService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
+
+  /**
+   * How many revocation checks this instance answered from the database (strict routes, the
+   * `strictRevocation` option, or memory not live). Operators and benchmarks read it to see that
+   * ordinary routes are answered from memory.
+   */
+  get databaseChecks(): number {
+    return this.databaseCheckCount;
+  }
 
   /** Throws 401 when the access token's jti is denied, its session is revoked or over, or the user's cut-off is later. */
   async assertAccessTokenValid(claims: AuthTokenClaims, check: { strict?: boolean } = {}): Promise<void> {
@@ -42,9 +56,12 @@ export class RevocationService {
       if (this.sync.isRevoked(claims)) throw new UnauthorizedException(AuthErrors.revoked);
       return;
     }
+    this.databaseCheckCount += 1;
     const state = await this.revocations.findState(claims.jti, claims.sid, claims.sub);
     if (!state || state.tokenRevoked || state.sessionRevokedAt) throw new UnauthorizedException(AuthErrors.revoked);
-    if (isIssuedBefore(claims, state.tokensValidAfter)) throw new UnauthorizedException(AuthErrors.revoked);
+    if (isSignedInBefore(claims.auth_time_ms, state.tokensValidAfter)) {
+      throw new UnauthorizedException(AuthErrors.revoked);
+    }
     if (state.sessionExpiresAt.getTime() <= this.clock.now().getTime()) {
       throw new UnauthorizedException(AuthErrors.expired);
     }
@@ -66,15 +83,26 @@ export class RevocationService {
   }
 
   /**
-   * One row update invalidates every token the user holds, and with them every session (see
-   * notCutOff); the session rows are not rewritten.
-   * With `until` in the future the account is suspended until then, and tokens issued before that
-   * never come back. False when there is no such user.
+   * One row update invalidates every token the user holds, and with them every session signed in
+   * before now (see notCutOff); the session rows are not rewritten. With `until` in the future
+   * the account is also suspended until then (login answers 403). False when there is no such user.
    */
   async revokeAllForUser(userId: string, options: RevokeAllOptions = {}): Promise<boolean> {
     const now = this.clock.now();
-    const validAfter = options.until && options.until > now ? options.until : now;
-    return this.applied(await this.revocations.revokeAllForUser(userId, validAfter, now));
+    const until = options.until && options.until > now ? options.until : null;
+    const result = await this.revocations.revokeAllForUser(userId, until, now);
+    if (!this.applied(result?.events ?? null)) return false;
+    if (until) this.events.emit('user_banned', { userId, until: result?.cutoff.suspendedUntil ?? until });
+    else this.events.emit('logout_all', { userId });
+    return true;
+  }
+
+  /**
+   * Deletes the user and their sessions; every token of theirs is refused at once on every
+   * instance, including instances that start later. False when there is no such user.
+   */
+  async deleteUser(userId: string): Promise<boolean> {
+    return this.applied(await this.revocations.deleteUser(userId));
   }
 
   /** Sets a new password hash and revokes every other session of the user at once. */
@@ -98,7 +126,10 @@ export class RevocationService {
   }
 }
 
-/** True when the token was issued before the user's cut-off (compared in milliseconds, not iat's seconds). */
-export function isIssuedBefore(claims: Pick<AuthTokenClaims, 'iat_ms'>, cutoff: Date | null): boolean {
-  return cutoff !== null && claims.iat_ms < cutoff.getTime();
+/**
+ * True when the session was signed in before the user's cut-off (milliseconds, both on the
+ * database's clock): its every token is revoked, however recently it was refreshed.
+ */
+export function isSignedInBefore(signedInAtMs: number, cutoff: Date | null): boolean {
+  return cutoff !== null && signedInAtMs < cutoff.getTime();
 }

@@ -1,12 +1,24 @@
-import { Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
 import { AuthService, type DeviceSession } from './auth.service.js';
 import { CurrentUser } from './decorators/current-user.decorator.js';
+import { AuthExceptionsFilter } from './filters/auth-exceptions.filter.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 
 /** The caller's devices: list them, sign one out. */
 @Controller('sessions')
 @UseGuards(JwtAuthGuard)
+@UseFilters(AuthExceptionsFilter)
 export class SessionsController {
   constructor(private readonly auth: AuthService) {}
 

@@ -9,7 +9,7 @@ import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERIFIED_CACHE_SIZE = 10_000;
-const CLAIM_NAMES = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'iat_ms', 'exp', 'iss', 'aud']);
+const CLAIM_NAMES = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'iat_ms', 'exp', 'auth_time_ms', 'iss', 'aud']);
 
 export interface IssuedToken {
   token: string;
@@ -21,6 +21,8 @@ export interface IssuedToken {
 export interface TokenSubject {
   userId: string;
   sessionId: string;
+  /** The session's sign-in time (sessions.created_at, database clock). */
+  authenticatedAt: Date;
 }
 
 /** Signs and verifies the module's tokens. Every verification (guard, refresh, logout) goes through here. */
@@ -67,6 +69,7 @@ export class TokenService {
       iat,
       iat_ms: issuedAtMs,
       exp,
+      auth_time_ms: subject.authenticatedAt.getTime(),
     };
     if (this.options.issuer) payload.iss = this.options.issuer;
     if (this.options.audience) payload.aud = this.options.audience;
@@ -96,7 +99,7 @@ export class TokenService {
       throw new UnauthorizedException(AuthErrors.invalid);
     }
     const claims = payload as Record<string, unknown>;
-    const { sub, sid, jti, typ, iat, iat_ms: iatMs, exp } = claims;
+    const { sub, sid, jti, typ, iat, iat_ms: iatMs, exp, auth_time_ms: authTimeMs } = claims;
     const wellFormed =
       Object.keys(claims).every((name) => CLAIM_NAMES.has(name)) &&
       typeof sub === 'string' &&
@@ -110,7 +113,12 @@ export class TokenService {
       Number.isSafeInteger(iatMs) &&
       Number.isSafeInteger(exp) &&
       Math.floor((iatMs as number) / 1000) === iat &&
-      (exp as number) > (iat as number);
+      (exp as number) > (iat as number) &&
+      // Refresh tokens issued before this claim existed are still honoured (the session row holds
+      // the sign-in time); access tokens live minutes and must carry it.
+      (authTimeMs === undefined
+        ? typ === TOKEN_TYPE_REFRESH
+        : Number.isSafeInteger(authTimeMs) && (authTimeMs as number) >= 0);
     if (!wellFormed || typ !== expectedType) throw new UnauthorizedException(AuthErrors.invalid);
     if ((exp as number) - (iat as number) > this.lifetimeOf(expectedType)) {
       throw new UnauthorizedException(AuthErrors.invalid);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { validateCronExpression } from 'cron';
 
@@ -19,9 +20,15 @@ export interface AppConfig {
   purgeCron: string;
   loginMaxFailedAttempts: number;
   loginMaxFailedAttemptsPerIp: number;
+  loginMaxFailedAttemptsPerAccount: number;
   loginLockoutWindow: number;
-  /** Express `trust proxy` setting: which proxies' X-Forwarded-For to believe for the client IP. */
-  trustProxy: boolean | number | string;
+  registerMaxPerIp: number;
+  registerWindow: number;
+  /**
+   * Express `trust proxy` setting: which proxies' X-Forwarded-For to believe for the client IP: a
+   * hop count or a list of addresses/subnets, or false. Never `true` (the client would choose).
+   */
+  trustProxy: false | number | string;
 }
 
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -69,8 +76,18 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     1_000_000,
     problems,
   );
+  const loginMaxFailedAttemptsPerAccount = integer(
+    env,
+    'LOGIN_MAX_FAILED_ATTEMPTS_PER_ACCOUNT',
+    100,
+    1,
+    1_000_000,
+    problems,
+  );
   const loginLockoutWindow = integer(env, 'LOGIN_LOCKOUT_WINDOW', 900, 1, 86_400, problems);
-  const trustProxy = parseTrustProxy(env.TRUST_PROXY);
+  const registerMaxPerIp = integer(env, 'REGISTER_MAX_PER_IP', 20, 1, 1_000_000, problems);
+  const registerWindow = integer(env, 'REGISTER_WINDOW', 3600, 1, 31_536_000, problems);
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
   const purgeCron = env.PURGE_CRON?.trim() || DEFAULT_PURGE_CRON;
   const cronCheck = validateCronExpression(purgeCron);
   if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
@@ -111,17 +128,45 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     purgeCron,
     loginMaxFailedAttempts,
     loginMaxFailedAttemptsPerIp,
+    loginMaxFailedAttemptsPerAccount,
     loginLockoutWindow,
+    registerMaxPerIp,
+    registerWindow,
     trustProxy,
   };
 }
 
-/** `true`/`false`, a hop count, or Express's list syntax (`loopback, 10.0.0.0/8`). Default: off. */
-function parseTrustProxy(raw: string | undefined): boolean | number | string {
+/**
+ * `false` (default), a hop count, or Express's list of trusted proxy addresses and subnets
+ * (`loopback, 10.0.0.0/8`). `true` is refused: Express would then take the left-most
+ * X-Forwarded-For entry, which the client writes itself, as the client's address, and every
+ * per-client limit could be dodged by changing a header.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string {
   const value = raw?.trim() ?? '';
-  if (value === '' || value === 'false') return false;
-  if (value === 'true') return true;
+  if (value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true') {
+    problems.push(
+      'TRUST_PROXY=true is refused: the client could choose its own address through X-Forwarded-For. ' +
+        'Set the number of proxies in front of the app (e.g. TRUST_PROXY=1) or their addresses (e.g. TRUST_PROXY=10.0.0.0/8)',
+    );
+    return false;
+  }
   if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  const named = new Set(['loopback', 'linklocal', 'uniquelocal']);
+  const valid = (entry: string) => {
+    if (named.has(entry)) return true;
+    const [address, bits, ...rest] = entry.split('/');
+    if (rest.length > 0 || isIP(address) === 0) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(address) === 4 ? 32 : 128));
+  };
+  if (!entries.every(valid)) {
+    problems.push(
+      `TRUST_PROXY must be false, a number of proxies, or a comma-separated list of addresses, subnets or loopback/linklocal/uniquelocal (got "${value}")`,
+    );
+    return false;
+  }
   return value;
 }
 

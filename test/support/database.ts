@@ -53,6 +53,8 @@ function ensureTemplate(): Promise<void> {
         url: databaseUrl(building),
         entities: AUTH_ENTITIES,
         migrations: AUTH_MIGRATIONS,
+        // Required by the migrations that build indexes CONCURRENTLY (outside a transaction).
+        migrationsTransactionMode: 'each',
       });
       await dataSource.initialize();
       await dataSource.runMigrations();

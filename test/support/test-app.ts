@@ -28,9 +28,13 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     purgeCron: '*/10 * * * *',
     loginMaxFailedAttempts: 5,
     loginMaxFailedAttemptsPerIp: 50,
+    loginMaxFailedAttemptsPerAccount: 100,
     loginLockoutWindow: 900,
-    // Tests name client IPs with X-Forwarded-For.
-    trustProxy: true,
+    // Generous: most specs register many users from one address.
+    registerMaxPerIp: 1_000_000,
+    registerWindow: 3600,
+    // Tests name client IPs with X-Forwarded-For, sent from loopback (supertest).
+    trustProxy: 'loopback',
     ...overrides,
   };
 }

@@ -21,7 +21,22 @@ export function unsignedToken(claims: Record<string, unknown>): string {
   return `${encode({ alg: 'none', typ: 'JWT' })}.${encode(claims)}.`;
 }
 
-export function accessClaims(base: { sub: string; sid: string }, nowMs: number, ttl = 900): Record<string, unknown> {
+/** Claims of an access token as the module writes them; the session's sign-in time defaults to `nowMs`. */
+export function accessClaims(
+  base: { sub: string; sid: string },
+  nowMs: number,
+  ttl = 900,
+  authTimeMs = nowMs,
+): Record<string, unknown> {
   const iat = Math.floor(nowMs / 1000);
-  return { sub: base.sub, sid: base.sid, jti: randomUUID(), typ: 'access', iat, iat_ms: nowMs, exp: iat + ttl };
+  return {
+    sub: base.sub,
+    sid: base.sid,
+    jti: randomUUID(),
+    typ: 'access',
+    iat,
+    iat_ms: nowMs,
+    exp: iat + ttl,
+    auth_time_ms: authTimeMs,
+  };
 }

@@ -1,9 +1,11 @@
 import { IsEmail, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { PASSWORD_MAX_LENGTH } from './register.dto.js';
+import { MAX_DEVICE_NAME_CHARS } from '../client-address.js';
+import { EMAIL_MAX_CHARS, PASSWORD_MAX_LENGTH } from './register.dto.js';
+import { StorableString } from './validators.js';
 
 export class LoginDto {
   @IsString()
-  @MaxLength(254)
+  @StorableString(EMAIL_MAX_CHARS)
   @IsEmail({}, { message: 'email must be a valid email address' })
   email!: string;
 
@@ -14,6 +16,6 @@ export class LoginDto {
 
   @IsOptional()
   @IsString()
-  @MaxLength(100)
+  @StorableString(MAX_DEVICE_NAME_CHARS)
   deviceName?: string;
 }

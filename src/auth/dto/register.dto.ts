@@ -1,12 +1,15 @@
 import { IsEmail, IsString, MaxLength, MinLength } from 'class-validator';
+import { StorableString } from './validators.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 /** Upper bound before hashing, so that a huge password cannot make the hash a denial of service. */
 export const PASSWORD_MAX_LENGTH = 256;
+/** users.email is varchar(254), the longest address SMTP allows. */
+export const EMAIL_MAX_CHARS = 254;
 
 export class RegisterDto {
   @IsString()
-  @MaxLength(254)
+  @StorableString(EMAIL_MAX_CHARS)
   @IsEmail({}, { message: 'email must be a valid email address' })
   email!: string;
 

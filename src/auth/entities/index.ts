@@ -2,11 +2,23 @@ export { UserEntity } from './user.entity.js';
 export { SessionEntity } from './session.entity.js';
 export { RevokedTokenEntity } from './revoked-token.entity.js';
 export { LoginFailureEntity } from './login-failure.entity.js';
+export { DeletedUserEntity } from './deleted-user.entity.js';
+export { RateLimitHitEntity } from './rate-limit-hit.entity.js';
+
+import { DeletedUserEntity } from './deleted-user.entity.js';
 
 import { LoginFailureEntity } from './login-failure.entity.js';
+import { RateLimitHitEntity } from './rate-limit-hit.entity.js';
 import { RevokedTokenEntity } from './revoked-token.entity.js';
 import { SessionEntity } from './session.entity.js';
 import { UserEntity } from './user.entity.js';
 
 /** Every entity of the module, for a host's TypeORM `entities` list. */
-export const AUTH_ENTITIES = [UserEntity, SessionEntity, RevokedTokenEntity, LoginFailureEntity];
+export const AUTH_ENTITIES = [
+  UserEntity,
+  SessionEntity,
+  RevokedTokenEntity,
+  LoginFailureEntity,
+  DeletedUserEntity,
+  RateLimitHitEntity,
+];

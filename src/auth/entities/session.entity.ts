@@ -5,6 +5,9 @@ import { UserEntity } from './user.entity.js';
 @Entity({ name: 'sessions' })
 @Index('sessions_user_id_idx', ['userId'])
 @Index('sessions_revoked_at_idx', ['revokedAt'], { where: '"revoked_at" IS NOT NULL' })
+// When the session ended (expired, idle or revoked), for the purge: an expression index, created
+// by migration 1764300000000 (CONCURRENTLY), not by TypeORM.
+@Index('sessions_ended_at_idx', { synchronize: false })
 export class SessionEntity {
   @PrimaryColumn({ name: 'id', type: 'uuid' })
   id!: string;

@@ -14,9 +14,17 @@ export class UserEntity {
   @Column({ name: 'password_hash', type: 'text' })
   passwordHash!: string;
 
-  /** Every token issued before this instant is refused: one row update revokes them all. */
+  /**
+   * Cut-off, on the database's clock: every session signed in before this instant is revoked, with
+   * all its tokens (they carry the session's sign-in time, which refreshing never moves). One row
+   * update revokes them all; it never moves back.
+   */
   @Column({ name: 'tokens_valid_after', type: 'timestamptz', nullable: true })
   tokensValidAfter!: Date | null;
+
+  /** Login answers 403 until then (a timed ban). */
+  @Column({ name: 'suspended_until', type: 'timestamptz', nullable: true })
+  suspendedUntil!: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -1,37 +1,45 @@
-import { type ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
-import { ModuleRef, Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import { type ExecutionContext, HttpException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef, Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import type { Request } from 'express';
 import {
   AUTH_JWT_STRATEGY,
   AuthErrors,
   IS_PUBLIC_KEY,
   STRICT_REVOCATION_KEY,
   STRICT_REVOCATION_REQUEST,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from '../auth.constants.js';
+import { bearerOf } from '../bearer.js';
+import { isDatabaseUnavailable } from '../database-errors.js';
+import { AuthUnavailableException } from '../exceptions.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
-import { extractBearer, JwtStrategy, type StrictFlag } from '../jwt.strategy.js';
+import { JwtStrategy, type StrictFlag } from '../jwt.strategy.js';
 
 /** Set on the request once this guard has authenticated it, so that a global and a route guard check once. */
 const AUTHENTICATED = Symbol('auth:authenticated');
 
 interface GuardedRequest {
   user?: AuthenticatedUser;
+  headers: Record<string, string | string[] | undefined>;
   [AUTHENTICATED]?: boolean;
   [STRICT_REVOCATION_REQUEST]?: boolean;
 }
 
 /**
  * Bearer-token guard of the module. Use it globally (APP_GUARD) with @Public() on open routes, or
- * per route with @UseGuards(JwtAuthGuard).
+ * per route with @UseGuards(JwtAuthGuard). When the database cannot be reached and memory cannot
+ * answer, it refuses with 503 and `Retry-After` (fail closed), never with a 500.
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
+  private readonly logger = new Logger(JwtAuthGuard.name);
   private resolvedStrategy: JwtStrategy | undefined;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
+    private readonly adapterHost: HttpAdapterHost,
   ) {
     super();
   }
@@ -51,37 +59,52 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     if (request[AUTHENTICATED]) return true;
+    // Set before any path below reads it: a strict route is checked in the database even for a
+    // token this instance has verified before.
     request[STRICT_REVOCATION_REQUEST] =
       this.reflector.getAllAndOverride<boolean>(STRICT_REVOCATION_KEY, targets) ?? false;
 
-    // Fast path: a token whose signature passport-jwt has verified on this instance before skips
-    // passport's per-request plumbing (about 50 µs here) and goes straight to the strategy's
-    // check(): the same claim, expiry and revocation checks that validate() runs.
-    const token = extractBearer(request as unknown as Request);
-    const strategy = this.strategy();
-    const payload = token ? strategy.recallVerified(token) : undefined;
-    if (payload !== undefined) {
-      let user: AuthenticatedUser;
-      try {
-        user = await strategy.check(request as unknown as Request & StrictFlag, payload);
-      } catch (error) {
-        return this.handleRequest(error, false, undefined);
-      }
-      request.user = user;
-      request[AUTHENTICATED] = true;
-      return true;
+    // Parsed once per request, in linear time; passport-jwt reads the same result.
+    const bearer = bearerOf(request);
+    if (bearer.token === null) {
+      throw new UnauthorizedException(bearer.reason === 'missing' ? AuthErrors.missing : AuthErrors.invalid);
     }
-
-    const allowed = (await super.canActivate(context)) as boolean;
-    request[AUTHENTICATED] = allowed;
-    return allowed;
+    try {
+      // Fast path: a token whose signature passport-jwt has verified on this instance before skips
+      // passport's per-request plumbing (about 50 µs here) and goes straight to the strategy's
+      // check(): the same claim, expiry and revocation checks that validate() runs.
+      const strategy = this.strategy();
+      const payload = strategy.recallVerified(bearer.token);
+      if (payload !== undefined) {
+        request.user = await strategy.check(request as unknown as Request & StrictFlag, payload);
+        request[AUTHENTICATED] = true;
+        return true;
+      }
+      const allowed = (await super.canActivate(context)) as boolean;
+      request[AUTHENTICATED] = allowed;
+      return allowed;
+    } catch (error) {
+      throw this.refusal(error, context);
+    }
   }
 
   override handleRequest<TUser = AuthenticatedUser>(error: unknown, user: TUser | false, info: unknown): TUser {
-    // HttpExceptions carry the reason (revoked, expired); anything else is a server fault, not the client's.
+    // HttpExceptions carry the reason (revoked, expired); anything else is handled in refusal().
     if (error) throw error;
     if (user) return user;
     if (info instanceof Error && info.message === 'No auth token') throw new UnauthorizedException(AuthErrors.missing);
     throw new UnauthorizedException(AuthErrors.invalid);
+  }
+
+  /** An unreachable database is 503 with Retry-After (on the host's routes too, whatever their filters). */
+  private refusal(error: unknown, context: ExecutionContext): unknown {
+    if (error instanceof HttpException || !isDatabaseUnavailable(error)) return error;
+    this.logger.warn(`Revocation check impossible, database unavailable: ${(error as Error).message}`);
+    this.adapterHost.httpAdapter?.setHeader(
+      context.switchToHttp().getResponse(),
+      'Retry-After',
+      String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+    );
+    return new AuthUnavailableException();
   }
 }

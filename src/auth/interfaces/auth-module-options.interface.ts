@@ -1,3 +1,5 @@
+import type { SecurityEventHandler } from './security-event.interface.js';
+
 export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512';
 
 export interface AuthModuleOptions {
@@ -21,14 +23,39 @@ export interface AuthModuleOptions {
   purgeCron?: string | false;
   /** Seconds a session row is kept after it ended, before the purge deletes it. Default 7 days. */
   sessionRetention?: number;
-  /** Seconds of clock skew tolerated on `iat` between instances. Default 0. */
+  /**
+   * Seconds a token's `iat` may lie in the future of this instance's clock: the instance that
+   * signed it may run a little ahead. Default 5.
+   */
   clockTolerance?: number;
   /** Failed logins of one account from one client IP, within the window, before 429. Default 5. */
   loginMaxFailedAttempts?: number;
   /** Failed logins from one client IP over all accounts, within the window, before 429. Default 10x the above. */
   loginMaxFailedAttemptsPerIp?: number;
+  /**
+   * Failed logins of one account over all client IPs, within the window, before 429: bounds
+   * guessing one password from many addresses (at the price that such an attack also locks the
+   * real user out until the window passes). Default 100.
+   */
+  loginMaxFailedAttemptsPerAccount?: number;
   /** Seconds a failed login counts for. Default 900. */
   loginLockoutWindow?: number;
+  /** Registrations from one client IP (IPv6: one /64) within `registerWindow` before 429. Default 20. */
+  registerMaxPerIp?: number;
+  /** Seconds a registration counts for, for `registerMaxPerIp`. Default 3600. */
+  registerWindow?: number;
+  /**
+   * Receives security events (failed and throttled logins, refresh-token reuse, logout-all,
+   * password change, account deletion, bans). Default: one structured log line per event.
+   * Events never carry a token, a hash or a password.
+   */
+  securityEvents?: SecurityEventHandler;
+  /**
+   * Connection string for the revocation listener (LISTEN) when the TypeORM connection goes
+   * through a transaction-mode pooler that cannot carry notifications. Default: the TypeORM
+   * connection's own settings. It must reach the same database as the pool; this is checked at start.
+   */
+  revocationListenerUrl?: string;
   /** Check revocation in the database on every request, on every route, instead of in memory. Default false. */
   strictRevocation?: boolean;
   /** How often (ms) the listening connection is probed; a dead one is noticed within twice this. Default 500. */
@@ -43,5 +70,7 @@ export interface AuthModuleOptions {
 }
 
 /** Options with every default applied; what the services read. */
-export type ResolvedAuthOptions = Required<Omit<AuthModuleOptions, 'issuer' | 'audience' | 'secret'>> &
-  Pick<AuthModuleOptions, 'issuer' | 'audience'>;
+export type ResolvedAuthOptions = Required<
+  Omit<AuthModuleOptions, 'issuer' | 'audience' | 'secret' | 'securityEvents' | 'revocationListenerUrl'>
+> &
+  Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'>;

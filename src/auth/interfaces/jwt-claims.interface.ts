@@ -16,4 +16,11 @@ export interface AuthTokenClaims {
   iat_ms: number;
   /** Expiry, whole seconds. */
   exp: number;
+  /**
+   * Sign-in time of the session, in milliseconds on the database's clock: the same in every token
+   * of the session, however often it is refreshed. A user's cut-off (logout-all, ban, deletion)
+   * is compared with this, never with `iat`, so that a refresh racing a logout-all cannot mint a
+   * token that outlives it. Required in access tokens.
+   */
+  auth_time_ms: number;
 }

@@ -32,37 +32,107 @@ export class PurgeRepository {
 
   /** Deletes at most `limit` denylist rows whose token expired before `before`; returns how many. */
   deleteExpiredRevokedTokens(runner: QueryRunner, before: Date, limit: number): Promise<number> {
-    return deleteBatch(runner, 'revoked_tokens', 'jti', 'expires_at < $1', before, limit);
+    return deleteBatch(runner, PURGE_TARGETS.revokedTokens, before, limit);
   }
 
   /** Deletes at most `limit` failed-login rows older than `before` (out of every throttling window). */
   deleteOldLoginFailures(runner: QueryRunner, before: Date, limit: number): Promise<number> {
-    return deleteBatch(runner, 'login_failures', 'id', 'failed_at < $1', before, limit);
+    return deleteBatch(runner, PURGE_TARGETS.loginFailures, before, limit);
   }
 
   /** Deletes at most `limit` sessions that ended (expired, idle or revoked) before `before`. */
   deleteEndedSessions(runner: QueryRunner, before: Date, limit: number): Promise<number> {
-    const ended = `LEAST(expires_at, refresh_expires_at, COALESCE(revoked_at, 'infinity')) < $1`;
-    return deleteBatch(runner, 'sessions', 'id', ended, before, limit);
+    return deleteBatch(runner, PURGE_TARGETS.sessions, before, limit);
   }
 }
 
+/** What the purge deletes from one table: rows whose `key` is before the cut-off, read through `index`. */
+export interface PurgeTarget {
+  table: string;
+  /** A column, or an expression, that `index` holds exactly as written here. */
+  key: string;
+  index: string;
+}
+
+/** The purged tables. Table, key and index are constants, never input. */
+export const PURGE_TARGETS = {
+  revokedTokens: { table: 'revoked_tokens', key: 'expires_at', index: 'revoked_tokens_expires_at_idx' },
+  loginFailures: { table: 'login_failures', key: 'failed_at', index: 'login_failures_failed_at_idx' },
+  // When the session ended: expired, idle or revoked. Must match the expression of
+  // sessions_ended_at_idx (migration 1764300000000) exactly, or the index is not used.
+  sessions: {
+    table: 'sessions',
+    key: `LEAST(expires_at, refresh_expires_at, COALESCE(revoked_at, 'infinity'::timestamptz))`,
+    index: 'sessions_ended_at_idx',
+  },
+} as const satisfies Record<string, PurgeTarget>;
+
 /**
- * One bounded DELETE (by primary key, from a LIMITed sub-select) of the rows matching `condition`.
- * Table, key and condition are this file's constants, never input.
+ * Planner settings for collecting a batch. With scans other than the index disabled, and sorting
+ * too, the one plan left is an Index Scan in key order under the LIMIT, which stops after `limit`
+ * rows: the cost of a batch follows its size, whatever the statistics say (never analyzed right
+ * after a bulk load, or analyzed when every row was still live). The enabled ones are set as well,
+ * in case a host changed their defaults. SET LOCAL ends with the batch's transaction.
  */
-async function deleteBatch(
-  runner: QueryRunner,
-  table: string,
-  key: string,
-  condition: string,
-  before: Date,
-  limit: number,
-): Promise<number> {
-  const result = await runner.query(
-    `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${condition} LIMIT $2)`,
-    [before, limit],
-    true,
-  );
-  return result.affected ?? 0;
+const COLLECT_PLAN_SETTINGS = [
+  'SET LOCAL enable_seqscan = off',
+  'SET LOCAL enable_bitmapscan = off',
+  'SET LOCAL enable_sort = off',
+  'SET LOCAL enable_incremental_sort = off',
+  'SET LOCAL enable_indexscan = on',
+  // Neither a parallel plan nor JIT compilation pays off for one batch; both follow cost estimates.
+  'SET LOCAL max_parallel_workers_per_gather = 0',
+  'SET LOCAL jit = off',
+].join('; ');
+
+/**
+ * Planner settings for deleting the collected rows: with index scans disabled too, a Tid Scan (one
+ * heap fetch per collected row) is the only plan left. The key's condition repeated in the DELETE
+ * would otherwise let the planner scan the whole index range, every expired row, for each batch,
+ * whenever stale statistics say that range is small.
+ */
+const DELETE_PLAN_SETTINGS = [
+  'SET LOCAL enable_indexscan = off',
+  'SET LOCAL enable_indexonlyscan = off',
+  'SET LOCAL enable_tidscan = on',
+].join('; ');
+
+/** The statements of one batch, for tests that check their plans. */
+export function purgeBatchStatements(target: PurgeTarget): { collect: string; delete: string } {
+  return {
+    // The row addresses (ctid) of the first `limit` rows in key order, as one tid[] literal.
+    collect:
+      `SELECT array_agg(ctid)::text AS ctids FROM ` +
+      `(SELECT ctid FROM ${target.table} WHERE ${target.key} < $1 ORDER BY ${target.key} LIMIT $2) AS batch`,
+    // The condition is checked again: a row changed or replaced between the two statements (this
+    // transaction is READ COMMITTED) is deleted only if it is still to be purged.
+    delete: `DELETE FROM ${target.table} WHERE ctid = ANY($1::tid[]) AND ${target.key} < $2`,
+  };
+}
+
+/**
+ * One batch, in a short transaction of its own: collect the addresses of at most `limit` rows to
+ * purge from the index, then delete exactly those. Each statement has a single plan the settings
+ * allow, so no batch depends on the planner's estimates (a `DELETE … WHERE key IN (SELECT … LIMIT)`
+ * did: on PostgreSQL 15 right after a bulk load, its first batch ran for over ten minutes).
+ */
+async function deleteBatch(runner: QueryRunner, target: PurgeTarget, before: Date, limit: number): Promise<number> {
+  const statements = purgeBatchStatements(target);
+  await runner.startTransaction();
+  try {
+    await runner.query(COLLECT_PLAN_SETTINGS);
+    const [{ ctids }] = (await runner.query(statements.collect, [before, limit])) as Array<{ ctids: string | null }>;
+    let deleted = 0;
+    if (ctids !== null) {
+      await runner.query(DELETE_PLAN_SETTINGS);
+      const result = await runner.query(statements.delete, [ctids, before], true);
+      deleted = result.affected ?? 0;
+    }
+    await runner.commitTransaction();
+    return deleted;
+  } catch (error) {
+    // Report the batch's own error, not a failed rollback on a broken connection.
+    await runner.rollbackTransaction().catch(() => undefined);
+    throw error;
+  }
 }

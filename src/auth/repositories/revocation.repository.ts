@@ -3,13 +3,24 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { notCutOff } from './session.repository.js';
-import { encodeEvent, REVOCATION_CHANNEL, type RevocationEvent, splitForNotify } from '../revocation-events.js';
+import {
+  encodeEvent,
+  REVOCATION_CHANNEL,
+  type RevocationEvent,
+  type RevocationHint,
+  splitForNotify,
+} from '../revocation-events.js';
 
 export interface RevocationState {
   tokenRevoked: boolean;
   sessionRevokedAt: Date | null;
   sessionExpiresAt: Date;
   tokensValidAfter: Date | null;
+}
+
+export interface UserCutoff {
+  tokensValidAfter: Date;
+  suspendedUntil: Date | null;
 }
 
 export interface RevokedTokenRecord {
@@ -90,23 +101,108 @@ export class RevocationRepository {
   /**
    * Revokes every token of a user with one row update of users.tokens_valid_after (never moved
    * back), and announces the new cut-off, in one transaction: the cost does not grow with the
-   * number of sessions. The sessions are not updated one by one; a session whose current refresh
-   * token was issued before the cut-off counts as revoked wherever sessions are read. A
-   * `validAfter` in the future also suspends the account until then. Null when there is no such
-   * user.
+   * number of sessions. The cut-off is the database's clock, rounded up to the next millisecond,
+   * the clock sessions are stamped with at sign-in: neither a refresh racing this (it keeps its
+   * session's sign-in time) nor an instance whose clock runs behind can produce a token that
+   * survives it. Sessions are not updated one by one; see notCutOff. With `suspendUntil` the
+   * account is also suspended until then (never shortened). Null when there is no such user.
    */
-  async revokeAllForUser(userId: string, validAfter: Date, now: Date): Promise<RevocationEvent[] | null> {
+  async revokeAllForUser(
+    userId: string,
+    suspendUntil: Date | null,
+    now: Date,
+  ): Promise<{ events: RevocationEvent[]; cutoff: UserCutoff } | null> {
     return this.dataSource.transaction(async (manager) => {
       const [users] = (await manager.query(
-        `UPDATE users SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $2), $2), updated_at = $3
-          WHERE id = $1 RETURNING tokens_valid_after`,
-        [userId, validAfter, now],
-      )) as [Array<{ tokens_valid_after: Date }>, number];
+        `UPDATE users u
+            SET tokens_valid_after = GREATEST(COALESCE(u.tokens_valid_after, c.at), c.at),
+                suspended_until = CASE WHEN $2::timestamptz IS NULL THEN u.suspended_until
+                                       ELSE GREATEST(COALESCE(u.suspended_until, $2), $2) END,
+                updated_at = $3
+           FROM (SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at) c
+          WHERE u.id = $1
+          RETURNING u.tokens_valid_after, u.suspended_until`,
+        [userId, suspendUntil, now],
+      )) as [Array<{ tokens_valid_after: Date; suspended_until: Date | null }>, number];
       if (users.length === 0) return null;
-      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: users[0].tokens_valid_after.getTime() }];
+      const [row] = users;
+      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: row.tokens_valid_after.getTime() }];
+      await notify(manager, events);
+      return { events, cutoff: { tokensValidAfter: row.tokens_valid_after, suspendedUntil: row.suspended_until } };
+    });
+  }
+
+  /**
+   * Deletes a user (their sessions go with them, ON DELETE CASCADE) and leaves a tombstone, so
+   * that instances loading their state later still refuse the user's unexpired access tokens;
+   * announces it, all in one transaction. Null when there is no such user.
+   */
+  async deleteUser(userId: string): Promise<RevocationEvent[] | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const [deleted] = (await manager.query(`DELETE FROM users WHERE id = $1 RETURNING id`, [userId])) as [
+        unknown[],
+        number,
+      ];
+      if (deleted.length === 0) return null;
+      const [tombstone] = (await manager.query(
+        `INSERT INTO deleted_users (user_id, deleted_at) VALUES ($1, clock_timestamp())
+         ON CONFLICT (user_id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at
+         RETURNING deleted_at`,
+        [userId],
+      )) as Array<{ deleted_at: Date }>;
+      const events: RevocationEvent[] = [{ kind: 'userDeleted', userId, deletedAt: tombstone.deleted_at.getTime() }];
       await notify(manager, events);
       return events;
     });
+  }
+
+  /**
+   * What the database says about what a notification names: the committed revocations only,
+   * whatever the payload claimed. Empty when nothing there is revoked.
+   */
+  async confirm(hint: Exclude<RevocationHint, { kind: 'heartbeat' }>): Promise<RevocationEvent[]> {
+    const pool = this.pool();
+    switch (hint.kind) {
+      case 'token': {
+        const { rows } = await pool.query<[string, number]>({
+          text: `SELECT jti::text, floor(extract(epoch FROM expires_at) * 1000)::float8 FROM revoked_tokens WHERE jti = $1`,
+          values: [hint.jti],
+          rowMode: 'array',
+        });
+        return rows.map(([jti, expiresAt]) => ({ kind: 'token', jti, expiresAt }));
+      }
+      case 'sessions': {
+        const { rows } = await pool.query<[string, number]>({
+          text: `SELECT id::text, floor(extract(epoch FROM revoked_at) * 1000)::float8
+                   FROM sessions WHERE id = ANY($1::uuid[]) AND revoked_at IS NOT NULL`,
+          values: [hint.ids],
+          rowMode: 'array',
+        });
+        return rows.map(([id, revokedAt]) => ({ kind: 'sessions', ids: [id], revokedAt }));
+      }
+      case 'user': {
+        const { rows } = await pool.query<[number]>({
+          text: `SELECT floor(extract(epoch FROM tokens_valid_after) * 1000)::float8
+                   FROM users WHERE id = $1 AND tokens_valid_after IS NOT NULL`,
+          values: [hint.userId],
+          rowMode: 'array',
+        });
+        return rows.map(([validAfter]) => ({ kind: 'user', userId: hint.userId, validAfter }));
+      }
+      case 'userDeleted': {
+        const { rows } = await pool.query<[number]>({
+          text: `SELECT floor(extract(epoch FROM deleted_at) * 1000)::float8 FROM deleted_users WHERE user_id = $1`,
+          values: [hint.userId],
+          rowMode: 'array',
+        });
+        return rows.map(([deletedAt]) => ({ kind: 'userDeleted', userId: hint.userId, deletedAt }));
+      }
+    }
+  }
+
+  /** One NOTIFY on the revocation channel through the pool (the listener's heartbeat). */
+  async notifyThroughPool(payload: string): Promise<void> {
+    await this.pool().query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);
   }
 
   /**
@@ -142,14 +238,20 @@ export class RevocationRepository {
 
   /**
    * Reads everything that can still revoke an access token: denied jtis whose tokens expire after
-   * `now`, sessions revoked after `horizon`, cut-offs after `horizon`. The denylist may hold
+   * `now`, sessions revoked after `horizon`, cut-offs and deletions after `horizon`, all in one
+   * snapshot (REPEATABLE READ). The denylist may hold
    * millions of rows: it is read through a server-side cursor in one sequential scan, page by page,
    * as arrays rather than objects.
    */
-  async loadActive(now: Date, horizon: Date, apply: (event: RevocationEvent) => void, pageSize = 50_000) {
+  async loadActive(
+    now: Date,
+    horizon: Date,
+    apply: (event: RevocationEvent) => void,
+    pageSize = 50_000,
+  ): Promise<void> {
     const client = await this.pool().connect();
     try {
-      await client.query('BEGIN READ ONLY');
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(
         `DECLARE active_revocations NO SCROLL CURSOR FOR
            SELECT jti::text, floor(extract(epoch FROM expires_at) * 1000)::float8
@@ -177,6 +279,13 @@ export class RevocationRepository {
         rowMode: 'array',
       });
       for (const [userId, validAfter] of users.rows) apply({ kind: 'user', userId, validAfter });
+      const deleted = await client.query<[string, number]>({
+        text: `SELECT user_id::text, floor(extract(epoch FROM deleted_at) * 1000)::float8
+                 FROM deleted_users WHERE deleted_at > $1`,
+        values: [horizon],
+        rowMode: 'array',
+      });
+      for (const [userId, deletedAt] of deleted.rows) apply({ kind: 'userDeleted', userId, deletedAt });
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});

@@ -1,37 +1,44 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { DataSource, Repository } from 'typeorm';
 import { SessionEntity } from '../entities/session.entity.js';
 
 /**
  * SQL condition: the session aliased `alias` is not ended by its user's `tokens_valid_after`
- * (logout-all, ban): its current refresh token was issued at or after the cut-off. Logout-all
- * does not rewrite session rows, so every query that asks whether a session is still in use
- * applies this one definition.
+ * (logout-all, ban): it was signed in at or after the cut-off (both on the database's clock; a
+ * refresh never moves a session's sign-in time). Logout-all does not rewrite session rows, so
+ * every query that asks whether a session is still in use applies this one definition.
  */
 export function notCutOff(alias: string): string {
   return `NOT EXISTS (SELECT 1 FROM users cut WHERE cut.id = ${alias}.user_id
-            AND cut.tokens_valid_after > COALESCE(${alias}.refresh_rotated_at, ${alias}.created_at))`;
+            AND cut.tokens_valid_after > ${alias}.created_at)`;
 }
 
-export interface NewSession {
+/** A session about to be opened; its sign-in time comes from the database when it is written. */
+export interface SessionRequest {
   id: string;
   userId: string;
+  /** The password hash the presented password was verified against. */
+  verifiedPasswordHash: string;
   deviceName: string | null;
   userAgent: string | null;
   ip: string | null;
-  createdAt: Date;
+  /** The module's clock, for last_used_at. */
+  now: Date;
   expiresAt: Date;
+}
+
+/** What the caller signs once the sign-in time is known: the refresh token goes into the row. */
+export interface SignedSession<T> {
   refreshTokenHash: string;
   refreshExpiresAt: Date;
+  value: T;
 }
 
 export interface RefreshRotation {
   sessionId: string;
   userId: string;
   presentedHash: string;
-  /** Issue time of the presented token, compared with the user's tokens_valid_after. */
-  presentedIssuedAt: Date;
   newHash: string;
   newRefreshExpiresAt: Date;
   now: Date;
@@ -44,10 +51,49 @@ export interface SessionWithUserCutoff {
 
 @Injectable()
 export class SessionRepository {
-  constructor(@InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>) {}
+  constructor(
+    @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
 
-  async insert(session: NewSession): Promise<void> {
-    await this.sessions.insert({ ...session, lastUsedAt: session.createdAt });
+  /**
+   * Opens a session for a password just verified, in one transaction: the user's row is locked
+   * (FOR SHARE) only if it still has that very password hash, so a password change, a deletion or
+   * a cut-off committed meanwhile either happens before (no row: null) or waits for this session
+   * to exist and then ends it. The sign-in time is the database's clock, the clock of every
+   * cut-off. `sign` gets it and the user's suspension, and may throw (then nothing is written).
+   */
+  async openWithVerifiedPassword<T>(
+    request: SessionRequest,
+    sign: (signedInAt: Date, suspendedUntil: Date | null) => SignedSession<T>,
+  ): Promise<T | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const [user] = (await manager.query(
+        `SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
+           FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE`,
+        [request.userId, request.verifiedPasswordHash],
+      )) as Array<{ signed_in_at: Date; suspended_until: Date | null }>;
+      if (!user) return null;
+      const signed = sign(user.signed_in_at, user.suspended_until);
+      await manager.query(
+        `INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
+                               refresh_token_hash, refresh_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          request.id,
+          request.userId,
+          request.deviceName,
+          request.userAgent,
+          request.ip,
+          user.signed_in_at,
+          request.now,
+          request.expiresAt,
+          signed.refreshTokenHash,
+          signed.refreshExpiresAt,
+        ],
+      );
+      return signed.value;
+    });
   }
 
   /**
@@ -65,8 +111,7 @@ export class SessionRepository {
               last_used_at = $6
         WHERE s.id = $1 AND s.user_id = $2 AND s.refresh_token_hash = $3
           AND s.revoked_at IS NULL AND s.expires_at > $6 AND s.refresh_expires_at > $6
-          AND NOT EXISTS (SELECT 1 FROM users u
-                           WHERE u.id = s.user_id AND u.tokens_valid_after > $7)
+          AND ${notCutOff('s')}
         RETURNING s.id`,
       [
         rotation.sessionId,
@@ -75,7 +120,6 @@ export class SessionRepository {
         rotation.newHash,
         rotation.newRefreshExpiresAt,
         rotation.now,
-        rotation.presentedIssuedAt,
       ],
     );
     return (result as unknown[][])[0].length === 1;

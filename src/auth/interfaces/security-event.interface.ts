@@ -1,0 +1,34 @@
+/** What a security event is about. Names are stable: log pipelines and alerts may match on them. */
+export type SecurityEventType =
+  | 'login_failed'
+  | 'login_throttled'
+  | 'register_throttled'
+  | 'refresh_reuse_detected'
+  | 'logout_all'
+  | 'password_changed'
+  | 'account_deleted'
+  | 'user_banned';
+
+/**
+ * One security event. Deliberately narrow: ids, the client address and a reason, never a token,
+ * a hash, a password or an email address.
+ */
+export interface SecurityEvent {
+  type: SecurityEventType;
+  /** When it happened (the module's clock). */
+  at: Date;
+  /** The user concerned, when known (null for a failed login of an unknown email). */
+  userId: string | null;
+  sessionId?: string;
+  /** Client address as the module counts it (IPv6 by /64 for throttling). */
+  ip?: string | null;
+  /** Why: e.g. `bad_credentials`, `suspended`, `per_account`. */
+  reason?: string;
+  /** Ban end, for `user_banned`. */
+  until?: Date;
+}
+
+/** Receives the module's security events. Errors it throws are logged and otherwise ignored. */
+export interface SecurityEventHandler {
+  handle(event: SecurityEvent): void | Promise<void>;
+}

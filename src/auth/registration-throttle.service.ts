@@ -1,0 +1,40 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AUTH_CLOCK } from './auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
+import { throttleKey } from './client-address.js';
+import { TooManyRequestsException } from './exceptions.js';
+import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
+import type { Clock } from './interfaces/clock.interface.js';
+import { RateLimitRepository } from './repositories/rate-limit.repository.js';
+import { SecurityEventsService } from './security-events.service.js';
+
+export const REGISTER_SCOPE = 'register';
+
+/**
+ * Bounds registrations per client (IPv4 address or IPv6 /64): each one costs a password hash and
+ * a row. Counted before hashing, successful or not, in a sliding window.
+ */
+@Injectable()
+export class RegistrationThrottleService {
+  constructor(
+    private readonly limits: RateLimitRepository,
+    private readonly events: SecurityEventsService,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+  ) {}
+
+  async check(ip: string | null): Promise<void> {
+    const now = this.clock.now();
+    const decision = await this.limits.hit({
+      scope: REGISTER_SCOPE,
+      key: throttleKey(ip),
+      now,
+      windowSeconds: this.options.registerWindow,
+      max: this.options.registerMaxPerIp,
+    });
+    if (decision.allowed) return;
+    const wait = Math.max(1, Math.ceil((decision.unlocksAt.getTime() - now.getTime()) / 1000));
+    this.events.emit('register_throttled', { userId: null, ip });
+    throw new TooManyRequestsException(`Too many registrations from this address; retry in ${wait} seconds`, wait);
+  }
+}

@@ -12,22 +12,32 @@ import {
 
 /**
  * npm run bench:scale: the figures with 1,000,000 live rows in revoked_tokens (startup load,
- * memory, /profile throughput), purging 1,000,000 expired rows (duration, login p99 meanwhile), and
- * logout-all for users with 10,000 sessions.
+ * memory, /profile throughput), purging 1,000,000 expired rows right after their bulk load
+ * (duration, login p99 meanwhile), and logout-all for users with 10,000 sessions. Exits with
+ * code 1 when a target is missed.
+ *
+ * BENCH_ROWS changes the number of rows (both the live and the expired ones; the targets stay
+ * those for 1,000,000). BENCH_DATABASE_URL runs it on that PostgreSQL server instead of an
+ * embedded one (`npm run bench:scale:pg15` does so with Debian's PostgreSQL 15).
  */
-const ROWS = 1_000_000;
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+if (!Number.isInteger(ROWS) || ROWS < 1) throw new Error(`BENCH_ROWS must be a positive integer, got ${ROWS}`);
 const SESSIONS = 10_000;
 
 interface Memory {
   heapUsed: number;
   rss: number;
+  rssPeak: number;
   state: { tokens: number };
 }
 
 const mb = (bytes: number) => (bytes / 1_048_576).toFixed(0);
+const count = (n: number) => n.toLocaleString('en-US');
 const memory = async (server: BenchServer) => (await (await fetch(`${server.base}/bench/memory`)).json()) as Memory;
-const line = (name: string, value: string, target: string, ok?: boolean) =>
+const line = (name: string, value: string, target: string, ok?: boolean) => {
+  if (ok === false) process.exitCode = 1;
   console.log(`| ${name} | ${value} | ${target}${ok === undefined ? '' : ` (${ok ? 'met' : 'NOT met'})`} |`);
+};
 
 async function profileRps(server: BenchServer, token: string): Promise<number> {
   // Median of three runs: this machine is shared with PostgreSQL and the load generator.
@@ -39,16 +49,19 @@ async function profileRps(server: BenchServer, token: string): Promise<number> {
 async function main(): Promise<void> {
   const database = await startDatabase();
   try {
-    console.log(`\nMachine: ${machine()}\n`);
+    console.log(`\nMachine: ${machine()}, PostgreSQL ${database.version}, ${count(ROWS)} rows\n`);
+    if (ROWS !== 1_000_000) console.log('(BENCH_ROWS is set: the targets are those for 1,000,000 rows)\n');
     console.log('| measure | value | target |');
     console.log('|---|---:|---|');
 
     // Baseline: an empty denylist.
     let server = await startServer(database.url);
     const user = await registerAndLogin(server.base, 'scale@example.com');
+    const empty = await memory(server);
     const baseline = {
       ready: server.readyMs,
-      heap: (await memory(server)).heapUsed,
+      heap: empty.heapUsed,
+      rss: empty.rss,
       rps: await profileRps(server, user.accessToken),
     };
     await server.stop();
@@ -74,32 +87,64 @@ async function main(): Promise<void> {
       server.loadMs < 10_000,
     );
     line(
-      'start to listening, empty vs 1M rows',
+      `start to listening, empty vs ${count(ROWS)} rows`,
       `${(baseline.ready / 1000).toFixed(1)} s vs ${(server.readyMs / 1000).toFixed(1)} s`,
       '—',
     );
-    line('heap growth after GC with 1M rows', `${mb(growth)} MB`, '< 150 MB', growth < 150 * 1_048_576);
+    line(`heap growth after GC with ${count(ROWS)} rows`, `${mb(growth)} MB`, '< 150 MB', growth < 150 * 1_048_576);
+    // The same, for the whole process: what the host pays, beyond what the state's objects take.
+    const rssGrowth = loaded.rss - baseline.rss;
     line(
-      'GET /profile req/s, 1M rows vs empty',
+      `RSS growth after GC with ${count(ROWS)} rows (peak during the load)`,
+      `${mb(rssGrowth)} MB (${mb(loaded.rssPeak - baseline.rss)} MB)`,
+      '< 150 MB',
+      rssGrowth < 150 * 1_048_576,
+    );
+    line(
+      `GET /profile req/s, ${count(ROWS)} rows vs empty`,
       `${Math.round(rps)} vs ${Math.round(baseline.rps)} = ${(rps / baseline.rps).toFixed(2)}×`,
       '≥ 0.9×',
       rps / baseline.rps >= 0.9,
     );
 
-    // Purge: make all 1M rows expired, then purge while logins run.
-    await database.query(`UPDATE revoked_tokens SET expires_at = now() - interval '1 minute'`);
-    await database.query('VACUUM ANALYZE revoked_tokens');
+    // Purge right after a bulk load of expired rows, before any ANALYZE: the statistics still
+    // describe the live rows only, and say that no row has expired. (The purge once depended on
+    // them: on PostgreSQL 15 its first batch then ran for over ten minutes.) Autovacuum is kept
+    // off the table meanwhile, so that it cannot refresh them first. Logins run during the purge.
     const loginBody = JSON.stringify({ email: 'scale@example.com', password: PASSWORD });
     const loginUrl = `${server.base}/auth/login`;
     const loginLoad = () => load(loginUrl, { method: 'POST', body: loginBody, seconds: 8, connections: 4 });
     const quiet = await loginLoad();
+    await database.query('ALTER TABLE revoked_tokens SET (autovacuum_enabled = false)');
+    const [{ loadStart }] = await database.query<{ loadStart: Date }>('SELECT clock_timestamp() AS "loadStart"');
+    started = performance.now();
+    // Expiries spread over the last quarter of an hour, in no particular order, as tokens revoked
+    // over time would be.
+    await database.query(
+      `INSERT INTO revoked_tokens (jti, user_id, expires_at, revoked_at, reason)
+       SELECT gen_random_uuid(), gen_random_uuid(), now() - interval '1 minute' - random() * interval '15 minutes',
+              now() - interval '20 minutes', 'bench'
+         FROM generate_series(1, $1)`,
+      [ROWS],
+    );
+    const [{ analyzed }] = await database.query<{ analyzed: Date | null }>(
+      `SELECT greatest(last_analyze, last_autoanalyze) AS analyzed FROM pg_stat_user_tables WHERE relname = 'revoked_tokens'`,
+    );
+    console.error(
+      `(inserted ${ROWS} expired rows in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
+        `table last analyzed ${analyzed ? `${((loadStart.getTime() - analyzed.getTime()) / 1000).toFixed(0)} s before the load` : 'never'})`,
+    );
+    if (analyzed && analyzed >= loadStart) {
+      throw new Error('revoked_tokens was analyzed after the bulk load: the purge would not run on stale statistics');
+    }
     const purging = fetch(`${server.base}/bench/purge`, { method: 'POST' }).then(
       async (response) => (await response.json()) as { revokedTokens: number; ms: number; statements: number },
     );
     const busy = await loginLoad();
     const purge = await purging;
+    await database.query('ALTER TABLE revoked_tokens RESET (autovacuum_enabled)');
     line(
-      `purge of ${purge.revokedTokens} expired rows (${purge.statements} statements)`,
+      `purge of ${count(purge.revokedTokens)} expired rows right after their load (${purge.statements} batches)`,
       `${(purge.ms / 1000).toFixed(1)} s`,
       '< 60 s',
       purge.ms < 60_000 && purge.revokedTokens === ROWS,

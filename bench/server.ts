@@ -26,9 +26,15 @@ class BenchProbeController {
   @Get('memory')
   memory() {
     (globalThis as { gc?: () => void }).gc?.();
+    const usage = process.memoryUsage();
     return {
-      heapUsed: process.memoryUsage().heapUsed,
-      rss: process.memoryUsage().rss,
+      heapUsed: usage.heapUsed,
+      // Resident memory of the whole process, what the host actually pays: heap plus everything
+      // else (code, buffers, native allocations), and heap pages the GC freed but kept.
+      rss: usage.rss,
+      /** Highest RSS since the process started (e.g. while loading the revocation state). */
+      rssPeak: process.resourceUsage().maxRSS * 1024,
+      external: usage.external,
       state: this.sync.memorySize,
       sync: this.sync.status,
       listenerPid: this.sync.listenerBackendPid,

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,12 +17,32 @@ const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.js');
 
 export interface BenchDatabase {
   url: string;
+  /** PostgreSQL's version, e.g. "18.4". */
+  version: string;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   stop(): Promise<void>;
 }
 
-/** A fresh embedded PostgreSQL in a temporary directory, migrated. */
-export async function startDatabase(): Promise<BenchDatabase> {
+/** A database of its own on the server of BENCH_DATABASE_URL, dropped by stop(). */
+async function databaseOnGivenServer(serverUrl: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const name = `auth_bench_${randomBytes(6).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), stop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+/** A fresh embedded PostgreSQL in a temporary directory. */
+async function embeddedDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'auth-bench-pg-'));
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -37,7 +58,23 @@ export async function startDatabase(): Promise<BenchDatabase> {
   });
   await server.initialise();
   await server.start();
-  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await server.stop();
+      // The server removes its data directory (persistent: false), not the one made for it here.
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A fresh database, migrated: on the PostgreSQL server of BENCH_DATABASE_URL when it is set
+ * (e.g. by scripts/with-pg15.sh), otherwise on an embedded PostgreSQL started for the run.
+ */
+export async function startDatabase(): Promise<BenchDatabase> {
+  const given = process.env.BENCH_DATABASE_URL;
+  const { url, stop } = given ? await databaseOnGivenServer(given) : await embeddedDatabase();
   const dataSource = new DataSource({
     type: 'postgres',
     url,
@@ -51,12 +88,16 @@ export async function startDatabase(): Promise<BenchDatabase> {
   await dataSource.destroy();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
+  const [{ version }] = (await client.query(`SELECT current_setting('server_version') AS version`)).rows as Array<{
+    version: string;
+  }>;
   return {
     url,
+    version,
     query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
     stop: async () => {
       await client.end();
-      await server.stop();
+      await stop();
     },
   };
 }

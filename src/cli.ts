@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { AuthService, PurgeService, RevocationService } from './auth/index.js';
 import { ConfigError, loadAppConfig } from './config/app.config.js';
-import { startEmbeddedDatabase } from './database/embedded-database.js';
+import { EmbeddedDatabaseAccessError, startEmbeddedDatabase } from './database/embedded-database.js';
 
 const USAGE = `Usage: npm run cli -- <command>
 
@@ -109,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
+    console.error(error instanceof ConfigError || error instanceof EmbeddedDatabaseAccessError ? error.message : error);
     process.exit(1);
   },
 );

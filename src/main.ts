@@ -5,7 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
 import { ConfigError, loadAppConfig } from './config/app.config.js';
-import { startEmbeddedDatabase } from './database/embedded-database.js';
+import { EmbeddedDatabaseAccessError, startEmbeddedDatabase } from './database/embedded-database.js';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Bootstrap');
@@ -38,7 +38,7 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  // Configuration problems are the operator's to fix: say them plainly, without a stack.
-  console.error(error instanceof ConfigError ? error.message : error);
+  // Configuration and data-directory access problems are the operator's to fix: say them plainly, without a stack.
+  console.error(error instanceof ConfigError || error instanceof EmbeddedDatabaseAccessError ? error.message : error);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { AUTH_ENTITIES, AUTH_MIGRATIONS } from '../src/auth/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -14,6 +15,8 @@ describe('migrations', () => {
       entities: AUTH_ENTITIES,
       migrations: AUTH_MIGRATIONS,
       installExtensions: false,
+      // As a host must: AddPurgeIndexes builds its index CONCURRENTLY, outside a transaction.
+      migrationsTransactionMode: 'each',
     });
     await dataSource.initialize();
   });
@@ -55,8 +58,94 @@ describe('migrations', () => {
         'sessions_user_id_idx',
         'revoked_tokens_expires_at_idx',
         'revoked_tokens_pkey',
+        // The purge reads these in order (src/auth/repositories/purge.repository.ts).
+        'login_failures_failed_at_idx',
+        'sessions_ended_at_idx',
       ]),
     );
+  });
+
+  describe('the purge index on sessions (AddPurgeIndexes)', () => {
+    const client = () => new pg.Client({ connectionString: database.url });
+    const validity = async () =>
+      (
+        await dataSource.query(
+          `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass('sessions_ended_at_idx')`,
+        )
+      ).map((row: { valid: boolean }) => row.valid);
+    const insertSession = (db: { query: (sql: string, params: unknown[]) => Promise<unknown> }, userId: string) =>
+      db.query(
+        `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, refresh_token_hash, refresh_expires_at)
+         VALUES (gen_random_uuid(), $1, now(), now(), now(), repeat('a', 64), now())`,
+        [userId],
+      );
+    const insertUser = async (email: string): Promise<string> =>
+      (await dataSource.query(`INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id`, [email]))[0].id;
+
+    it('is built without blocking writes to sessions', async () => {
+      // Revert it outside a transaction (the CONCURRENTLY path of down()), to build it again.
+      await dataSource.undoLastMigration({ transaction: 'none' });
+      expect(await validity()).toEqual([]);
+      const userId = await insertUser('index@example.com');
+      const open = client();
+      const writer = client();
+      await open.connect();
+      await writer.connect();
+      try {
+        // A write in progress: any index build has to wait for it to end.
+        await open.query('BEGIN');
+        await insertSession(open, userId);
+        const building = dataSource.runMigrations();
+        for (let waited = 0; ; waited += 20) {
+          const [{ n }] = await dataSource.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE query LIKE '%CREATE INDEX%sessions_ended_at_idx%' AND wait_event_type = 'Lock'`,
+          );
+          if (n > 0) break;
+          if (waited > 10_000) throw new Error('the index build never waited for the open write');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        // Meanwhile a new write goes through. Behind a plain CREATE INDEX (its SHARE lock requested)
+        // it would queue until the build ends.
+        await writer.query(`SET lock_timeout = '2s'`);
+        await insertSession(writer, userId);
+        await open.query('COMMIT');
+        expect((await building).map((migration) => migration.name)).toEqual(['AddPurgeIndexes1764300000000']);
+        expect(await validity()).toEqual([true]);
+      } finally {
+        await open.end();
+        await writer.end();
+        await dataSource.query('DELETE FROM users WHERE id = $1', [userId]);
+      }
+    });
+
+    it('refuses an INVALID index left by a failed concurrent build, and builds it once that is dropped', async () => {
+      await dataSource.undoLastMigration({ transaction: 'none' });
+      const userId = await insertUser('invalid@example.com');
+      try {
+        await insertSession(dataSource, userId);
+        await insertSession(dataSource, userId);
+        // A concurrent build that fails (here on duplicates) leaves its index behind, INVALID.
+        await expect(
+          dataSource.query(`CREATE UNIQUE INDEX CONCURRENTLY "sessions_ended_at_idx" ON "sessions" ("user_id")`),
+        ).rejects.toThrow(/could not create unique index/);
+        expect(await validity()).toEqual([false]);
+
+        const log = jest.spyOn(console, 'log').mockImplementation(() => {}); // TypeORM logs the failure too
+        try {
+          await expect(dataSource.runMigrations()).rejects.toThrow(/INVALID.*DROP INDEX CONCURRENTLY/);
+        } finally {
+          log.mockRestore();
+        }
+        await dataSource.query(`DROP INDEX CONCURRENTLY "sessions_ended_at_idx"`);
+        expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
+          'AddPurgeIndexes1764300000000',
+        ]);
+        expect(await validity()).toEqual([true]);
+      } finally {
+        await dataSource.query('DELETE FROM users WHERE id = $1', [userId]);
+      }
+    });
   });
 
   it('reverts cleanly, one migration at a time, and migrates again after', async () => {

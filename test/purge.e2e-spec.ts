@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
@@ -7,6 +7,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { AUTH_CLOCK, AUTH_ENTITIES, AuthModule, PurgeService } from '../src/auth/index.js';
+import { PurgeRepository } from '../src/auth/repositories/purge.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { bearer, createTestApp, registerAndLogin, TEST_SECRET } from './support/test-app.js';
@@ -132,6 +133,39 @@ describe('purge of expired denylist rows and ended sessions', () => {
     }
   });
 
+  it('runs one purge at a time: a purge started while another is inside the lock is skipped', async () => {
+    await insertRevokedTokens(2, at(-1));
+    const purges = app.get(PurgeRepository);
+    const service = app.get(PurgeService);
+    // Hold the first purge in its first batch, inside the lock, until the second one has answered.
+    let inside!: () => void;
+    const entered = new Promise<void>((resolve) => (inside = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const deleteBatch = purges.deleteExpiredRevokedTokens.bind(purges);
+    const latch = jest
+      .spyOn(purges, 'deleteExpiredRevokedTokens')
+      .mockImplementationOnce(async (runner, before, limit) => {
+        inside();
+        await released;
+        return deleteBatch(runner, before, limit);
+      });
+    let first: Promise<unknown> | undefined;
+    try {
+      first = service.purgeExpired();
+      await entered;
+      const second = await service.purgeExpired();
+      expect(second).toEqual({ skipped: true, revokedTokens: 0, sessions: 0, loginFailures: 0, statements: 0 });
+      expect(await count('revoked_tokens')).toBe(2);
+      release();
+      expect(await first).toEqual({ skipped: false, revokedTokens: 2, sessions: 0, loginFailures: 0, statements: 3 });
+    } finally {
+      release();
+      await first?.catch(() => undefined);
+      latch.mockRestore();
+    }
+  });
+
   it('releases the lock after a purge, so that another connection can take it', async () => {
     await app.get(PurgeService).purgeExpired();
     const other = new pg.Client({ connectionString: database.url });
@@ -161,14 +195,18 @@ describe('the scheduled purge job', () => {
         .expect(204);
       t.clock.advance(8 * 24 * 3600);
       await job.fireOnTick();
-      // The tick starts the purge without waiting for it: poll (bounded) for its effect.
-      let rows = 1;
-      for (let attempt = 0; attempt < 100 && rows > 0; attempt += 1) {
-        rows = (await t.dataSource.query('SELECT jti FROM revoked_tokens')).length;
-        if (rows > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      // The tick starts the purge without waiting for it: poll (bounded) for its effect, on both
+      // tables (it purges them one after the other, in transactions of their own).
+      const left = async () => ({
+        tokens: (await t.dataSource.query('SELECT jti FROM revoked_tokens')).length,
+        sessions: (await t.dataSource.query('SELECT id FROM sessions WHERE id = $1', [user.sessionId])).length,
+      });
+      let rows = await left();
+      for (let attempt = 0; attempt < 100 && rows.tokens + rows.sessions > 0; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        rows = await left();
       }
-      expect(rows).toBe(0);
-      expect(await t.dataSource.query('SELECT * FROM sessions WHERE id = $1', [user.sessionId])).toHaveLength(0);
+      expect(rows).toEqual({ tokens: 0, sessions: 0 });
     } finally {
       await t.close();
     }

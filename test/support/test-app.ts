@@ -73,7 +73,11 @@ export async function startApp(databaseUrl: string, options: StartOptions = {}):
     .overrideProvider(AUTH_CLOCK)
     .useValue(clock)
     .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    bodyParser: false,
+    // TEST_LOGS=1 shows the app's logs when a spec needs explaining.
+    logger: process.env.TEST_LOGS ? ['error', 'warn', 'log'] : false,
+  });
   configureApp(app, { trustProxy: testConfig(options.config).trustProxy });
   await app.init();
   return {

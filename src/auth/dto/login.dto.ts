@@ -1,12 +1,12 @@
-import { IsEmail, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { MAX_DEVICE_NAME_CHARS } from '../client-address.js';
 import { EMAIL_MAX_CHARS, PASSWORD_MAX_LENGTH } from './register.dto.js';
-import { StorableString } from './validators.js';
+import { IsEmailAddress, StorableString } from './validators.js';
 
 export class LoginDto {
   @IsString()
   @StorableString(EMAIL_MAX_CHARS)
-  @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsEmailAddress({ message: 'email must be a valid email address' })
   email!: string;
 
   @IsString()

@@ -1,5 +1,5 @@
-import { IsEmail, IsString, MaxLength, MinLength } from 'class-validator';
-import { StorableString } from './validators.js';
+import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsEmailAddress, StorableString } from './validators.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 /** Upper bound before hashing, so that a huge password cannot make the hash a denial of service. */
@@ -10,7 +10,7 @@ export const EMAIL_MAX_CHARS = 254;
 export class RegisterDto {
   @IsString()
   @StorableString(EMAIL_MAX_CHARS)
-  @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsEmailAddress({ message: 'email must be a valid email address' })
   email!: string;
 
   @IsString()

@@ -1,4 +1,4 @@
-import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { isEmail, ValidateBy, type ValidationOptions } from 'class-validator';
 import { codePointLength } from '../client-address.js';
 
 /**
@@ -20,4 +20,35 @@ export function StorableString(max: number, options?: ValidationOptions): Proper
     },
     options,
   );
+}
+
+/**
+ * An email address, as class-validator's IsEmail checks it, but never throwing: validator.js
+ * measures the address with encodeURI, which throws a URIError on a lone surrogate (JSON can carry
+ * one, "\ud800"), and the request then failed as a 500. No such string is an address.
+ */
+export function IsEmailAddress(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isEmail',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && !hasLoneSurrogate(value) && isEmail(value),
+        defaultMessage: (args) => `${args?.property ?? 'value'} must be an email`,
+      },
+    },
+    options,
+  );
+}
+
+/** Whether `text` holds a UTF-16 surrogate that is not half of a pair (not valid Unicode). */
+export function hasLoneSurrogate(text: string): boolean {
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code < 0xd800 || code > 0xdfff) continue;
+    if (code >= 0xdc00) return true;
+    const next = text.charCodeAt(index + 1);
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
+    index += 1;
+  }
+  return false;
 }

@@ -16,6 +16,16 @@ import { AuthUnavailableException } from '../exceptions.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
 import { JwtStrategy, type StrictFlag } from '../jwt.strategy.js';
 
+/** What passport adds to a strategy for one authentication attempt. */
+interface PassportActions {
+  success(user: unknown, info?: unknown): void;
+  fail(info?: unknown, status?: number): void;
+  error(error: unknown): void;
+  pass(): void;
+  redirect(url: string, status?: number): void;
+  authenticate(request: Request, options?: object): void;
+}
+
 /** Set on the request once this guard has authenticated it, so that a global and a route guard check once. */
 const AUTHENTICATED = Symbol('auth:authenticated');
 
@@ -80,12 +90,36 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
         request[AUTHENTICATED] = true;
         return true;
       }
-      const allowed = (await super.canActivate(context)) as boolean;
-      request[AUTHENTICATED] = allowed;
-      return allowed;
+      request.user = await this.authenticateWith(strategy, request);
+      request[AUTHENTICATED] = true;
+      return true;
     } catch (error) {
       throw this.refusal(error, context);
     }
+  }
+
+  /**
+   * Runs this module's passport-jwt strategy instance on the request, as passport's authenticate
+   * middleware would, but without passport's process-wide registry of strategies by name: with
+   * two applications in one process (tests, a host that creates several), each guard must use
+   * its own module's strategy, keys and database.
+   */
+  private authenticateWith(strategy: JwtStrategy, request: GuardedRequest): Promise<AuthenticatedUser> {
+    return new Promise((resolve, reject) => {
+      const attempt = Object.create(strategy) as JwtStrategy & PassportActions;
+      attempt.success = (user) => resolve(user as AuthenticatedUser);
+      attempt.fail = (info) => {
+        try {
+          resolve(this.handleRequest<AuthenticatedUser>(null, false, info));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      attempt.error = (error) => reject(error);
+      attempt.pass = () => reject(new UnauthorizedException(AuthErrors.invalid));
+      attempt.redirect = () => reject(new UnauthorizedException(AuthErrors.invalid));
+      attempt.authenticate(request as unknown as Request, {});
+    });
   }
 
   override handleRequest<TUser = AuthenticatedUser>(error: unknown, user: TUser | false, info: unknown): TUser {

@@ -97,8 +97,8 @@ const DELETE_PLAN_SETTINGS = [
   'SET LOCAL enable_tidscan = on',
 ].join('; ');
 
-/** The statements of one batch, for tests that check their plans. */
-export function purgeBatchStatements(target: PurgeTarget): { collect: string; delete: string } {
+/** The two statements of one batch. */
+function purgeBatchStatements(target: PurgeTarget): { collect: string; delete: string } {
   return {
     // The row addresses (ctid) of the first `limit` rows in key order, as one tid[] literal.
     collect:
@@ -118,7 +118,9 @@ export function purgeBatchStatements(target: PurgeTarget): { collect: string; de
  */
 async function deleteBatch(runner: QueryRunner, target: PurgeTarget, before: Date, limit: number): Promise<number> {
   const statements = purgeBatchStatements(target);
-  await runner.startTransaction();
+  // READ COMMITTED whatever the server's default: the DELETE then skips a row changed since the
+  // collect instead of failing the batch with a serialization error.
+  await runner.startTransaction('READ COMMITTED');
   try {
     await runner.query(COLLECT_PLAN_SETTINGS);
     const [{ ctids }] = (await runner.query(statements.collect, [before, limit])) as Array<{ ctids: string | null }>;

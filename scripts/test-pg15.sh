@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# npm run test:pg15: the purge specs and the revocation-state specs against PostgreSQL 15 (Debian's
+# postgresql-15), besides the embedded PostgreSQL 18 of `npm test`. Extra arguments go to Jest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+specs=(
+  test/purge.e2e-spec.ts
+  test/purge-plan.e2e-spec.ts
+  test/multi-instance.e2e-spec.ts
+  test/migrations.e2e-spec.ts
+)
+exec bash scripts/with-pg15.sh node --experimental-vm-modules node_modules/jest/bin/jest.js "${specs[@]}" "$@"

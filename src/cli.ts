@@ -59,7 +59,7 @@ async function purge(app: INestApplicationContext): Promise<number> {
     console.log('Another instance holds the purge lock; nothing deleted.');
   } else {
     console.log(
-      `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s) and ${result.loginFailures} old failed login(s) in ${result.statements} statement(s).`,
+      `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s) and ${result.deletedUsers} old tombstone(s) in ${result.statements} batch(es).`,
     );
   }
   return 0;

@@ -78,8 +78,16 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await insertRevokedTokens(7, at(-1));
     await insertRevokedTokens(2, at(60));
     const result = await app.get(PurgeService).purgeExpired();
-    // 7 rows in batches of 3: 3 + 3 + 1 statements for tokens, 1 for sessions, 1 for failed logins.
-    expect(result).toEqual({ skipped: false, revokedTokens: 7, sessions: 0, loginFailures: 0, statements: 5 });
+    // 7 rows in batches of 3: 3 + 3 + 1 batches for tokens, 1 each for sessions, failed logins, rate-limit hits, tombstones.
+    expect(result).toEqual({
+      skipped: false,
+      revokedTokens: 7,
+      sessions: 0,
+      loginFailures: 0,
+      rateLimitHits: 0,
+      deletedUsers: 0,
+      statements: 7,
+    });
     expect(await count('revoked_tokens')).toBe(2);
   });
 
@@ -124,7 +132,15 @@ describe('purge of expired denylist rows and ended sessions', () => {
     try {
       await other.query('SELECT pg_advisory_lock($1)', [PURGE_ADVISORY_LOCK_KEY]);
       const skipped = await app.get(PurgeService).purgeExpired();
-      expect(skipped).toEqual({ skipped: true, revokedTokens: 0, sessions: 0, loginFailures: 0, statements: 0 });
+      expect(skipped).toEqual({
+        skipped: true,
+        revokedTokens: 0,
+        sessions: 0,
+        loginFailures: 0,
+        rateLimitHits: 0,
+        deletedUsers: 0,
+        statements: 0,
+      });
       expect(await count('revoked_tokens')).toBe(2);
       await other.query('SELECT pg_advisory_unlock($1)', [PURGE_ADVISORY_LOCK_KEY]);
       expect((await app.get(PurgeService).purgeExpired()).revokedTokens).toBe(2);
@@ -155,10 +171,26 @@ describe('purge of expired denylist rows and ended sessions', () => {
       first = service.purgeExpired();
       await entered;
       const second = await service.purgeExpired();
-      expect(second).toEqual({ skipped: true, revokedTokens: 0, sessions: 0, loginFailures: 0, statements: 0 });
+      expect(second).toEqual({
+        skipped: true,
+        revokedTokens: 0,
+        sessions: 0,
+        loginFailures: 0,
+        rateLimitHits: 0,
+        deletedUsers: 0,
+        statements: 0,
+      });
       expect(await count('revoked_tokens')).toBe(2);
       release();
-      expect(await first).toEqual({ skipped: false, revokedTokens: 2, sessions: 0, loginFailures: 0, statements: 3 });
+      expect(await first).toEqual({
+        skipped: false,
+        revokedTokens: 2,
+        sessions: 0,
+        loginFailures: 0,
+        rateLimitHits: 0,
+        deletedUsers: 0,
+        statements: 5,
+      });
     } finally {
       release();
       await first?.catch(() => undefined);

@@ -18,7 +18,11 @@ export interface PurgeResult {
   sessions: number;
   /** Failed-login rows older than the throttling window. */
   loginFailures: number;
-  /** Delete statements run. */
+  /** Rate-limit hits (registrations) whose window has passed. */
+  rateLimitHits: number;
+  /** Tombstones of deleted users older than the session retention (their tokens have long expired). */
+  deletedUsers: number;
+  /** Batches run (each one collect and, when it found rows, one delete). */
   statements: number;
 }
 
@@ -62,16 +66,33 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         runner,
         batch,
       );
+      const hits = await this.drain((r, n) => this.purges.deleteExpiredRateLimitHits(r, now, n), runner, batch);
+      // A tombstone must outlive the deleted user's access tokens: sessionRetention is at least their lifetime.
+      const tombstones = await this.drain(
+        (r, n) => this.purges.deleteOldTombstones(r, sessionCutoff, n),
+        runner,
+        batch,
+      );
       return {
         revokedTokens: tokens.deleted,
         sessions: sessions.deleted,
         loginFailures: attempts.deleted,
-        statements: tokens.statements + sessions.statements + attempts.statements,
+        rateLimitHits: hits.deleted,
+        deletedUsers: tombstones.deleted,
+        statements: [tokens, sessions, attempts, hits, tombstones].reduce((sum, part) => sum + part.statements, 0),
       };
     });
     return result
       ? { skipped: false, ...result }
-      : { skipped: true, revokedTokens: 0, sessions: 0, loginFailures: 0, statements: 0 };
+      : {
+          skipped: true,
+          revokedTokens: 0,
+          sessions: 0,
+          loginFailures: 0,
+          rateLimitHits: 0,
+          deletedUsers: 0,
+          statements: 0,
+        };
   }
 
   private async drain(
@@ -96,9 +117,11 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
   private async runScheduled(): Promise<void> {
     try {
       const result = await this.purgeExpired();
-      if (!result.skipped && result.revokedTokens + result.sessions + result.loginFailures > 0) {
+      const total =
+        result.revokedTokens + result.sessions + result.loginFailures + result.rateLimitHits + result.deletedUsers;
+      if (!result.skipped && total > 0) {
         this.logger.log(
-          `Purged ${result.revokedTokens} revoked tokens, ${result.sessions} sessions, ${result.loginFailures} failed logins`,
+          `Purged ${result.revokedTokens} revoked tokens, ${result.sessions} sessions, ${result.loginFailures} failed logins, ${result.rateLimitHits} rate-limit hits, ${result.deletedUsers} tombstones`,
         );
       }
     } catch (error) {

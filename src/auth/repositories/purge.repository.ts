@@ -40,6 +40,16 @@ export class PurgeRepository {
     return deleteBatch(runner, PURGE_TARGETS.loginFailures, before, limit);
   }
 
+  /** Deletes at most `limit` rate-limit hits whose window ended before `before`. */
+  deleteExpiredRateLimitHits(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, PURGE_TARGETS.rateLimitHits, before, limit);
+  }
+
+  /** Deletes at most `limit` tombstones of users deleted before `before` (their access tokens have expired). */
+  deleteOldTombstones(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, PURGE_TARGETS.deletedUsers, before, limit);
+  }
+
   /** Deletes at most `limit` sessions that ended (expired, idle or revoked) before `before`. */
   deleteEndedSessions(runner: QueryRunner, before: Date, limit: number): Promise<number> {
     return deleteBatch(runner, PURGE_TARGETS.sessions, before, limit);
@@ -58,6 +68,8 @@ export interface PurgeTarget {
 export const PURGE_TARGETS = {
   revokedTokens: { table: 'revoked_tokens', key: 'expires_at', index: 'revoked_tokens_expires_at_idx' },
   loginFailures: { table: 'login_failures', key: 'failed_at', index: 'login_failures_failed_at_idx' },
+  rateLimitHits: { table: 'rate_limit_hits', key: 'expires_at', index: 'rate_limit_hits_expires_at_idx' },
+  deletedUsers: { table: 'deleted_users', key: 'deleted_at', index: 'deleted_users_deleted_at_idx' },
   // When the session ended: expired, idle or revoked. Must match the expression of
   // sessions_ended_at_idx (migration 1764300000000) exactly, or the index is not used.
   sessions: {

@@ -1,0 +1,239 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import {
+  AUTH_ENTITIES,
+  AuthModule,
+  RevocationListenerMismatchError,
+  RevocationService,
+  RevocationSyncService,
+} from '../src/auth/index.js';
+import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
+import { REVOCATION_CHANNEL } from '../src/auth/revocation-events.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { FakeClock } from './support/fake-clock.js';
+import { eventually, Latch } from './support/latch.js';
+import { bearer, login, registerAndLogin, startApp, TEST_SECRET, type TestApp } from './support/test-app.js';
+
+/**
+ * What the in-memory revocation state may and may not trust. Each test pins a piece of the design
+ * that the outcome alone (a 401, which the database fallback also gives) would not show.
+ */
+describe('the in-memory revocation state on two instances', () => {
+  let database: TestDatabase;
+  const clock = new FakeClock();
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    a = await startApp(database.url, { clock });
+    b = await startApp(database.url, { clock });
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await database.drop();
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  const status = async (app: TestApp, token: string, path = '/profile') =>
+    (await app.http.get(path).set(...bearer(token))).status;
+  const syncOf = (app: TestApp) => app.app.get(RevocationSyncService);
+  const checksOf = (app: TestApp) => app.app.get(RevocationService).databaseChecks;
+  const notify = (payload: string) => a.dataSource.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);
+
+  it('answers ordinary routes from memory: a revocation written in SQL without a notification is not seen there, but is on strict routes', async () => {
+    const user = await registerAndLogin(a.http);
+    await a.dataSource.query(`UPDATE sessions SET revoked_at = now(), revoked_reason = 'by hand' WHERE id = $1`, [
+      user.sessionId,
+    ]);
+    const checks = checksOf(b);
+    expect(await status(b, user.accessToken)).toBe(200);
+    expect(checksOf(b)).toBe(checks);
+    expect(await status(b, user.accessToken, '/profile/strict')).toBe(401);
+    expect(checksOf(b)).toBe(checks + 1);
+  });
+
+  it('checks a strict route in the database even for a token this instance verified before (fast path)', async () => {
+    const user = await registerAndLogin(a.http);
+    expect(await status(b, user.accessToken)).toBe(200);
+    expect(await status(b, user.accessToken)).toBe(200);
+    await a.dataSource.query(`UPDATE sessions SET revoked_at = now(), revoked_reason = 'by hand' WHERE id = $1`, [
+      user.sessionId,
+    ]);
+    expect(await status(b, user.accessToken, '/profile/strict')).toBe(401);
+  });
+
+  it('propagates a revocation by notification, answered from memory, on the same listening connection', async () => {
+    const sync = syncOf(b);
+    const pid = sync.listenerBackendPid;
+    const loads = sync.loadCount;
+    const user = await registerAndLogin(a.http);
+    const checks = checksOf(b);
+    await a.http
+      .post('/auth/logout')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    await eventually(async () => (await status(b, user.accessToken)) === 401, 1_000);
+    expect(checksOf(b)).toBe(checks);
+    expect(sync.status).toBe('live');
+    expect(sync.listenerBackendPid).toBe(pid);
+    expect(sync.loadCount).toBe(loads);
+  });
+
+  it('logout-all of one user leaves every other user alone (sessions, refresh, strict routes)', async () => {
+    const leaving = await registerAndLogin(a.http);
+    const staying = await registerAndLogin(a.http);
+    await a.http
+      .post('/auth/logout-all')
+      .set(...bearer(leaving.accessToken))
+      .expect(204);
+    expect(await status(a, staying.accessToken, '/profile/strict')).toBe(200);
+    const listed = await a.http
+      .get('/auth/sessions')
+      .set(...bearer(staying.accessToken))
+      .expect(200);
+    expect(listed.body.map((session: { id: string }) => session.id)).toEqual([staying.sessionId]);
+    await b.http.post('/auth/refresh').send({ refreshToken: staying.refreshToken }).expect(200);
+  });
+
+  it('takes no notification at its word: a forged far-future cut-off changes nothing, and the listener stays', async () => {
+    const user = await registerAndLogin(a.http);
+    const sync = syncOf(b);
+    const pid = sync.listenerBackendPid;
+    const loads = sync.loadCount;
+    // Any role that can connect can NOTIFY; the old format carried the cut-off itself.
+    await notify(JSON.stringify({ k: 'u', u: user.userId, v: 9_999_999_999_999 }));
+    await notify(JSON.stringify({ k: 's', i: [user.sessionId], a: Date.now() }));
+    await notify(JSON.stringify({ k: 't', j: '00000000-0000-4000-8000-000000000000', e: 9_999_999_999_999 }));
+    // A real revocation after them, to know they have been handled.
+    const marker = await registerAndLogin(a.http);
+    await a.http
+      .post('/auth/logout')
+      .set(...bearer(marker.accessToken))
+      .expect(204);
+    await eventually(async () => (await status(b, marker.accessToken)) === 401, 1_000);
+    expect(await status(b, user.accessToken)).toBe(200);
+    expect(sync.listenerBackendPid).toBe(pid);
+    expect(sync.loadCount).toBe(loads);
+  });
+
+  it('fails closed on an unreadable notification, then resynchronises by itself', async () => {
+    const sync = syncOf(b);
+    const loads = sync.loadCount;
+    await notify('{"something":"else"}');
+    await eventually(() => sync.status !== 'live', 1_000);
+    await eventually(() => sync.status === 'live' && sync.loadCount === loads + 1, 5_000);
+  });
+
+  it('notices a listener that stops receiving (UNLISTEN) within 2 s, and replaces it', async () => {
+    const sync = syncOf(b);
+    const pid = sync.listenerBackendPid;
+    // The connection stays healthy for queries (SELECT 1 would succeed) but hears nothing more.
+    const client = (sync as unknown as { client: { query(sql: string): Promise<unknown> } }).client;
+    await client.query('UNLISTEN *');
+    const detectedAfter = await eventually(() => sync.status !== 'live', 3_000);
+    expect(detectedAfter).toBeLessThan(2_000);
+    await eventually(() => sync.status === 'live' && sync.listenerBackendPid !== pid, 5_000);
+    // And it hears revocations again.
+    const user = await registerAndLogin(a.http);
+    await a.http
+      .post('/auth/logout')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    await eventually(async () => (await status(b, user.accessToken)) === 401, 1_000);
+  });
+
+  it('applies notifications that arrive while it reloads', async () => {
+    // Make sure the denylist is not empty, then hold B's reload after its snapshot was read.
+    const before = await registerAndLogin(a.http);
+    await a.http
+      .post('/auth/logout')
+      .set(...bearer(before.accessToken))
+      .expect(204);
+    const victim = await registerAndLogin(a.http);
+    const repository = b.app.get(RevocationRepository, { strict: false });
+    const original = repository.loadActive.bind(repository);
+    const held = new Latch();
+    jest.spyOn(repository, 'loadActive').mockImplementationOnce(async (now, horizon, apply) => {
+      const loaded: Parameters<typeof apply>[0][] = [];
+      await original(now, horizon, (event) => loaded.push(event));
+      // The snapshot is taken; what is revoked now reaches B only as a notification.
+      await held.hold();
+      for (const event of loaded) apply(event);
+    });
+    const sync = syncOf(b);
+    await a.dataSource.query('SELECT pg_terminate_backend($1)', [sync.listenerBackendPid]);
+    await held.reached;
+    await a.http
+      .post('/auth/logout')
+      .set(...bearer(victim.accessToken))
+      .expect(204);
+    // Give the notification time to arrive and be confirmed while the load is held.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    held.release();
+    await eventually(() => sync.status === 'live', 5_000);
+    const checks = checksOf(b);
+    expect(await status(b, victim.accessToken)).toBe(401);
+    expect(checksOf(b)).toBe(checks);
+  });
+
+  it('a new instance refuses what the others refuse, including cut-offs, bans and revocations up to a token lifetime old', async () => {
+    const revoked = await registerAndLogin(a.http);
+    const other = await login(a.http, revoked.email);
+    await a.http
+      .delete(`/auth/sessions/${other.sessionId}`)
+      .set(...bearer(revoked.accessToken))
+      .expect(204);
+    const cut = await registerAndLogin(a.http);
+    await a.http
+      .post('/auth/logout-all')
+      .set(...bearer(cut.accessToken))
+      .expect(204);
+    const banned = await registerAndLogin(a.http);
+    await a.app
+      .get(RevocationService)
+      .revokeAllForUser(banned.userId, { until: new Date(clock.now().getTime() + 86_400_000) });
+    // Most of an access-token lifetime later, the tokens have not expired yet.
+    clock.advance(840);
+    const fresh = await startApp(database.url, { clock });
+    try {
+      expect(fresh.app.get(RevocationSyncService).status).toBe('live');
+      for (const token of [other.accessToken, cut.accessToken, banned.accessToken]) {
+        expect(await status(fresh, token)).toBe(401);
+      }
+      expect(fresh.app.get(RevocationService).databaseChecks).toBe(0);
+      expect(await status(fresh, revoked.accessToken)).toBe(200);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('a listener that cannot hear the pool', () => {
+  it('refuses to start, naming the problem', async () => {
+    const database = await createTestDatabase();
+    const elsewhere = await createTestDatabase();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES }),
+        AuthModule.forRoot({ secret: TEST_SECRET, purgeCron: false, revocationListenerUrl: elsewhere.url }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    try {
+      const failure = await app.init().then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(RevocationListenerMismatchError);
+      expect((failure as Error).message).toMatch(/same PostgreSQL database/);
+    } finally {
+      await app.close().catch(() => {});
+      await database.drop();
+      await elsewhere.drop();
+    }
+  });
+});

@@ -71,6 +71,14 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       const tokens = (await (await post('/auth/login', credentials)).json()) as { accessToken: string };
       const profile = await fetch(`${base}/profile`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
       expect(profile.status).toBe(200);
+      // Security events go to the log, one structured line each, without the password or the email.
+      const loggedLine = waitForOutput(child, /"event":"login_failed".*\n/, 5_000);
+      expect((await post('/auth/login', { ...credentials, password: 'not the password' })).status).toBe(401);
+      const logged = await loggedLine;
+      const line = logged.split('\n').find((text) => text.includes('"event":"login_failed"')) ?? '';
+      expect(line).toMatch(/"reason":"bad_credentials"/);
+      expect(line).not.toContain('not the password');
+      expect(line).not.toContain(credentials.email);
       // The generated development secret is kept, owner-only, under .data/.
       expect(existsSync(join(workDir, '.data/jwt-secret'))).toBe(true);
       expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(true);
@@ -93,6 +101,7 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       { ACCESS_TOKEN_TTL: '15m', JWT_SECRET: 'x'.repeat(32) },
       /ACCESS_TOKEN_TTL must be a whole number/,
     ],
+    ['TRUST_PROXY=true', { TRUST_PROXY: 'true', JWT_SECRET: 'x'.repeat(32) }, /TRUST_PROXY=true is refused/],
     [
       'a bad cron expression',
       { PURGE_CRON: 'every day', JWT_SECRET: 'x'.repeat(32) },

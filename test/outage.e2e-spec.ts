@@ -64,7 +64,8 @@ describe('PostgreSQL stopped and restarted under two instances', () => {
   it('answers 503 with Retry-After while it is down (never 200 from memory, never 500), and recovers by itself', async () => {
     const user = await registerAndLogin(a.http);
     const other = await registerAndLogin(b.http);
-    for (const app of [a, b]) expect((await app.http.get('/profile').set(...bearer(user.accessToken))).status).toBe(200);
+    for (const app of [a, b])
+      expect((await app.http.get('/profile').set(...bearer(user.accessToken))).status).toBe(200);
 
     await server.stop();
     // Both listeners see their connection end.
@@ -95,7 +96,10 @@ describe('PostgreSQL stopped and restarted under two instances', () => {
     // Every instance comes back by itself: listener live again, requests answered.
     for (const app of [a, b]) {
       await eventually(() => app.app.get(RevocationSyncService).status === 'live', 10_000);
-      await eventually(async () => (await app.http.get('/profile').set(...bearer(user.accessToken))).status === 200, 5_000);
+      await eventually(
+        async () => (await app.http.get('/profile').set(...bearer(user.accessToken))).status === 200,
+        5_000,
+      );
     }
     await a.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
     // And revocations propagate again.

@@ -44,6 +44,8 @@ export interface StartOptions {
   clock?: FakeClock;
   /** Schedule the purge job as the real app does; off by default so that no test races it. */
   schedulePurge?: boolean;
+  /** Providers to replace (by injection token), e.g. a capturing SECURITY_EVENT_HANDLER. */
+  overrides?: Array<[token: unknown, value: unknown]>;
 }
 
 export interface TestApp {
@@ -60,7 +62,7 @@ export interface TestApp {
  */
 export async function startApp(databaseUrl: string, options: StartOptions = {}): Promise<TestApp> {
   const clock = options.clock ?? new FakeClock();
-  const moduleRef = await Test.createTestingModule({
+  let builder = Test.createTestingModule({
     imports: [
       AppModule.forRoot({
         config: testConfig(options.config),
@@ -71,8 +73,11 @@ export async function startApp(databaseUrl: string, options: StartOptions = {}):
     ],
   })
     .overrideProvider(AUTH_CLOCK)
-    .useValue(clock)
-    .compile();
+    .useValue(clock);
+  for (const [token, value] of options.overrides ?? []) {
+    builder = builder.overrideProvider(token as symbol).useValue(value);
+  }
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({
     bodyParser: false,
     // TEST_LOGS=1 shows the app's logs when a spec needs explaining.

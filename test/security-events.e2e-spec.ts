@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  AuthService,
+  formatSecurityEvent,
+  RevocationService,
+  SECURITY_EVENT_HANDLER,
+  type SecurityEvent,
+  type SecurityEventHandler,
+} from '../src/auth/index.js';
+import {
+  bearer,
+  createTestApp,
+  PASSWORD,
+  registerAndLogin,
+  type TestAppWithDatabase,
+  uniqueEmail,
+} from './support/test-app.js';
+
+/** Collects every event the module emits. */
+class CapturingHandler implements SecurityEventHandler {
+  readonly events: SecurityEvent[] = [];
+  handle(event: SecurityEvent): void {
+    this.events.push(event);
+  }
+  ofType(type: SecurityEvent['type']): SecurityEvent[] {
+    return this.events.filter((event) => event.type === type);
+  }
+}
+
+describe('security events', () => {
+  const captured = new CapturingHandler();
+  let t: TestAppWithDatabase;
+  const secrets: string[] = [PASSWORD, 'wrong password', 'a new password!'];
+  beforeAll(async () => {
+    t = await createTestApp({
+      config: { registerMaxPerIp: 2, loginMaxFailedAttempts: 2 },
+      overrides: [[SECURITY_EVENT_HANDLER, captured]],
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('reports each kind, with ids and the client address, never a token, a hash, a password or an email', async () => {
+    const ip = '203.0.113.50';
+    const user = await registerAndLogin(t.http);
+    secrets.push(user.accessToken, user.refreshToken, user.email);
+
+    await t.http
+      .post('/auth/login')
+      .set('X-Forwarded-For', ip)
+      .send({ email: user.email, password: 'wrong password' })
+      .expect(401);
+    expect(captured.ofType('login_failed').at(-1)).toMatchObject({
+      userId: user.userId,
+      ip,
+      reason: 'bad_credentials',
+    });
+    await t.http.post('/auth/login').set('X-Forwarded-For', ip).send({ email: user.email, password: 'wrong password' });
+    await t.http
+      .post('/auth/login')
+      .set('X-Forwarded-For', ip)
+      .send({ email: user.email, password: PASSWORD })
+      .expect(429);
+    expect(captured.ofType('login_throttled').at(-1)).toMatchObject({ userId: user.userId, ip, reason: 'account_ip' });
+
+    const rotated = await t.http.post('/auth/refresh').send({ refreshToken: user.refreshToken }).expect(200);
+    secrets.push(rotated.body.accessToken, rotated.body.refreshToken);
+    t.clock.advance(60);
+    await t.http.post('/auth/refresh').send({ refreshToken: user.refreshToken }).expect(401);
+    expect(captured.ofType('refresh_reuse_detected').at(-1)).toMatchObject({
+      userId: user.userId,
+      sessionId: user.sessionId,
+    });
+
+    const second = await t.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    secrets.push(second.body.accessToken, second.body.refreshToken);
+    await t.http
+      .post('/auth/password')
+      .set(...bearer(second.body.accessToken))
+      .send({ currentPassword: PASSWORD, newPassword: 'a new password!' })
+      .expect(204);
+    expect(captured.ofType('password_changed').at(-1)).toMatchObject({ userId: user.userId });
+
+    t.clock.advance(0.01);
+    await t.http
+      .post('/auth/logout-all')
+      .set(...bearer(second.body.accessToken))
+      .expect(204);
+    expect(captured.ofType('logout_all').at(-1)).toMatchObject({ userId: user.userId });
+
+    const until = new Date(t.clock.now().getTime() + 3_600_000);
+    await t.app.get(RevocationService).revokeAllForUser(user.userId, { until });
+    expect(captured.ofType('user_banned').at(-1)).toMatchObject({ userId: user.userId, until });
+
+    await t.app.get(AuthService).deleteUser(user.userId);
+    expect(captured.ofType('account_deleted').at(-1)).toMatchObject({ userId: user.userId });
+
+    await t.http
+      .post('/auth/register')
+      .set('X-Forwarded-For', '198.51.100.3')
+      .send({ email: uniqueEmail(), password: PASSWORD });
+    await t.http
+      .post('/auth/register')
+      .set('X-Forwarded-For', '198.51.100.3')
+      .send({ email: uniqueEmail(), password: PASSWORD });
+    await t.http
+      .post('/auth/register')
+      .set('X-Forwarded-For', '198.51.100.3')
+      .send({ email: uniqueEmail(), password: PASSWORD })
+      .expect(429);
+    expect(captured.ofType('register_throttled').at(-1)).toMatchObject({ ip: '198.51.100.3' });
+
+    const hashes = (await t.dataSource.query('SELECT password_hash FROM users')) as Array<{ password_hash: string }>;
+    const lines = captured.events.map(formatSecurityEvent).join('\n');
+    for (const secret of [...secrets, ...hashes.map((row) => row.password_hash), '$argon2']) {
+      expect(lines).not.toContain(secret);
+    }
+  });
+
+  it('writes each event as one line of JSON', () => {
+    const line = formatSecurityEvent({
+      type: 'login_failed',
+      at: new Date('2026-11-25T10:00:00.000Z'),
+      userId: null,
+      ip: '203.0.113.1',
+      reason: 'bad_credentials',
+    });
+    expect(line).not.toContain('\n');
+    expect(JSON.parse(line)).toEqual({
+      event: 'login_failed',
+      at: '2026-11-25T10:00:00.000Z',
+      userId: null,
+      ip: '203.0.113.1',
+      reason: 'bad_credentials',
+    });
+  });
+
+  it('a failing handler never fails the request', async () => {
+    const broken: SecurityEventHandler = {
+      handle: () => {
+        throw new Error('log shipper down');
+      },
+    };
+    const other = await createTestApp({ overrides: [[SECURITY_EVENT_HANDLER, broken]] });
+    try {
+      const user = await registerAndLogin(other.http);
+      await other.http.post('/auth/login').send({ email: user.email, password: 'nope nope' }).expect(401);
+      await other.http
+        .post('/auth/logout-all')
+        .set(...bearer(user.accessToken))
+        .expect(204);
+    } finally {
+      await other.close();
+    }
+  });
+});

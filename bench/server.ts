@@ -4,7 +4,7 @@ import { ModuleRef, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from '../src/app.module.js';
 import { configureApp } from '../src/app.setup.js';
-import { PurgeService, Public, RevocationSyncService } from '../src/auth/index.js';
+import { PurgeService, Public, RevocationService, RevocationSyncService } from '../src/auth/index.js';
 import { loadAppConfig } from '../src/config/app.config.js';
 import { ComparisonModule } from './comparison.module.js';
 
@@ -38,6 +38,9 @@ class BenchProbeController {
       state: this.sync.memorySize,
       sync: this.sync.status,
       listenerPid: this.sync.listenerBackendPid,
+      loadCount: this.sync.loadCount,
+      /** Revocation checks answered by the database so far (strict routes, or memory not live). */
+      databaseChecks: this.moduleRef.get(RevocationService, { strict: false }).databaseChecks,
     };
   }
 

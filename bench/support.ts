@@ -189,9 +189,19 @@ export interface LoadResult {
 /** autocannon against one route: warm-up, then the measured run. */
 export async function load(
   url: string,
-  options: { token?: string; seconds?: number; connections?: number; method?: 'GET' | 'POST'; body?: string } = {},
+  options: {
+    token?: string;
+    seconds?: number;
+    connections?: number;
+    method?: 'GET' | 'POST';
+    body?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<LoadResult> {
-  const headers: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
+  const headers: Record<string, string> = {
+    ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    ...options.headers,
+  };
   if (options.body) headers['content-type'] = 'application/json';
   const run = (duration: number) =>
     autocannon({
@@ -217,8 +227,20 @@ export function machine(): string {
   return `${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 }
 
-export function verdict(ok: boolean): string {
+/** Targets missed in this run; `finish()` turns any into a non-zero exit code. */
+const missed: string[] = [];
+
+/** 'met' or 'NOT met'; a miss (named by `what`) makes the benchmark exit non-zero. */
+export function verdict(ok: boolean, what = 'a target'): string {
+  if (!ok) missed.push(what);
   return ok ? 'met' : 'NOT met';
+}
+
+/** Ends a benchmark: exit code 1, naming them, when any target of the README was missed. */
+export function finish(): void {
+  if (missed.length === 0) return;
+  console.error(`\nTargets missed: ${missed.join('; ')}`);
+  process.exitCode = 1;
 }
 
 export function percentile(values: number[], p: number): number {

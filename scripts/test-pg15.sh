@@ -8,5 +8,8 @@ specs=(
   test/purge-plan.e2e-spec.ts
   test/multi-instance.e2e-spec.ts
   test/migrations.e2e-spec.ts
+  test/revocation-sync.e2e-spec.ts
+  test/account-deletion.e2e-spec.ts
+  test/races.e2e-spec.ts
 )
 exec bash scripts/with-pg15.sh node --experimental-vm-modules node_modules/jest/bin/jest.js "${specs[@]}" "$@"

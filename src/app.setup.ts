@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
@@ -26,7 +27,16 @@ const REASONS: Record<number, string> = { 400: 'Bad Request', 413: 'Payload Too 
 
 function bodyParserErrorHandler(error: BodyParserError, _request: Request, response: Response, next: NextFunction) {
   const status = error.status ?? 0;
-  if (!error.type || status < 400 || status >= 500) return next(error);
-  const message = error.type === 'entity.parse.failed' ? 'Malformed JSON body' : error.message;
-  response.status(status).json({ statusCode: status, message, error: REASONS[status] ?? 'Bad Request' });
+  // Any 4xx from the body parser (malformed JSON, too large, a body that fails to decompress) is
+  // the client's: answered in Nest's shape. Anything else goes on to Nest's own handling.
+  if (status < 400 || status >= 500) return next(error);
+  const message =
+    error.type === 'entity.parse.failed'
+      ? 'Malformed JSON body'
+      : error.type
+        ? error.message
+        : 'Malformed request body';
+  response
+    .status(status)
+    .json({ statusCode: status, message, error: REASONS[status] ?? STATUS_CODES[status] ?? 'Bad Request' });
 }

@@ -2,8 +2,8 @@ import { isEmail, ValidateBy, type ValidationOptions } from 'class-validator';
 import { codePointLength } from '../client-address.js';
 
 /**
- * At most `max` characters as PostgreSQL counts them (code points), and no NUL, which PostgreSQL
- * text cannot hold. class-validator's MaxLength counts differently (it discounts variation
+ * At most `max` characters as PostgreSQL counts them (code points), no NUL, which PostgreSQL
+ * text cannot hold, and no unpaired surrogate, which it would silently store as U+FFFD. class-validator's MaxLength counts differently (it discounts variation
  * selectors), so a string it accepts could overflow a varchar(n) column and fail as a 500.
  */
 export function StorableString(max: number, options?: ValidationOptions): PropertyDecorator {
@@ -13,9 +13,12 @@ export function StorableString(max: number, options?: ValidationOptions): Proper
       constraints: [max],
       validator: {
         validate: (value: unknown) =>
-          typeof value === 'string' && !value.includes('\u0000') && codePointLength(value) <= max,
+          typeof value === 'string' &&
+          !value.includes('\u0000') &&
+          !hasLoneSurrogate(value) &&
+          codePointLength(value) <= max,
         defaultMessage: (args) =>
-          `${args?.property ?? 'value'} must be at most ${max} characters, without NUL characters`,
+          `${args?.property ?? 'value'} must be at most ${max} characters of valid text, without NUL characters`,
       },
     },
     options,

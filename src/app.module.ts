@@ -36,6 +36,8 @@ export class AppModule {
           migrationsTransactionMode: 'each',
           synchronize: false,
           installExtensions: false,
+          // A database host that stops answering (no refusal) must become a quick 503, not a hang.
+          connectTimeoutMS: 5_000,
           // TypeORM's logger prints statement parameters (password hashes among them): keep it off.
           logging: false,
         }),

@@ -115,6 +115,43 @@ describe('races between revocations and token issuance, on two instances', () =>
       expect((await refreshDone).status).toBe(401);
     });
 
+    it('a login that slips in while the logout-all waits for a lock cannot open a session that survives it', async () => {
+      const user = await registerAndLogin(a.http);
+      // Another login in flight: it holds the user's row (FOR SHARE) in its transaction.
+      const inFlight = await a.dataSource.createQueryRunner();
+      await inFlight.connect();
+      await inFlight.startTransaction();
+      await inFlight.query('SELECT 1 FROM users WHERE id = $1 FOR SHARE', [user.userId]);
+      const finished: string[] = [];
+      const logoutAll = a.http
+        .post('/auth/logout-all')
+        .set(...bearer(user.accessToken))
+        .then((response) => {
+          finished.push('logout-all');
+          return response;
+        });
+      // Let the logout-all reach its wait on the row, then a second login comes.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const slipping = b.http
+        .post('/auth/login')
+        .send({ email: user.email, password: PASSWORD })
+        .then((response) => {
+          finished.push('login');
+          return response;
+        });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await inFlight.commitTransaction();
+      await inFlight.release();
+      expect((await logoutAll).status).toBe(204);
+      const login = await slipping;
+      expect(login.status).toBe(200);
+      // A share lock is granted beside another one even while an update waits: the second login
+      // opened its session and answered while the logout-all was still waiting. The cut-off is
+      // read from the clock only once the row is locked, so that session is behind it.
+      expect(finished).toEqual(['login', 'logout-all']);
+      await expectDead(login.body);
+    });
+
     it('an instance whose clock runs behind cannot leave a session of another instance alive', async () => {
       // No race at all: B signs with a clock 3 s ahead of A's (within the default tolerance).
       const behind = new FakeClock(new Date(Date.now() - 3_000));

@@ -2,7 +2,8 @@
  * Whether an error means the database cannot be reached or is going away (as opposed to a fault
  * in a statement): such requests get 503 with Retry-After, never a 500, and never an answer that
  * pretends to know. Covers node's socket errors, pg's connection messages, and PostgreSQL's
- * connection-exception (08), shutdown (57P01-57P03) and too-many-connections (53300) codes.
+ * connection-exception (08), shutdown (57P01-57P03), too-many-connections (53300) and timeout
+ * (57014 statement timeout, 57P05 idle session timeout) codes.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 4; depth += 1) {
@@ -26,7 +27,8 @@ const SOCKET_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);
-const SERVER_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
+// Shutdowns, too many connections, and timeouts that an operator set (statement, idle session).
+const SERVER_CODES = new Set(['57P01', '57P02', '57P03', '57P05', '57014', '53300']);
 const MESSAGES = [
   /^Connection terminated/,
   /timeout exceeded when trying to connect/,

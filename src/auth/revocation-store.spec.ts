@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { decodeHint, encodeEvent, encodeHeartbeat, type RevocationEvent, splitForNotify } from './revocation-events.js';
-import { RevocationStore } from './revocation-store.js';
+import { compactUuid, RevocationStore } from './revocation-store.js';
 
 const claims = (over: Partial<{ jti: string; sid: string; sub: string; auth_time_ms: number }> = {}) => ({
   jti: 'j1',
@@ -35,15 +35,16 @@ describe('RevocationStore', () => {
 
   it('prunes expired tokens and sessions, cut-offs and deletions older than the horizon', () => {
     const store = new RevocationStore();
-    store.apply({ kind: 'token', jti: 'old', expiresAt: 1_000 });
-    store.apply({ kind: 'token', jti: 'live', expiresAt: 3_000 });
+    // Token expiries are kept in whole minutes (rounded up).
+    store.apply({ kind: 'token', jti: 'old', expiresAt: 60_000 });
+    store.apply({ kind: 'token', jti: 'live', expiresAt: 120_001 });
     store.apply({ kind: 'sessions', ids: ['old'], revokedAt: 100 });
     store.apply({ kind: 'sessions', ids: ['recent'], revokedAt: 900 });
     store.apply({ kind: 'user', userId: 'old', validAfter: 100 });
     store.apply({ kind: 'user', userId: 'cut', validAfter: 50_000 });
     store.apply({ kind: 'userDeleted', userId: 'gone-long-ago', deletedAt: 100 });
     store.apply({ kind: 'userDeleted', userId: 'gone', deletedAt: 600 });
-    store.prune(2_000, 500);
+    store.prune(120_000, 500);
     expect(store.size).toEqual({ tokens: 1, sessions: 1, users: 1, deletedUsers: 1 });
     expect(store.isRevoked(claims({ jti: 'live' }))).toBe(true);
     expect(store.isRevoked(claims({ jti: 'x', sid: 'recent' }))).toBe(true);
@@ -110,5 +111,16 @@ describe('revocation notifications on the wire', () => {
       expect(Buffer.byteLength(encodeEvent(part))).toBeLessThan(8000);
       expect(decodeHint(encodeEvent(part))).not.toBeNull();
     }
+  });
+});
+
+describe('compactUuid', () => {
+  it('maps a UUID to 16 characters, case-insensitively, and leaves anything else as it is', () => {
+    const id = '0d6f6c1e-0d7c-4a55-9d3e-2b9d7c1e5f00';
+    expect(compactUuid(id)).toHaveLength(16);
+    expect(compactUuid(id.toUpperCase())).toBe(compactUuid(id));
+    expect(compactUuid('00000000-0000-4000-8000-000000000001')).not.toBe(compactUuid(id));
+    expect(compactUuid('j1')).toBe('j1');
+    expect(compactUuid('zzzzzzzz-0d7c-4a55-9d3e-2b9d7c1e5f00')).toBe('zzzzzzzz-0d7c-4a55-9d3e-2b9d7c1e5f00');
   });
 });

@@ -3,13 +3,45 @@ import type { RevocationEvent } from './revocation-events.js';
 
 export type RevocationClaims = Pick<AuthTokenClaims, 'jti' | 'sid' | 'sub' | 'auth_time_ms'>;
 
+const MINUTE_MS = 60_000;
+
+/**
+ * A UUID as 16 one-byte characters instead of 36: the denylist may hold millions of jtis, and
+ * each key is a string on the heap (about 32 bytes instead of 56). Hex digits of either case map
+ * to the same key, as PostgreSQL's uuid type compares them. Not a UUID: the text as it is (it can
+ * never equal a compacted key, which is 16 characters long, unlike any UUID text).
+ */
+export function compactUuid(uuid: string): string {
+  if (uuid.length !== 36) return uuid;
+  const bytes = new Array<number>(16);
+  let count = 0;
+  for (let index = 0; index < 36; index += 2) {
+    if (index === 8 || index === 13 || index === 18 || index === 23) index += 1;
+    const high = HEX[uuid.charCodeAt(index)] ?? -1;
+    const low = HEX[uuid.charCodeAt(index + 1)] ?? -1;
+    if (high < 0 || low < 0) return uuid;
+    bytes[count++] = (high << 4) | low;
+  }
+  // One call, one flat one-byte string (appending char by char would build a rope of 16 nodes).
+  return String.fromCharCode(...bytes);
+}
+
+/** Hex digit value by character code; -1 elsewhere. */
+const HEX: number[] = Array.from({ length: 128 }, (_, code) => {
+  const char = String.fromCharCode(code);
+  return /[0-9a-fA-F]/.test(char) ? Number.parseInt(char, 16) : -1;
+});
+
 /**
  * One instance's memory of what can still revoke an access token: denied jtis whose tokens have
  * not expired, recently revoked sessions, recent users' cut-offs and recently deleted users.
  * Everything older than the access-token lifetime can only concern expired tokens, and is pruned.
  */
 export class RevocationStore {
-  /** jti → token expiry (ms). */
+  /**
+   * compacted jti → token expiry in whole minutes, rounded up: a small integer, stored in the map
+   * entry itself rather than as a heap number; pruning a token up to a minute late is harmless.
+   */
   private readonly tokens = new Map<string, number>();
   /** session id → revocation time (ms). */
   private readonly sessions = new Map<string, number>();
@@ -19,7 +51,9 @@ export class RevocationStore {
   private readonly deleted = new Map<string, number>();
 
   isRevoked(claims: RevocationClaims): boolean {
-    if (this.tokens.has(claims.jti) || this.sessions.has(claims.sid) || this.deleted.has(claims.sub)) return true;
+    if (this.tokens.has(compactUuid(claims.jti)) || this.sessions.has(claims.sid) || this.deleted.has(claims.sub)) {
+      return true;
+    }
     const cutoff = this.cutoffs.get(claims.sub);
     return cutoff !== undefined && claims.auth_time_ms < cutoff;
   }
@@ -27,7 +61,7 @@ export class RevocationStore {
   apply(event: RevocationEvent): void {
     switch (event.kind) {
       case 'token':
-        this.tokens.set(event.jti, event.expiresAt);
+        this.tokens.set(compactUuid(event.jti), Math.ceil(event.expiresAt / MINUTE_MS));
         return;
       case 'sessions':
         for (const id of event.ids) this.sessions.set(id, event.revokedAt);
@@ -50,7 +84,7 @@ export class RevocationStore {
    * skew): no access token issued before them is still unexpired, and none is issued after them.
    */
   prune(now: number, horizon: number): void {
-    for (const [jti, expiresAt] of this.tokens) if (expiresAt <= now) this.tokens.delete(jti);
+    for (const [jti, expiresAtMinute] of this.tokens) if (expiresAtMinute * MINUTE_MS <= now) this.tokens.delete(jti);
     for (const [id, revokedAt] of this.sessions) if (revokedAt < horizon) this.sessions.delete(id);
     for (const [id, validAfter] of this.cutoffs) if (validAfter < horizon) this.cutoffs.delete(id);
     for (const [id, deletedAt] of this.deleted) if (deletedAt < horizon) this.deleted.delete(id);

@@ -246,10 +246,13 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     if (this.reconnectTimer || this.state === 'stopped') return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
+      // connectAndLoad takes the next generation; a failure of this attempt may only end this
+      // attempt, never a newer one that has gone live meanwhile.
+      const attempt = this.generation + 1;
       this.connectAndLoad().catch((error: Error) => {
-        this.lost(this.generation, `reconnect failed: ${error.message}`);
+        if (attempt !== this.generation) return;
         this.reconnectDelay = Math.min(this.reconnectDelay * 2, MAX_RECONNECT_DELAY_MS);
-        this.scheduleReconnect();
+        this.lost(attempt, `reconnect failed: ${error.message}`);
       });
     }, this.reconnectDelay);
     this.reconnectTimer.unref();

@@ -152,7 +152,11 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
     );
     return false;
   }
-  if (/^\d+$/.test(value)) return Number(value);
+  if (/^\d+$/.test(value)) {
+    // A hop count larger than the real chain of proxies lets the client choose again.
+    if (Number(value) > 10) problems.push(`TRUST_PROXY hop count must be 10 or fewer (got ${value})`);
+    return Number(value);
+  }
   const entries = value.split(',').map((entry) => entry.trim());
   const named = new Set(['loopback', 'linklocal', 'uniquelocal']);
   const valid = (entry: string) => {

@@ -113,6 +113,14 @@ export class RevocationRepository {
     now: Date,
   ): Promise<{ events: RevocationEvent[]; cutoff: UserCutoff } | null> {
     return this.dataSource.transaction(async (manager) => {
+      // Lock the row first, in a statement of its own: the cut-off below is then read from the
+      // clock only once no login holds the row (FOR SHARE) any more. Read before a wait, it could
+      // fall before a session that a login opened while this statement waited (a share lock is
+      // granted beside another one even while an update waits for both).
+      const locked = (await manager.query(`SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, [
+        userId,
+      ])) as unknown[];
+      if (locked.length === 0) return null;
       const [users] = (await manager.query(
         `UPDATE users u
             SET tokens_valid_after = GREATEST(COALESCE(u.tokens_valid_after, c.at), c.at),

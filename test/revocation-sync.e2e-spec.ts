@@ -157,12 +157,15 @@ describe('the in-memory revocation state on two instances', () => {
     const repository = b.app.get(RevocationRepository, { strict: false });
     const original = repository.loadActive.bind(repository);
     const held = new Latch();
-    jest.spyOn(repository, 'loadActive').mockImplementationOnce(async (now, horizon, apply) => {
-      const loaded: Parameters<typeof apply>[0][] = [];
-      await original(now, horizon, (event) => loaded.push(event));
+    jest.spyOn(repository, 'loadActive').mockImplementationOnce(async (now, horizon, target) => {
+      const replay: Array<() => void> = [];
+      await original(now, horizon, {
+        apply: (event) => replay.push(() => target.apply(event)),
+        applyTokenPage: (page) => replay.push(() => target.applyTokenPage(page)),
+      });
       // The snapshot is taken; what is revoked now reaches B only as a notification.
       await held.hold();
-      for (const event of loaded) apply(event);
+      for (const step of replay) step();
     });
     const sync = syncOf(b);
     await a.dataSource.query('SELECT pg_terminate_backend($1)', [sync.listenerBackendPid]);

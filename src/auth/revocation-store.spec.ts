@@ -124,3 +124,21 @@ describe('compactUuid', () => {
     expect(compactUuid('zzzzzzzz-0d7c-4a55-9d3e-2b9d7c1e5f00')).toBe('zzzzzzzz-0d7c-4a55-9d3e-2b9d7c1e5f00');
   });
 });
+
+describe('RevocationStore.applyTokenPage', () => {
+  it('reads fixed-width records (jti bytes in hex, expiry minute in hex) as denied tokens', () => {
+    const store = new RevocationStore();
+    const jtis = ['0d6f6c1e-0d7c-4a55-9d3e-2b9d7c1e5f00', 'ffffffff-0000-4000-8000-00000000abcd'];
+    const minute = 29_916_667; // 2026-11-18T…, in whole minutes
+    const page = jtis.map((jti) => jti.replaceAll('-', '') + minute.toString(16).padStart(8, '0')).join('');
+    store.applyTokenPage(page);
+    expect(store.size.tokens).toBe(2);
+    for (const jti of jtis) expect(store.isRevoked(claims({ jti, sid: 'other' }))).toBe(true);
+    expect(store.isRevoked(claims({ jti: '00000000-0000-4000-8000-000000000000', sid: 'other' }))).toBe(false);
+    // Kept until the end of that minute, pruned after it.
+    store.prune(minute * 60_000 - 1, 0);
+    expect(store.size.tokens).toBe(2);
+    store.prune(minute * 60_000, 0);
+    expect(store.size.tokens).toBe(0);
+  });
+});

@@ -4,6 +4,11 @@ import type { RevocationEvent } from './revocation-events.js';
 export type RevocationClaims = Pick<AuthTokenClaims, 'jti' | 'sid' | 'sub' | 'auth_time_ms'>;
 
 const MINUTE_MS = 60_000;
+/**
+ * One denied token in a page read at start: 32 hex digits of the jti's 16 bytes, then 8 hex
+ * digits of its expiry in whole minutes since the epoch (rounded up).
+ */
+export const TOKEN_PAGE_RECORD_LENGTH = 40;
 
 /**
  * A UUID as 16 one-byte characters instead of 36: the denylist may hold millions of jtis, and
@@ -24,6 +29,11 @@ export function compactUuid(uuid: string): string {
   }
   // One call, one flat one-byte string (appending char by char would build a rope of 16 nodes).
   return String.fromCharCode(...bytes);
+}
+
+/** The value of the hex digit at `index` (the page comes from PostgreSQL's encode(…, 'hex'): always valid). */
+function hexAt(text: string, index: number): number {
+  return HEX[text.charCodeAt(index)] ?? 0;
 }
 
 /** Hex digit value by character code; -1 elsewhere. */
@@ -75,6 +85,20 @@ export class RevocationStore {
       case 'userDeleted':
         this.deleted.set(event.userId, event.deletedAt);
         return;
+    }
+  }
+
+  /** Denied tokens from a page of fixed-width records (TOKEN_PAGE_RECORD_LENGTH), without a string or array per row. */
+  applyTokenPage(page: string): void {
+    const bytes = new Array<number>(16);
+    for (let offset = 0; offset + TOKEN_PAGE_RECORD_LENGTH <= page.length; offset += TOKEN_PAGE_RECORD_LENGTH) {
+      for (let index = 0; index < 16; index += 1) {
+        bytes[index] = (hexAt(page, offset + 2 * index) << 4) | hexAt(page, offset + 2 * index + 1);
+      }
+      let minute = 0;
+      for (let index = 32; index < TOKEN_PAGE_RECORD_LENGTH; index += 1)
+        minute = minute * 16 + hexAt(page, offset + index);
+      this.tokens.set(String.fromCharCode(...bytes), minute);
     }
   }
 

@@ -145,7 +145,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     const fresh = new RevocationStore();
     const now = this.clock.now().getTime();
     const started = performance.now();
-    await this.revocations.loadActive(new Date(now), new Date(this.horizon(now)), (event) => fresh.apply(event));
+    await this.revocations.loadActive(new Date(now), new Date(this.horizon(now)), fresh);
     if (generation !== this.generation) throw new Error('listening connection lost while loading');
     for (const event of this.pending) fresh.apply(event);
     this.pending = null;

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { notCutOff } from './session.repository.js';
+import { TOKEN_PAGE_RECORD_LENGTH } from '../revocation-store.js';
 import {
   encodeEvent,
   REVOCATION_CHANNEL,
@@ -21,6 +22,19 @@ export interface RevocationState {
 export interface UserCutoff {
   tokensValidAfter: Date;
   suspendedUntil: Date | null;
+}
+
+/** Receives the revocation state as loadActive reads it. */
+export interface RevocationLoadTarget {
+  apply(event: RevocationEvent): void;
+  /** Denied tokens, a page at a time, in the format of TOKEN_PAGE_RECORD_LENGTH (RevocationStore.applyTokenPage). */
+  applyTokenPage(page: string): void;
+}
+
+/** The jti (UUID text) of the `index`-th record of a token page. */
+function uuidOfRecord(page: string, index: number): string {
+  const hex = page.slice(index * TOKEN_PAGE_RECORD_LENGTH, index * TOKEN_PAGE_RECORD_LENGTH + 32);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export interface RevokedTokenRecord {
@@ -247,53 +261,54 @@ export class RevocationRepository {
   /**
    * Reads everything that can still revoke an access token: denied jtis whose tokens expire after
    * `now`, sessions revoked after `horizon`, cut-offs and deletions after `horizon`, all in one
-   * snapshot (REPEATABLE READ). The denylist may hold
-   * millions of rows: it is read through a server-side cursor in one sequential scan, page by page,
-   * as arrays rather than objects.
+   * snapshot (REPEATABLE READ). The denylist may hold millions of rows: it is read in pages of
+   * `pageSize` in primary-key order (keyset pagination, an index range scan per page whatever the
+   * statistics say), each page as ONE string of fixed-width records (TOKEN_PAGE_RECORD_LENGTH hex
+   * characters: the jti's 16 bytes and the expiry minute). A row per object would leave a million
+   * short-lived arrays and strings behind, and the process would keep the memory they took.
    */
-  async loadActive(
-    now: Date,
-    horizon: Date,
-    apply: (event: RevocationEvent) => void,
-    pageSize = 50_000,
-  ): Promise<void> {
+  async loadActive(now: Date, horizon: Date, target: RevocationLoadTarget, pageSize = 10_000): Promise<void> {
     const client = await this.pool().connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(
-        `DECLARE active_revocations NO SCROLL CURSOR FOR
-           SELECT jti::text, floor(extract(epoch FROM expires_at) * 1000)::float8
-             FROM revoked_tokens WHERE expires_at > $1`,
-        [now],
+        'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off',
       );
+      const record = `encode(uuid_send(jti), 'hex') || lpad(to_hex(ceil(extract(epoch FROM expires_at) / 60)::int), 8, '0')`;
+      let last: string | null = null;
       for (;;) {
-        const { rows } = await client.query<[string, number]>({
-          text: `FETCH ${pageSize} FROM active_revocations`,
-          rowMode: 'array',
-        });
-        for (const [jti, expiresAt] of rows) apply({ kind: 'token', jti, expiresAt });
-        if (rows.length < pageSize) break;
+        const { rows } = await client.query<{ page: string | null; n: number }>(
+          `SELECT string_agg(${record}, '' ORDER BY jti) AS page, count(*)::int AS n
+             FROM (SELECT jti, expires_at FROM revoked_tokens
+                    WHERE expires_at > $1 ${last === null ? '' : 'AND jti > $3::uuid'}
+                    ORDER BY jti LIMIT $2) page`,
+          last === null ? [now, pageSize] : [now, pageSize, last],
+        );
+        const [{ page, n }] = rows;
+        if (page) target.applyTokenPage(page);
+        if (!page || n < pageSize) break;
+        last = uuidOfRecord(page, n - 1);
       }
       const sessions = await client.query<[string, number]>({
         text: `SELECT id::text, floor(extract(epoch FROM revoked_at) * 1000)::float8 FROM sessions WHERE revoked_at > $1`,
         values: [horizon],
         rowMode: 'array',
       });
-      for (const [id, revokedAt] of sessions.rows) apply({ kind: 'sessions', ids: [id], revokedAt });
+      for (const [id, revokedAt] of sessions.rows) target.apply({ kind: 'sessions', ids: [id], revokedAt });
       const users = await client.query<[string, number]>({
         text: `SELECT id::text, floor(extract(epoch FROM tokens_valid_after) * 1000)::float8
                  FROM users WHERE tokens_valid_after > $1`,
         values: [horizon],
         rowMode: 'array',
       });
-      for (const [userId, validAfter] of users.rows) apply({ kind: 'user', userId, validAfter });
+      for (const [userId, validAfter] of users.rows) target.apply({ kind: 'user', userId, validAfter });
       const deleted = await client.query<[string, number]>({
         text: `SELECT user_id::text, floor(extract(epoch FROM deleted_at) * 1000)::float8
                  FROM deleted_users WHERE deleted_at > $1`,
         values: [horizon],
         rowMode: 'array',
       });
-      for (const [userId, deletedAt] of deleted.rows) apply({ kind: 'userDeleted', userId, deletedAt });
+      for (const [userId, deletedAt] of deleted.rows) target.apply({ kind: 'userDeleted', userId, deletedAt });
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});

@@ -240,7 +240,8 @@ export function verdict(ok: boolean, what = 'a target'): string {
 export function finish(): void {
   if (missed.length === 0) return;
   console.error(`\nTargets missed: ${missed.join('; ')}`);
-  process.exitCode = 1;
+  // Exit now: process.exitCode alone could be overwritten by a library before the process ends.
+  process.exit(1);
 }
 
 export function percentile(values: number[], p: number): number {

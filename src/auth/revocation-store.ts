@@ -1,4 +1,5 @@
 import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
+import { JtiTable } from './jti-table.js';
 import type { RevocationEvent } from './revocation-events.js';
 
 export type RevocationClaims = Pick<AuthTokenClaims, 'jti' | 'sid' | 'sub' | 'auth_time_ms'>;
@@ -11,48 +12,13 @@ const MINUTE_MS = 60_000;
 export const TOKEN_PAGE_RECORD_LENGTH = 40;
 
 /**
- * A UUID as 16 one-byte characters instead of 36: the denylist may hold millions of jtis, and
- * each key is a string on the heap (about 32 bytes instead of 56). Hex digits of either case map
- * to the same key, as PostgreSQL's uuid type compares them. Not a UUID: the text as it is (it can
- * never equal a compacted key, which is 16 characters long, unlike any UUID text).
- */
-export function compactUuid(uuid: string): string {
-  if (uuid.length !== 36) return uuid;
-  const bytes = new Array<number>(16);
-  let count = 0;
-  for (let index = 0; index < 36; index += 2) {
-    if (index === 8 || index === 13 || index === 18 || index === 23) index += 1;
-    const high = HEX[uuid.charCodeAt(index)] ?? -1;
-    const low = HEX[uuid.charCodeAt(index + 1)] ?? -1;
-    if (high < 0 || low < 0) return uuid;
-    bytes[count++] = (high << 4) | low;
-  }
-  // One call, one flat one-byte string (appending char by char would build a rope of 16 nodes).
-  return String.fromCharCode(...bytes);
-}
-
-/** The value of the hex digit at `index` (the page comes from PostgreSQL's encode(…, 'hex'): always valid). */
-function hexAt(text: string, index: number): number {
-  return HEX[text.charCodeAt(index)] ?? 0;
-}
-
-/** Hex digit value by character code; -1 elsewhere. */
-const HEX: number[] = Array.from({ length: 128 }, (_, code) => {
-  const char = String.fromCharCode(code);
-  return /[0-9a-fA-F]/.test(char) ? Number.parseInt(char, 16) : -1;
-});
-
-/**
  * One instance's memory of what can still revoke an access token: denied jtis whose tokens have
  * not expired, recently revoked sessions, recent users' cut-offs and recently deleted users.
  * Everything older than the access-token lifetime can only concern expired tokens, and is pruned.
  */
 export class RevocationStore {
-  /**
-   * compacted jti → token expiry in whole minutes, rounded up: a small integer, stored in the map
-   * entry itself rather than as a heap number; pruning a token up to a minute late is harmless.
-   */
-  private readonly tokens = new Map<string, number>();
+  /** Denied jtis with their token's expiry in whole minutes, rounded up (pruned up to a minute late: harmless). */
+  private readonly tokens = new JtiTable();
   /** session id → revocation time (ms). */
   private readonly sessions = new Map<string, number>();
   /** user id → tokens_valid_after (ms, database clock). */
@@ -61,7 +27,7 @@ export class RevocationStore {
   private readonly deleted = new Map<string, number>();
 
   isRevoked(claims: RevocationClaims): boolean {
-    if (this.tokens.has(compactUuid(claims.jti)) || this.sessions.has(claims.sid) || this.deleted.has(claims.sub)) {
+    if (this.tokens.has(claims.jti) || this.sessions.has(claims.sid) || this.deleted.has(claims.sub)) {
       return true;
     }
     const cutoff = this.cutoffs.get(claims.sub);
@@ -71,7 +37,7 @@ export class RevocationStore {
   apply(event: RevocationEvent): void {
     switch (event.kind) {
       case 'token':
-        this.tokens.set(compactUuid(event.jti), Math.ceil(event.expiresAt / MINUTE_MS));
+        this.tokens.add(event.jti, Math.ceil(event.expiresAt / MINUTE_MS));
         return;
       case 'sessions':
         for (const id of event.ids) this.sessions.set(id, event.revokedAt);
@@ -90,15 +56,8 @@ export class RevocationStore {
 
   /** Denied tokens from a page of fixed-width records (TOKEN_PAGE_RECORD_LENGTH), without a string or array per row. */
   applyTokenPage(page: string): void {
-    const bytes = new Array<number>(16);
     for (let offset = 0; offset + TOKEN_PAGE_RECORD_LENGTH <= page.length; offset += TOKEN_PAGE_RECORD_LENGTH) {
-      for (let index = 0; index < 16; index += 1) {
-        bytes[index] = (hexAt(page, offset + 2 * index) << 4) | hexAt(page, offset + 2 * index + 1);
-      }
-      let minute = 0;
-      for (let index = 32; index < TOKEN_PAGE_RECORD_LENGTH; index += 1)
-        minute = minute * 16 + hexAt(page, offset + index);
-      this.tokens.set(String.fromCharCode(...bytes), minute);
+      this.tokens.addHex(page, offset, Number.parseInt(page.slice(offset + 32, offset + TOKEN_PAGE_RECORD_LENGTH), 16));
     }
   }
 
@@ -108,7 +67,8 @@ export class RevocationStore {
    * skew): no access token issued before them is still unexpired, and none is issued after them.
    */
   prune(now: number, horizon: number): void {
-    for (const [jti, expiresAtMinute] of this.tokens) if (expiresAtMinute * MINUTE_MS <= now) this.tokens.delete(jti);
+    // A token whose expiry minute ends at or before now has expired.
+    this.tokens.pruneBefore(Math.floor(now / MINUTE_MS) + 1);
     for (const [id, revokedAt] of this.sessions) if (revokedAt < horizon) this.sessions.delete(id);
     for (const [id, validAfter] of this.cutoffs) if (validAfter < horizon) this.cutoffs.delete(id);
     for (const [id, deletedAt] of this.deleted) if (deletedAt < horizon) this.deleted.delete(id);

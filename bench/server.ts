@@ -35,6 +35,8 @@ class BenchProbeController {
       /** Highest RSS since the process started (e.g. while loading the revocation state). */
       rssPeak: process.resourceUsage().maxRSS * 1024,
       external: usage.external,
+      /** Memory of ArrayBuffers (the denylist's hash table lives in typed arrays, outside the heap). */
+      arrayBuffers: usage.arrayBuffers,
       state: this.sync.memorySize,
       sync: this.sync.status,
       listenerPid: this.sync.listenerBackendPid,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { throttleKey } from '../src/auth/index.js';
+import { LoginThrottleService, throttleKey } from '../src/auth/index.js';
 import { loadAppConfig } from '../src/config/app.config.js';
 import { createTestApp, PASSWORD, type TestAppWithDatabase, uniqueEmail } from './support/test-app.js';
 
@@ -78,6 +78,18 @@ describe('login throttling gaps', () => {
     await fromIp(t, '203.0.113.200').login(email, PASSWORD).expect(200);
   });
 
+  it("keeps other clients' failures toward the per-account cap when the real user signs in", async () => {
+    const email = await registered();
+    for (let i = 0; i < 7; i += 1)
+      await fromIp(t, `203.0.114.${i + 1}`)
+        .login(email, 'guess')
+        .expect(401);
+    // The owner signs in from home: their own slate is clean, the guesses from elsewhere still count.
+    await fromIp(t, '198.51.100.77').login(email, PASSWORD).expect(200);
+    await fromIp(t, '203.0.114.99').login(email, 'guess').expect(401);
+    await fromIp(t, '203.0.114.100').login(email, 'guess').expect(429);
+  });
+
   it('counts IPv6 failures by /64: rotating addresses inside one /64 does not help', async () => {
     const email = await registered();
     for (let i = 0; i < 5; i += 1)
@@ -113,8 +125,11 @@ describe('login throttling gaps', () => {
         .expect(401);
     // All five were counted against one client (loopback), whatever the header said.
     await fromIp(t, 'still-not-an-ip').login(email, PASSWORD).expect(429);
-    const [row] = await t.dataSource.query(`SELECT DISTINCT ip FROM login_failures WHERE ip NOT LIKE '203.%'`);
-    expect(['127.0.0.1', '::1']).toContain(row.ip);
+    const rows = await t.dataSource.query(`SELECT DISTINCT ip FROM login_failures WHERE account_key = $1`, [
+      LoginThrottleService.accountKey(email),
+    ]);
+    expect(rows).toHaveLength(1);
+    expect(['127.0.0.1', '::1']).toContain(rows[0].ip);
   });
 });
 

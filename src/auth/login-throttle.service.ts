@@ -17,7 +17,7 @@ export class LoginThrottledException extends TooManyRequestsException {
 }
 
 export interface LoginAttempt {
-  /** Call when the password was right: clears the account's failures. */
+  /** Call when the password was right: clears the account's failures from this client. */
   succeeded(): Promise<void>;
 }
 
@@ -45,9 +45,10 @@ export class LoginThrottleService {
   async begin(email: string, ip: string | null, userId: string | null = null): Promise<LoginAttempt> {
     const now = this.clock.now();
     const accountKey = LoginThrottleService.accountKey(email);
+    const client = throttleKey(ip);
     const decision = await this.failures.beginAttempt({
       accountKey,
-      ip: throttleKey(ip),
+      ip: client,
       now,
       windowStart: new Date(now.getTime() - this.options.loginLockoutWindow * 1000),
       maxPerAccount: this.options.loginMaxFailedAttempts,
@@ -58,7 +59,7 @@ export class LoginThrottleService {
       this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
       throw new LoginThrottledException(Math.max(1, Math.ceil((decision.unlocksAt.getTime() - now.getTime()) / 1000)));
     }
-    return { succeeded: () => this.failures.resetAccount(accountKey) };
+    return { succeeded: () => this.failures.resetAccount(accountKey, client) };
   }
 
   static accountKey(email: string): string {

@@ -1,5 +1,6 @@
 import { IsNotEmpty, IsString, MaxLength, MinLength } from 'class-validator';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './register.dto.js';
+import { WellFormedText } from './validators.js';
 
 export class ChangePasswordDto {
   @IsString()
@@ -10,5 +11,6 @@ export class ChangePasswordDto {
   @IsString()
   @MinLength(PASSWORD_MIN_LENGTH)
   @MaxLength(PASSWORD_MAX_LENGTH)
+  @WellFormedText()
   newPassword!: string;
 }

@@ -1,5 +1,5 @@
 import { IsString, MaxLength, MinLength } from 'class-validator';
-import { IsEmailAddress, StorableString } from './validators.js';
+import { IsEmailAddress, StorableString, WellFormedText } from './validators.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 /** Upper bound before hashing, so that a huge password cannot make the hash a denial of service. */
@@ -16,5 +16,6 @@ export class RegisterDto {
   @IsString()
   @MinLength(PASSWORD_MIN_LENGTH)
   @MaxLength(PASSWORD_MAX_LENGTH)
+  @WellFormedText()
   password!: string;
 }

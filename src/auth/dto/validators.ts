@@ -55,3 +55,20 @@ export function hasLoneSurrogate(text: string): boolean {
   }
   return false;
 }
+
+/**
+ * A new password must be well-formed text: an unpaired surrogate would reach the hasher as U+FFFD,
+ * so two different passwords would hash alike. (Passwords presented at login are only compared.)
+ */
+export function WellFormedText(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'wellFormedText',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && !hasLoneSurrogate(value),
+        defaultMessage: (args) => `${args?.property ?? 'value'} must be valid text (no unpaired surrogates)`,
+      },
+    },
+    options,
+  );
+}

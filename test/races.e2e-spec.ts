@@ -2,10 +2,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import { PASSWORD_HASHER, type PasswordHasher } from '../src/auth/index.js';
 import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
 import { SessionRepository } from '../src/auth/repositories/session.repository.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import type { TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, Latch } from './support/latch.js';
-import { bearer, login, PASSWORD, registerAndLogin, startApp, type TestApp } from './support/test-app.js';
+import {
+  bearer,
+  PASSWORD,
+  registerAndLogin,
+  startApp,
+  type TestApp,
+  startTwoInstances,
+  statusOf,
+  type TwoInstances,
+} from './support/test-app.js';
 
 /**
  * A revocation that returned must hold, whatever ran beside it. Each race is first held at its
@@ -13,26 +22,21 @@ import { bearer, login, PASSWORD, registerAndLogin, startApp, type TestApp } fro
  * times with random timing.
  */
 describe('races between revocations and token issuance, on two instances', () => {
-  let database: TestDatabase;
   const clock = new FakeClock();
+  let instances: TwoInstances;
+  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startApp(database.url, { clock });
-    b = await startApp(database.url, { clock });
+    instances = await startTwoInstances(clock);
+    ({ database, a, b } = instances);
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await database.drop();
-  });
+  afterAll(() => instances.close());
   afterEach(() => {
     jest.restoreAllMocks();
   });
 
-  const status = async (app: TestApp, token: string, path = '/profile') =>
-    (await app.http.get(path).set(...bearer(token))).status;
+  const status = statusOf;
 
   /**
    * A pair must be dead everywhere: at once in the database (strict routes) and in the memory of
@@ -270,6 +274,5 @@ describe('races between revocations and token issuance, on two instances', () =>
       .send({ email: user.email, password: 'the next password' })
       .expect(200);
     expect(await status(a, fresh.body.accessToken)).toBe(200);
-    void login;
   });
 });

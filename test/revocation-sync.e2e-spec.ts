@@ -13,33 +13,38 @@ import { REVOCATION_CHANNEL } from '../src/auth/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, Latch } from './support/latch.js';
-import { bearer, login, registerAndLogin, startApp, TEST_SECRET, type TestApp } from './support/test-app.js';
+import {
+  bearer,
+  login,
+  registerAndLogin,
+  startApp,
+  TEST_SECRET,
+  type TestApp,
+  startTwoInstances,
+  statusOf,
+  type TwoInstances,
+} from './support/test-app.js';
 
 /**
  * What the in-memory revocation state may and may not trust. Each test pins a piece of the design
  * that the outcome alone (a 401, which the database fallback also gives) would not show.
  */
 describe('the in-memory revocation state on two instances', () => {
-  let database: TestDatabase;
   const clock = new FakeClock();
+  let instances: TwoInstances;
+  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startApp(database.url, { clock });
-    b = await startApp(database.url, { clock });
+    instances = await startTwoInstances(clock);
+    ({ database, a, b } = instances);
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await database.drop();
-  });
+  afterAll(() => instances.close());
   afterEach(() => {
     jest.restoreAllMocks();
   });
 
-  const status = async (app: TestApp, token: string, path = '/profile') =>
-    (await app.http.get(path).set(...bearer(token))).status;
+  const status = statusOf;
   const syncOf = (app: TestApp) => app.app.get(RevocationSyncService);
   const checksOf = (app: TestApp) => app.app.get(RevocationService).databaseChecks;
   const notify = (payload: string) => a.dataSource.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);

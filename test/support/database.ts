@@ -36,6 +36,24 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** Runs the module's migrations on the database of `url`, as a host would. */
+export async function runAuthMigrations(url: string): Promise<void> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    entities: AUTH_ENTITIES,
+    migrations: AUTH_MIGRATIONS,
+    // Required by the migration that builds an index CONCURRENTLY (outside a transaction).
+    migrationsTransactionMode: 'each',
+  });
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations();
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
 let templateReady: Promise<void> | undefined;
 
 /** Creates and migrates the template database once per run (whichever worker comes first). */
@@ -48,17 +66,7 @@ function ensureTemplate(): Promise<void> {
       const building = `${TEMPLATE_DATABASE}_building`;
       await client.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
       await client.query(`CREATE DATABASE "${building}"`);
-      const dataSource = new DataSource({
-        type: 'postgres',
-        url: databaseUrl(building),
-        entities: AUTH_ENTITIES,
-        migrations: AUTH_MIGRATIONS,
-        // Required by the migrations that build indexes CONCURRENTLY (outside a transaction).
-        migrationsTransactionMode: 'each',
-      });
-      await dataSource.initialize();
-      await dataSource.runMigrations();
-      await dataSource.destroy();
+      await runAuthMigrations(databaseUrl(building));
       await client.query(`ALTER DATABASE "${building}" RENAME TO "${TEMPLATE_DATABASE}"`);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [TEMPLATE_LOCK_KEY]);

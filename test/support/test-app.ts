@@ -142,3 +142,32 @@ export async function login(http: TestAgent, email: string, deviceName?: string)
 export function bearer(token: string): [string, string] {
   return ['Authorization', `Bearer ${token}`];
 }
+
+/** Two instances of the example app on one fresh database, for the claims that are about instances. */
+export interface TwoInstances {
+  database: TestDatabase;
+  a: TestApp;
+  b: TestApp;
+  close(): Promise<void>;
+}
+
+export async function startTwoInstances(clock: FakeClock): Promise<TwoInstances> {
+  const database = await createTestDatabase();
+  const a = await startApp(database.url, { clock });
+  const b = await startApp(database.url, { clock });
+  return {
+    database,
+    a,
+    b,
+    close: async () => {
+      await a.close();
+      await b.close();
+      await database.drop();
+    },
+  };
+}
+
+/** The status of `GET path` with the token as a bearer. */
+export async function statusOf(app: TestApp, token: string, path = '/profile'): Promise<number> {
+  return (await app.http.get(path).set(...bearer(token))).status;
+}

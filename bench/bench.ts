@@ -80,24 +80,33 @@ async function main(): Promise<void> {
     // Hostile headers: the largest Authorization header Node accepts by default (16 kB of headers)
     // without a space, parsed by this module and, for comparison, by passport-jwt's own extractor.
     const hostile = `Bearer${'A'.repeat(16_300)}`;
+    // The longest header the parser reads through (at the token length cap), failing at the last character.
+    const longest = `Bearer ${'A'.repeat(4_095)}!`;
     const ours = microsPerCall(() => parseBearer(hostile));
+    const oursLongest = microsPerCall(() => parseBearer(longest));
     const passportJwt = microsPerCall(
       () => ExtractJwt.fromAuthHeaderAsBearerToken()({ headers: { authorization: hostile } } as never),
       1_000,
     );
+    // One connection: each request's latency is its cost plus the loopback round trip, no queueing.
     const refusal = await load(`${server.base}/profile`, {
       headers: { authorization: hostile },
       seconds: 3,
-      connections: 4,
+      connections: 1,
     });
     console.log('\n| a 16 kB Authorization header without spaces | measured | target |');
     console.log('|---|---:|---|');
     console.log(
-      `| this module's parser, per header | ${ours.toFixed(1)} µs | < 5 ms (${verdict(ours < 5_000, '16 kB header parse')}) |`,
+      `| this module's parser, per header (16 kB: refused at the length cap) | ${ours.toFixed(2)} µs | < 5 ms (${verdict(ours < 5_000, '16 kB header parse')}) |`,
     );
-    console.log(`| passport-jwt's extractor (not used), per header | ${(passportJwt / 1000).toFixed(1)} ms | — |`);
     console.log(
-      `| refused end to end (401), 4 connections | ${Math.round(refusal.rps)} req/s, p99 ${refusal.p99} ms | p99 < 5 ms (${verdict(refusal.p99 < 5, '16 kB header p99')}) |`,
+      `| this module's parser, worst case (a 4,096-character token read to its last character) | ${oursLongest.toFixed(1)} µs | < 5 ms (${verdict(oursLongest < 5_000, 'longest header parse')}) |`,
+    );
+    console.log(
+      `| passport-jwt's extractor (not used), per 16 kB header | ${(passportJwt / 1000).toFixed(1)} ms | — |`,
+    );
+    console.log(
+      `| refused end to end (401), one connection | p99 ${refusal.p99} ms (${Math.round(refusal.rps)} req/s) | p99 < 5 ms (${verdict(refusal.p99 < 5, '16 kB header p99')}) |`,
     );
 
     // The guard really enforces: after logout the same token is refused on both guarded routes.

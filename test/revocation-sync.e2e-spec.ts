@@ -179,8 +179,9 @@ describe('the in-memory revocation state on two instances', () => {
       .post('/auth/logout')
       .set(...bearer(victim.accessToken))
       .expect(204);
-    // Give the notification time to arrive and be confirmed while the load is held.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The notification arrives and is confirmed while the load is held: it waits to be applied.
+    const pending = () => (sync as unknown as { pending: unknown[] | null }).pending?.length ?? 0;
+    await eventually(() => pending() > 0, 2_000);
     held.release();
     await eventually(() => sync.status === 'live', 5_000);
     const checks = checksOf(b);
@@ -216,6 +217,49 @@ describe('the in-memory revocation state on two instances', () => {
       expect(await status(fresh, revoked.accessToken)).toBe(200);
     } finally {
       await fresh.close();
+    }
+  });
+});
+
+describe('loading the state in pages', () => {
+  it('reads every denied token across pages, whatever the page size', async () => {
+    const clock = new FakeClock();
+    const database = await createTestDatabase();
+    const app = await startApp(database.url, { clock });
+    try {
+      for (let i = 0; i < 7; i += 1) {
+        const user = await registerAndLogin(app.http);
+        await app.http
+          .post('/auth/logout')
+          .set(...bearer(user.accessToken))
+          .expect(204);
+      }
+      const expected = (
+        (await app.dataSource.query(`SELECT jti::text AS jti FROM revoked_tokens WHERE expires_at > $1`, [
+          clock.now(),
+        ])) as Array<{ jti: string }>
+      )
+        .map((row) => row.jti)
+        .sort();
+      expect(expected).toHaveLength(7);
+      const repository = app.app.get(RevocationRepository, { strict: false });
+      for (const pageSize of [1, 2, 3, 7, 100]) {
+        const pages: string[] = [];
+        await repository.loadActive(
+          clock.now(),
+          clock.now(),
+          { apply: () => {}, applyTokenPage: (page) => pages.push(page) },
+          pageSize,
+        );
+        const read = pages
+          .flatMap((page) => page.match(/.{40}/g) ?? [])
+          .map((record) => record.slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'))
+          .sort();
+        expect(`page size ${pageSize}: ${read.join(',')}`).toBe(`page size ${pageSize}: ${expected.join(',')}`);
+      }
+    } finally {
+      await app.close();
+      await database.drop();
     }
   });
 });

@@ -45,4 +45,26 @@ describe('JtiTable', () => {
     expect(table.size).toBe(25_000);
     ids.forEach((id, index) => expect(table.has(id)).toBe(index % 2 === 1));
   });
+
+  it('agrees with a plain Map through random additions and prunes (a small table, long clusters)', () => {
+    const table = new JtiTable();
+    const model = new Map<string, number>();
+    const ids: string[] = [];
+    let floor = 0;
+    for (let round = 0; round < 40; round += 1) {
+      for (let i = 0; i < 300; i += 1) {
+        const reuse = ids.length > 0 && Math.random() < 0.2;
+        const id = reuse ? ids[Math.floor(Math.random() * ids.length)] : randomUUID();
+        if (!reuse) ids.push(id);
+        const minute = floor + 1 + Math.floor(Math.random() * 30);
+        table.add(id, minute);
+        model.set(id, Math.max(model.get(id) ?? 0, minute));
+      }
+      floor += Math.floor(Math.random() * 6);
+      table.pruneBefore(floor);
+      for (const [id, minute] of model) if (minute < floor) model.delete(id);
+      expect(table.size).toBe(model.size);
+      for (const id of ids) expect(table.has(id)).toBe(model.has(id));
+    }
+  });
 });

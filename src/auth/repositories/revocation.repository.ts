@@ -271,8 +271,11 @@ export class RevocationRepository {
     const client = await this.pool().connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      // A load that cannot finish (a lock held by a migration, a starved server) must fail, so that
+      // the instance tries again, rather than hang with every check going to the database.
       await client.query(
-        'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off',
+        "SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '10s'; " +
+          'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off',
       );
       const record = `encode(uuid_send(jti), 'hex') || lpad(to_hex(ceil(extract(epoch FROM expires_at) / 60)::int), 8, '0')`;
       let last: string | null = null;
@@ -289,6 +292,8 @@ export class RevocationRepository {
         if (!page || n < pageSize) break;
         last = uuidOfRecord(page, n - 1);
       }
+      // The small reads below choose their own plans.
+      await client.query('RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort');
       const sessions = await client.query<[string, number]>({
         text: `SELECT id::text, floor(extract(epoch FROM revoked_at) * 1000)::float8 FROM sessions WHERE revoked_at > $1`,
         values: [horizon],

@@ -34,6 +34,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /** The listener and the pool do not meet: notifications sent through one never reach the other. */
 export class RevocationListenerMismatchError extends Error {}
 
+/** A NOTIFY committed through the pool did not reach the listener in time. */
+class HeartbeatMissedError extends Error {}
+
 /**
  * Keeps this instance's RevocationStore current. At start, and after any trouble: LISTEN first,
  * prove that a NOTIFY sent through the pool arrives, then load from the database, then apply what
@@ -136,6 +139,9 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     try {
       await this.roundTrip(FIRST_ROUND_TRIP_TIMEOUT_MS);
     } catch (error) {
+      // A send that failed is a database problem, said as it is; only a NOTIFY that was committed
+      // and never arrived says that listener and pool do not meet.
+      if (!(error instanceof HeartbeatMissedError)) throw error;
       throw new RevocationListenerMismatchError(
         `The revocation listener did not receive a notification sent through the database pool (${(error as Error).message}). ` +
           'The listener and the TypeORM connection must reach the same PostgreSQL database, and notifications must pass: ' +
@@ -216,7 +222,10 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
       await Promise.race([
         received,
         new Promise((_, reject) => {
-          receiveTimer = setTimeout(() => reject(new Error('heartbeat not received in time')), timeoutMs);
+          receiveTimer = setTimeout(
+            () => reject(new HeartbeatMissedError('heartbeat not received in time')),
+            timeoutMs,
+          );
         }),
       ]);
     } finally {

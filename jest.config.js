@@ -1,15 +1,57 @@
 // Nest 12 ships as pure ESM, so the suite runs in Jest's native ESM mode
 // (NODE_OPTIONS=--experimental-vm-modules, set by the npm scripts).
-/** @type {import('jest').Config} */
-export default {
+const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+};
+
+/**
+ * The specs of what goes over HTTP run a second time on Fastify. Specs about the database, the
+ * package, the built example app and units do not depend on the adapter and run once.
+ */
+const HTTP_SPECS = [
+  'auth',
+  'refresh',
+  'logout',
+  'devices',
+  'password',
+  'throttle',
+  'throttle-gaps',
+  'validation',
+  'robustness',
+  'hostile-input',
+  'tokens',
+  'ban',
+  'account-deletion',
+  'security-events',
+  'races',
+  'outage',
+  'multi-instance',
+  'revocation-sync',
+];
+
+/** @type {import('jest').Config} */
+export default {
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 30000,
+  projects: [
+    {
+      ...common,
+      displayName: 'express',
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+      testTimeout: 30000,
+    },
+    {
+      ...common,
+      displayName: 'fastify',
+      globals: { __HTTP_ADAPTER__: 'fastify' },
+      testMatch: HTTP_SPECS.map((name) => `<rootDir>/test/${name}.e2e-spec.ts`),
+      testTimeout: 30000,
+    },
+  ],
 };

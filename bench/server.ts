@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { Controller, Get, type DynamicModule, Module, Post } from '@nestjs/common';
 import { ModuleRef, NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from '../src/app.module.js';
-import { configureApp } from '../src/app.setup.js';
+import { APPLICATION_OPTIONS, configureApp, createHttpAdapter } from '../src/app.setup.js';
 import { PurgeService, Public, RevocationService, RevocationSyncService } from '../src/auth/index.js';
 import { loadAppConfig } from '../src/config/app.config.js';
 import { ComparisonModule } from './comparison.module.js';
@@ -73,12 +72,14 @@ class BenchAppModule {
 /** The example app plus the comparison routes, in a process of its own (the load comes from the parent). */
 async function main(): Promise<void> {
   const started = performance.now();
-  const app = await NestFactory.create<NestExpressApplication>(BenchAppModule.forRoot(process.env.DATABASE_URL!), {
-    bodyParser: false,
+  // HTTP_ADAPTER picks the adapter, as in the example app.
+  const adapter = loadAppConfig().httpAdapter;
+  const app = await NestFactory.create(BenchAppModule.forRoot(process.env.DATABASE_URL!), createHttpAdapter(adapter), {
+    ...APPLICATION_OPTIONS,
     logger: ['error', 'warn', 'log'],
   });
-  configureApp(app);
-  await app.listen(Number(process.env.PORT));
+  await configureApp(app, adapter);
+  await app.listen(Number(process.env.PORT), '127.0.0.1');
   console.log(`BENCH_READY ${Math.round(performance.now() - started)}`);
   const stop = () => void app.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);

@@ -1,21 +1,65 @@
 import { STATUS_CODES } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AbstractHttpAdapter } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { NextFunction, Request, Response } from 'express';
+import { AuthExceptionsFilter } from './auth/index.js';
 
-export const BODY_LIMIT = '100kb';
+export type HttpAdapterKind = 'express' | 'fastify';
+
+export const BODY_LIMIT_BYTES = 100 * 1024;
+
+export interface HttpOptions {
+  /** Which proxies' X-Forwarded-For to believe for the client IP: a hop count, addresses, or false. */
+  trustProxy?: false | number | string;
+}
 
 /**
- * HTTP settings shared by main.ts and the tests: trusted proxies, JSON bodies up to 100 kB, and body-parser
- * failures (malformed JSON, too large) answered in Nest's error shape instead of Express's HTML.
+ * The HTTP adapter of the example app (HTTP_ADAPTER). Fastify takes its settings when it is
+ * created: trusted proxies and the body limit.
  */
-export function configureApp(app: INestApplication, options: { trustProxy?: false | number | string } = {}): void {
+export function createHttpAdapter(kind: HttpAdapterKind, options: HttpOptions = {}): AbstractHttpAdapter {
+  if (kind === 'fastify') {
+    // Fastify takes a hop count too (its types list only the other forms).
+    const trustProxy = (options.trustProxy ?? false) as boolean | string;
+    return new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy });
+  }
+  return new ExpressAdapter();
+}
+
+/**
+ * Options for NestFactory.create / createNestApplication: no parsers of Nest's. Express gets only
+ * the JSON parser, registered by configureApp with its limit; Fastify parses JSON itself, and
+ * Nest's registration would add form bodies, which no route of the module takes.
+ */
+export const APPLICATION_OPTIONS = { bodyParser: false } as const;
+
+/**
+ * HTTP settings shared by main.ts, the benches and the tests: trusted proxies, JSON bodies up to
+ * 100 kB, and body-parser failures (malformed JSON, too large, unsupported type) answered in
+ * Nest's error shape `{statusCode, message, error}` on either adapter.
+ */
+export async function configureApp(
+  app: INestApplication,
+  kind: HttpAdapterKind,
+  options: HttpOptions = {},
+): Promise<void> {
+  // Everywhere, not only on the module's routes: an unreachable database is 503 with Retry-After,
+  // and a client error raised by the framework (Fastify's body parsing) keeps Nest's shape.
+  app.useGlobalFilters(new AuthExceptionsFilter(app.getHttpAdapter()));
+  if (kind === 'fastify') return;
   const expressApp = app as NestExpressApplication;
   // The client IP (sessions, login throttling) comes from X-Forwarded-For only behind trusted proxies.
   expressApp.set('trust proxy', options.trustProxy ?? false);
-  expressApp.useBodyParser('json', { limit: BODY_LIMIT });
+  expressApp.useBodyParser('json', { limit: BODY_LIMIT_BYTES });
   expressApp.disable('x-powered-by');
   expressApp.use(bodyParserErrorHandler);
+}
+
+/** Fastify answers only once its plugins are loaded: call after app.init(). */
+export async function whenReady(app: INestApplication, kind: HttpAdapterKind): Promise<void> {
+  if (kind === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
 }
 
 interface BodyParserError extends Error {

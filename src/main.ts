@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
-import { configureApp } from './app.setup.js';
+import { APPLICATION_OPTIONS, configureApp, createHttpAdapter } from './app.setup.js';
 import { ConfigError, loadAppConfig } from './config/app.config.js';
 import { EmbeddedDatabaseAccessError, startEmbeddedDatabase } from './database/embedded-database.js';
 
@@ -15,11 +14,13 @@ async function bootstrap(): Promise<void> {
     : await startEmbeddedDatabase(config.dataDir, config.embeddedDatabasePort);
   if (!config.databaseUrl) logger.log(`Embedded PostgreSQL running (data in ${config.dataDir})`);
 
-  const app = await NestFactory.create<NestExpressApplication>(
+  const http = { trustProxy: config.trustProxy };
+  const app = await NestFactory.create(
     AppModule.forRoot({ config, databaseUrl: database.url, runMigrations: !config.databaseUrl }),
-    { bodyParser: false },
+    createHttpAdapter(config.httpAdapter, http),
+    APPLICATION_OPTIONS,
   );
-  configureApp(app, { trustProxy: config.trustProxy });
+  await configureApp(app, config.httpAdapter, http);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -34,7 +35,7 @@ async function bootstrap(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
   await app.listen(config.port);
-  logger.log(`Listening on http://localhost:${config.port}`);
+  logger.log(`Listening on http://localhost:${config.port} (${config.httpAdapter})`);
 }
 
 bootstrap().catch((error: unknown) => {

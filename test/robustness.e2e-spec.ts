@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTestApp, registerAndLogin, type LoggedIn, type TestAppWithDatabase } from './support/test-app.js';
+import {
+  createTestApp,
+  registerAndLogin,
+  testAdapter,
+  type LoggedIn,
+  type TestAppWithDatabase,
+} from './support/test-app.js';
 import { accessClaims, sign } from './support/tokens.js';
 
 describe('odd requests never make a 500', () => {
@@ -43,7 +49,8 @@ describe('odd requests never make a 500', () => {
   it.each([
     ['a malformed escape', '/auth/sessions/%ZZ', 400],
     ['the nil uuid', '/auth/sessions/00000000-0000-0000-0000-000000000000', 404],
-    ['a 2000-character id', '/auth/sessions/' + 'a'.repeat(2_000), 400],
+    // Fastify's router refuses a path parameter over 100 characters itself: 414 URI Too Long.
+    ['a 2000-character id', '/auth/sessions/' + 'a'.repeat(2_000), testAdapter() === 'fastify' ? 414 : 400],
   ])('DELETE of %s → %i', async (_name, path, status) => {
     const response = await t.http.delete(path).set('Authorization', `Bearer ${user.accessToken}`);
     expect(response.status).toBe(status);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTestApp, PASSWORD, type TestAppWithDatabase, uniqueEmail } from './support/test-app.js';
+import { createTestApp, PASSWORD, testAdapter, type TestAppWithDatabase, uniqueEmail } from './support/test-app.js';
 
 describe('malformed input gets a clear 4xx', () => {
   let t: TestAppWithDatabase;
@@ -40,12 +40,15 @@ describe('malformed input gets a clear 4xx', () => {
     ['a form body', 'application/x-www-form-urlencoded', 'email=a%40example.com&password=correct+horse'],
     ['JSON null', 'application/json', 'null'],
     ['a JSON string', 'application/json', '"hello"'],
-  ])('answers %s with 400', async (_name, contentType, body) => {
+  ])('answers %s with 400', async (name, contentType, body) => {
     let call = t.http.post('/auth/login');
     if (contentType) call = call.set('Content-Type', contentType);
     const response = await (body === undefined ? call : call.send(body));
-    expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    // Express leaves a form body unparsed (400 from validation); Fastify refuses its type (415).
+    const [status, error] =
+      name === 'a form body' && testAdapter() === 'fastify' ? [415, 'Unsupported Media Type'] : [400, 'Bad Request'];
+    expect(response.status).toBe(status);
+    expect(response.body).toMatchObject({ statusCode: status, error });
   });
 
   it('answers malformed JSON with 400 in Nest error shape', async () => {

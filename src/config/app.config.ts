@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { validateCronExpression } from 'cron';
+import type { HttpAdapterKind } from '../app.setup.js';
 
 /** Configuration of the example app, read from the environment once at start. */
 export interface AppConfig {
@@ -29,6 +30,8 @@ export interface AppConfig {
    * hop count or a list of addresses/subnets, or false. Never `true` (the client would choose).
    */
   trustProxy: false | number | string;
+  /** HTTP_ADAPTER: `express` (default) or `fastify`. */
+  httpAdapter: HttpAdapterKind;
 }
 
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -88,6 +91,10 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const registerMaxPerIp = integer(env, 'REGISTER_MAX_PER_IP', 20, 1, 1_000_000, problems);
   const registerWindow = integer(env, 'REGISTER_WINDOW', 3600, 1, 31_536_000, problems);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  const httpAdapter = (env.HTTP_ADAPTER?.trim() || 'express') as HttpAdapterKind;
+  if (httpAdapter !== 'express' && httpAdapter !== 'fastify') {
+    problems.push(`HTTP_ADAPTER must be express or fastify (got "${env.HTTP_ADAPTER}")`);
+  }
   const purgeCron = env.PURGE_CRON?.trim() || DEFAULT_PURGE_CRON;
   const cronCheck = validateCronExpression(purgeCron);
   if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
@@ -133,6 +140,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     registerMaxPerIp,
     registerWindow,
     trustProxy,
+    httpAdapter,
   };
 }
 

@@ -1,15 +1,28 @@
 import type { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
-import { configureApp } from '../../src/app.setup.js';
+import {
+  APPLICATION_OPTIONS,
+  configureApp,
+  createHttpAdapter,
+  type HttpAdapterKind,
+  whenReady,
+} from '../../src/app.setup.js';
 import { AUTH_CLOCK } from '../../src/auth/index.js';
 import type { AppConfig } from '../../src/config/app.config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { FakeClock } from './fake-clock.js';
+
+/**
+ * The HTTP adapter the specs run on: `express`, or `fastify` in the Jest project that runs the
+ * HTTP specs a second time (jest.config.js sets the global).
+ */
+export function testAdapter(): HttpAdapterKind {
+  return (globalThis as { __HTTP_ADAPTER__?: HttpAdapterKind }).__HTTP_ADAPTER__ ?? 'express';
+}
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
 
@@ -35,6 +48,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     registerWindow: 3600,
     // Tests name client IPs with X-Forwarded-For, sent from loopback (supertest).
     trustProxy: 'loopback',
+    httpAdapter: testAdapter(),
     ...overrides,
   };
 }
@@ -78,13 +92,16 @@ export async function startApp(databaseUrl: string, options: StartOptions = {}):
     builder = builder.overrideProvider(token as symbol).useValue(value);
   }
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({
-    bodyParser: false,
+  const adapter = testAdapter();
+  const http = { trustProxy: testConfig(options.config).trustProxy };
+  const app = moduleRef.createNestApplication(createHttpAdapter(adapter, http), {
+    ...APPLICATION_OPTIONS,
     // TEST_LOGS=1 shows the app's logs when a spec needs explaining.
     logger: process.env.TEST_LOGS ? ['error', 'warn', 'log'] : false,
   });
-  configureApp(app, { trustProxy: testConfig(options.config).trustProxy });
+  await configureApp(app, adapter, http);
   await app.init();
+  await whenReady(app, adapter);
   return {
     app,
     http: request(app.getHttpServer()),

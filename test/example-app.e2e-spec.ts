@@ -93,6 +93,43 @@ describe('the example app as a user runs it (built, in its own process)', () => 
     }
   }, 90_000);
 
+  it('runs on Fastify with HTTP_ADAPTER=fastify', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
+    chmodSync(workDir, 0o755);
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN], {
+      cwd: workDir,
+      env: childEnv({ PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()), HTTP_ADAPTER: 'fastify' }),
+    });
+    try {
+      const output = await waitForOutput(child, /Listening on .*\(fastify\)/, 60_000);
+      expect(output).toMatch(/Revocation state loaded/);
+      const base = `http://127.0.0.1:${port}`;
+      const credentials = { email: 'fastify@example.com', password: 'password123' };
+      const post = (path: string, body: unknown) =>
+        fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect((await post('/auth/register', credentials)).status).toBe(201);
+      const tokens = (await (await post('/auth/login', credentials)).json()) as { accessToken: string };
+      const profile = await fetch(`${base}/profile`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
+      expect(profile.status).toBe(200);
+      const malformed = await fetch(`${base}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"email":',
+      });
+      expect(await malformed.json()).toEqual({ statusCode: 400, message: 'Malformed JSON body', error: 'Bad Request' });
+      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+
   it.each([
     ['production without JWT_SECRET', { NODE_ENV: 'production' }, /JWT_SECRET is required when NODE_ENV=production/],
     ['a secret under 32 bytes', { JWT_SECRET: 'too-short' }, /JWT_SECRET must be at least 32 bytes/],
@@ -102,6 +139,11 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       /ACCESS_TOKEN_TTL must be a whole number/,
     ],
     ['TRUST_PROXY=true', { TRUST_PROXY: 'true', JWT_SECRET: 'x'.repeat(32) }, /TRUST_PROXY=true is refused/],
+    [
+      'an unknown HTTP_ADAPTER',
+      { HTTP_ADAPTER: 'koa', JWT_SECRET: 'x'.repeat(32) },
+      /HTTP_ADAPTER must be express or fastify/,
+    ],
     [
       'a bad cron expression',
       { PURGE_CRON: 'every day', JWT_SECRET: 'x'.repeat(32) },

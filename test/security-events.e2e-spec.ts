@@ -45,6 +45,11 @@ describe('security events', () => {
     const ip = '203.0.113.50';
     const user = await registerAndLogin(t.http);
     secrets.push(user.accessToken, user.refreshToken, user.email);
+    expect(captured.ofType('user_registered').at(-1)).toMatchObject({ userId: user.userId });
+    expect(captured.ofType('login_succeeded').at(-1)).toMatchObject({
+      userId: user.userId,
+      sessionId: user.sessionId,
+    });
 
     await t.http
       .post('/auth/login')
@@ -72,6 +77,13 @@ describe('security events', () => {
       userId: user.userId,
       sessionId: user.sessionId,
     });
+    expect(captured.ofType('session_revoked').at(-1)).toMatchObject({
+      userId: user.userId,
+      sessionId: user.sessionId,
+      reason: 'refresh_token_reuse',
+    });
+    const tablet = await t.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    secrets.push(tablet.body.accessToken, tablet.body.refreshToken);
 
     const second = await t.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
     secrets.push(second.body.accessToken, second.body.refreshToken);
@@ -81,6 +93,11 @@ describe('security events', () => {
       .send({ currentPassword: PASSWORD, newPassword: 'a new password!' })
       .expect(204);
     expect(captured.ofType('password_changed').at(-1)).toMatchObject({ userId: user.userId });
+    expect(captured.ofType('session_revoked').at(-1)).toMatchObject({
+      userId: user.userId,
+      sessionId: tablet.body.sessionId,
+      reason: 'password_change',
+    });
 
     t.clock.advance(0.01);
     await t.http
@@ -92,9 +109,13 @@ describe('security events', () => {
     const until = new Date(t.clock.now().getTime() + 3_600_000);
     await t.app.get(RevocationService).revokeAllForUser(user.userId, { until });
     expect(captured.ofType('user_banned').at(-1)).toMatchObject({ userId: user.userId, until });
+    const banned = captured.ofType('session_revoked').at(-1);
+    expect(banned).toMatchObject({ userId: user.userId, reason: 'user_banned' });
+    expect(banned?.sessionId).toBeUndefined();
 
     await t.app.get(AuthService).deleteUser(user.userId);
     expect(captured.ofType('account_deleted').at(-1)).toMatchObject({ userId: user.userId });
+    expect(captured.ofType('session_revoked').at(-1)).toMatchObject({ userId: user.userId, reason: 'account_deleted' });
 
     await t.http
       .post('/auth/register')
@@ -119,6 +140,29 @@ describe('security events', () => {
       expect(raw).not.toContain(secret);
       expect(lines).not.toContain(secret);
     }
+  });
+
+  it('reports a logout and a device sign-out as session_revoked with their reasons', async () => {
+    const user = await registerAndLogin(t.http);
+    const phone = await t.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    await t.http
+      .delete(`/auth/sessions/${phone.body.sessionId}`)
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    expect(captured.ofType('session_revoked').at(-1)).toMatchObject({
+      userId: user.userId,
+      sessionId: phone.body.sessionId,
+      reason: 'device_revoked',
+    });
+    await t.http
+      .post('/auth/logout')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    expect(captured.ofType('session_revoked').at(-1)).toMatchObject({
+      userId: user.userId,
+      sessionId: user.sessionId,
+      reason: 'logout',
+    });
   });
 
   it('writes each event as one line of JSON', () => {

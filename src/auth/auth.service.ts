@@ -73,6 +73,7 @@ export class AuthService implements OnModuleInit {
     await this.registrations.check(client.ip);
     const user = await this.users.create(email.trim(), await this.hasher.hash(password));
     if (!user) throw new ConflictException('Email is already registered');
+    this.events.emit('user_registered', { userId: user.id, ip: client.ip });
     return { id: user.id, email: user.email } satisfies PublicUser;
   }
 
@@ -132,6 +133,7 @@ export class AuthService implements OnModuleInit {
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }
     this.activity.remember(sessionId, now);
+    this.events.emit('login_succeeded', { userId: user.id, sessionId, ip: client.ip });
     return pair;
   }
 

@@ -15,6 +15,7 @@ export const REVOCATION_REASONS = {
   deviceRevoked: 'device_revoked',
   passwordChange: 'password_change',
   accountDeleted: 'account_deleted',
+  ban: 'user_banned',
 } as const;
 
 export interface RevokeAllOptions {
@@ -74,12 +75,18 @@ export class RevocationService {
     token: RevokedTokenRecord,
     reason: string,
   ): Promise<boolean> {
-    return this.applied(await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token));
+    const revoked = this.applied(
+      await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token),
+    );
+    if (revoked) this.events.emit('session_revoked', { userId, sessionId, reason });
+    return revoked;
   }
 
   /** Revokes an active session of the user (no token at hand): device sign-out, refresh-token reuse. */
   async revokeSession(userId: string, sessionId: string, reason: string): Promise<boolean> {
-    return this.applied(await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason));
+    const revoked = this.applied(await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason));
+    if (revoked) this.events.emit('session_revoked', { userId, sessionId, reason });
+    return revoked;
   }
 
   /**
@@ -92,8 +99,13 @@ export class RevocationService {
     const until = options.until && options.until > now ? options.until : null;
     const result = await this.revocations.revokeAllForUser(userId, until, now);
     if (!this.applied(result?.events ?? null)) return false;
-    if (until) this.events.emit('user_banned', { userId, until: result?.cutoff.suspendedUntil ?? until });
-    else this.events.emit('logout_all', { userId });
+    if (until) {
+      this.events.emit('user_banned', { userId, until: result?.cutoff.suspendedUntil ?? until });
+      // No session id: every session of the user.
+      this.events.emit('session_revoked', { userId, reason: REVOCATION_REASONS.ban });
+    } else {
+      this.events.emit('logout_all', { userId });
+    }
     return true;
   }
 
@@ -102,20 +114,27 @@ export class RevocationService {
    * instance, including instances that start later. False when there is no such user.
    */
   async deleteUser(userId: string): Promise<boolean> {
-    return this.applied(await this.revocations.deleteUser(userId));
+    const deleted = this.applied(await this.revocations.deleteUser(userId));
+    if (deleted) this.events.emit('session_revoked', { userId, reason: REVOCATION_REASONS.accountDeleted });
+    return deleted;
   }
 
   /** Sets a new password hash and revokes every other session of the user at once. */
   async changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<void> {
-    this.applied(
-      await this.revocations.changePassword(
-        userId,
-        passwordHash,
-        keepSessionId,
-        this.clock.now(),
-        REVOCATION_REASONS.passwordChange,
-      ),
+    const events = await this.revocations.changePassword(
+      userId,
+      passwordHash,
+      keepSessionId,
+      this.clock.now(),
+      REVOCATION_REASONS.passwordChange,
     );
+    this.applied(events);
+    for (const event of events) {
+      if (event.kind !== 'sessions') continue;
+      for (const sessionId of event.ids) {
+        this.events.emit('session_revoked', { userId, sessionId, reason: REVOCATION_REASONS.passwordChange });
+      }
+    }
   }
 
   /** This instance knows its own revocations as soon as they are committed. */

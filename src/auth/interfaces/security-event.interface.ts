@@ -1,9 +1,17 @@
-/** What a security event is about. Names are stable: log pipelines and alerts may match on them. */
+/** What an event is about (the module's auth events, security-relevant ones among them). Names are stable: log pipelines and alerts may match on them. */
 export type SecurityEventType =
+  | 'user_registered'
+  | 'login_succeeded'
   | 'login_failed'
   | 'login_throttled'
   | 'register_throttled'
   | 'refresh_reuse_detected'
+  /**
+   * A session ended before its time. `reason`: `logout`, `device_revoked`, `password_change`,
+   * `refresh_token_reuse`, `user_banned` or `account_deleted`; without `sessionId` (bans,
+   * deletions), every session of the user.
+   */
+  | 'session_revoked'
   | 'logout_all'
   | 'password_changed'
   | 'account_deleted'

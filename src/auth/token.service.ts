@@ -98,6 +98,9 @@ export class TokenService {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       throw new UnauthorizedException(AuthErrors.invalid);
     }
+    // A remembered payload (frozen) that passed the checks below for this type before: only the
+    // clock can change the answer.
+    if (this.wellFormed.get(payload) === expectedType) return this.assertCurrent(payload as AuthTokenClaims);
     const claims = payload as Record<string, unknown>;
     const { sub, sid, jti, typ, iat, iat_ms: iatMs, exp, auth_time_ms: authTimeMs } = claims;
     const wellFormed =
@@ -123,13 +126,22 @@ export class TokenService {
     if ((exp as number) - (iat as number) > this.lifetimeOf(expectedType)) {
       throw new UnauthorizedException(AuthErrors.invalid);
     }
+    if (Object.isFrozen(payload)) this.wellFormed.set(payload, expectedType);
+    return this.assertCurrent(claims as unknown as AuthTokenClaims);
+  }
+
+  /** The time checks: `iat` not in the future (beyond the tolerance), `exp` not passed. */
+  private assertCurrent(claims: AuthTokenClaims): AuthTokenClaims {
     const nowMs = this.clock.now().getTime();
-    if ((iatMs as number) > nowMs + this.options.clockTolerance * 1000) {
+    if (claims.iat_ms > nowMs + this.options.clockTolerance * 1000) {
       throw new UnauthorizedException(AuthErrors.invalid);
     }
-    if ((exp as number) * 1000 <= nowMs) throw new UnauthorizedException(AuthErrors.expired);
-    return claims as unknown as AuthTokenClaims;
+    if (claims.exp * 1000 <= nowMs) throw new UnauthorizedException(AuthErrors.expired);
+    return claims;
   }
+
+  /** Frozen payloads that passed the structural checks, with the token type they passed for. */
+  private readonly wellFormed = new WeakMap<object, TokenType>();
 
   /**
    * Payloads of access tokens whose signature this instance has verified, by the exact token
@@ -148,7 +160,8 @@ export class TokenService {
       // Oldest first: Map iterates in insertion order.
       this.verified.delete(this.verified.keys().next().value as string);
     }
-    this.verified.set(token, payload);
+    // Frozen: nothing may change a payload whose checks are remembered (see assertClaims).
+    this.verified.set(token, typeof payload === 'object' && payload !== null ? Object.freeze(payload) : payload);
   }
 
   /** SHA-256 of a token: what the database keeps instead of the token. */

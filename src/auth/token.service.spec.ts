@@ -107,6 +107,20 @@ describe('TokenService', () => {
     expect(reason(() => otherAudience.verify(token, 'access'))).toBe('Invalid token');
   });
 
+  it('for a remembered payload, skips only the structural checks: type and time still decide', () => {
+    const { service, subject, clock } = setup();
+    const { token, expiresAt } = service.issue('access', subject, farFuture);
+    const payload = service.verify(token, 'access');
+    service.rememberVerified(token, payload);
+    const remembered = service.recallVerified(token);
+    expect(Object.isFrozen(remembered)).toBe(true);
+    expect(service.assertClaims(remembered, 'access')).toMatchObject({ sub: subject.userId });
+    expect(service.assertClaims(remembered, 'access')).toMatchObject({ sub: subject.userId });
+    expect(reason(() => service.assertClaims(remembered, 'refresh'))).toBe('Invalid token');
+    clock.current = expiresAt.getTime();
+    expect(reason(() => service.assertClaims(remembered, 'access'))).toBe('Token has expired');
+  });
+
   it('hashes tokens with SHA-256', () => {
     expect(TokenService.hash('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });

@@ -33,12 +33,7 @@ export class JtiTable {
 
   /** Adds a UUID given as 32 hex digits at `offset` of `text` (a page read at start). */
   addHex(text: string, offset: number, minute: number): void {
-    for (let word = 0; word < 4; word += 1) {
-      let value = 0;
-      for (let digit = 0; digit < 8; digit += 1)
-        value = value * 16 + hexValue(text.charCodeAt(offset + word * 8 + digit));
-      this.key[word] = value;
-    }
+    for (let word = 0; word < 4; word += 1) this.key[word] = hexWord(text, offset + word * 8);
     this.insert(this.key, minute);
   }
 
@@ -154,6 +149,13 @@ function parseUuid(text: string, into: Uint32Array): boolean {
     into[word] = value;
   }
   return true;
+}
+
+/** The 32-bit number written as 8 hex digits at `offset` of `text` (digits known to be valid). */
+export function hexWord(text: string, offset: number): number {
+  let value = 0;
+  for (let digit = 0; digit < 8; digit += 1) value = value * 16 + hexValue(text.charCodeAt(offset + digit));
+  return value;
 }
 
 function hexValue(code: number): number {

@@ -1,5 +1,5 @@
 import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
-import { JtiTable } from './jti-table.js';
+import { hexWord, JtiTable } from './jti-table.js';
 import type { RevocationEvent } from './revocation-events.js';
 
 export type RevocationClaims = Pick<AuthTokenClaims, 'jti' | 'sid' | 'sub' | 'auth_time_ms'>;
@@ -57,7 +57,7 @@ export class RevocationStore {
   /** Denied tokens from a page of fixed-width records (TOKEN_PAGE_RECORD_LENGTH), without a string or array per row. */
   applyTokenPage(page: string): void {
     for (let offset = 0; offset + TOKEN_PAGE_RECORD_LENGTH <= page.length; offset += TOKEN_PAGE_RECORD_LENGTH) {
-      this.tokens.addHex(page, offset, Number.parseInt(page.slice(offset + 32, offset + TOKEN_PAGE_RECORD_LENGTH), 16));
+      this.tokens.addHex(page, offset, hexWord(page, offset + 32));
     }
   }
 

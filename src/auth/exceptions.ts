@@ -16,6 +16,11 @@ export class RetryLaterException extends HttpException {
   }
 }
 
+/** Whole seconds from `now` until `unlocksAt`, at least 1: what `Retry-After` says. */
+export function secondsUntil(unlocksAt: Date, now: Date): number {
+  return Math.max(1, Math.ceil((unlocksAt.getTime() - now.getTime()) / 1000));
+}
+
 /** 429 with the seconds to wait. */
 export class TooManyRequestsException extends RetryLaterException {
   constructor(message: string, retryAfterSeconds: number) {

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
 import { throttleKey } from './client-address.js';
-import { TooManyRequestsException } from './exceptions.js';
+import { secondsUntil, TooManyRequestsException } from './exceptions.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import type { Clock } from './interfaces/clock.interface.js';
 import { LoginFailureRepository } from './repositories/login-failure.repository.js';
@@ -57,7 +57,7 @@ export class LoginThrottleService {
     });
     if (!decision.allowed) {
       this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
-      throw new LoginThrottledException(Math.max(1, Math.ceil((decision.unlocksAt.getTime() - now.getTime()) / 1000)));
+      throw new LoginThrottledException(secondsUntil(decision.unlocksAt, now));
     }
     return { succeeded: () => this.failures.resetAccount(accountKey, client) };
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
 import { throttleKey } from './client-address.js';
-import { TooManyRequestsException } from './exceptions.js';
+import { secondsUntil, TooManyRequestsException } from './exceptions.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import type { Clock } from './interfaces/clock.interface.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
@@ -33,7 +33,7 @@ export class RegistrationThrottleService {
       max: this.options.registerMaxPerIp,
     });
     if (decision.allowed) return;
-    const wait = Math.max(1, Math.ceil((decision.unlocksAt.getTime() - now.getTime()) / 1000));
+    const wait = secondsUntil(decision.unlocksAt, now);
     this.events.emit('register_throttled', { userId: null, ip });
     throw new TooManyRequestsException(`Too many registrations from this address; retry in ${wait} seconds`, wait);
   }

@@ -102,8 +102,8 @@ export class LoginFailureRepository {
   }
 }
 
-/** Time of the oldest of the `limit` most recent failures (newest first), when the limit is reached. */
-function limitReachedAt(newestFirst: Date[] | null, limit: number): Date | null {
+/** Time of the oldest of the `limit` most recent events (newest first), when the limit is reached. */
+export function limitReachedAt(newestFirst: Date[] | null, limit: number): Date | null {
   if (!newestFirst || newestFirst.length < limit) return null;
   return new Date(newestFirst[limit - 1]);
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { limitReachedAt } from './login-failure.repository.js';
 
 export interface RateLimitHit {
   /** Which limit (e.g. `register`). */
@@ -37,10 +38,8 @@ export class RateLimitRepository {
             ORDER BY hit_at DESC LIMIT $4) recent`,
         [hit.scope, hit.key, windowStart, hit.max],
       )) as Array<{ times: Date[] | null }>;
-      if (row.times && row.times.length >= hit.max) {
-        const oldest = new Date(row.times[hit.max - 1]);
-        return { allowed: false, unlocksAt: new Date(oldest.getTime() + hit.windowSeconds * 1000) };
-      }
+      const reachedAt = limitReachedAt(row.times, hit.max);
+      if (reachedAt) return { allowed: false, unlocksAt: new Date(reachedAt.getTime() + hit.windowSeconds * 1000) };
       await manager.query(`INSERT INTO rate_limit_hits (scope, key, hit_at, expires_at) VALUES ($1, $2, $3, $4)`, [
         hit.scope,
         hit.key,

@@ -39,40 +39,73 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number):
   });
 }
 
+interface LaunchedApp {
+  child: ChildProcess;
+  workDir: string;
+  base: string;
+  /** The output up to "Listening on". */
+  output: string;
+  post(path: string, body: unknown): Promise<Response>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** The built example app started in a fresh directory on its embedded PostgreSQL, until it listens. */
+async function launchExampleApp(env: Record<string, string> = {}, listening = /Listening on/): Promise<LaunchedApp> {
+  const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
+  // Run as root, PostgreSQL runs as a 'postgres' user that must be able to reach the data directory.
+  chmodSync(workDir, 0o755);
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: workDir,
+    env: childEnv({ PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()), ...env }),
+  });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const output = await waitForOutput(child, listening, 60_000);
+    return {
+      child,
+      workDir,
+      base,
+      output,
+      post: (path, body) =>
+        fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
+      stop: () => {
+        const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+        child.kill('SIGTERM');
+        return exited;
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
 describe('the example app as a user runs it (built, in its own process)', () => {
   beforeAll(async () => {
     await run('npm', ['run', 'build', '--silent'], { cwd: ROOT });
   }, 120_000);
 
   it('starts on an embedded PostgreSQL with zero setup, serves the API, and stops cleanly on SIGTERM', async () => {
-    const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
-    // Run as root, PostgreSQL runs as a 'postgres' user that must be able to reach the data directory.
-    chmodSync(workDir, 0o755);
-    const port = await freePort();
-    const child = spawn(process.execPath, [MAIN], {
-      cwd: workDir,
-      env: childEnv({ PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()) }),
-    });
+    const app = await launchExampleApp();
     try {
-      const output = await waitForOutput(child, /Listening on/, 60_000);
+      const { output, base, post, workDir } = app;
       // Not ready (no port open, so no /health) before the revocation state is in memory.
       expect(output.indexOf('Revocation state loaded')).toBeGreaterThan(-1);
       expect(output.indexOf('Revocation state loaded')).toBeLessThan(output.indexOf('Listening on'));
-      const base = `http://127.0.0.1:${port}`;
       expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
       const credentials = { email: 'zero.setup@example.com', password: 'password123' };
-      const post = (path: string, body: unknown) =>
-        fetch(`${base}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
       expect((await post('/auth/register', credentials)).status).toBe(201);
       const tokens = (await (await post('/auth/login', credentials)).json()) as { accessToken: string };
       const profile = await fetch(`${base}/profile`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
       expect(profile.status).toBe(200);
       // Security events go to the log, one structured line each, without the password or the email.
-      const loggedLine = waitForOutput(child, /"event":"login_failed".*\n/, 5_000);
+      const loggedLine = waitForOutput(app.child, /"event":"login_failed".*\n/, 5_000);
       expect((await post('/auth/login', { ...credentials, password: 'not the password' })).status).toBe(401);
       const logged = await loggedLine;
       const line = logged.split('\n').find((text) => text.includes('"event":"login_failed"')) ?? '';
@@ -83,35 +116,20 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       expect(existsSync(join(workDir, '.data/jwt-secret'))).toBe(true);
       expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(true);
 
-      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await app.stop()).toBe(0);
       // PostgreSQL shut down: it removes its pid file on a clean stop.
       expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(false);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
     }
   }, 90_000);
 
   it('runs on Fastify with HTTP_ADAPTER=fastify', async () => {
-    const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
-    chmodSync(workDir, 0o755);
-    const port = await freePort();
-    const child = spawn(process.execPath, [MAIN], {
-      cwd: workDir,
-      env: childEnv({ PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()), HTTP_ADAPTER: 'fastify' }),
-    });
+    const app = await launchExampleApp({ HTTP_ADAPTER: 'fastify' }, /Listening on .*\(fastify\)/);
     try {
-      const output = await waitForOutput(child, /Listening on .*\(fastify\)/, 60_000);
+      const { output, base, post } = app;
       expect(output).toMatch(/Revocation state loaded/);
-      const base = `http://127.0.0.1:${port}`;
       const credentials = { email: 'fastify@example.com', password: 'password123' };
-      const post = (path: string, body: unknown) =>
-        fetch(`${base}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
       expect((await post('/auth/register', credentials)).status).toBe(201);
       const tokens = (await (await post('/auth/login', credentials)).json()) as { accessToken: string };
       const profile = await fetch(`${base}/profile`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
@@ -122,11 +140,9 @@ describe('the example app as a user runs it (built, in its own process)', () => 
         body: '{"email":',
       });
       expect(await malformed.json()).toEqual({ statusCode: 400, message: 'Malformed JSON body', error: 'Bad Request' });
-      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await app.stop()).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
     }
   }, 90_000);
 

@@ -2,7 +2,8 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'lib/', 'node_modules/', '.data/', 'coverage/'] },
+  // The host app has its own tsconfig and dependencies: it is compiled by its own test (test/host-app.e2e-spec.ts).
+  { ignores: ['dist/', 'lib/', 'node_modules/', '.data/', 'coverage/', 'test/host-app/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,10 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { childEnv, launchNodeApp, type LaunchedApp, waitForOutput } from './support/launch.js';
 import { freePort } from './support/ports.js';
 import { bearer, PASSWORD, registerAndLogin, startApp } from './support/test-app.js';
 
@@ -14,76 +15,17 @@ const MAIN = join(ROOT, 'dist/src/main.js');
 const CLI = join(ROOT, 'dist/src/cli.js');
 const TYPEORM = join(ROOT, 'node_modules/.bin/typeorm');
 
-/** Env for child processes: only what they need, none of the test run's database settings. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
-}
-
-function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((done, fail) => {
-    let output = '';
-    const timer = setTimeout(() => fail(new Error(`timed out waiting for ${pattern}; output:\n${output}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (pattern.test(output)) {
-        clearTimeout(timer);
-        done(output);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`exited with ${code} before ${pattern}; output:\n${output}`));
-    });
-  });
-}
-
-interface LaunchedApp {
-  child: ChildProcess;
+interface ExampleApp extends LaunchedApp {
   workDir: string;
-  base: string;
-  /** The output up to "Listening on". */
-  output: string;
-  post(path: string, body: unknown): Promise<Response>;
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>;
 }
 
 /** The built example app started in a fresh directory on its embedded PostgreSQL, until it listens. */
-async function launchExampleApp(env: Record<string, string> = {}, listening = /Listening on/): Promise<LaunchedApp> {
+async function launchExampleApp(env: Record<string, string> = {}, listening = /Listening on/): Promise<ExampleApp> {
   const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
   // Run as root, PostgreSQL runs as a 'postgres' user that must be able to reach the data directory.
   chmodSync(workDir, 0o755);
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: workDir,
-    env: childEnv({ PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()), ...env }),
-  });
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    const output = await waitForOutput(child, listening, 60_000);
-    return {
-      child,
-      workDir,
-      base,
-      output,
-      post: (path, body) =>
-        fetch(`${base}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        }),
-      stop: () => {
-        const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-        child.kill('SIGTERM');
-        return exited;
-      },
-    };
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
+  const appEnv = { EMBEDDED_DATABASE_PORT: String(await freePort()), ...env };
+  return { ...(await launchNodeApp({ main: MAIN, cwd: workDir, env: appEnv, listening })), workDir };
 }
 
 describe('the example app as a user runs it (built, in its own process)', () => {
@@ -116,7 +58,7 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       expect(existsSync(join(workDir, '.data/jwt-secret'))).toBe(true);
       expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(true);
 
-      expect(await app.stop()).toBe(0);
+      expect(await app.stop()).toEqual({ code: 0, signal: null });
       // PostgreSQL shut down: it removes its pid file on a clean stop.
       expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(false);
     } finally {
@@ -140,7 +82,7 @@ describe('the example app as a user runs it (built, in its own process)', () => 
         body: '{"email":',
       });
       expect(await malformed.json()).toEqual({ statusCode: 400, message: 'Malformed JSON body', error: 'Bad Request' });
-      expect(await app.stop()).toBe(0);
+      expect(await app.stop()).toEqual({ code: 0, signal: null });
     } finally {
       if (app.child.exitCode === null) app.child.kill('SIGKILL');
     }

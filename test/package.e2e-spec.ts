@@ -1,31 +1,44 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { childEnv, launchNodeApp, type LaunchedApp } from './support/launch.js';
 
 const run = promisify(execFile);
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = resolve(import.meta.dirname, '..');
+const HOST_APP = join(ROOT, 'test/host-app');
 
 interface PackedFile {
   path: string;
 }
+
+/** Built and packed once for the whole file: two workers building lib/ at once would clash. */
+let workDir: string;
+let tarball: string;
+let files: string[];
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'auth-package-'));
+  await run('npm', ['run', 'build:lib', '--silent'], { cwd: ROOT });
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir], {
+    cwd: ROOT,
+  });
+  const [pack] = JSON.parse(stdout) as Array<{ filename: string; files: PackedFile[] }>;
+  tarball = join(workDir, pack.filename);
+  files = pack.files.map((file) => file.path).sort();
+}, 120_000);
+
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 /**
  * What `npm pack` would publish: the module (its JavaScript, its types) and its migrations, the
  * licence and the README, nothing else: no example app, tests, benches or local data.
  */
 describe('the published package', () => {
-  let files: string[];
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
-
-  beforeAll(async () => {
-    await run('npm', ['run', 'build:lib', '--silent'], { cwd: ROOT });
-    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
-    const [pack] = JSON.parse(stdout) as Array<{ files: PackedFile[] }>;
-    files = pack.files.map((file) => file.path).sort();
-  }, 120_000);
 
   it('holds the module, its types and its migrations', () => {
     for (const path of [
@@ -85,5 +98,165 @@ describe('the published package', () => {
     }
     expect(manifest.license).toBe('MIT');
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
+  });
+});
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown> & Array<Record<string, unknown>>;
+}
+
+/**
+ * test/host-app is a Nest app of its own (its package.json, entity, migration, @nestjs/config,
+ * global guard): copied out of this repository, it installs the packed tarball from the registry's
+ * point of view, so nothing resolves to src/ or to this repository's node_modules.
+ */
+describe('a host app that installs the packed tarball', () => {
+  let appDir: string;
+  let database: TestDatabase;
+  const secret = 'host-app-secret-'.padEnd(48, 'x');
+
+  beforeAll(async () => {
+    appDir = join(workDir, 'host-app');
+    cpSync(HOST_APP, appDir, { recursive: true, filter: (path) => !/[\\/](node_modules|dist)$/.test(path) });
+    // The registry mirror (or npm's cache) provides the host's own dependencies; the module comes from the tarball.
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+      cwd: appDir,
+      env: childEnv({}),
+    });
+    await run('npm', ['run', 'build', '--silent'], { cwd: appDir, env: childEnv({}) });
+    database = await createTestDatabase({ migrated: false });
+  }, 300_000);
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('runs its own migration together with AUTH_MIGRATIONS, after which migration:generate finds nothing', async () => {
+    const env = childEnv({ DATABASE_URL: database.url });
+    const migrated = await run('npm', ['run', 'migration:run'], { cwd: appDir, env });
+    expect(migrated.stdout).toMatch(/Migration CreateAuthTables\d+ has been executed successfully/);
+    expect(migrated.stdout).toMatch(/Migration CreateNotes1764400000000 has been executed successfully/);
+    // --check exits non-zero when the entities (the module's and the host's) differ from the schema.
+    const check = await run('npm', ['run', 'migration:check'], { cwd: appDir, env });
+    expect(check.stdout).toContain('No changes in database schema were found');
+  }, 120_000);
+
+  it('is where the README’s “Use it in your own Nest app” snippets come from, file for file', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Use it in your own Nest app'));
+    const snippets = [...section.slice(0, section.indexOf('\n## ')).matchAll(/```ts\n([\s\S]*?)```/g)].map(
+      (match) => match[1],
+    );
+    const sources = readdirSync(join(HOST_APP, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => readFileSync(join(HOST_APP, 'src', name), 'utf8'));
+    expect(snippets.length).toBeGreaterThanOrEqual(5);
+    for (const snippet of snippets) expect(sources).toContain(snippet);
+  });
+
+  describe.each(['express', 'fastify'])('on %s', (adapter) => {
+    let app: LaunchedApp;
+    const email = `host.${adapter}@example.com`;
+    const password = 'host app password';
+
+    beforeAll(async () => {
+      app = await launchNodeApp({
+        main: 'dist/src/main.js',
+        cwd: appDir,
+        env: { HTTP_ADAPTER: adapter, DATABASE_URL: database.url, JWT_SECRET: secret },
+        listening: new RegExp(`host-app listening on .*\\(${adapter}\\)`),
+      });
+    }, 90_000);
+
+    afterAll(async () => {
+      // Nest's shutdown hooks close the app, then re-raise the signal: it ends by SIGTERM, not hung.
+      expect(await app?.stop()).toEqual({ code: null, signal: 'SIGTERM' });
+    });
+
+    async function call(method: string, path: string, options: { token?: string; body?: unknown } = {}) {
+      const headers: Record<string, string> = {};
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      if (options.body !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(`${app.base}${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined } as Answer;
+    }
+
+    const login = async (deviceName: string) => {
+      const answer = await call('POST', '/auth/login', { body: { email, password, deviceName } });
+      expect(answer.status).toBe(200);
+      return answer.body as unknown as { accessToken: string; refreshToken: string; sessionId: string };
+    };
+
+    it('serves its public route, and guards its own route with the module’s guard', async () => {
+      expect(await call('GET', '/status')).toEqual({ status: 200, body: { ok: true } });
+      expect(await call('GET', '/notes')).toEqual({
+        status: 401,
+        body: { statusCode: 401, message: 'Missing bearer token', error: 'Unauthorized' },
+      });
+    });
+
+    it('registers, logs in, uses its own guarded route and entity, refreshes, and lists devices', async () => {
+      const registered = await call('POST', '/auth/register', { body: { email, password } });
+      expect(registered.status).toBe(201);
+      const laptop = await login('laptop');
+      const phone = await login('phone');
+
+      const created = await call('POST', '/notes', { token: laptop.accessToken, body: { text: 'first note' } });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ ownerId: registered.body.id, text: 'first note' });
+      // The host's own ValidationPipe still applies to its own routes.
+      expect((await call('POST', '/notes', { token: laptop.accessToken, body: { text: 7 } })).status).toBe(400);
+      const notes = await call('GET', '/notes', { token: phone.accessToken });
+      expect(notes.body.map((note) => note.text)).toEqual(['first note']);
+
+      const refreshed = await call('POST', '/auth/refresh', { body: { refreshToken: laptop.refreshToken } });
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.body.sessionId).toBe(laptop.sessionId);
+      // The refresh token just rotated out is refused.
+      expect((await call('POST', '/auth/refresh', { body: { refreshToken: laptop.refreshToken } })).status).toBe(401);
+      const newAccess = refreshed.body.accessToken as string;
+      expect((await call('GET', '/notes', { token: newAccess })).status).toBe(200);
+
+      const devices = await call('GET', '/auth/sessions', { token: newAccess });
+      expect(devices.status).toBe(200);
+      expect(devices.body.map((device) => [device.deviceName, device.current]).sort()).toEqual([
+        ['laptop', true],
+        ['phone', false],
+      ]);
+
+      // One device signed out from the other: its token is refused at once on the host's route.
+      expect((await call('DELETE', `/auth/sessions/${phone.sessionId}`, { token: newAccess })).status).toBe(204);
+      expect((await call('GET', '/notes', { token: phone.accessToken })).body.message).toBe('Token has been revoked');
+      expect((await call('GET', '/notes', { token: newAccess })).status).toBe(200);
+
+      // Logout ends this session only.
+      const tablet = await login('tablet');
+      expect((await call('POST', '/auth/logout', { token: newAccess })).status).toBe(204);
+      expect((await call('GET', '/notes', { token: newAccess })).status).toBe(401);
+      expect((await call('GET', '/notes', { token: tablet.accessToken })).status).toBe(200);
+    });
+
+    it('logs out every device with logout-all, and the host receives the security events', async () => {
+      const first = await login('first');
+      const second = await login('second');
+      expect((await call('POST', '/auth/logout-all', { token: first.accessToken })).status).toBe(204);
+      for (const tokens of [first, second]) {
+        expect((await call('GET', '/notes', { token: tokens.accessToken })).status).toBe(401);
+        expect((await call('POST', '/auth/refresh', { body: { refreshToken: tokens.refreshToken } })).status).toBe(401);
+      }
+      // The host's SecurityEventHandler (AuditLog) got typed events, and logged them without secrets.
+      const output = app.allOutput();
+      for (const type of ['user_registered', 'login_succeeded', 'session_revoked', 'logout_all']) {
+        expect(output).toContain(`"audit":"${type}"`);
+      }
+      expect(output).not.toContain(password);
+      expect(output).not.toContain(first.accessToken);
+    });
   });
 });

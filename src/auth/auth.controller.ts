@@ -26,6 +26,9 @@ import { AuthExceptionsFilter } from './filters/auth-exceptions.filter.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import type { TokenPair } from './interfaces/token-pair.interface.js';
+import { ApiRoute } from './openapi/api-route.decorator.js';
+import { PublicUserResponse, TokenPairResponse } from './openapi/responses.js';
+import { ApiArea } from './openapi/swagger.js';
 import { BodyShapePipe } from './pipes/body-shape.pipe.js';
 
 /** Validation is the module's own, whatever pipes the host app configures. */
@@ -43,6 +46,7 @@ export function clientInfo(request: ClientRequest): ClientInfo {
 }
 
 @Controller()
+@ApiArea('auth')
 @UsePipes(new BodyShapePipe(), authValidationPipe)
 @UseGuards(JwtAuthGuard)
 @UseFilters(AuthExceptionsFilter)
@@ -51,6 +55,16 @@ export class AuthController {
 
   @Public()
   @Post('register')
+  @ApiRoute({
+    summary: 'Create an account',
+    bearer: false,
+    body: true,
+    success: { status: 201, description: 'Registered (not signed in: log in next)', type: PublicUserResponse },
+    errors: {
+      409: 'Email is already registered (in any letter case)',
+      429: 'Too many registrations from this client (`REGISTER_MAX_PER_IP` per `REGISTER_WINDOW`)',
+    },
+  })
   register(@Body() body: RegisterDto, @Req() request: ClientRequest): Promise<PublicUser> {
     return this.auth.register(body.email, body.password, clientInfo(request));
   }
@@ -58,6 +72,18 @@ export class AuthController {
   // Token responses must never be stored by a browser or an intermediary (RFC 6749, section 5.1).
   @Public()
   @Post('login')
+  @ApiRoute({
+    summary: 'Sign in: opens a session (a device) and returns its first token pair',
+    description: 'The answer carries `Cache-Control: no-store`.',
+    bearer: false,
+    body: true,
+    success: { status: 200, description: 'Signed in', type: TokenPairResponse },
+    errors: {
+      401: 'Invalid email or password',
+      403: 'Account suspended until the given time (said only once the password was right)',
+      429: 'Too many failed logins for this account from this client, from this client, or for this account',
+    },
+  })
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')
@@ -67,6 +93,15 @@ export class AuthController {
 
   @Public()
   @Post('refresh')
+  @ApiRoute({
+    summary: 'Rotate the refresh token: a new pair for the same session',
+    description:
+      'The refresh token used is rotated out. Presenting a rotated-out token again after the grace period (`refreshReuseGrace`) is taken as theft and ends the session. The answer carries `Cache-Control: no-store`.',
+    bearer: false,
+    body: true,
+    success: { status: 200, description: 'A new pair (same `sessionId`)', type: TokenPairResponse },
+    errors: { 401: 'Invalid, expired, rotated-out or revoked refresh token; the session may have ended' },
+  })
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')
@@ -75,18 +110,36 @@ export class AuthController {
   }
 
   @Post('logout')
+  @ApiRoute({
+    summary: 'Sign out this session',
+    success: { status: 204, description: 'The session ended: its tokens are refused at once everywhere' },
+  })
   @HttpCode(HttpStatus.NO_CONTENT)
   logout(@CurrentUser() user: AuthenticatedUser): Promise<void> {
     return this.auth.logout(user);
   }
 
   @Post('logout-all')
+  @ApiRoute({
+    summary: 'Sign out every session of the caller',
+    success: { status: 204, description: 'Every session of the user ended' },
+  })
   @HttpCode(HttpStatus.NO_CONTENT)
   logoutAll(@CurrentUser() user: AuthenticatedUser): Promise<void> {
     return this.auth.logoutAll(user);
   }
 
   @Post('password')
+  @ApiRoute({
+    summary: 'Change the password',
+    description: 'Every other session of the user is signed out; this one stays.',
+    body: true,
+    success: { status: 204, description: 'Changed' },
+    errors: {
+      401: 'Current password is incorrect, or the access token is missing, invalid, expired or revoked',
+      429: 'Too many wrong current passwords (counted as failed logins)',
+    },
+  })
   @HttpCode(HttpStatus.NO_CONTENT)
   changePassword(
     @CurrentUser() user: AuthenticatedUser,
@@ -98,6 +151,17 @@ export class AuthController {
 
   /** Deletes the caller's account after checking the current password (throttled like a login). */
   @Delete('account')
+  @ApiRoute({
+    summary: 'Delete the account',
+    description:
+      'The user and every session go; every token is refused at once everywhere; the email can register again.',
+    body: true,
+    success: { status: 204, description: 'Deleted' },
+    errors: {
+      401: 'Current password is incorrect (nothing deleted), or the access token is missing, invalid, expired or revoked',
+      429: 'Too many wrong passwords (counted as failed logins)',
+    },
+  })
   @HttpCode(HttpStatus.NO_CONTENT)
   deleteAccount(
     @CurrentUser() user: AuthenticatedUser,
@@ -108,6 +172,11 @@ export class AuthController {
   }
 
   @Get('me')
+  @ApiRoute({
+    summary: 'The signed-in user',
+    success: { status: 200, description: 'The user', type: PublicUserResponse },
+    errors: { 404: 'User not found' },
+  })
   me(@CurrentUser() user: AuthenticatedUser): Promise<PublicUser> {
     return this.auth.me(user);
   }

@@ -1,13 +1,21 @@
 import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { type AuthenticatedUser, CurrentUser, StrictRevocationCheck } from '../auth/index.js';
 
-interface ProfileView {
-  userId: string;
-  sessionId: string;
+class ProfileView {
+  @ApiProperty({ format: 'uuid' })
+  userId!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  sessionId!: string;
 }
 
 /** Guarded by the global JwtAuthGuard. */
 @Controller('profile')
+@ApiTags('example')
+@ApiBearerAuth()
+@ApiOkResponse({ type: ProfileView })
+@ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or revoked access token' })
 export class ProfileController {
   @Get()
   profile(@CurrentUser() user: AuthenticatedUser): ProfileView {

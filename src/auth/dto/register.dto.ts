@@ -1,5 +1,6 @@
 import { IsString, MaxLength, MinLength } from 'class-validator';
 import { IsEmailAddress, StorableString, WellFormedText } from './validators.js';
+import { ApiField } from '../openapi/swagger.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 /** Upper bound before hashing, so that a huge password cannot make the hash a denial of service. */
@@ -8,11 +9,13 @@ export const PASSWORD_MAX_LENGTH = 256;
 export const EMAIL_MAX_CHARS = 254;
 
 export class RegisterDto {
+  @ApiField({ format: 'email', maxLength: EMAIL_MAX_CHARS, example: 'ada@example.com' })
   @IsString()
   @StorableString(EMAIL_MAX_CHARS)
   @IsEmailAddress({ message: 'email must be a valid email address' })
   email!: string;
 
+  @ApiField({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
   @IsString()
   @MinLength(PASSWORD_MIN_LENGTH)
   @MaxLength(PASSWORD_MAX_LENGTH)

@@ -1,0 +1,70 @@
+import { applyDecorators } from '@nestjs/common';
+import { ErrorResponse } from './responses.js';
+import { nothing, swagger } from './swagger.js';
+
+/** The error answers a route of the module can give. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503;
+
+export interface RouteDescription {
+  summary: string;
+  description?: string;
+  /** The success answer: its status, what it means, and the shape of its body (none for 204). */
+  success: { status: 200 | 201 | 204; description: string; type?: abstract new () => unknown; isArray?: boolean };
+  /** Requires an access token (the `bearer` security scheme). Default true. */
+  bearer?: boolean;
+  /** A JSON body (of the parameter's DTO type): adds the 400 and 413 answers. */
+  body?: boolean;
+  /** Route-specific errors; 401 (bearer), 400 and 413 (body) and 503 are added when not given. */
+  errors?: Partial<Record<ErrorStatus, string>>;
+}
+
+const RETRY_AFTER = {
+  'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } },
+};
+
+/** Every route of the module answers 503 (with Retry-After) while the database is unreachable. */
+const COMMON_ERRORS: Partial<Record<ErrorStatus, string>> = {
+  503: 'The database cannot be reached: nothing about a token or a password can be known. Retry after `Retry-After` seconds.',
+};
+const BODY_ERRORS: Partial<Record<ErrorStatus, string>> = {
+  400: 'Malformed JSON, a body that is not an object of the documented fields, or a field that fails validation (`message` lists them)',
+  413: 'Body larger than the app accepts',
+};
+const BEARER_ERRORS: Partial<Record<ErrorStatus, string>> = {
+  401: 'Missing, malformed, expired or revoked access token (`Missing bearer token`, `Invalid token`, `Token has expired`, `Token has been revoked`)',
+};
+
+/**
+ * One route's OpenAPI description: summary, success answer, every error answer (in Nest's
+ * `{statusCode, message, error}` shape, with `Retry-After` on 429 and 503), and the bearer scheme.
+ */
+export function ApiRoute(route: RouteDescription): MethodDecorator {
+  const api = swagger;
+  if (!api) return nothing;
+  const bearer = route.bearer ?? true;
+  const errors = {
+    ...COMMON_ERRORS,
+    ...(route.body ? BODY_ERRORS : {}),
+    ...(bearer ? BEARER_ERRORS : {}),
+    ...route.errors,
+  };
+  const decorators = [
+    api.ApiOperation({ summary: route.summary, description: route.description }),
+    api.ApiResponse({
+      status: route.success.status,
+      description: route.success.description,
+      type: route.success.type,
+      isArray: route.success.isArray,
+    }),
+    ...Object.entries(errors).map(([status, description]) =>
+      api.ApiResponse({
+        status: Number(status),
+        description,
+        type: ErrorResponse,
+        headers: status === '429' || status === '503' ? RETRY_AFTER : undefined,
+      }),
+    ),
+  ];
+  if (bearer) decorators.push(api.ApiBearerAuth());
+  return applyDecorators(...decorators);
+}

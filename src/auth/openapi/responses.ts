@@ -1,0 +1,68 @@
+import { ApiField } from './swagger.js';
+
+/**
+ * Shapes of the module's answers, for the OpenAPI document only: the routes return plain objects
+ * of the same fields (PublicUser, TokenPair, DeviceSession).
+ */
+export class ErrorResponse {
+  @ApiField({ example: 401 })
+  statusCode!: number;
+
+  @ApiField({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    example: 'Token has been revoked',
+    description: 'What went wrong; a list of messages for a body that fails validation',
+  })
+  message!: string | string[];
+
+  @ApiField({ example: 'Unauthorized', description: "The status's reason phrase" })
+  error!: string;
+}
+
+export class PublicUserResponse {
+  @ApiField({ format: 'uuid' })
+  id!: string;
+
+  @ApiField({ format: 'email', example: 'ada@example.com' })
+  email!: string;
+}
+
+export class TokenPairResponse {
+  @ApiField({ description: 'JWT to send as `Authorization: Bearer …`' })
+  accessToken!: string;
+
+  @ApiField({ description: 'JWT for POST /auth/refresh: one use, rotated on each refresh' })
+  refreshToken!: string;
+
+  @ApiField({ enum: ['Bearer'] })
+  tokenType!: 'Bearer';
+
+  @ApiField({ description: 'Seconds the access token is valid for', example: 900 })
+  expiresIn!: number;
+
+  @ApiField({ format: 'uuid', description: 'The session (device) the tokens belong to' })
+  sessionId!: string;
+}
+
+export class DeviceSessionResponse {
+  @ApiField({ format: 'uuid' })
+  id!: string;
+
+  @ApiField({ type: 'string', nullable: true, example: 'Firefox on Linux' })
+  deviceName!: string | null;
+
+  @ApiField({ type: 'string', nullable: true })
+  userAgent!: string | null;
+
+  @ApiField({ type: 'string', nullable: true, example: '203.0.113.7' })
+  ip!: string | null;
+
+  @ApiField({ format: 'date-time', description: 'Sign-in time' })
+  createdAt!: string;
+
+  @ApiField({ format: 'date-time', description: 'Last activity (written at most once a minute)' })
+  lastUsedAt!: string;
+
+  @ApiField({ description: 'True only for the session of the presenting token' })
+  current!: boolean;
+}

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
+import { RequestMethod } from '@nestjs/common';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { AuthController } from '../src/auth/auth.controller.js';
+import { SessionsController } from '../src/auth/sessions.controller.js';
+import { IS_PUBLIC_KEY } from '../src/auth/auth.constants.js';
+import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
+
+interface Operation {
+  requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }>;
+  security?: Array<Record<string, string[]>>;
+}
+interface OpenApiDocument {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { type: string; scheme: string }> };
+}
+
+/** Every route the module's controllers declare, read from Nest's own route metadata. */
+function moduleRoutes(prefix: string): Array<{ method: string; path: string; isPublic: boolean }> {
+  return [AuthController, SessionsController].flatMap((controller) => {
+    const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '').replace(/^\/|\/$/g, '');
+    return Object.getOwnPropertyNames(controller.prototype)
+      .map((name) => (controller.prototype as unknown as Record<string, unknown>)[name])
+      .filter((handler): handler is object => Reflect.hasMetadata(METHOD_METADATA, handler as object))
+      .map((handler) => {
+        const path = String(Reflect.getMetadata(PATH_METADATA, handler)).replace(/^\//, '');
+        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number].toLowerCase();
+        const full = ['', prefix, base, path].filter((part, index) => index === 0 || part !== '').join('/');
+        return {
+          method,
+          path: full.replace(/:(\w+)/g, '{$1}'),
+          isPublic: Reflect.getMetadata(IS_PUBLIC_KEY, handler) === true,
+        };
+      });
+  });
+}
+
+/** What each route can answer, as the module's behaviour specs show it. */
+const EXPECTED_STATUSES: Record<string, number[]> = {
+  'post /auth/register': [201, 400, 409, 413, 429, 503],
+  'post /auth/login': [200, 400, 401, 403, 413, 429, 503],
+  'post /auth/refresh': [200, 400, 401, 413, 503],
+  'post /auth/logout': [204, 401, 503],
+  'post /auth/logout-all': [204, 401, 503],
+  'post /auth/password': [204, 400, 401, 413, 429, 503],
+  'delete /auth/account': [204, 400, 401, 413, 429, 503],
+  'get /auth/me': [200, 401, 404, 503],
+  'get /auth/sessions': [200, 401, 503],
+  'delete /auth/sessions/{id}': [204, 400, 401, 404, 503],
+};
+
+describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {
+  let testApp: TestAppWithDatabase;
+  let document: OpenApiDocument;
+
+  beforeAll(async () => {
+    testApp = await createTestApp();
+    const response = await testApp.http.get('/docs-json').expect(200);
+    document = response.body as OpenApiDocument;
+  });
+
+  afterAll(async () => {
+    await testApp?.close();
+  });
+
+  it('is a valid OpenAPI document', async () => {
+    const result = await new Validator().validate(document as unknown as Parameters<Validator['validate']>[0]);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(document.openapi).toMatch(/^3\./);
+  });
+
+  it('describes every route of the module, with the answers each can give', () => {
+    const routes = moduleRoutes('auth');
+    expect(routes.map((route) => `${route.method} ${route.path}`).sort()).toEqual(
+      Object.keys(EXPECTED_STATUSES).sort(),
+    );
+    for (const route of routes) {
+      const operation = document.paths[route.path]?.[route.method];
+      expect({ route, described: operation !== undefined }).toEqual({ route, described: true });
+      const statuses = Object.keys(operation.responses)
+        .map(Number)
+        .sort((a, b) => a - b);
+      expect({ route: route.path, statuses }).toEqual({
+        route: route.path,
+        statuses: EXPECTED_STATUSES[`${route.method} ${route.path}`],
+      });
+      // Errors in Nest's shape; 429 and 503 say when to retry.
+      for (const [status, answer] of Object.entries(operation.responses)) {
+        if (Number(status) < 400) continue;
+        expect(answer.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/ErrorResponse' });
+        if (status === '429' || status === '503') expect(Object.keys(answer.headers ?? {})).toEqual(['Retry-After']);
+      }
+      // Guarded routes name the bearer scheme; public ones do not.
+      expect({ route: route.path, bearer: (operation.security ?? []).some((entry) => 'bearer' in entry) }).toEqual({
+        route: route.path,
+        bearer: !route.isPublic,
+      });
+    }
+    expect(document.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('gives the shapes of request bodies and answers', () => {
+    const schemas = document.components.schemas as Record<
+      string,
+      { properties: Record<string, unknown>; required?: string[] }
+    >;
+    expect(document.paths['/auth/login'].post.requestBody?.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/LoginDto',
+    });
+    expect(schemas.LoginDto.required?.sort()).toEqual(['email', 'password']);
+    expect(Object.keys(schemas.LoginDto.properties).sort()).toEqual(['deviceName', 'email', 'password']);
+    expect(schemas.RegisterDto.properties.password).toMatchObject({ minLength: 8, maxLength: 256 });
+    expect(Object.keys(schemas.TokenPairResponse.properties).sort()).toEqual(
+      ['accessToken', 'expiresIn', 'refreshToken', 'sessionId', 'tokenType'].sort(),
+    );
+    expect(Object.keys(schemas.ErrorResponse.properties).sort()).toEqual(['error', 'message', 'statusCode']);
+    expect(document.paths['/auth/sessions'].get.responses['200'].content?.['application/json'].schema).toEqual({
+      type: 'array',
+      items: { $ref: '#/components/schemas/DeviceSessionResponse' },
+    });
+    for (const route of ['/auth/register', '/auth/refresh', '/auth/password']) {
+      const method = document.paths[route].post;
+      expect(method.requestBody?.content['application/json'].schema.$ref).toMatch(/^#\/components\/schemas\/\w+Dto$/);
+    }
+    expect(document.paths['/auth/account'].delete.requestBody?.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/DeleteAccountDto',
+    });
+  });
+
+  it('serves Swagger UI from local files at /docs', async () => {
+    const page = await testApp.http.get('/docs').redirects(1).expect(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('swagger-ui');
+    expect(page.text).not.toMatch(/https?:\/\/(?!localhost|127\.0\.0\.1)[^"']*\.(js|css)/);
+  });
+});

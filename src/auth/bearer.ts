@@ -30,6 +30,17 @@ export function bearerOf(request: RequestWithHeaders): BearerResult {
 }
 
 export function parseBearer(header: string | string[] | undefined): BearerResult {
+  const scanned = scanBearer(header);
+  if (scanned.token !== null && !B64TOKEN.test(scanned.token)) return { token: null, reason: 'malformed' };
+  return scanned;
+}
+
+/**
+ * The token of an `Authorization: Bearer` header, cut out but not yet checked for its character
+ * set (parseBearer does that): a string that is not a well-formed token can still be compared
+ * with tokens known to be valid, and never equal one of them.
+ */
+export function scanBearer(header: string | string[] | undefined): BearerResult {
   if (header === undefined || header === '') return { token: null, reason: 'missing' };
   if (typeof header !== 'string' || header.length > MAX_HEADER_LENGTH) return { token: null, reason: 'malformed' };
   // Another scheme (Basic, ...) is not a bearer token at all.
@@ -41,6 +52,6 @@ export function parseBearer(header: string | string[] | undefined): BearerResult
   while (end > start && (header[end - 1] === ' ' || header[end - 1] === '\t')) end -= 1;
   const token = header.slice(start, end);
   if (token.length === 0) return { token: null, reason: 'missing' };
-  if (token.length > MAX_BEARER_TOKEN_LENGTH || !B64TOKEN.test(token)) return { token: null, reason: 'malformed' };
+  if (token.length > MAX_BEARER_TOKEN_LENGTH) return { token: null, reason: 'malformed' };
   return { token };
 }

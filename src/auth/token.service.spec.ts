@@ -121,6 +121,19 @@ describe('TokenService', () => {
     expect(reason(() => service.assertClaims(remembered, 'access'))).toBe('Token has expired');
   });
 
+  it('recalls a verified token only by its identical string, even when another shares its signature end', () => {
+    const { service, subject } = setup();
+    const { token } = service.issue('access', subject, farFuture);
+    service.rememberVerified(token, service.verify(token, 'access'));
+    expect(service.recallVerified(token)).toMatchObject({ sub: subject.userId });
+    // Same last characters (the cache's slot), another header and payload: not the verified token.
+    const [, , signature] = token.split('.');
+    const forged = `eyJhbGciOiJub25lIn0.e30.${signature}`;
+    expect(service.recallVerified(forged)).toBeUndefined();
+    expect(service.recallVerified(token.slice(1))).toBeUndefined();
+    expect(service.recallVerified(`${token} `)).toBeUndefined();
+  });
+
   it('hashes tokens with SHA-256', () => {
     expect(TokenService.hash('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });

@@ -54,7 +54,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
    * other and, once accepted, remembered as verified for JwtAuthGuard's fast path.
    */
   async validate(request: RequestWithHeaders & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
-    const user = await this.check(request, payload);
+    const user = await this.check(payload, request[STRICT_REVOCATION_REQUEST] === true);
     const token = extractBearer(request);
     if (token) this.tokens.rememberVerified(token, payload);
     return user;
@@ -64,9 +64,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
    * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
    * before (validate), or earlier for this very token string (JwtAuthGuard's fast path).
    */
-  async check(request: RequestWithHeaders & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
+  async check(payload: unknown, strict: boolean): Promise<AuthenticatedUser> {
     const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
-    await this.revocation.assertAccessTokenValid(claims, { strict: request[STRICT_REVOCATION_REQUEST] === true });
+    await this.revocation.assertAccessTokenValid(claims, { strict });
     await this.activity.touch(claims.sid);
     return {
       userId: claims.sub,

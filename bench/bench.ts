@@ -1,5 +1,5 @@
 import { ExtractJwt } from 'passport-jwt';
-import { parseBearer } from '../src/auth/bearer.js';
+import { parseBearer } from '../src/auth/http/bearer.js';
 import { finish, get, load, machine, post, registerAndLogin, startDatabase, startServer, verdict } from './support.js';
 
 /** Mean µs per call of `work`, over enough calls to take about `budgetMs`. */

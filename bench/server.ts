@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { Controller, Get, type DynamicModule, Module, Post } from '@nestjs/common';
 import { ModuleRef, NestFactory } from '@nestjs/core';
-import { AppModule } from '../src/app.module.js';
-import { APPLICATION_OPTIONS, configureApp, createHttpAdapter } from '../src/app.setup.js';
+import { AppModule } from '../src/example/app.module.js';
+import { APPLICATION_OPTIONS, configureApp, createHttpAdapter } from '../src/example/app.setup.js';
 import { PurgeService, Public, RevocationService, RevocationSyncService } from '../src/auth/index.js';
-import { loadAppConfig } from '../src/config/app.config.js';
+import { loadAppConfig } from '../src/example/config/app.config.js';
 import { ComparisonModule } from './comparison.module.js';
 
 /** Bench-only routes: memory after a full GC and the revocation sync state, and a timed purge. */

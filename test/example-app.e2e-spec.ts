@@ -11,8 +11,8 @@ import { bearer, PASSWORD, registerAndLogin, startApp } from './support/test-app
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
-const MAIN = join(ROOT, 'dist/src/main.js');
-const CLI = join(ROOT, 'dist/src/cli.js');
+const MAIN = join(ROOT, 'dist/src/example/main.js');
+const CLI = join(ROOT, 'dist/src/example/cli.js');
 const TYPEORM = join(ROOT, 'node_modules/.bin/typeorm');
 
 interface ExampleApp extends LaunchedApp {

@@ -3,8 +3,8 @@ import { type AddressInfo, isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MAX_BEARER_TOKEN_LENGTH } from '../src/auth/auth.constants.js';
-import { bearerOf, parseBearer } from '../src/auth/bearer.js';
-import { codePointLength, storableUserAgent } from '../src/auth/client-address.js';
+import { bearerOf, parseBearer } from '../src/auth/http/bearer.js';
+import { codePointLength, storableUserAgent } from '../src/auth/http/client-address.js';
 import {
   bearer,
   createTestApp,
@@ -15,7 +15,7 @@ import {
   uniqueEmail,
 } from './support/test-app.js';
 
-/** express.json's limit in the example app (src/app.setup.ts, '100kb'), in bytes. */
+/** express.json's limit in the example app (src/example/app.setup.ts, '100kb'), in bytes. */
 const BODY_LIMIT_BYTES = 100 * 1024;
 
 /**

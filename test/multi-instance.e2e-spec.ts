@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AUTH_ENTITIES, AuthModule, RevocationService, RevocationSyncService } from '../src/auth/index.js';
-import { encodeEvent, REVOCATION_CHANNEL } from '../src/auth/revocation-events.js';
+import { encodeEvent, REVOCATION_CHANNEL } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { bearer, login, registerAndLogin, startApp, TEST_SECRET, type TestApp } from './support/test-app.js';

@@ -3,7 +3,7 @@ import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { RequestMethod } from '@nestjs/common';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { AuthController } from '../src/auth/auth.controller.js';
-import { SessionsController } from '../src/auth/sessions.controller.js';
+import { SessionsController } from '../src/auth/sessions/sessions.controller.js';
 import { IS_PUBLIC_KEY } from '../src/auth/auth.constants.js';
 import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
 

@@ -2,7 +2,7 @@ import { isIP, isIPv4 } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Response } from 'supertest';
-import { codePointLength } from '../src/auth/client-address.js';
+import { codePointLength } from '../src/auth/http/client-address.js';
 import { hasLoneSurrogate } from '../src/auth/dto/validators.js';
 import {
   bearer,
@@ -28,7 +28,7 @@ function params(numRuns: number): { numRuns: number; seed?: number } {
   return SEED === undefined ? { numRuns: runs } : { numRuns: runs, seed: SEED };
 }
 
-/** express.json's limit in the example app (src/app.setup.ts, '100kb'), in bytes. */
+/** express.json's limit in the example app (src/example/app.setup.ts, '100kb'), in bytes. */
 const BODY_LIMIT_BYTES = 100 * 1024;
 
 /** The answer is one of `documented`, and a 4xx body has exactly Nest's three fields. */

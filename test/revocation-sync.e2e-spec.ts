@@ -9,7 +9,7 @@ import {
   RevocationSyncService,
 } from '../src/auth/index.js';
 import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
-import { REVOCATION_CHANNEL } from '../src/auth/revocation-events.js';
+import { REVOCATION_CHANNEL } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, Latch } from './support/latch.js';

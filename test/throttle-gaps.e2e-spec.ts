@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LoginThrottleService, throttleKey } from '../src/auth/index.js';
-import { loadAppConfig } from '../src/config/app.config.js';
+import { loadAppConfig } from '../src/example/config/app.config.js';
 import { createTestApp, PASSWORD, type TestAppWithDatabase, uniqueEmail } from './support/test-app.js';
 
 const fromIp = (t: TestAppWithDatabase, ip: string) => ({

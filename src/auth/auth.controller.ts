@@ -14,7 +14,7 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { AuthService, type ClientInfo, type PublicUser } from './auth.service.js';
-import { type ClientRequest, clientAddress, storableUserAgent } from './client-address.js';
+import { type ClientRequest, clientAddress, storableUserAgent } from './http/client-address.js';
 import { CurrentUser } from './decorators/current-user.decorator.js';
 import { Public } from './decorators/public.decorator.js';
 import { ChangePasswordDto } from './dto/change-password.dto.js';

@@ -13,27 +13,27 @@ import {
 } from './auth.module-definition.js';
 import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY, createSigningKey, resolveAuthOptions } from './auth-options.js';
 import { AuthService } from './auth.service.js';
-import { SystemClock } from './clock.provider.js';
+import { SystemClock } from './providers/clock.provider.js';
 import { AUTH_ENTITIES } from './entities/index.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import type { AuthModuleOptions } from './interfaces/auth-module-options.interface.js';
-import { JwtStrategy } from './jwt.strategy.js';
-import { LoginThrottleService } from './login-throttle.service.js';
-import { Argon2PasswordHasher } from './password-hasher.provider.js';
-import { PurgeService } from './purge.service.js';
+import { JwtStrategy } from './tokens/jwt.strategy.js';
+import { LoginThrottleService } from './throttling/login-throttle.service.js';
+import { Argon2PasswordHasher } from './providers/password-hasher.provider.js';
+import { PurgeService } from './revocation/purge.service.js';
 import { LoginFailureRepository } from './repositories/login-failure.repository.js';
 import { PurgeRepository } from './repositories/purge.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { RevocationRepository } from './repositories/revocation.repository.js';
 import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
-import { RevocationService } from './revocation.service.js';
-import { RevocationSyncService } from './revocation-sync.service.js';
-import { RegistrationThrottleService } from './registration-throttle.service.js';
+import { RevocationService } from './revocation/revocation.service.js';
+import { RevocationSyncService } from './revocation/revocation-sync.service.js';
+import { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
 import { LogSecurityEventHandler, SECURITY_EVENT_HANDLER, SecurityEventsService } from './security-events.service.js';
-import { SessionActivityService } from './session-activity.service.js';
-import { SessionsController } from './sessions.controller.js';
-import { TokenService } from './token.service.js';
+import { SessionActivityService } from './sessions/session-activity.service.js';
+import { SessionsController } from './sessions/sessions.controller.js';
+import { TokenService } from './tokens/token.service.js';
 
 /**
  * Issues and revokes access and refresh JWTs against PostgreSQL. The host provides the TypeORM

@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors, PASSWORD_HASHER, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
-import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from './client-address.js';
+import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from './http/client-address.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import type { Clock } from './interfaces/clock.interface.js';
@@ -18,13 +18,13 @@ import type { PasswordHasher } from './interfaces/password-hasher.interface.js';
 import type { TokenPair } from './interfaces/token-pair.interface.js';
 import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
-import { deviceNameFromUserAgent } from './device-name.js';
-import { LoginThrottleService } from './login-throttle.service.js';
-import { RegistrationThrottleService } from './registration-throttle.service.js';
+import { deviceNameFromUserAgent } from './sessions/device-name.js';
+import { LoginThrottleService } from './throttling/login-throttle.service.js';
+import { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
 import { SecurityEventsService } from './security-events.service.js';
-import { SessionActivityService } from './session-activity.service.js';
-import { isSignedInBefore, REVOCATION_REASONS, RevocationService } from './revocation.service.js';
-import { TokenService } from './token.service.js';
+import { SessionActivityService } from './sessions/session-activity.service.js';
+import { isSignedInBefore, REVOCATION_REASONS, RevocationService } from './revocation/revocation.service.js';
+import { TokenService } from './tokens/token.service.js';
 
 export interface ClientInfo {
   userAgent: string | null;

@@ -2,11 +2,11 @@ export { AuthModule } from './auth.module.js';
 export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
 export { AuthService, type ClientInfo, type DeviceSession, type PublicUser } from './auth.service.js';
-export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation.service.js';
-export { RevocationSyncService, type RevocationSyncState } from './revocation-sync.service.js';
-export { LoginThrottleService, LoginThrottledException } from './login-throttle.service.js';
-export { RegistrationThrottleService } from './registration-throttle.service.js';
-export { RetryLaterException, TooManyRequestsException, AuthUnavailableException } from './exceptions.js';
+export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation/revocation.service.js';
+export { RevocationSyncService, type RevocationSyncState } from './revocation/revocation-sync.service.js';
+export { LoginThrottleService, LoginThrottledException } from './throttling/login-throttle.service.js';
+export { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
+export { RetryLaterException, TooManyRequestsException, AuthUnavailableException } from './errors/exceptions.js';
 export { AuthExceptionsFilter } from './filters/auth-exceptions.filter.js';
 export {
   SecurityEventsService,
@@ -14,13 +14,13 @@ export {
   LogSecurityEventHandler,
   formatSecurityEvent,
 } from './security-events.service.js';
-export { clientAddress, throttleKey } from './client-address.js';
-export { RevocationListenerMismatchError } from './revocation-sync.service.js';
-export { deviceNameFromUserAgent } from './device-name.js';
-export { PurgeService, type PurgeResult } from './purge.service.js';
-export { TokenService } from './token.service.js';
+export { clientAddress, throttleKey } from './http/client-address.js';
+export { RevocationListenerMismatchError } from './revocation/revocation-sync.service.js';
+export { deviceNameFromUserAgent } from './sessions/device-name.js';
+export { PurgeService, type PurgeResult } from './revocation/purge.service.js';
+export { TokenService } from './tokens/token.service.js';
 export { JwtAuthGuard } from './guards/jwt-auth.guard.js';
-export { JwtStrategy } from './jwt.strategy.js';
+export { JwtStrategy } from './tokens/jwt.strategy.js';
 export { Public } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
 export { StrictRevocationCheck } from './decorators/strict-revocation.decorator.js';

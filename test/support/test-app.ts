@@ -3,16 +3,16 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { DataSource } from 'typeorm';
-import { AppModule } from '../../src/app.module.js';
+import { AppModule } from '../../src/example/app.module.js';
 import {
   APPLICATION_OPTIONS,
   configureApp,
   createHttpAdapter,
   type HttpAdapterKind,
   whenReady,
-} from '../../src/app.setup.js';
+} from '../../src/example/app.setup.js';
 import { AUTH_CLOCK } from '../../src/auth/index.js';
-import type { AppConfig } from '../../src/config/app.config.js';
+import type { AppConfig } from '../../src/example/config/app.config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { FakeClock } from './fake-clock.js';
 

@@ -1,5 +1,5 @@
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { MAX_DEVICE_NAME_CHARS } from '../client-address.js';
+import { MAX_DEVICE_NAME_CHARS } from '../http/client-address.js';
 import { EMAIL_MAX_CHARS, PASSWORD_MAX_LENGTH } from './register.dto.js';
 import { IsEmailAddress, StorableString } from './validators.js';
 import { ApiField } from '../openapi/swagger.js';

@@ -1,5 +1,5 @@
 import { isEmail, ValidateBy, type ValidationOptions } from 'class-validator';
-import { codePointLength } from '../client-address.js';
+import { codePointLength } from '../http/client-address.js';
 
 /**
  * At most `max` characters as PostgreSQL counts them (code points), no NUL, which PostgreSQL

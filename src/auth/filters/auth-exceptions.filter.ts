@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import { type ArgumentsHost, Catch, HttpException } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
-import { isDatabaseUnavailable } from '../database-errors.js';
-import { AuthUnavailableException, RetryLaterException } from '../exceptions.js';
+import { isDatabaseUnavailable } from '../errors/database-errors.js';
+import { AuthUnavailableException, RetryLaterException } from '../errors/exceptions.js';
 
 /** An error of the HTTP framework that carries its own 4xx status (Fastify's body parsing, for one). */
 interface FrameworkClientError {

@@ -9,11 +9,11 @@ import {
   STRICT_REVOCATION_REQUEST,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from '../auth.constants.js';
-import { bearerOf, scanBearer } from '../bearer.js';
-import { isDatabaseUnavailable } from '../database-errors.js';
-import { AuthUnavailableException } from '../exceptions.js';
+import { bearerOf, scanBearer } from '../http/bearer.js';
+import { isDatabaseUnavailable } from '../errors/database-errors.js';
+import { AuthUnavailableException } from '../errors/exceptions.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
-import { JwtStrategy } from '../jwt.strategy.js';
+import { JwtStrategy } from '../tokens/jwt.strategy.js';
 
 /** What passport adds to a strategy for one authentication attempt. */
 interface PassportActions {

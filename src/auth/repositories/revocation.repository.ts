@@ -3,14 +3,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { notCutOff } from './session.repository.js';
-import { TOKEN_PAGE_RECORD_LENGTH } from '../revocation-store.js';
+import { TOKEN_PAGE_RECORD_LENGTH } from '../revocation/revocation-store.js';
 import {
   encodeEvent,
   REVOCATION_CHANNEL,
   type RevocationEvent,
   type RevocationHint,
   splitForNotify,
-} from '../revocation-events.js';
+} from '../revocation/revocation-events.js';
 
 export interface RevocationState {
   tokenRevoked: boolean;

@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { freePort } from '../../test/support/ports.js';
+import { freePort } from '../../../test/support/ports.js';
 import { EmbeddedDatabaseAccessError, startEmbeddedDatabase } from './embedded-database.js';
 
 /** Whether something accepts TCP connections on the loopback port. */

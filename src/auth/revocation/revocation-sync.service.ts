@@ -4,11 +4,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions.js';
-import { AUTH_CLOCK } from './auth.constants.js';
-import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
-import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
-import type { Clock } from './interfaces/clock.interface.js';
-import { RevocationRepository } from './repositories/revocation.repository.js';
+import { AUTH_CLOCK } from '../auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
+import type { Clock } from '../interfaces/clock.interface.js';
+import { RevocationRepository } from '../repositories/revocation.repository.js';
 import {
   decodeHint,
   encodeHeartbeat,

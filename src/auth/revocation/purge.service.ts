@@ -3,11 +3,11 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CronJob } from 'cron';
 import type { QueryRunner } from 'typeorm';
-import { AUTH_CLOCK } from './auth.constants.js';
-import { AUTH_RESOLVED_OPTIONS } from './auth-options.js';
-import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
-import type { Clock } from './interfaces/clock.interface.js';
-import { PurgeRepository } from './repositories/purge.repository.js';
+import { AUTH_CLOCK } from '../auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
+import type { Clock } from '../interfaces/clock.interface.js';
+import { PurgeRepository } from '../repositories/purge.repository.js';
 
 export const PURGE_JOB_NAME = 'auth-purge';
 

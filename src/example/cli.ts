@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
-import { AuthService, PurgeService, RevocationService } from './auth/index.js';
+import { AuthService, PurgeService, RevocationService } from '../auth/index.js';
 import { ConfigError, loadAppConfig } from './config/app.config.js';
 import { EmbeddedDatabaseAccessError, startEmbeddedDatabase } from './database/embedded-database.js';
 

@@ -3,7 +3,7 @@ import { hash, verify } from '@node-rs/argon2';
 
 /** Algorithm.Argon2id; the package's enum is a const enum, which isolatedModules cannot read. */
 const ARGON2ID = 2;
-import type { PasswordHasher } from './interfaces/password-hasher.interface.js';
+import type { PasswordHasher } from '../interfaces/password-hasher.interface.js';
 
 /**
  * argon2id with OWASP's first recommended parameter set (19 MiB, 2 passes, 1 lane).

@@ -5,7 +5,7 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
-import { AuthExceptionsFilter } from './auth/index.js';
+import { AuthExceptionsFilter } from '../auth/index.js';
 
 export type HttpAdapterKind = 'express' | 'fastify';
 

@@ -1,4 +1,4 @@
-import { MAX_BEARER_TOKEN_LENGTH } from './auth.constants.js';
+import { MAX_BEARER_TOKEN_LENGTH } from '../auth.constants.js';
 
 /** The bearer token of a request, or why there is none. */
 export type BearerResult = { token: string } | { token: null; reason: 'missing' | 'malformed' };

@@ -2,12 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
-import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from './auth.constants.js';
-import { AUTH_SIGNING_KEY } from './auth-options.js';
-import { bearerOf, type RequestWithHeaders } from './bearer.js';
-import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
-import { RevocationService } from './revocation.service.js';
-import { SessionActivityService } from './session-activity.service.js';
+import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from '../auth.constants.js';
+import { AUTH_SIGNING_KEY } from '../auth-options.js';
+import { bearerOf, type RequestWithHeaders } from '../http/bearer.js';
+import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
+import { RevocationService } from '../revocation/revocation.service.js';
+import { SessionActivityService } from '../sessions/session-activity.service.js';
 import { TokenService } from './token.service.js';
 
 /** The request's bearer token, parsed once per request in linear time (see bearerOf). */

@@ -1,11 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AUTH_ENTITIES, AUTH_MIGRATIONS, AuthModule, JwtAuthGuard } from './auth/index.js';
+import { AUTH_ENTITIES, AUTH_MIGRATIONS, AuthModule, JwtAuthGuard } from '../auth/index.js';
 import { APP_CONFIG, AppConfigModule } from './config/app-config.module.js';
 import type { AppConfig } from './config/app.config.js';
-import { HealthController } from './example/health.controller.js';
-import { ProfileController } from './example/profile.controller.js';
+import { HealthController } from './health.controller.js';
+import { ProfileController } from './profile.controller.js';
 
 export interface AppModuleOptions {
   config: AppConfig;

@@ -9,14 +9,14 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import { AuthService, type DeviceSession } from './auth.service.js';
-import { CurrentUser } from './decorators/current-user.decorator.js';
-import { AuthExceptionsFilter } from './filters/auth-exceptions.filter.js';
-import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
-import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
-import { ApiRoute } from './openapi/api-route.decorator.js';
-import { DeviceSessionResponse } from './openapi/responses.js';
-import { ApiArea } from './openapi/swagger.js';
+import { AuthService, type DeviceSession } from '../auth.service.js';
+import { CurrentUser } from '../decorators/current-user.decorator.js';
+import { AuthExceptionsFilter } from '../filters/auth-exceptions.filter.js';
+import { JwtAuthGuard } from '../guards/jwt-auth.guard.js';
+import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
+import { ApiRoute } from '../openapi/api-route.decorator.js';
+import { DeviceSessionResponse } from '../openapi/responses.js';
+import { ApiArea } from '../openapi/swagger.js';
 
 /** The caller's devices: list them, sign one out. */
 @Controller('sessions')

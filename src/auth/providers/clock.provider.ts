@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Clock } from './interfaces/clock.interface.js';
+import type { Clock } from '../interfaces/clock.interface.js';
 
 @Injectable()
 export class SystemClock implements Clock {

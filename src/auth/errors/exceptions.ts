@@ -1,5 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { AuthErrors, UNAVAILABLE_RETRY_AFTER_SECONDS } from './auth.constants.js';
+import { AuthErrors, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../auth.constants.js';
 
 /**
  * An answer that tells the client when to try again: the module's filter (and the guard, on the

@@ -1,8 +1,8 @@
 import { createSecretKey, randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { UnauthorizedException } from '@nestjs/common';
-import { resolveAuthOptions } from './auth-options.js';
-import type { Clock } from './interfaces/clock.interface.js';
+import { resolveAuthOptions } from '../auth-options.js';
+import type { Clock } from '../interfaces/clock.interface.js';
 import { TokenService } from './token.service.js';
 
 class ManualClock implements Clock {

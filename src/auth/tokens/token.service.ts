@@ -1,11 +1,11 @@
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService, type JwtVerifyOptions } from '@nestjs/jwt';
-import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, type TokenType } from './auth.constants.js';
-import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY } from './auth-options.js';
-import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
-import type { Clock } from './interfaces/clock.interface.js';
-import type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
+import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, type TokenType } from '../auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY } from '../auth-options.js';
+import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
+import type { Clock } from '../interfaces/clock.interface.js';
+import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERIFIED_CACHE_SIZE = 10_000;

@@ -50,13 +50,21 @@ export class RevocationService {
     return this.databaseCheckCount;
   }
 
+  /**
+   * The in-memory answer, when memory may give it (not a strict check, the listener live): true
+   * once the token is known not to be revoked, an exception when it is; false when only the
+   * database can tell. Synchronous, so that the guard's common case allocates no promise.
+   */
+  checkedInMemory(claims: AuthTokenClaims, strict: boolean): boolean {
+    if (strict || this.options.strictRevocation || !this.sync.isLive) return false;
+    // Expiry was checked already, and no token outlives its session's end.
+    if (this.sync.isRevoked(claims)) throw new UnauthorizedException(AuthErrors.revoked);
+    return true;
+  }
+
   /** Throws 401 when the access token's jti is denied, its session is revoked or over, or the user's cut-off is later. */
   async assertAccessTokenValid(claims: AuthTokenClaims, check: { strict?: boolean } = {}): Promise<void> {
-    if (!check.strict && !this.options.strictRevocation && this.sync.isLive) {
-      // Expiry was checked already, and no token outlives its session's end.
-      if (this.sync.isRevoked(claims)) throw new UnauthorizedException(AuthErrors.revoked);
-      return;
-    }
+    if (this.checkedInMemory(claims, check.strict === true)) return;
     this.databaseCheckCount += 1;
     const state = await this.revocations.findState(claims.jti, claims.sid, claims.sub);
     if (!state || state.tokenRevoked || state.sessionRevokedAt) throw new UnauthorizedException(AuthErrors.revoked);

@@ -24,10 +24,15 @@ export class SessionActivityService {
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
   ) {}
 
-  async touch(sessionId: string): Promise<void> {
+  touch(sessionId: string): Promise<void> | undefined {
     const now = this.clock.now();
     const last = this.lastSeen.get(sessionId);
-    if (last !== undefined && now.getTime() - last < LAST_USED_WRITE_INTERVAL_MS) return;
+    // Nothing to write, and (on the guard's hot path) no promise either.
+    if (last !== undefined && now.getTime() - last < LAST_USED_WRITE_INTERVAL_MS) return undefined;
+    return this.write(sessionId, now);
+  }
+
+  private async write(sessionId: string, now: Date): Promise<void> {
     const stored = await this.sessions.touch(sessionId, now, LAST_USED_WRITE_INTERVAL_MS);
     if (stored) this.remember(sessionId, stored);
     else this.lastSeen.delete(sessionId);

@@ -6,6 +6,7 @@ import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from 
 import { AUTH_SIGNING_KEY } from '../auth-options.js';
 import { bearerOf, type RequestWithHeaders } from '../http/bearer.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
+import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 import { SessionActivityService } from '../sessions/session-activity.service.js';
 import { TokenService } from './token.service.js';
@@ -64,15 +65,28 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
    * Claims, expiry and revocation of a token whose signature is verified: by passport-jwt just
    * before (validate), or earlier for this very token string (JwtAuthGuard's fast path).
    */
-  async check(payload: unknown, strict: boolean): Promise<AuthenticatedUser> {
+  check(payload: unknown, strict: boolean): AuthenticatedUser | Promise<AuthenticatedUser> {
     const claims = this.tokens.assertClaims(payload, TOKEN_TYPE_ACCESS);
+    // Answered from memory (the common case): no promise is made unless last_used_at is due.
+    if (this.revocation.checkedInMemory(claims, strict)) {
+      const writing = this.activity.touch(claims.sid);
+      return writing ? writing.then(() => userOf(claims)) : userOf(claims);
+    }
+    return this.checkInDatabase(claims, strict);
+  }
+
+  private async checkInDatabase(claims: AuthTokenClaims, strict: boolean): Promise<AuthenticatedUser> {
     await this.revocation.assertAccessTokenValid(claims, { strict });
     await this.activity.touch(claims.sid);
-    return {
-      userId: claims.sub,
-      sessionId: claims.sid,
-      tokenId: claims.jti,
-      tokenExpiresAt: new Date(claims.exp * 1000),
-    };
+    return userOf(claims);
   }
+}
+
+function userOf(claims: AuthTokenClaims): AuthenticatedUser {
+  return {
+    userId: claims.sub,
+    sessionId: claims.sid,
+    tokenId: claims.jti,
+    tokenExpiresAt: new Date(claims.exp * 1000),
+  };
 }

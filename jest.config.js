@@ -33,6 +33,7 @@ const HTTP_SPECS = [
   'multi-instance',
   'revocation-sync',
   'openapi',
+  'cookies',
 ];
 
 /** @type {import('jest').Config} */

@@ -3,7 +3,7 @@ import { type AddressInfo, isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MAX_BEARER_TOKEN_LENGTH } from '../src/auth/auth.constants.js';
-import { bearerOf, parseBearer } from '../src/auth/http/bearer.js';
+import { accessTokenOf, parseBearer } from '../src/auth/http/bearer.js';
 import { codePointLength, storableUserAgent } from '../src/auth/http/client-address.js';
 import {
   bearer,
@@ -99,12 +99,15 @@ describe('hostile input: the bearer parser', () => {
   it('parses each request once: the guard and passport-jwt read the same cached result', () => {
     const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
     const request = { headers: { authorization: `Bearer ${token}` } as Record<string, string | undefined> };
-    const first = bearerOf(request);
-    expect(first).toEqual({ token });
+    const first = accessTokenOf(request);
+    expect(first).toEqual({ token, fromCookie: false });
     // Were it parsed again, this change would show.
     request.headers.authorization = 'Bearer other';
-    expect(bearerOf(request)).toBe(first);
-    expect(bearerOf({ headers: { authorization: 'Bearer other' } })).toEqual({ token: 'other' });
+    expect(accessTokenOf(request)).toBe(first);
+    expect(accessTokenOf({ headers: { authorization: 'Bearer other' } })).toEqual({
+      token: 'other',
+      fromCookie: false,
+    });
   });
 
   it('still reads a real bearer token, in any letter case of the scheme, with tabs or several spaces', () => {

@@ -42,14 +42,15 @@ function moduleRoutes(prefix: string): Array<{ method: string; path: string; isP
 const EXPECTED_STATUSES: Record<string, number[]> = {
   'post /auth/register': [201, 400, 409, 413, 429, 503],
   'post /auth/login': [200, 400, 401, 403, 413, 429, 503],
-  'post /auth/refresh': [200, 400, 401, 413, 503],
-  'post /auth/logout': [204, 401, 503],
-  'post /auth/logout-all': [204, 401, 503],
-  'post /auth/password': [204, 400, 401, 413, 429, 503],
-  'delete /auth/account': [204, 400, 401, 413, 429, 503],
+  'post /auth/refresh': [200, 400, 401, 403, 413, 503],
+  'post /auth/logout': [204, 401, 403, 503],
+  'post /auth/logout-all': [204, 401, 403, 503],
+  'post /auth/password': [204, 400, 401, 403, 413, 429, 503],
+  'delete /auth/account': [204, 400, 401, 403, 413, 429, 503],
   'get /auth/me': [200, 401, 404, 503],
   'get /auth/sessions': [200, 401, 503],
-  'delete /auth/sessions/{id}': [204, 400, 401, 404, 503],
+  'delete /auth/sessions': [204, 401, 403, 503],
+  'delete /auth/sessions/{id}': [204, 400, 401, 403, 404, 503],
 };
 
 describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {

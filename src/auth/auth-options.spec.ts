@@ -25,7 +25,25 @@ describe('resolveAuthOptions', () => {
       revocationListenerUrl: undefined,
       strictRevocation: false,
       revocationHeartbeatMs: 500,
+      trustedOrigins: new Set(),
     });
+  });
+
+  it('normalises trusted origins as browsers send them, and refuses anything that is not an origin', () => {
+    const resolved = resolveAuthOptions({
+      secret: 'x'.repeat(32),
+      trustedOrigins: ['https://Admin.Example:443', 'http://localhost:5173'],
+    });
+    expect([...resolved.trustedOrigins]).toEqual(['https://admin.example', 'http://localhost:5173']);
+    for (const origin of [
+      'admin.example',
+      'https://admin.example/path',
+      'ftp://admin.example',
+      'https://u:p@admin.example',
+      '*',
+    ]) {
+      expect(() => resolveAuthOptions({ secret: 'x'.repeat(32), trustedOrigins: [origin] })).toThrow(/trustedOrigins/);
+    }
   });
 
   it('names every bad option at once', () => {

@@ -42,8 +42,10 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     revocationListenerUrl: options.revocationListenerUrl,
     strictRevocation: options.strictRevocation ?? false,
     revocationHeartbeatMs: options.revocationHeartbeatMs ?? DEFAULTS.revocationHeartbeatMs,
+    trustedOrigins: new Set<string>(),
   };
   const problems: string[] = [];
+  resolved.trustedOrigins = trustedOrigins(options.trustedOrigins ?? [], problems);
   if (!HMAC_ALGORITHMS.includes(resolved.algorithm))
     problems.push(`algorithm must be one of ${HMAC_ALGORITHMS.join(', ')}`);
   positiveInteger('accessTokenTtl', resolved.accessTokenTtl, problems);
@@ -83,6 +85,35 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
     problems.push('purgeCron must be a cron expression or false');
   if (problems.length > 0) throw new Error(`Invalid AuthModule options: ${problems.join('; ')}`);
   return resolved;
+}
+
+/**
+ * Each trusted origin as browsers send it in `Origin`: scheme, host and port only, lower case,
+ * default ports left out. Anything with a path, credentials or another scheme is refused.
+ */
+function trustedOrigins(origins: unknown, problems: string[]): ReadonlySet<string> {
+  const normalised = new Set<string>();
+  if (!Array.isArray(origins)) {
+    problems.push('trustedOrigins must be a list of origins');
+    return normalised;
+  }
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = typeof origin === 'string' ? new URL(origin) : undefined;
+    } catch {
+      url = undefined;
+    }
+    const bare = url && (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password;
+    if (!url || !bare || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+      problems.push(
+        `trustedOrigins: ${JSON.stringify(origin)} is not an http(s) origin such as https://app.example.com`,
+      );
+      continue;
+    }
+    normalised.add(url.origin);
+  }
+  return normalised;
 }
 
 /** Builds the HMAC key once; refuses secrets too short to resist brute force. */

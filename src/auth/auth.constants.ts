@@ -21,6 +21,7 @@ export const AuthErrors = {
   expired: 'Token has expired',
   invalid: 'Invalid token',
   missing: 'Missing bearer token',
+  missingRefreshCookie: 'Missing refresh token cookie',
   badCredentials: 'Invalid email or password',
   wrongCurrentPassword: 'Current password is incorrect',
   unavailable: 'Authentication is temporarily unavailable; retry shortly',

@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   Body,
   Controller,
   Delete,
@@ -8,12 +9,16 @@ import {
   HttpStatus,
   Post,
   Req,
+  Res,
+  UnauthorizedException,
   UseFilters,
   UseGuards,
   UsePipes,
   ValidationPipe,
 } from '@nestjs/common';
+import { AuthErrors } from './auth.constants.js';
 import { AuthService, type ClientInfo, type PublicUser } from './auth.service.js';
+import { type CookieSession, CookieTransportService } from './http/cookie-transport.service.js';
 import { type ClientRequest, clientAddress, storableUserAgent } from './http/client-address.js';
 import { CurrentUser } from './decorators/current-user.decorator.js';
 import { Public } from './decorators/public.decorator.js';
@@ -30,6 +35,9 @@ import { ApiRoute } from './openapi/api-route.decorator.js';
 import { PublicUserResponse, TokenPairResponse } from './openapi/responses.js';
 import { ApiArea } from './openapi/swagger.js';
 import { BodyShapePipe } from './pipes/body-shape.pipe.js';
+
+/** What the controllers read of a request: headers, client address, method and path. */
+type HttpRequest = ClientRequest & { method?: string; url?: string };
 
 /** Validation is the module's own, whatever pipes the host app configures. */
 export const authValidationPipe = new ValidationPipe({
@@ -51,7 +59,10 @@ export function clientInfo(request: ClientRequest): ClientInfo {
 @UseGuards(JwtAuthGuard)
 @UseFilters(AuthExceptionsFilter)
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly transport: CookieTransportService,
+  ) {}
 
   @Public()
   @Post('register')
@@ -73,6 +84,7 @@ export class AuthController {
   @Public()
   @Post('login')
   @ApiRoute({
+    csrf: true,
     summary: 'Sign in: opens a session (a device) and returns its first token pair',
     description: 'The answer carries `Cache-Control: no-store`.',
     bearer: false,
@@ -87,13 +99,20 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')
-  login(@Body() body: LoginDto, @Req() request: ClientRequest): Promise<TokenPair> {
-    return this.auth.login(body.email, body.password, body.deviceName ?? null, clientInfo(request));
+  async login(
+    @Body() body: LoginDto,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<TokenPair | CookieSession> {
+    const cookies = this.transport.requested(request);
+    const pair = await this.auth.login(body.email, body.password, body.deviceName ?? null, clientInfo(request));
+    return cookies ? this.transport.deliver(request, response, pair) : pair;
   }
 
   @Public()
   @Post('refresh')
   @ApiRoute({
+    csrf: true,
     summary: 'Rotate the refresh token: a new pair for the same session',
     description:
       'The refresh token used is rotated out. Presenting a rotated-out token again after the grace period (`refreshReuseGrace`) is taken as theft and ends the session. The answer carries `Cache-Control: no-store`.',
@@ -105,32 +124,56 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')
-  refresh(@Body() body: RefreshDto): Promise<TokenPair> {
+  async refresh(
+    @Body() body: RefreshDto,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<TokenPair | CookieSession> {
+    if (this.transport.requested(request)) {
+      // Cookie transport: the refresh token is the cookie's, never the body's.
+      const token = this.transport.refreshToken(request);
+      if (token === null) throw new UnauthorizedException(AuthErrors.missingRefreshCookie);
+      return this.transport.deliver(request, response, await this.auth.refresh(token));
+    }
+    if (body.refreshToken === undefined) throw new BadRequestException(['refreshToken must be a string']);
     return this.auth.refresh(body.refreshToken);
   }
 
   @Post('logout')
   @ApiRoute({
+    csrf: true,
     summary: 'Sign out this session',
     success: { status: 204, description: 'The session ended: its tokens are refused at once everywhere' },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
-  logout(@CurrentUser() user: AuthenticatedUser): Promise<void> {
-    return this.auth.logout(user);
+  async logout(
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<void> {
+    await this.auth.logout(user);
+    this.transport.clearIfUsed(request, response);
   }
 
   @Post('logout-all')
   @ApiRoute({
+    csrf: true,
     summary: 'Sign out every session of the caller',
     success: { status: 204, description: 'Every session of the user ended' },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
-  logoutAll(@CurrentUser() user: AuthenticatedUser): Promise<void> {
-    return this.auth.logoutAll(user);
+  async logoutAll(
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<void> {
+    await this.auth.logoutAll(user);
+    this.transport.clearIfUsed(request, response);
   }
 
   @Post('password')
   @ApiRoute({
+    csrf: true,
     summary: 'Change the password',
     description: 'Every other session of the user is signed out; this one stays.',
     body: true,
@@ -152,6 +195,7 @@ export class AuthController {
   /** Deletes the caller's account after checking the current password (throttled like a login). */
   @Delete('account')
   @ApiRoute({
+    csrf: true,
     summary: 'Delete the account',
     description:
       'The user and every session go; every token is refused at once everywhere; the email can register again.',
@@ -163,12 +207,14 @@ export class AuthController {
     },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
-  deleteAccount(
+  async deleteAccount(
     @CurrentUser() user: AuthenticatedUser,
     @Body() body: DeleteAccountDto,
-    @Req() request: ClientRequest,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
-    return this.auth.deleteAccount(user, body.password, clientInfo(request));
+    await this.auth.deleteAccount(user, body.password, clientInfo(request));
+    this.transport.clearIfUsed(request, response);
   }
 
   @Get('me')

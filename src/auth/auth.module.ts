@@ -13,6 +13,7 @@ import {
 } from './auth.module-definition.js';
 import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY, createSigningKey, resolveAuthOptions } from './auth-options.js';
 import { AuthService } from './auth.service.js';
+import { AUTH_ROUTE_PREFIX, CookieTransportService } from './http/cookie-transport.service.js';
 import { SystemClock } from './providers/clock.provider.js';
 import { AUTH_ENTITIES } from './entities/index.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
@@ -70,6 +71,7 @@ import { TokenService } from './tokens/token.service.js';
     RegistrationThrottleService,
     SecurityEventsService,
     SessionActivityService,
+    CookieTransportService,
     JwtStrategy,
     JwtAuthGuard,
     UserRepository,
@@ -100,9 +102,10 @@ export class AuthModule extends ConfigurableAuthModule {
 }
 
 function withRoutes(definition: DynamicModule, routePrefix: string | undefined): DynamicModule {
-  const path = routePrefix ?? DEFAULTS.routePrefix;
+  const path = (routePrefix ?? DEFAULTS.routePrefix).replace(/^\/+|\/+$/g, '');
   return {
     ...definition,
     imports: [...(definition.imports ?? []), RouterModule.register([{ path, module: AuthModule }])],
+    providers: [...(definition.providers ?? []), { provide: AUTH_ROUTE_PREFIX, useValue: path }],
   };
 }

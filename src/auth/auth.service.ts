@@ -216,6 +216,11 @@ export class AuthService implements OnModuleInit {
     }));
   }
 
+  /** "Sign out all other devices": every session of the caller but the current one. */
+  async revokeOtherSessions(user: AuthenticatedUser): Promise<void> {
+    await this.revocation.revokeOtherSessions(user.userId, user.sessionId);
+  }
+
   /** Signs one device out; 404 when it is not an active session of the caller (another user's included). */
   async revokeDevice(user: AuthenticatedUser, sessionId: string): Promise<void> {
     const revoked = await this.revocation.revokeSession(user.userId, sessionId, REVOCATION_REASONS.deviceRevoked);

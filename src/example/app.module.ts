@@ -56,6 +56,7 @@ export class AppModule {
             loginLockoutWindow: config.loginLockoutWindow,
             registerMaxPerIp: config.registerMaxPerIp,
             registerWindow: config.registerWindow,
+            trustedOrigins: config.trustedOrigins,
           }),
         }),
       ],

@@ -46,6 +46,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     // Generous: most specs register many users from one address.
     registerMaxPerIp: 1_000_000,
     registerWindow: 3600,
+    trustedOrigins: [],
     // Tests name client IPs with X-Forwarded-For, sent from loopback (supertest).
     trustProxy: 'loopback',
     httpAdapter: testAdapter(),

@@ -9,9 +9,12 @@ import {
   STRICT_REVOCATION_REQUEST,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from '../auth.constants.js';
-import { bearerOf, scanBearer } from '../http/bearer.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import { accessTokenOf, scanAccessToken } from '../http/bearer.js';
+import { assertCsrfSafe, changesState } from '../http/csrf.js';
 import { isDatabaseUnavailable } from '../errors/database-errors.js';
 import { AuthUnavailableException } from '../errors/exceptions.js';
+import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
 import { JwtStrategy } from '../tokens/jwt.strategy.js';
 
@@ -40,6 +43,7 @@ const authenticatedRequests = new WeakSet<object>();
 
 interface GuardedRequest {
   user?: AuthenticatedUser;
+  method?: string;
   headers: Record<string, string | string[] | undefined>;
   [STRICT_REVOCATION_REQUEST]?: boolean;
 }
@@ -53,6 +57,7 @@ interface GuardedRequest {
 export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
   private readonly logger = new Logger(JwtAuthGuard.name);
   private resolvedStrategy: JwtStrategy | undefined;
+  private resolvedOptions: ResolvedAuthOptions | undefined;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Nest's handlers and controllers are plain functions
   private readonly flagsByHandler = new WeakMap<Function, WeakMap<Function, RouteFlags>>();
 
@@ -72,6 +77,11 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
       this.resolvedStrategy = strategy;
     }
     return this.resolvedStrategy;
+  }
+
+  private authOptions(): ResolvedAuthOptions {
+    this.resolvedOptions ??= this.moduleRef.get<ResolvedAuthOptions>(AUTH_RESOLVED_OPTIONS, { strict: false });
+    return this.resolvedOptions;
   }
 
   /** @Public() and @StrictRevocationCheck() of a route, read once per handler and controller. */
@@ -98,9 +108,13 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     if (authenticatedRequests.has(request)) return true;
 
-    // Cut out in linear time. A token this instance has verified before is recognised before its
-    // character set is even tested (it passed that test when it was first seen).
-    const scanned = scanBearer(request.headers.authorization);
+    // Cut out in linear time, from the Authorization header or, without one, the access cookie. A
+    // token this instance has verified before is recognised before its character set is even
+    // tested (it passed that test when it was first seen).
+    const scanned = scanAccessToken(request);
+    // A cookie is sent by the browser whoever made the page: a state-changing request that
+    // authenticates with one must show it is not a cross-site forgery, before anything changes.
+    if (scanned.fromCookie && changesState(request)) assertCsrfSafe(request, this.authOptions().trustedOrigins);
     if (scanned.token === null) {
       throw new UnauthorizedException(scanned.reason === 'missing' ? AuthErrors.missing : AuthErrors.invalid);
     }
@@ -118,7 +132,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
         return true;
       }
       // Parsed in full once per request; passport-jwt reads the same result.
-      if (bearerOf(request).token === null) throw new UnauthorizedException(AuthErrors.invalid);
+      if (accessTokenOf(request).token === null) throw new UnauthorizedException(AuthErrors.invalid);
       // The strategy's validate(), called by passport-jwt with the request, reads it there.
       request[STRICT_REVOCATION_REQUEST] = flags.strict;
       request.user = await this.authenticateWith(strategy, request);

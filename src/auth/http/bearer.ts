@@ -1,7 +1,11 @@
 import { MAX_BEARER_TOKEN_LENGTH } from '../auth.constants.js';
+import { ACCESS_TOKEN_COOKIE, readCookie } from './cookies.js';
 
 /** The bearer token of a request, or why there is none. */
 export type BearerResult = { token: string } | { token: null; reason: 'missing' | 'malformed' };
+
+/** The access token a request presents, and whether it came in the access cookie. */
+export type AccessTokenResult = BearerResult & { fromCookie: boolean };
 
 const PARSED = Symbol('auth:bearer');
 /** RFC 6750 b64token: the characters a JWT (base64url and dots) is made of, and a few more. */
@@ -12,21 +16,39 @@ const MAX_HEADER_LENGTH = 'Bearer '.length + MAX_BEARER_TOKEN_LENGTH + 64;
 /** What the module reads of a request, on Express and Fastify alike. */
 export interface RequestWithHeaders {
   headers: Record<string, string | string[] | undefined>;
-  [PARSED]?: BearerResult;
+  [PARSED]?: AccessTokenResult;
 }
 
 /**
- * The request's bearer token, parsed once per request (the guard and passport-jwt both ask) in
+ * The request's access token, parsed once per request (the guard and passport-jwt both ask) in
  * linear time: a length cap first, then a scan of the scheme and whitespace, then one anchored
  * character-class test. passport-jwt's own extractor uses an unanchored regex that backtracks
  * quadratically on a long header without spaces (about 0.2 s for 16 kB), so it is not used.
  */
-export function bearerOf(request: RequestWithHeaders): BearerResult {
+export function accessTokenOf(request: RequestWithHeaders): AccessTokenResult {
   const cached = request[PARSED];
   if (cached) return cached;
-  const result = parseBearer(request.headers.authorization);
+  const scanned = scanAccessToken(request);
+  const result: AccessTokenResult =
+    scanned.token !== null && !B64TOKEN.test(scanned.token)
+      ? { token: null, reason: 'malformed', fromCookie: scanned.fromCookie }
+      : scanned;
   request[PARSED] = result;
   return result;
+}
+
+/**
+ * The access token cut out of the request, its character set not yet tested: from the
+ * `Authorization` header when there is one (a present header always wins, even a malformed one),
+ * otherwise from the access cookie (cookie transport).
+ */
+export function scanAccessToken(request: RequestWithHeaders): AccessTokenResult {
+  const header = request.headers.authorization;
+  if (header !== undefined) return { ...scanBearer(header), fromCookie: false };
+  const cookie = readCookie(request.headers.cookie, ACCESS_TOKEN_COOKIE);
+  if (cookie === null) return { token: null, reason: 'missing', fromCookie: false };
+  if (cookie.length > MAX_BEARER_TOKEN_LENGTH) return { token: null, reason: 'malformed', fromCookie: true };
+  return { token: cookie, fromCookie: true };
 }
 
 export function parseBearer(header: string | string[] | undefined): BearerResult {

@@ -67,10 +67,21 @@ export interface AuthModuleOptions {
    * batch took, so that a large purge does not crowd out requests. Default 25.
    */
   purgeBatchPauseMs?: number;
+  /**
+   * Origins (`https://app.example.com`) besides the app's own (the Host a request is sent to)
+   * from which cookie-authenticated requests are accepted; see the CSRF rules. Default none.
+   */
+  trustedOrigins?: string[];
 }
 
 /** Options with every default applied; what the services read. */
 export type ResolvedAuthOptions = Required<
-  Omit<AuthModuleOptions, 'issuer' | 'audience' | 'secret' | 'securityEvents' | 'revocationListenerUrl'>
+  Omit<
+    AuthModuleOptions,
+    'issuer' | 'audience' | 'secret' | 'securityEvents' | 'revocationListenerUrl' | 'trustedOrigins'
+  >
 > &
-  Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'>;
+  Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'> & {
+    /** Normalised origins (scheme, host, port). */
+    trustedOrigins: ReadonlySet<string>;
+  };

@@ -14,6 +14,8 @@ export interface RouteDescription {
   bearer?: boolean;
   /** A JSON body (of the parameter's DTO type): adds the 400 and 413 answers. */
   body?: boolean;
+  /** Takes cookie transport and changes state: a request failing the CSRF check gets 403. */
+  csrf?: boolean;
   /** Route-specific errors; 401 (bearer), 400 and 413 (body) and 503 are added when not given. */
   errors?: Partial<Record<ErrorStatus, string>>;
 }
@@ -30,6 +32,8 @@ const BODY_ERRORS: Partial<Record<ErrorStatus, string>> = {
   400: 'Malformed JSON, a body that is not an object of the documented fields, or a field that fails validation (`message` lists them)',
   413: 'Body larger than the app accepts',
 };
+const CSRF_ERROR =
+  '`CSRF check failed`: with cookie transport, a request without `X-Auth-Transport: cookie`, sent cross-site (`Sec-Fetch-Site`), or from an Origin that is neither the app nor a trusted one';
 const BEARER_ERRORS: Partial<Record<ErrorStatus, string>> = {
   401: 'Missing, malformed, expired or revoked access token (`Missing bearer token`, `Invalid token`, `Token has expired`, `Token has been revoked`)',
 };
@@ -48,6 +52,7 @@ export function ApiRoute(route: RouteDescription): MethodDecorator {
     ...(bearer ? BEARER_ERRORS : {}),
     ...route.errors,
   };
+  if (route.csrf) errors[403] = route.errors?.[403] ? `${route.errors[403]}; or ${CSRF_ERROR}` : CSRF_ERROR;
   const decorators = [
     api.ApiOperation({ summary: route.summary, description: route.description }),
     api.ApiResponse({

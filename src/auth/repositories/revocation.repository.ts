@@ -244,15 +244,21 @@ export class RevocationRepository {
         passwordHash,
         now,
       ]);
-      const [rows] = (await manager.query(
-        `UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
-          WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
-            AND ${notCutOff('s')}
-          RETURNING s.id`,
-        [userId, keepSessionId, now, reason],
-      )) as [Array<{ id: string }>, number];
-      const events: RevocationEvent[] =
-        rows.length > 0 ? [{ kind: 'sessions', ids: rows.map((row) => row.id), revokedAt: now.getTime() }] : [];
+      const events = await revokeSessionsExcept(manager, userId, keepSessionId, now, reason);
+      await notify(manager, events);
+      return events;
+    });
+  }
+
+  /** Revokes every session of the user but `keepSessionId` ("sign out all other devices"), and announces them. */
+  async revokeOtherSessions(
+    userId: string,
+    keepSessionId: string,
+    now: Date,
+    reason: string,
+  ): Promise<RevocationEvent[]> {
+    return this.dataSource.transaction(async (manager) => {
+      const events = await revokeSessionsExcept(manager, userId, keepSessionId, now, reason);
       await notify(manager, events);
       return events;
     });
@@ -327,6 +333,24 @@ export class RevocationRepository {
   private pool(): pg.Pool {
     return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
   }
+}
+
+/** Revokes the user's sessions that are still live, but one; the event that announces them (none if none were). */
+async function revokeSessionsExcept(
+  manager: EntityManager,
+  userId: string,
+  keepSessionId: string,
+  now: Date,
+  reason: string,
+): Promise<RevocationEvent[]> {
+  const [rows] = (await manager.query(
+    `UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
+      WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
+        AND ${notCutOff('s')}
+      RETURNING s.id`,
+    [userId, keepSessionId, now, reason],
+  )) as [Array<{ id: string }>, number];
+  return rows.length > 0 ? [{ kind: 'sessions', ids: rows.map((row) => row.id), revokedAt: now.getTime() }] : [];
 }
 
 /** NOTIFY inside the revoking transaction (delivered on commit, never on rollback), in one statement. */

@@ -136,12 +136,22 @@ export class RevocationService {
       this.clock.now(),
       REVOCATION_REASONS.passwordChange,
     );
+    this.announceSessions(userId, events, REVOCATION_REASONS.passwordChange);
+  }
+
+  /** "Sign out all other devices": every session of the user but `keepSessionId`. */
+  async revokeOtherSessions(userId: string, keepSessionId: string): Promise<void> {
+    const reason = REVOCATION_REASONS.deviceRevoked;
+    const events = await this.revocations.revokeOtherSessions(userId, keepSessionId, this.clock.now(), reason);
+    this.announceSessions(userId, events, reason);
+  }
+
+  /** Applies revoked sessions to this instance's memory, and emits a session_revoked event for each. */
+  private announceSessions(userId: string, events: RevocationEvent[], reason: string): void {
     this.applied(events);
     for (const event of events) {
       if (event.kind !== 'sessions') continue;
-      for (const sessionId of event.ids) {
-        this.events.emit('session_revoked', { userId, sessionId, reason: REVOCATION_REASONS.passwordChange });
-      }
+      for (const sessionId of event.ids) this.events.emit('session_revoked', { userId, sessionId, reason });
     }
   }
 

@@ -6,11 +6,14 @@ import {
   HttpStatus,
   Param,
   ParseUUIDPipe,
+  Req,
+  Res,
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
 import { AuthService, type DeviceSession } from '../auth.service.js';
 import { CurrentUser } from '../decorators/current-user.decorator.js';
+import { CookieTransportService, type TransportRequest } from '../http/cookie-transport.service.js';
 import { AuthExceptionsFilter } from '../filters/auth-exceptions.filter.js';
 import { JwtAuthGuard } from '../guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
@@ -24,7 +27,10 @@ import { ApiArea } from '../openapi/swagger.js';
 @UseGuards(JwtAuthGuard)
 @UseFilters(AuthExceptionsFilter)
 export class SessionsController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly transport: CookieTransportService,
+  ) {}
 
   @Get()
   @ApiRoute({
@@ -35,8 +41,21 @@ export class SessionsController {
     return this.auth.listSessions(user);
   }
 
+  @Delete()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiRoute({
+    csrf: true,
+    summary: 'Sign out every other device',
+    description: 'Every session of the caller but the current one ends; their tokens are refused at once everywhere.',
+    success: { status: 204, description: 'Signed out (also when there was no other session)' },
+  })
+  revokeOthers(@CurrentUser() user: AuthenticatedUser): Promise<void> {
+    return this.auth.revokeOtherSessions(user);
+  }
+
   @Delete(':id')
   @ApiRoute({
+    csrf: true,
     summary: 'Sign one device out',
     description: 'Its access tokens get 401 on their very next request, its refresh token too.',
     success: { status: 204, description: 'Signed out' },
@@ -46,7 +65,14 @@ export class SessionsController {
     },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
-  revoke(@CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
-    return this.auth.revokeDevice(user, id);
+  async revoke(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Req() request: TransportRequest,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<void> {
+    await this.auth.revokeDevice(user, id);
+    // Signing out this very device is a logout: its cookies go too.
+    if (id === user.sessionId) this.transport.clearIfUsed(request, response);
   }
 }

@@ -4,15 +4,15 @@ import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from '../auth.constants.js';
 import { AUTH_SIGNING_KEY } from '../auth-options.js';
-import { bearerOf, type RequestWithHeaders } from '../http/bearer.js';
+import { accessTokenOf, type RequestWithHeaders } from '../http/bearer.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
 import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 import { SessionActivityService } from '../sessions/session-activity.service.js';
 import { TokenService } from './token.service.js';
 
-/** The request's bearer token, parsed once per request in linear time (see bearerOf). */
-export const extractBearer = (request: RequestWithHeaders): string | null => bearerOf(request).token;
+/** The request's access token (bearer header, else cookie), parsed once per request in linear time. */
+export const extractBearer = (request: RequestWithHeaders): string | null => accessTokenOf(request).token;
 
 export interface StrictFlag {
   [STRICT_REVOCATION_REQUEST]?: boolean;

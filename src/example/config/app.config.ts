@@ -25,6 +25,8 @@ export interface AppConfig {
   loginLockoutWindow: number;
   registerMaxPerIp: number;
   registerWindow: number;
+  /** AUTH_TRUSTED_ORIGINS: origins besides the app's own allowed to send cookie-authenticated requests. */
+  trustedOrigins: string[];
   /**
    * Express `trust proxy` setting: which proxies' X-Forwarded-For to believe for the client IP: a
    * hop count or a list of addresses/subnets, or false. Never `true` (the client would choose).
@@ -91,6 +93,11 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const registerMaxPerIp = integer(env, 'REGISTER_MAX_PER_IP', 20, 1, 1_000_000, problems);
   const registerWindow = integer(env, 'REGISTER_WINDOW', 3600, 1, 31_536_000, problems);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  // Checked by the module at start (each must be an http(s) origin); here only split.
+  const trustedOrigins = (env.AUTH_TRUSTED_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
   const httpAdapter = (env.HTTP_ADAPTER?.trim() || 'express') as HttpAdapterKind;
   if (httpAdapter !== 'express' && httpAdapter !== 'fastify') {
     problems.push(`HTTP_ADAPTER must be express or fastify (got "${env.HTTP_ADAPTER}")`);
@@ -139,6 +146,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     loginLockoutWindow,
     registerMaxPerIp,
     registerWindow,
+    trustedOrigins,
     trustProxy,
     httpAdapter,
   };

@@ -1,6 +1,17 @@
 import { ExtractJwt } from 'passport-jwt';
 import { parseBearer } from '../src/auth/http/bearer.js';
-import { finish, get, load, machine, post, registerAndLogin, startDatabase, startServer, verdict } from './support.js';
+import {
+  cookieLogin,
+  finish,
+  get,
+  load,
+  machine,
+  post,
+  registerAndLogin,
+  startDatabase,
+  startServer,
+  verdict,
+} from './support.js';
 
 /** Mean µs per call of `work`, over enough calls to take about `budgetMs`. */
 function microsPerCall(work: () => void, budgetMs = 300): number {
@@ -27,7 +38,17 @@ async function main(): Promise<void> {
   try {
     const token = (await registerAndLogin(server.base, 'bench@example.com')).accessToken;
     const fastifyToken = (await registerAndLogin(fastify.base, 'bench.fastify@example.com')).accessToken;
-    type Route = [name: string, key: string, base: string, path: string, token: string | undefined];
+    // Browsers: the access token in the __Host- cookie instead of the Authorization header.
+    const cookie = await cookieLogin(server.base, 'bench@example.com');
+    const fastifyCookie = await cookieLogin(fastify.base, 'bench.fastify@example.com');
+    type Route = [
+      name: string,
+      key: string,
+      base: string,
+      path: string,
+      token: string | undefined,
+      headers?: Record<string, string>,
+    ];
     const routes: Route[] = [
       ['Express: GET /health (no guard)', 'express /health', server.base, '/health', undefined],
       ['Express: GET /profile (revocation enforced, memory)', 'express /profile', server.base, '/profile', token],
@@ -38,6 +59,14 @@ async function main(): Promise<void> {
         '/profile/strict',
         token,
       ],
+      [
+        'Express: GET /profile (access cookie, memory)',
+        'express /profile cookie',
+        server.base,
+        '/profile',
+        undefined,
+        { cookie },
+      ],
       ['Fastify: GET /health (no guard)', 'fastify /health', fastify.base, '/health', undefined],
       [
         'Fastify: GET /profile (revocation enforced, memory)',
@@ -45,6 +74,14 @@ async function main(): Promise<void> {
         fastify.base,
         '/profile',
         fastifyToken,
+      ],
+      [
+        'Fastify: GET /profile (access cookie, memory)',
+        'fastify /profile cookie',
+        fastify.base,
+        '/profile',
+        undefined,
+        { cookie: fastifyCookie },
       ],
       [
         'Fastify: GET /profile/strict (database round trip)',
@@ -62,8 +99,8 @@ async function main(): Promise<void> {
       ],
       ['comparison (Express): naive TypeORM denylist + users query', 'naive', server.base, '/bench/naive', token],
     ];
-    for (const [, , base, path, bearer] of routes) {
-      const status = await get(base, path, bearer);
+    for (const [, , base, path, bearer, headers] of routes) {
+      const status = await get(base, path, bearer, headers);
       if (status !== 200) throw new Error(`${base}${path} answered ${status}`);
     }
 
@@ -72,8 +109,8 @@ async function main(): Promise<void> {
     const ROUNDS = 3;
     const samples: Record<string, Array<{ rps: number; p99: number }>> = {};
     for (let round = 0; round < ROUNDS; round += 1) {
-      for (const [, key, base, path, bearer] of routes) {
-        const result = await load(`${base}${path}`, { token: bearer, seconds: 4 });
+      for (const [, key, base, path, bearer, headers] of routes) {
+        const result = await load(`${base}${path}`, { token: bearer, headers, seconds: 4 });
         if (result.errors > 0 || result.non2xx > 0) {
           throw new Error(`${key}: ${result.errors} errors, ${result.non2xx} non-2xx`);
         }
@@ -96,6 +133,8 @@ async function main(): Promise<void> {
     const rows: Array<[string, number, number]> = [
       ['Express: /profile vs /health', ratio('express /profile', 'express /health'), 0.85],
       ['Fastify: /profile vs /health', ratio('fastify /profile', 'fastify /health'), 0.8],
+      ['Express: /profile with the access cookie vs /health', ratio('express /profile cookie', 'express /health'), 0.8],
+      ['Fastify: /profile with the access cookie vs /health', ratio('fastify /profile cookie', 'fastify /health'), 0.8],
       ['Fastify /profile vs Express /profile', ratio('fastify /profile', 'express /profile'), 1.3],
       ['Express: /profile vs stateless passport-jwt (string secret)', ratio('express /profile', 'stateless'), 2.5],
       ['Express: /profile/strict vs /health', ratio('express /profile/strict', 'express /health'), 0.4],

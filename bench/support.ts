@@ -127,8 +127,15 @@ export async function post(base: string, path: string, body: unknown, token?: st
   });
 }
 
-export async function get(base: string, path: string, token?: string): Promise<number> {
-  const response = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+export async function get(
+  base: string,
+  path: string,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const response = await fetch(`${base}${path}`, {
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+  });
   await response.arrayBuffer();
   return response.status;
 }
@@ -144,6 +151,19 @@ export async function registerAndLogin(base: string, email: string): Promise<Tok
   const response = await post(base, '/auth/login', { email, password: PASSWORD });
   if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`);
   return (await response.json()) as Tokens;
+}
+
+/** Logs in with cookie transport; the Cookie header a browser would then send to the app's routes. */
+export async function cookieLogin(base: string, email: string): Promise<string> {
+  const response = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-auth-transport': 'cookie' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  if (response.status !== 200) throw new Error(`cookie login failed: ${response.status} ${await response.text()}`);
+  const access = response.headers.getSetCookie().find((cookie) => cookie.startsWith('__Host-auth_access='));
+  if (!access) throw new Error('cookie login set no access cookie');
+  return access.split(';', 1)[0];
 }
 
 export interface LoadResult {

@@ -9,6 +9,7 @@ import {
   type TestAppWithDatabase,
   uniqueEmail,
 } from './support/test-app.js';
+import { JwtStrategy } from '../src/auth/index.js';
 
 const ACCESS = '__Host-auth_access';
 const REFRESH = '__Secure-auth_refresh';
@@ -168,6 +169,36 @@ describe('cookie transport (X-Auth-Transport: cookie) and its CSRF rules', () =>
         'Sec-Fetch-Site': 'same-site',
       })
       .expect(204);
+  });
+
+  it('refuses a planted refresh cookie: a second one, or one of another session than the access cookie', async () => {
+    const email = await newUser();
+    const mine = await cookieLogin(email, 'mine');
+    const attacker = await cookieLogin(await newUser(), 'attacker');
+    const refresh = (cookie: string) => t.http.post('/auth/refresh').set(SAME_ORIGIN).set('Cookie', cookie).send({});
+    // Two refresh cookies (one set by a sibling subdomain with a Domain attribute).
+    await refresh(`${REFRESH}=${attacker.refresh}; ${REFRESH}=${mine.refresh}`).expect(401);
+    // The attacker's refresh cookie beside this browser's own access cookie: another session.
+    await refresh(`${ACCESS}=${mine.access}; ${REFRESH}=${attacker.refresh}`).expect(401);
+    // Neither was used up: both still rotate once.
+    await refresh(`${ACCESS}=${mine.access}; ${REFRESH}=${mine.refresh}`).expect(200);
+    await refresh(`${REFRESH}=${attacker.refresh}`).expect(200);
+  });
+
+  it('checks CSRF in the passport-jwt strategy too, for hosts that use it without JwtAuthGuard', async () => {
+    const email = await newUser();
+    const jar = await cookieLogin(email);
+    const strategy = t.app.get(JwtStrategy);
+    const [, payload] = jar.access.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as object;
+    const cookieRequest = (headers: Record<string, string>) => ({
+      method: 'POST',
+      headers: { cookie: `${ACCESS}=${jar.access}`, host: 'app.example', ...headers },
+    });
+    await expect(strategy.validate(cookieRequest({}), claims)).rejects.toThrow('CSRF check failed');
+    await expect(strategy.validate(cookieRequest({ 'x-auth-transport': 'cookie' }), claims)).resolves.toMatchObject({
+      sessionId: jar.sessionId,
+    });
   });
 
   it('applies the same rules to cookie-mode login and refresh, before anything happens', async () => {

@@ -1,15 +1,26 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { AUTH_CLOCK } from '../auth.constants.js';
+import { AUTH_CLOCK, AuthErrors } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import type { Clock } from '../interfaces/clock.interface.js';
 import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import type { TokenPair } from '../interfaces/token-pair.interface.js';
-import { clearedCookies, readCookie, REFRESH_TOKEN_COOKIE, tokenCookies, wantsCookies } from './cookies.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  clearedCookies,
+  countCookies,
+  readCookie,
+  REFRESH_TOKEN_COOKIE,
+  tokenCookies,
+  wantsCookies,
+} from './cookies.js';
 import { assertCsrfSafe } from './csrf.js';
 
 /** The injection token of the module's route prefix (`auth` unless the host chose another). */
 export const AUTH_ROUTE_PREFIX = Symbol('AUTH_ROUTE_PREFIX');
+
+/** Characters a refresh cookie's Path may hold (no `;`, no space, no control character). */
+const SAFE_COOKIE_PATH = /^\/[A-Za-z0-9._~%/-]*$/;
 
 /** What a cookie-mode login or refresh answers: no token in the body. */
 export interface CookieSession {
@@ -48,9 +59,22 @@ export class CookieTransportService {
     return true;
   }
 
-  /** The refresh token of the refresh cookie, or null. */
+  /**
+   * The refresh token of the refresh cookie, or null. A `__Secure-` cookie can be planted by a
+   * sibling subdomain (it may carry a Domain): two refresh cookies are refused, and one whose
+   * session is not that of this browser's own access cookie (a `__Host-` cookie, which no other
+   * host can set), when there is one, too (401).
+   */
   refreshToken(request: TransportRequest): string | null {
-    return readCookie(request.headers.cookie, REFRESH_TOKEN_COOKIE);
+    const cookies = request.headers.cookie;
+    const token = readCookie(cookies, REFRESH_TOKEN_COOKIE);
+    if (token === null) return null;
+    if (countCookies(cookies, REFRESH_TOKEN_COOKIE) > 1) throw new UnauthorizedException(AuthErrors.invalid);
+    const access = readCookie(cookies, ACCESS_TOKEN_COOKIE);
+    // Claims read without verifying: the refresh token is verified next, and the access token only
+    // has to name the same session (expired or not) for the refresh to go on.
+    if (access !== null && sessionOf(access) !== sessionOf(token)) throw new UnauthorizedException(AuthErrors.invalid);
+    return token;
   }
 
   /** Sets both cookies for a fresh pair; the body keeps only `expiresIn` and `sessionId`. */
@@ -78,10 +102,19 @@ export class CookieTransportService {
    * routes (a global prefix) is kept, so the refresh cookie is sent there and nowhere else.
    */
   refreshPath(request: TransportRequest): string {
-    const path = (request.url ?? '').split('?', 1)[0];
     const marker = `/${this.routePrefix}/`;
-    const at = path.indexOf(marker);
-    return at === -1 ? `${marker}refresh` : `${path.slice(0, at)}${marker}refresh`;
+    const fallback = `${marker}refresh`;
+    let path: string;
+    try {
+      // The path alone, whatever form the request line took (an absolute URL included).
+      path = new URL(request.url ?? '/', 'http://path.invalid').pathname;
+    } catch {
+      return fallback;
+    }
+    const at = path.lastIndexOf(marker);
+    const refreshPath = at === -1 ? fallback : `${path.slice(0, at)}${marker}refresh`;
+    // Only plain path characters go into a Set-Cookie attribute: nothing can end it early.
+    return SAFE_COOKIE_PATH.test(refreshPath) ? refreshPath : fallback;
   }
 
   /** The cookie lives as long as the token: the `exp` of a token this module has just signed. */
@@ -93,8 +126,23 @@ export class CookieTransportService {
     return Math.max(0, exp - Math.floor(this.clock.now().getTime() / 1000));
   }
 
+  /** Appended, never set: cookies the host's own middleware has already set stay. */
   private setCookies(response: unknown, cookies: string[]): void {
-    // Express's and Fastify's adapters both take a list for a header that appears several times.
-    this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', cookies as unknown as string);
+    for (const cookie of cookies) this.adapterHost.httpAdapter.appendHeader(response, 'Set-Cookie', cookie);
   }
+}
+
+/** A JWT's claims, decoded but not verified; null when it is not a JWT with a JSON payload. */
+function unverifiedClaims(token: string): Record<string, unknown> | null {
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof claims === 'object' && claims !== null ? (claims as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The session a token names (unverified), or a value no session has. */
+function sessionOf(token: string): unknown {
+  return unverifiedClaims(token)?.sid ?? Symbol('no session');
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CookieTransportService } from './cookie-transport.service.js';
 import { readCookie } from './cookies.js';
-import { assertCsrfSafe } from './csrf.js';
+import { assertCsrfSafe, changesState } from './csrf.js';
 
 describe('readCookie', () => {
   it('finds one cookie by its exact name among others, in one pass', () => {
@@ -35,6 +35,23 @@ describe('the refresh cookie path', () => {
       '/account/auth/refresh',
     );
   });
+
+  it('takes only the path of an absolute request line, and never lets a character end the attribute', () => {
+    const refreshPath = (url: string) => transport('auth').refreshPath({ url, headers: {} });
+    expect(refreshPath('http://a;Domain=evil.com;SameSite=None@h/api/auth/login')).toBe('/api/auth/refresh');
+    expect(refreshPath('/x;Domain=evil.com/auth/login')).toBe('/auth/refresh');
+    expect(refreshPath('/a b/auth/login')).toBe('/a%20b/auth/refresh');
+    expect(refreshPath('/auth/v1/auth/sessions/1')).toBe('/auth/v1/auth/refresh');
+  });
+});
+
+describe('changesState', () => {
+  it('is every method but GET, HEAD and OPTIONS', () => {
+    for (const method of ['GET', 'head', 'OPTIONS']) expect(changesState({ method, headers: {} })).toBe(false);
+    for (const method of ['POST', 'put', 'PATCH', 'DELETE', 'PROPPATCH', 'MKCOL', 'LOCK']) {
+      expect(changesState({ method, headers: {} })).toBe(true);
+    }
+  });
 });
 
 describe('assertCsrfSafe', () => {
@@ -49,6 +66,10 @@ describe('assertCsrfSafe', () => {
       check({ 'x-auth-transport': 'Cookie ', host: 'app.example', origin: 'https://admin.example' }),
     ).not.toThrow();
     expect(check({ 'x-auth-transport': 'cookie', host: 'app.example', 'sec-fetch-site': 'same-origin' })).not.toThrow();
+    // HTTP/2: no Host header, the :authority pseudo-header instead.
+    expect(
+      check({ 'x-auth-transport': 'cookie', ':authority': 'app.example', origin: 'https://app.example' }),
+    ).not.toThrow();
   });
 
   it('refuses everything else with 403 CSRF check failed', () => {

@@ -51,6 +51,21 @@ export function readCookie(header: string | string[] | undefined, name: string):
   return null;
 }
 
+/** How many cookies of that name the header holds (a planted duplicate shows as 2). */
+export function countCookies(header: string | string[] | undefined, name: string): number {
+  if (typeof header !== 'string' || header.length > MAX_COOKIE_HEADER_LENGTH) return 0;
+  let count = 0;
+  let start = 0;
+  while (start < header.length) {
+    while (header[start] === ' ' || header[start] === '\t') start += 1;
+    const semicolon = header.indexOf(';', start);
+    const end = semicolon === -1 ? header.length : semicolon;
+    if (header.startsWith(name, start) && header[start + name.length] === '=') count += 1;
+    start = end + 1;
+  }
+  return count;
+}
+
 /** Set-Cookie values that store a fresh pair (Max-Age in whole seconds, at least 0). */
 export function tokenCookies(
   tokens: { accessToken: string; accessMaxAge: number; refreshToken: string; refreshMaxAge: number },

@@ -3,7 +3,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from '../auth.constants.js';
-import { AUTH_SIGNING_KEY } from '../auth-options.js';
+import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY } from '../auth-options.js';
+import { assertCsrfSafe, changesState } from '../http/csrf.js';
+import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import { accessTokenOf, type RequestWithHeaders } from '../http/bearer.js';
 import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
 import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
@@ -29,6 +31,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
     private readonly tokens: TokenService,
     private readonly revocation: RevocationService,
     private readonly activity: SessionActivityService,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {
     const { algorithms, issuer, audience, ignoreExpiration } = tokens.verifyOptions;
     super({
@@ -55,6 +58,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
    * other and, once accepted, remembered as verified for JwtAuthGuard's fast path.
    */
   async validate(request: RequestWithHeaders & StrictFlag, payload: unknown): Promise<AuthenticatedUser> {
+    // The strategy may be used without JwtAuthGuard (AuthGuard('auth-jwt') on a host's route):
+    // a cookie-authenticated change must pass the CSRF check here too.
+    if (accessTokenOf(request).fromCookie && changesState(request)) {
+      assertCsrfSafe(request, this.options.trustedOrigins);
+    }
     const user = await this.check(payload, request[STRICT_REVOCATION_REQUEST] === true);
     const token = extractBearer(request);
     if (token) this.tokens.rememberVerified(token, payload);

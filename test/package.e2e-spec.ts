@@ -49,6 +49,10 @@ describe('the published package', () => {
       'lib/src/auth/index.d.ts',
       'lib/src/auth/auth.module.js',
       'lib/src/auth/auth.module.d.ts',
+      // The browser client (its own entry point) and the account pages' scripts.
+      'lib/src/browser/client.js',
+      'lib/src/browser/client.d.ts',
+      'lib/src/browser/pages/account.js',
     ]) {
       expect(files).toContain(path);
     }
@@ -62,7 +66,7 @@ describe('the published package', () => {
 
   it('holds nothing else: no example app, specs, tests, benches, data or source maps', () => {
     const allowed =
-      /^(package\.json|LICENSE|README\.md|lib\/src\/auth\/.+\.(js|d\.ts)|lib\/migrations\/.+\.(js|d\.ts))$/;
+      /^(package\.json|LICENSE|README\.md|lib\/src\/(auth|browser)\/.+\.(js|d\.ts)|lib\/migrations\/.+\.(js|d\.ts))$/;
     expect(files.filter((path) => !allowed.test(path))).toEqual([]);
     expect(files.filter((path) => /\.spec\.|example|main\.js|cli\.js|\.data|bench|test\//.test(path))).toEqual([]);
   });
@@ -70,7 +74,15 @@ describe('the published package', () => {
   it('points its entry points at packed files', () => {
     const exported = manifest.exports as Record<string, string | Record<string, string>>;
     const root = exported['.'] as Record<string, string>;
-    for (const target of [root.import, root.types, manifest.main as string, manifest.types as string]) {
+    const client = exported['./client'] as Record<string, string>;
+    for (const target of [
+      root.import,
+      root.types,
+      client.import,
+      client.types,
+      manifest.main as string,
+      manifest.types as string,
+    ]) {
       expect(files).toContain(target.replace(/^\.\//, ''));
     }
     expect(exported['./package.json']).toBe('./package.json');

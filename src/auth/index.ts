@@ -1,4 +1,6 @@
 export { AuthModule } from './auth.module.js';
+export { AccountPagesModule } from './account-pages/account-pages.module.js';
+export type { AccountPagesOptions } from './account-pages/account-pages.options.js';
 export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
 export { AuthService, type ClientInfo, type DeviceSession, type PublicUser } from './auth.service.js';
@@ -15,6 +17,8 @@ export {
   formatSecurityEvent,
 } from './security-events.service.js';
 export { clientAddress, throttleKey } from './http/client-address.js';
+export { ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, AUTH_TRANSPORT_HEADER } from './http/cookies.js';
+export type { CookieSession } from './http/cookie-transport.service.js';
 export { RevocationListenerMismatchError } from './revocation/revocation-sync.service.js';
 export { deviceNameFromUserAgent } from './sessions/device-name.js';
 export { PurgeService, type PurgeResult } from './revocation/purge.service.js';

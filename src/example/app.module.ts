@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AUTH_ENTITIES, AUTH_MIGRATIONS, AuthModule, JwtAuthGuard } from '../auth/index.js';
+import { AccountPagesModule, AUTH_ENTITIES, AUTH_MIGRATIONS, AuthModule, JwtAuthGuard } from '../auth/index.js';
 import { APP_CONFIG, AppConfigModule } from './config/app-config.module.js';
 import type { AppConfig } from './config/app.config.js';
 import { HealthController } from './health.controller.js';
@@ -59,6 +59,8 @@ export class AppModule {
             trustedOrigins: config.trustedOrigins,
           }),
         }),
+        // The browser side: sign-in, sign-up and account pages at /account (cookie transport).
+        AccountPagesModule.forRoot({ appName: 'nest-jwt-revocation example' }),
       ],
       controllers: [HealthController, ProfileController],
       // Every route needs a valid access token unless marked @Public().

@@ -1,0 +1,133 @@
+import type { ResolvedAccountPagesOptions } from './account-pages.options.js';
+
+/**
+ * The account pages' HTML: no inline script or style (the CSP forbids both), no third-party
+ * origin, every dynamic value (device names, user agents, emails) written by the scripts as
+ * text, never as HTML. Only the fixed options below are interpolated, escaped.
+ */
+function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
+function page(options: ResolvedAccountPagesOptions, title: string, script: string, body: string): string {
+  const base = `/${options.path}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)} · ${escape(options.appName)}</title>
+<link rel="stylesheet" href="${escape(base)}/assets/account.css">
+<script type="module" src="${escape(base)}/assets/pages/${script}.js"></script>
+</head>
+<body data-auth-path="${escape(options.authPath)}" data-base="${escape(base)}">
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+export function signInPage(options: ResolvedAccountPagesOptions): string {
+  const base = escape(`/${options.path}`);
+  return page(
+    options,
+    'Sign in',
+    'sign-in',
+    `<h1>Sign in</h1>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<form id="sign-in-form">
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" autocomplete="username" required maxlength="254">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
+  <label for="device-name">Device name <span class="hint">(optional)</span></label>
+  <input id="device-name" name="deviceName" type="text" maxlength="100" autocomplete="off">
+  <button type="submit">Sign in</button>
+</form>
+<p>No account yet? <a href="${base}/sign-up">Create an account</a></p>`,
+  );
+}
+
+export function signUpPage(options: ResolvedAccountPagesOptions): string {
+  const base = escape(`/${options.path}`);
+  return page(
+    options,
+    'Create an account',
+    'sign-up',
+    `<h1>Create an account</h1>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<form id="sign-up-form">
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" autocomplete="username" required maxlength="254">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="256">
+  <label for="confirm-password">Confirm password</label>
+  <input id="confirm-password" name="confirmPassword" type="password" autocomplete="new-password" required minlength="8" maxlength="256">
+  <button type="submit">Create account</button>
+</form>
+<p>Already have an account? <a href="${base}/sign-in">Sign in</a></p>`,
+  );
+}
+
+export function accountPage(options: ResolvedAccountPagesOptions): string {
+  return page(
+    options,
+    'Your account',
+    'account',
+    `<h1>Your account</h1>
+<p>Signed in as <strong id="email"></strong></p>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<section aria-labelledby="devices-title">
+  <h2 id="devices-title">Signed-in devices</h2>
+  <ul id="devices" class="devices" aria-labelledby="devices-title"></ul>
+  <div class="actions">
+    <button type="button" id="sign-out-others">Sign out all other devices</button>
+    <button type="button" id="sign-out-everywhere">Sign out everywhere</button>
+    <button type="button" id="sign-out">Sign out</button>
+  </div>
+</section>
+<section aria-labelledby="password-title">
+  <h2 id="password-title">Change password</h2>
+  <form id="password-form">
+    <label for="current-password">Current password</label>
+    <input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required maxlength="256">
+    <label for="new-password">New password</label>
+    <input id="new-password" name="newPassword" type="password" autocomplete="new-password" required minlength="8" maxlength="256">
+    <button type="submit">Change password</button>
+  </form>
+</section>
+<section aria-labelledby="delete-title">
+  <h2 id="delete-title">Delete account</h2>
+  <form id="delete-form">
+    <label for="delete-password">Password to confirm</label>
+    <input id="delete-password" name="password" type="password" autocomplete="current-password" required maxlength="256">
+    <button type="submit" class="danger">Delete account</button>
+  </form>
+</section>`,
+  );
+}
+
+export const ACCOUNT_CSS = `:root { color-scheme: light dark; font-family: system-ui, sans-serif; line-height: 1.5; }
+body { margin: 0; padding: 1rem; }
+main { max-width: 40rem; margin: 0 auto; }
+h1 { font-size: 1.6rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; }
+form { display: grid; gap: 0.4rem; max-width: 24rem; }
+label { font-weight: 600; margin-top: 0.4rem; }
+.hint { font-weight: 400; opacity: 0.75; }
+input { font: inherit; padding: 0.5rem; border: 1px solid #767676; border-radius: 4px; min-width: 0; }
+button { font: inherit; padding: 0.5rem 0.9rem; border-radius: 4px; border: 1px solid #1a4fa3; background: #1f5fc4; color: #fff; cursor: pointer; }
+button.secondary { background: transparent; color: inherit; border-color: #767676; }
+button.danger { background: #b3261e; border-color: #8c1d17; }
+button:focus-visible, input:focus-visible, a:focus-visible { outline: 3px solid #f2a900; outline-offset: 2px; }
+.actions { display: flex; flex-wrap: wrap; gap: 0.5rem; margin-top: 1rem; }
+.message:empty { display: none; }
+.message { padding: 0.6rem 0.8rem; border-radius: 4px; background: #fff4ce; color: #3d3000; }
+.devices { list-style: none; padding: 0; display: grid; gap: 0.6rem; }
+.devices li { border: 1px solid #767676; border-radius: 6px; padding: 0.6rem 0.8rem; overflow-wrap: anywhere; }
+.devices .name { font-weight: 600; }
+.devices .badge { display: inline-block; margin-left: 0.5rem; padding: 0 0.4rem; border-radius: 4px; background: #d6f5d6; color: #0b3d0b; font-size: 0.85rem; }
+.devices .meta { font-size: 0.9rem; opacity: 0.85; }
+`;

@@ -1,0 +1,240 @@
+/**
+ * The browser client of nest-jwt-revocation (`import { createAuthClient } from
+ * 'nest-jwt-revocation/client'`): cookie transport, so no token is ever readable by a script;
+ * refresh before expiry, and once on a 401 `Token has expired`; refreshes single-flight across
+ * tabs (Web Locks); a sign-out in one tab signs the others out (BroadcastChannel). No
+ * dependencies, one ES module.
+ */
+
+export interface AuthClientOptions {
+  /** Where the API is: '' (default) for the page's own origin. */
+  baseUrl?: string;
+  /** The module's route prefix. Default '/auth'. */
+  authPath?: string;
+  /** Refresh this many seconds before the access token expires. Default 30. */
+  refreshMarginSeconds?: number;
+  /** Names the lock, the channel and the storage key: several apps on one origin need their own. Default 'nest-jwt-revocation'. */
+  namespace?: string;
+}
+
+export interface PublicUser {
+  id: string;
+  email: string;
+}
+
+export interface Device {
+  id: string;
+  deviceName: string | null;
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: string;
+  lastUsedAt: string;
+  current: boolean;
+}
+
+export interface SignedIn {
+  sessionId: string;
+  /** Seconds until the access token expires (the client refreshes before). */
+  expiresIn: number;
+}
+
+/** Why the session ended, as listeners hear it. */
+export type SignedOutReason = 'signed-out' | 'session-ended';
+
+/** An answer of the API that is not a success, in Nest's shape. */
+export class AuthApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Seconds from `Retry-After` (429, 503), when given. */
+    readonly retryAfter: number | null,
+  ) {
+    super(message);
+    this.name = 'AuthApiError';
+  }
+}
+
+export interface AuthClient {
+  signIn(email: string, password: string, deviceName?: string): Promise<SignedIn>;
+  /** Creates the account, then signs in. */
+  signUp(email: string, password: string, deviceName?: string): Promise<SignedIn>;
+  /** Signs this device out. */
+  signOut(): Promise<void>;
+  /** Signs out every other device; this one stays. */
+  signOutOthers(): Promise<void>;
+  /** Signs out every device, this one included. */
+  signOutEverywhere(): Promise<void>;
+  me(): Promise<PublicUser>;
+  devices(): Promise<Device[]>;
+  revokeDevice(sessionId: string): Promise<void>;
+  changePassword(currentPassword: string, newPassword: string): Promise<void>;
+  deleteAccount(password: string): Promise<void>;
+  /** `fetch` for the host's own API: cookie transport, refresh before expiry and once on expiry. */
+  fetch(input: string, init?: RequestInit): Promise<Response>;
+  /** Whether this browser holds a session, as far as the client knows (it signed in, and has not seen it end). */
+  isSignedIn(): boolean;
+  /** Called when the session ends: signed out here or in another tab, or ended elsewhere (401). */
+  onSignedOut(listener: (reason: SignedOutReason) => void): () => void;
+}
+
+interface ErrorBody {
+  message?: string | string[];
+}
+
+/** The 401 messages that mean the session is over (any other 401 is about a password). */
+const SESSION_ENDED = new Set(['Token has been revoked', 'Token has expired', 'Invalid token', 'Missing bearer token']);
+
+export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
+  const baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
+  const authPath = `/${(options.authPath ?? '/auth').replace(/^\/|\/$/g, '')}`;
+  const margin = (options.refreshMarginSeconds ?? 30) * 1000;
+  const namespace = options.namespace ?? 'nest-jwt-revocation';
+  const expiryKey = `${namespace}:access-expires-at`;
+  const listeners = new Set<(reason: SignedOutReason) => void>();
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(namespace) : null;
+  let refreshing: Promise<void> | null = null;
+
+  channel?.addEventListener('message', (event: MessageEvent<{ type?: string; reason?: SignedOutReason }>) => {
+    if (event.data?.type === 'signed-out') notify(event.data.reason ?? 'signed-out', false);
+  });
+
+  function notify(reason: SignedOutReason, broadcast: boolean): void {
+    localStorage.removeItem(expiryKey);
+    if (broadcast) channel?.postMessage({ type: 'signed-out', reason });
+    for (const listener of listeners) listener(reason);
+  }
+
+  function rememberExpiry(expiresIn: number): void {
+    localStorage.setItem(expiryKey, String(Date.now() + expiresIn * 1000));
+  }
+
+  function expiresAt(): number | null {
+    const stored = Number(localStorage.getItem(expiryKey));
+    return Number.isFinite(stored) && stored > 0 ? stored : null;
+  }
+
+  /** Every request: cookies, the transport header that is also the CSRF proof, JSON. */
+  function send(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('X-Auth-Transport', 'cookie');
+    if (init.body !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+    return fetch(`${baseUrl}${path}`, { ...init, headers, credentials: baseUrl ? 'include' : 'same-origin' });
+  }
+
+  async function failure(response: Response): Promise<AuthApiError> {
+    let message = response.statusText;
+    try {
+      const body = (await response.json()) as ErrorBody;
+      if (body.message) message = Array.isArray(body.message) ? body.message.join('; ') : body.message;
+    } catch {
+      // Not JSON: keep the status text.
+    }
+    const retryAfter = Number(response.headers.get('Retry-After'));
+    return new AuthApiError(
+      response.status,
+      message,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+    );
+  }
+
+  /**
+   * One refresh at a time in the whole browser: under a Web Lock, a tab first looks whether
+   * another tab has refreshed meanwhile (the expiry they share in localStorage moved), and only
+   * then presents the refresh cookie. Two tabs never present the same refresh token twice.
+   */
+  function refresh(force: boolean): Promise<void> {
+    refreshing ??= (async () => {
+      const seen = expiresAt();
+      const run = async () => {
+        const now = expiresAt();
+        if (!force && now !== null && now !== seen && now - Date.now() > margin) return; // another tab did it
+        if (force && now !== null && now !== seen) return;
+        const response = await send(`${authPath}/refresh`, { method: 'POST', body: '{}' });
+        if (!response.ok) {
+          const error = await failure(response);
+          if (response.status === 401) notify('session-ended', true);
+          throw error;
+        }
+        rememberExpiry(((await response.json()) as SignedIn).expiresIn);
+      };
+      if (typeof navigator !== 'undefined' && navigator.locks)
+        await navigator.locks.request(`${namespace}:refresh`, run);
+      else await run();
+    })().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  /** A request that needs the session: refreshed before if due, retried once after a refresh on expiry. */
+  async function authed(path: string, init: RequestInit = {}): Promise<Response> {
+    const due = expiresAt();
+    if (due !== null && due - Date.now() < margin) await refresh(false);
+    let response = await send(path, init);
+    if (response.status === 401 && (await failure(response.clone())).message === 'Token has expired') {
+      await refresh(true);
+      response = await send(path, init);
+    }
+    if (await endsSession(response)) notify('session-ended', true);
+    return response;
+  }
+
+  async function endsSession(response: Response): Promise<boolean> {
+    return response.status === 401 && SESSION_ENDED.has((await failure(response.clone())).message);
+  }
+
+  async function expectOk(response: Response): Promise<Response> {
+    if (!response.ok) throw await failure(response);
+    return response;
+  }
+
+  async function signIn(email: string, password: string, deviceName?: string): Promise<SignedIn> {
+    const body = JSON.stringify(deviceName ? { email, password, deviceName } : { email, password });
+    const response = await expectOk(await send(`${authPath}/login`, { method: 'POST', body }));
+    const signedIn = (await response.json()) as SignedIn;
+    rememberExpiry(signedIn.expiresIn);
+    return signedIn;
+  }
+
+  /** Sign-out routes: the session is over here (and in the other tabs) once the server agrees. */
+  async function endSession(path: string, method: string, body?: unknown): Promise<void> {
+    const init: RequestInit = { method, body: body === undefined ? undefined : JSON.stringify(body) };
+    const response = await authed(path, init);
+    if (await endsSession(response)) return; // already over (listeners have heard)
+    await expectOk(response);
+    notify('signed-out', true);
+  }
+
+  return {
+    signIn,
+    async signUp(email, password, deviceName) {
+      await expectOk(await send(`${authPath}/register`, { method: 'POST', body: JSON.stringify({ email, password }) }));
+      return signIn(email, password, deviceName);
+    },
+    signOut: () => endSession(`${authPath}/logout`, 'POST'),
+    signOutEverywhere: () => endSession(`${authPath}/logout-all`, 'POST'),
+    async signOutOthers() {
+      await expectOk(await authed(`${authPath}/sessions`, { method: 'DELETE' }));
+    },
+    async me() {
+      return (await (await expectOk(await authed(`${authPath}/me`))).json()) as PublicUser;
+    },
+    async devices() {
+      return (await (await expectOk(await authed(`${authPath}/sessions`))).json()) as Device[];
+    },
+    async revokeDevice(sessionId) {
+      await expectOk(await authed(`${authPath}/sessions/${encodeURIComponent(sessionId)}`, { method: 'DELETE' }));
+    },
+    async changePassword(currentPassword, newPassword) {
+      const body = JSON.stringify({ currentPassword, newPassword });
+      await expectOk(await authed(`${authPath}/password`, { method: 'POST', body }));
+    },
+    deleteAccount: (password) => endSession(`${authPath}/account`, 'DELETE', { password }),
+    fetch: (input, init) => authed(input, init),
+    isSignedIn: () => expiresAt() !== null,
+    onSignedOut(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import type { Device } from '../client.js';
+import { explain, field, onSubmit, pageContext } from './ui.js';
+
+const { client, base, say } = pageContext();
+
+// Signed out in another tab, elsewhere (device revoked, password changed, account deleted), or here.
+client.onSignedOut((reason) => {
+  location.assign(`${base}/sign-in?${reason === 'session-ended' ? 'ended' : 'signed-out'}=1`);
+});
+
+function when(iso: string): string {
+  return new Date(iso).toLocaleString();
+}
+
+/** One list item per device; every value is text (device names and user agents are attacker-chosen). */
+function deviceItem(device: Device): HTMLLIElement {
+  const item = document.createElement('li');
+  const name = document.createElement('span');
+  name.className = 'name';
+  name.textContent = device.deviceName ?? 'Unknown device';
+  item.append(name);
+  if (device.current) {
+    const badge = document.createElement('span');
+    badge.className = 'badge';
+    badge.textContent = 'This device';
+    item.append(badge);
+  }
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  meta.textContent = `IP ${device.ip ?? 'unknown'} · signed in ${when(device.createdAt)} · last activity ${when(device.lastUsedAt)}`;
+  item.append(meta);
+  if (!device.current) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary';
+    button.textContent = 'Sign out';
+    button.setAttribute('aria-label', `Sign out ${device.deviceName ?? 'this unknown device'}`);
+    button.addEventListener('click', () => {
+      if (!confirm(`Sign out ${device.deviceName ?? 'this device'}?`)) return;
+      void client
+        .revokeDevice(device.id)
+        .then(() => refreshDevices())
+        .catch((error: unknown) => say(explain(error)));
+    });
+    item.append(button);
+  }
+  return item;
+}
+
+async function refreshDevices(): Promise<void> {
+  const devices = await client.devices();
+  // The current one first, then the most recently active.
+  devices.sort((a, b) => Number(b.current) - Number(a.current) || b.lastUsedAt.localeCompare(a.lastUsedAt));
+  document.getElementById('devices')?.replaceChildren(...devices.map(deviceItem));
+}
+
+async function start(): Promise<void> {
+  if (!client.isSignedIn()) {
+    location.assign(`${base}/sign-in`);
+    return;
+  }
+  try {
+    const me = await client.me();
+    const email = document.getElementById('email');
+    if (email) email.textContent = me.email;
+    await refreshDevices();
+  } catch (error) {
+    say(explain(error));
+  }
+}
+
+function onClick(id: string, action: () => Promise<void>): void {
+  document
+    .getElementById(id)
+    ?.addEventListener('click', () => void action().catch((error: unknown) => say(explain(error))));
+}
+
+onClick('sign-out-others', async () => {
+  await client.signOutOthers();
+  await refreshDevices();
+  say('Every other device is signed out.');
+});
+onClick('sign-out-everywhere', () => client.signOutEverywhere());
+onClick('sign-out', () => client.signOut());
+
+const passwordForm = document.getElementById('password-form') as HTMLFormElement;
+onSubmit(passwordForm, async () => {
+  try {
+    await client.changePassword(field(passwordForm, 'currentPassword'), field(passwordForm, 'newPassword'));
+    passwordForm.reset();
+    say('Password changed. Your other devices were signed out.');
+    await refreshDevices();
+  } catch (error) {
+    say(explain(error));
+  }
+});
+
+const deleteForm = document.getElementById('delete-form') as HTMLFormElement;
+onSubmit(deleteForm, async () => {
+  if (!confirm('Delete your account? This cannot be undone.')) return;
+  try {
+    await client.deleteAccount(field(deleteForm, 'password'));
+  } catch (error) {
+    say(explain(error));
+  }
+});
+
+void start();

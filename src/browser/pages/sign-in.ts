@@ -1,0 +1,19 @@
+import { AuthApiError } from '../client.js';
+import { explain, field, onSubmit, pageContext } from './ui.js';
+
+const { client, base, say } = pageContext();
+const params = new URLSearchParams(location.search);
+if (params.get('ended') === '1') say('Your session has ended. Please sign in again.');
+else if (params.get('signed-out') === '1') say('You are signed out.');
+
+const form = document.getElementById('sign-in-form') as HTMLFormElement;
+onSubmit(form, async () => {
+  try {
+    await client.signIn(field(form, 'email'), field(form, 'password'), field(form, 'deviceName').trim() || undefined);
+    location.assign(base);
+  } catch (error) {
+    if (error instanceof AuthApiError && error.status === 401) say('Wrong email or password.');
+    else if (error instanceof AuthApiError && error.status === 403) say(`This account is suspended. ${error.message}.`);
+    else say(explain(error));
+  }
+});

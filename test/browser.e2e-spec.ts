@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { chromiumPath, missingBrowserReason, shows } from './support/browser.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -47,14 +48,25 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await database?.drop();
   });
 
-  async function signUp(context: BrowserContext, address: string): Promise<Page> {
+  /** The same app with 2-second access tokens: every action after a pause needs a refresh. */
+  async function shortLivedApp(): Promise<{ base: string; stop(): Promise<unknown> }> {
+    const shortLived = await launchNodeApp({
+      main: MAIN,
+      cwd: ROOT,
+      env: { DATABASE_URL: database.url, JWT_SECRET: 'browser-secret-'.padEnd(48, 'x'), ACCESS_TOKEN_TTL: '2' },
+      listening: /Listening on/,
+    });
+    return { base: shortLived.base.replace('127.0.0.1', 'localhost'), stop: () => shortLived.stop() };
+  }
+
+  async function signUp(context: BrowserContext, address: string, at = base): Promise<Page> {
     const page = await context.newPage();
-    await page.goto(`${base}/account/sign-up`);
+    await page.goto(`${at}/account/sign-up`);
     await page.getByLabel('Email').fill(address);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Confirm password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(`${base}/account`);
+    await page.waitForURL(`${at}/account`);
     await shows(page.locator('#email'), { text: address });
     return page;
   }
@@ -68,6 +80,16 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/account`);
     return page;
+  }
+
+  async function query(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await client.end();
+    }
   }
 
   const devices = (page: Page) => page.getByRole('list', { name: 'Signed-in devices' }).getByRole('listitem');
@@ -170,5 +192,111 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await new Promise((done) => evil.close(done));
       await context.close();
     }
+  });
+
+  it('keeps working past access-token expiry through silent refresh, with two tabs refreshing at the same moment', async () => {
+    const shortLived = await shortLivedApp();
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const first = await signUp(context, address, shortLived.base);
+      const second = await context.newPage();
+      await second.goto(`${shortLived.base}/account`);
+      await shows(second.locator('#email'), { text: address });
+      for (let round = 0; round < 2; round += 1) {
+        // Past the 2-second access token: both tabs need a refresh, at the same moment.
+        await new Promise((done) => setTimeout(done, 2_500));
+        await Promise.all([first.reload(), second.reload()]);
+        for (const page of [first, second]) {
+          await shows(page.locator('#email'), { text: address });
+          await shows(devices(page), { count: 1 });
+          expect(page.url()).toBe(`${shortLived.base}/account`);
+        }
+      }
+      // One session throughout: never taken for a stolen refresh token.
+      const [session] = await query(
+        'SELECT s.revoked_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1',
+        [address],
+      );
+      expect(session.revoked_at).toBeNull();
+    } finally {
+      await context.close();
+      await shortLived.stop();
+    }
+  });
+
+  it('changes the password (other devices signed out) and deletes the account, each confirmed', async () => {
+    const address = email();
+    const main = await browser.newContext();
+    const other = await browser.newContext();
+    const page = await signUp(main, address);
+    const otherPage = await signIn(other, address, 'Other');
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByLabel('New password').fill('a new password 2');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await shows(page.getByRole('status'), { text: 'Password changed. Your other devices were signed out.' });
+    await shows(devices(page), { count: 1 });
+    await otherPage.reload();
+    await otherPage.waitForURL(/\/account\/sign-in\?ended=1$/);
+
+    await page.getByLabel('Password to confirm').fill('not the password');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete account' }).click();
+    await shows(page.getByRole('status'), { text: 'Current password is incorrect' });
+    await page.getByLabel('Password to confirm').fill('a new password 2');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete account' }).click();
+    await page.waitForURL(/\/account\/sign-in\?signed-out=1$/);
+    expect(await query('SELECT 1 FROM users WHERE email = $1', [address])).toEqual([]);
+    await main.close();
+    await other.close();
+  });
+
+  it('says why a sign-in failed: wrong credentials, too many attempts (with the wait)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/account/sign-in`);
+    const address = email();
+    await page.getByLabel('Email').fill(address);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await shows(page.getByRole('status'), { text: 'Wrong email or password.' });
+    for (let attempt = 0; attempt < 5; attempt += 1) await page.getByRole('button', { name: 'Sign in' }).click();
+    await shows(page.getByRole('status'), { containing: 'Too many attempts. Try again in ' });
+    await context.close();
+  });
+
+  it('works with the keyboard alone and at 360 px wide', async () => {
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+    const address = email();
+    const page = await signUp(context, address);
+    // Nothing wider than the screen.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    const signIn = await context.newPage();
+    await signIn.goto(`${base}/account/sign-in`);
+    // Tab order follows the form: Email, Password, Device name, Sign in.
+    await signIn.keyboard.press('Tab');
+    expect(await signIn.evaluate('document.activeElement.id')).toBe('email');
+    await signIn.keyboard.press('Tab');
+    expect(await signIn.evaluate('document.activeElement.id')).toBe('password');
+    await signIn.keyboard.press('Tab');
+    expect(await signIn.evaluate('document.activeElement.id')).toBe('device-name');
+    await signIn.keyboard.press('Tab');
+    expect(await signIn.evaluate('document.activeElement.textContent')).toBe('Sign in');
+    await context.close();
+  });
+
+  it('serves the pages with a strict Content-Security-Policy and no-store', async () => {
+    const response = await fetch(`${base}/account/sign-in`);
+    expect(response.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const html = await response.text();
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)/);
+    expect(html).not.toMatch(/\sstyle=|<style/);
+    expect((await fetch(`${base}/account/assets/pages/../../main.js`)).status).toBe(404);
   });
 });

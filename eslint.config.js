@@ -17,6 +17,9 @@ export default tseslint.config(
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { console: 'readonly', URL: 'readonly' }, parserOptions: { projectService: false } },
+    languageOptions: {
+      globals: { console: 'readonly', URL: 'readonly', process: 'readonly' },
+      parserOptions: { projectService: false },
+    },
   },
 );

@@ -33,7 +33,12 @@ chmodSync(workDir, 0o755); // the embedded PostgreSQL runs as another user when 
 const port = await freePort();
 const app = spawn(process.execPath, [join(ROOT, 'dist/src/example/main.js')], {
   cwd: workDir,
-  env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), EMBEDDED_DATABASE_PORT: String(await freePort()) },
+  env: {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PORT: String(port),
+    EMBEDDED_DATABASE_PORT: String(await freePort()),
+  },
 });
 await new Promise((done, fail) => {
   let output = '';

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
 
     // Rounds interleave the routes, so that a slow moment of this shared machine does not fall on
     // one route only; each route's figure is its median over the rounds.
-    const ROUNDS = 3;
+    const ROUNDS = 5;
     const samples: Record<string, Array<{ rps: number; p99: number }>> = {};
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const [, key, base, path, bearer, headers] of routes) {

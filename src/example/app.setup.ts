@@ -5,7 +5,7 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
-import { AuthExceptionsFilter } from '../auth/index.js';
+import { ACCESS_TOKEN_COOKIE, AuthExceptionsFilter } from '../auth/index.js';
 
 export type HttpAdapterKind = 'express' | 'fastify';
 
@@ -72,6 +72,8 @@ export function setupApiDocs(app: INestApplication): void {
     )
     .setVersion('0.2.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    // Cookie transport: the access token in the __Host- cookie (see the CSRF rules).
+    .addCookieAuth(ACCESS_TOKEN_COOKIE, { type: 'apiKey', in: 'cookie', name: ACCESS_TOKEN_COOKIE }, 'cookie')
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config), { jsonDocumentUrl: 'docs-json' });
 }

@@ -10,7 +10,7 @@ export interface RouteDescription {
   description?: string;
   /** The success answer: its status, what it means, and the shape of its body (none for 204). */
   success: { status: 200 | 201 | 204; description: string; type?: abstract new () => unknown; isArray?: boolean };
-  /** Requires an access token (the `bearer` security scheme). Default true. */
+  /** Requires an access token (the `bearer` or `cookie` security scheme). Default true. */
   bearer?: boolean;
   /** A JSON body (of the parameter's DTO type): adds the 400 and 413 answers. */
   body?: boolean;
@@ -70,6 +70,7 @@ export function ApiRoute(route: RouteDescription): MethodDecorator {
       }),
     ),
   ];
-  if (bearer) decorators.push(api.ApiBearerAuth());
+  // Either scheme: a bearer header, or (cookie transport) the access cookie.
+  if (bearer) decorators.push(api.ApiBearerAuth(), api.ApiCookieAuth('cookie'));
   return applyDecorators(...decorators);
 }

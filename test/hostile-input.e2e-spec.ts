@@ -100,12 +100,13 @@ describe('hostile input: the bearer parser', () => {
     const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
     const request = { headers: { authorization: `Bearer ${token}` } as Record<string, string | undefined> };
     const first = accessTokenOf(request);
-    expect(first).toEqual({ token, fromCookie: false });
+    expect(first).toEqual({ token, reason: null, fromCookie: false });
     // Were it parsed again, this change would show.
     request.headers.authorization = 'Bearer other';
     expect(accessTokenOf(request)).toBe(first);
     expect(accessTokenOf({ headers: { authorization: 'Bearer other' } })).toEqual({
       token: 'other',
+      reason: null,
       fromCookie: false,
     });
   });

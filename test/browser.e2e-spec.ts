@@ -262,6 +262,19 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await context.close();
   });
 
+  it('says so when the account is suspended, once the password is right', async () => {
+    const context = await browser.newContext();
+    const address = email();
+    const page = await signUp(context, address);
+    await query(`UPDATE users SET suspended_until = now() + interval '1 hour' WHERE email = $1`, [address]);
+    await page.goto(`${base}/account/sign-in`);
+    await page.getByLabel('Email').fill(address);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await shows(page.getByRole('status'), { containing: 'This account is suspended. Account suspended until ' });
+    await context.close();
+  });
+
   it('works with the keyboard alone and at 360 px wide', async () => {
     const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
     const address = email();

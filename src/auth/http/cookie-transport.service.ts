@@ -119,11 +119,8 @@ export class CookieTransportService {
 
   /** The cookie lives as long as the token: the `exp` of a token this module has just signed. */
   private secondsUntilExpiry(token: string): number {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-      exp?: unknown;
-    };
-    const exp = typeof payload.exp === 'number' ? payload.exp : 0;
-    return Math.max(0, exp - Math.floor(this.clock.now().getTime() / 1000));
+    const exp = unverifiedClaims(token)?.exp;
+    return Math.max(0, (typeof exp === 'number' ? exp : 0) - Math.floor(this.clock.now().getTime() / 1000));
   }
 
   /** Appended, never set: cookies the host's own middleware has already set stay. */

@@ -144,6 +144,26 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await Promise.all([first.close(), second.close(), third.close()]);
   });
 
+  it('signs out everywhere: this tab, another tab and another browser all land on sign-in', async () => {
+    const address = email();
+    const laptop = await browser.newContext();
+    const phone = await browser.newContext();
+    const page = await signUp(laptop, address);
+    const otherTab = await laptop.newPage();
+    await otherTab.goto(`${base}/account`);
+    await shows(otherTab.locator('#email'), { text: address });
+    const phonePage = await signIn(phone, address, 'Phone');
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.waitForURL(/\/account\/sign-in\?signed-out=1$/);
+    await shows(page.getByRole('status'), { text: 'You are signed out.' });
+    // The other tab hears it at once (BroadcastChannel), without a request of its own.
+    await otherTab.waitForURL(/\/account\/sign-in\?signed-out=1$/);
+    await phonePage.reload();
+    await phonePage.waitForURL(/\/account\/sign-in\?ended=1$/);
+    await laptop.close();
+    await phone.close();
+  });
+
   it('shows an attacker-chosen device name as text, and runs nothing', async () => {
     const address = email();
     const owner = await browser.newContext();

@@ -95,6 +95,13 @@ describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {
         expect(answer.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/ErrorResponse' });
         if (status === '429' || status === '503') expect(Object.keys(answer.headers ?? {})).toEqual(['Retry-After']);
       }
+      // Routes that take cookie transport (those that can answer 403 CSRF) name its header.
+      const parameters = (operation as { parameters?: Array<{ in: string; name: string }> }).parameters ?? [];
+      const headers = parameters.filter((parameter) => parameter.in === 'header').map((parameter) => parameter.name);
+      expect({ route: route.path, headers }).toEqual({
+        route: route.path,
+        headers: EXPECTED_STATUSES[`${route.method} ${route.path}`].includes(403) ? ['X-Auth-Transport'] : [],
+      });
       // Guarded routes take either scheme (bearer header or access cookie); public ones neither.
       const schemes = (operation.security ?? []).map((entry) => Object.keys(entry).join()).sort();
       expect({ route: route.path, schemes }).toEqual({

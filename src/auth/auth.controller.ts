@@ -89,7 +89,12 @@ export class AuthController {
     description: 'The answer carries `Cache-Control: no-store`.',
     bearer: false,
     body: true,
-    success: { status: 200, description: 'Signed in', type: TokenPairResponse },
+    success: {
+      status: 200,
+      description:
+        'Signed in. With `X-Auth-Transport: cookie`: only `{expiresIn, sessionId}`, the tokens in the `__Host-auth_access` and `__Secure-auth_refresh` cookies',
+      type: TokenPairResponse,
+    },
     errors: {
       401: 'Invalid email or password',
       403: 'Account suspended until the given time (said only once the password was right)',
@@ -118,7 +123,12 @@ export class AuthController {
       'The refresh token used is rotated out. Presenting a rotated-out token again after the grace period (`refreshReuseGrace`) is taken as theft and ends the session. The answer carries `Cache-Control: no-store`.',
     bearer: false,
     body: true,
-    success: { status: 200, description: 'A new pair (same `sessionId`)', type: TokenPairResponse },
+    success: {
+      status: 200,
+      description:
+        'A new pair (same `sessionId`). With `X-Auth-Transport: cookie`: the refresh cookie is read, only `{expiresIn, sessionId}` comes back, the tokens in new cookies',
+      type: TokenPairResponse,
+    },
     errors: { 401: 'Invalid, expired, rotated-out or revoked refresh token; the session may have ended' },
   })
   @HttpCode(HttpStatus.OK)

@@ -70,6 +70,17 @@ export function ApiRoute(route: RouteDescription): MethodDecorator {
       }),
     ),
   ];
+  if (route.csrf) {
+    decorators.push(
+      api.ApiHeader({
+        name: 'X-Auth-Transport',
+        required: false,
+        description:
+          '`cookie`: cookie transport (tokens in HttpOnly cookies, not in bodies). Required on every cookie-authenticated change, as CSRF proof.',
+        schema: { type: 'string', enum: ['cookie'] },
+      }),
+    );
+  }
   // Either scheme: a bearer header, or (cookie transport) the access cookie.
   if (bearer) decorators.push(api.ApiBearerAuth(), api.ApiCookieAuth('cookie'));
   return applyDecorators(...decorators);

@@ -241,6 +241,37 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     }
   });
 
+  it('gives the host’s own API calls the same session: on a 401 for an expired token it refreshes once and retries once', async () => {
+    const shortLived = await shortLivedApp();
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, shortLived.base);
+      await new Promise((done) => setTimeout(done, 2_500));
+      // The client believes the token still valid (as with a tab that slept, or a browser clock
+      // running behind): the first answer is a 401, as the browser has dropped the expired cookie.
+      const result = (await page.evaluate(`(async () => {
+        const { createAuthClient } = await import('/account/assets/client.js');
+        localStorage.setItem('nest-jwt-revocation:access-expires-at', String(Date.now() + 3600000));
+        const client = createAuthClient();
+        const seen = [];
+        const realFetch = window.fetch;
+        window.fetch = (input, init) => realFetch(input, init).then((response) => {
+          seen.push(new URL(String(input), location.href).pathname + ' ' + response.status);
+          return response;
+        });
+        const response = await client.fetch('/profile');
+        window.fetch = realFetch;
+        return { status: response.status, body: await response.json(), seen };
+      })()`)) as { status: number; body: { userId: string }; seen: string[] };
+      expect(result.seen).toEqual(['/profile 401', '/auth/refresh 200', '/profile 200']);
+      expect(result.status).toBe(200);
+    } finally {
+      await context.close();
+      await shortLived.stop();
+    }
+  });
+
   it('changes the password (other devices signed out) and deletes the account, each confirmed', async () => {
     const address = email();
     const main = await browser.newContext();

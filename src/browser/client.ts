@@ -1,7 +1,7 @@
 /**
  * The browser client of nest-jwt-revocation (`import { createAuthClient } from
  * 'nest-jwt-revocation/client'`): cookie transport, so no token is ever readable by a script;
- * refresh before expiry, and once on a 401 `Token has expired`; refreshes single-flight across
+ * refresh before expiry, and once on a 401 for an expired token; refreshes single-flight across
  * tabs (Web Locks); a sign-out in one tab signs the others out (BroadcastChannel). No
  * dependencies, one ES module.
  */
@@ -80,6 +80,12 @@ export interface AuthClient {
 interface ErrorBody {
   message?: string | string[];
 }
+
+/**
+ * 401s a refresh may cure: the access token expired, or its cookie did (the browser drops it at
+ * its Max-Age, the token's own expiry) before the client refreshed, e.g. after the tab slept.
+ */
+const REFRESHABLE = new Set(['Token has expired', 'Missing bearer token']);
 
 /** The 401 messages that mean the session is over (any other 401 is about a password). */
 const SESSION_ENDED = new Set(['Token has been revoked', 'Token has expired', 'Invalid token', 'Missing bearer token']);
@@ -171,7 +177,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     const due = expiresAt();
     if (due !== null && due - Date.now() < margin) await refresh(false);
     let response = await send(path, init);
-    if (response.status === 401 && (await failure(response.clone())).message === 'Token has expired') {
+    if (response.status === 401 && REFRESHABLE.has((await failure(response.clone())).message)) {
       await refresh(true);
       response = await send(path, init);
     }

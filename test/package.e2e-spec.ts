@@ -149,6 +149,19 @@ describe('a host app that installs the packed tarball', () => {
     await database?.drop();
   });
 
+  it('resolves the browser client entry point, nest-jwt-revocation/client, from the installed package', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('nest-jwt-revocation/client'); console.log(Object.keys(m).sort().join())",
+      ],
+      { cwd: appDir, env: childEnv({}) },
+    );
+    expect(stdout.trim()).toBe('AuthApiError,createAuthClient');
+  });
+
   it('runs its own migration together with AUTH_MIGRATIONS, after which migration:generate finds nothing', async () => {
     const env = childEnv({ DATABASE_URL: database.url });
     const migrated = await run('npm', ['run', 'migration:run'], { cwd: appDir, env });

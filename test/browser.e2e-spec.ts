@@ -272,6 +272,22 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     }
   });
 
+  it('answers a visitor who never signed in with the 401 itself: no refresh, no "session ended" in other tabs', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/account/sign-in`);
+    const result = (await page.evaluate(`(async () => {
+      const { createAuthClient } = await import('/account/assets/client.js');
+      const client = createAuthClient();
+      const heard = [];
+      client.onSignedOut((reason) => heard.push(reason));
+      const response = await client.fetch('/profile');
+      return { status: response.status, heard, signedIn: client.isSignedIn() };
+    })()`)) as { status: number; heard: string[]; signedIn: boolean };
+    expect(result).toEqual({ status: 401, heard: [], signedIn: false });
+    await context.close();
+  });
+
   it('changes the password (other devices signed out) and deletes the account, each confirmed', async () => {
     const address = email();
     const main = await browser.newContext();

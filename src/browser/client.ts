@@ -87,6 +87,9 @@ interface ErrorBody {
  */
 const REFRESHABLE = new Set(['Token has expired', 'Missing bearer token']);
 
+/** Longest wait for a refresh before it is given up (the lock is then free for the next tab). */
+const REFRESH_TIMEOUT_MS = 15_000;
+
 /** The 401 messages that mean the session is over (any other 401 is about a password). */
 const SESSION_ENDED = new Set(['Token has been revoked', 'Token has expired', 'Invalid token', 'Missing bearer token']);
 
@@ -96,9 +99,11 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   const margin = (options.refreshMarginSeconds ?? 30) * 1000;
   const namespace = options.namespace ?? 'nest-jwt-revocation';
   const expiryKey = `${namespace}:access-expires-at`;
+  const lifetimeKey = `${namespace}:access-lifetime`;
   const listeners = new Set<(reason: SignedOutReason) => void>();
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(namespace) : null;
   let refreshing: Promise<void> | null = null;
+  const locked = typeof navigator !== 'undefined' && navigator.locks !== undefined;
 
   channel?.addEventListener('message', (event: MessageEvent<{ type?: string; reason?: SignedOutReason }>) => {
     if (event.data?.type === 'signed-out') notify(event.data.reason ?? 'signed-out', false);
@@ -106,12 +111,20 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
   function notify(reason: SignedOutReason, broadcast: boolean): void {
     localStorage.removeItem(expiryKey);
+    localStorage.removeItem(lifetimeKey);
     if (broadcast) channel?.postMessage({ type: 'signed-out', reason });
     for (const listener of listeners) listener(reason);
   }
 
   function rememberExpiry(expiresIn: number): void {
     localStorage.setItem(expiryKey, String(Date.now() + expiresIn * 1000));
+    localStorage.setItem(lifetimeKey, String(expiresIn * 1000));
+  }
+
+  /** How long before expiry to refresh: the margin, but never more than half the token's life. */
+  function refreshMargin(): number {
+    const lifetime = Number(localStorage.getItem(lifetimeKey));
+    return Number.isFinite(lifetime) && lifetime > 0 ? Math.min(margin, lifetime / 2) : margin;
   }
 
   function expiresAt(): number | null {
@@ -123,7 +136,8 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   function send(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set('X-Auth-Transport', 'cookie');
-    if (init.body !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+    // JSON for the module's own string bodies; FormData, Blob and others keep the type fetch gives them.
+    if (typeof init.body === 'string' && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
     return fetch(`${baseUrl}${path}`, { ...init, headers, credentials: baseUrl ? 'include' : 'same-origin' });
   }
 
@@ -153,18 +167,22 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       const seen = expiresAt();
       const run = async () => {
         const now = expiresAt();
-        if (!force && now !== null && now !== seen && now - Date.now() > margin) return; // another tab did it
+        if (!force && now !== null && now !== seen && now - Date.now() > refreshMargin()) return; // another tab did it
         if (force && now !== null && now !== seen) return;
-        const response = await send(`${authPath}/refresh`, { method: 'POST', body: '{}' });
+        // A hung refresh must not hold the lock, and every tab waiting on it, for ever.
+        const response = await send(`${authPath}/refresh`, {
+          method: 'POST',
+          body: '{}',
+          signal: AbortSignal.timeout(REFRESH_TIMEOUT_MS),
+        });
         if (!response.ok) {
           const error = await failure(response);
-          if (response.status === 401) notify('session-ended', true);
+          if (response.status === 401 && !(await refreshedElsewhere(seen))) notify('session-ended', true);
           throw error;
         }
         rememberExpiry(((await response.json()) as SignedIn).expiresIn);
       };
-      if (typeof navigator !== 'undefined' && navigator.locks)
-        await navigator.locks.request(`${namespace}:refresh`, run);
+      if (locked) await navigator.locks.request(`${namespace}:refresh`, run);
       else await run();
     })().finally(() => {
       refreshing = null;
@@ -172,16 +190,32 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     return refreshing;
   }
 
-  /** A request that needs the session: refreshed before if due, retried once after a refresh on expiry. */
+  /**
+   * Without Web Locks (an insecure context, an old browser) two tabs may refresh at once, and the
+   * later one is refused within the reuse grace: if another tab's refresh has landed meanwhile,
+   * the session is alive and this tab simply uses the new cookies.
+   */
+  async function refreshedElsewhere(seen: number | null): Promise<boolean> {
+    if (locked) return false;
+    await new Promise((done) => setTimeout(done, 300));
+    const now = expiresAt();
+    return now !== null && now !== seen;
+  }
+
+  /**
+   * A request that needs the session: refreshed before if due, retried once after a refresh on
+   * expiry. Only a browser that has signed in refreshes or hears of a session's end: for anyone
+   * else a 401 is just the answer.
+   */
   async function authed(path: string, init: RequestInit = {}): Promise<Response> {
     const due = expiresAt();
-    if (due !== null && due - Date.now() < margin) await refresh(false);
+    if (due !== null && due - Date.now() < refreshMargin()) await refresh(false);
     let response = await send(path, init);
-    if (response.status === 401 && REFRESHABLE.has((await failure(response.clone())).message)) {
+    if (expiresAt() !== null && response.status === 401 && REFRESHABLE.has((await failure(response.clone())).message)) {
       await refresh(true);
       response = await send(path, init);
     }
-    if (await endsSession(response)) notify('session-ended', true);
+    if (expiresAt() !== null && (await endsSession(response))) notify('session-ended', true);
     return response;
   }
 

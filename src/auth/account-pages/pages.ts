@@ -9,8 +9,13 @@ function escape(text: string): string {
   return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
+/** The pages' own prefix: '' when mounted at the root (never '/', or '//assets' would name a host). */
+function baseOf(options: ResolvedAccountPagesOptions): string {
+  return options.path === '' ? '' : `/${options.path}`;
+}
+
 function page(options: ResolvedAccountPagesOptions, title: string, script: string, body: string): string {
-  const base = `/${options.path}`;
+  const base = baseOf(options);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -30,7 +35,7 @@ ${body}
 }
 
 export function signInPage(options: ResolvedAccountPagesOptions): string {
-  const base = escape(`/${options.path}`);
+  const base = escape(baseOf(options));
   return page(
     options,
     'Sign in',
@@ -51,7 +56,7 @@ export function signInPage(options: ResolvedAccountPagesOptions): string {
 }
 
 export function signUpPage(options: ResolvedAccountPagesOptions): string {
-  const base = escape(`/${options.path}`);
+  const base = escape(baseOf(options));
   return page(
     options,
     'Create an account',
@@ -123,7 +128,7 @@ button.secondary { background: transparent; color: inherit; border-color: #76767
 button.danger { background: #b3261e; border-color: #8c1d17; }
 button:focus-visible, input:focus-visible, a:focus-visible { outline: 3px solid #f2a900; outline-offset: 2px; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; margin-top: 1rem; }
-.message:empty { display: none; }
+.message:empty { padding: 0; }
 .message { padding: 0.6rem 0.8rem; border-radius: 4px; background: #fff4ce; color: #3d3000; }
 .devices { list-style: none; padding: 0; display: grid; gap: 0.6rem; }
 .devices li { border: 1px solid #767676; border-radius: 6px; padding: 0.6rem 0.8rem; overflow-wrap: anywhere; }

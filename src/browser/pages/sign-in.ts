@@ -10,7 +10,8 @@ const form = document.getElementById('sign-in-form') as HTMLFormElement;
 onSubmit(form, async () => {
   try {
     await client.signIn(field(form, 'email'), field(form, 'password'), field(form, 'deviceName').trim() || undefined);
-    location.assign(base);
+    location.assign(base || '/');
+    return true; // navigating away: the form stays disabled
   } catch (error) {
     if (error instanceof AuthApiError && error.status === 401) say('Wrong email or password.');
     else if (error instanceof AuthApiError && error.status === 403) say(`This account is suspended. ${error.message}.`);

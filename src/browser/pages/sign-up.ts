@@ -12,7 +12,8 @@ onSubmit(form, async () => {
   }
   try {
     await client.signUp(field(form, 'email'), password);
-    location.assign(base);
+    location.assign(base || '/');
+    return true; // navigating away: the form stays disabled
   } catch (error) {
     if (error instanceof AuthApiError && error.status === 409) say('An account with this email already exists.');
     else say(explain(error));

@@ -9,7 +9,7 @@ export interface PageContext {
 }
 
 export function pageContext(): PageContext {
-  const { authPath = '/auth', base = '/account' } = document.body.dataset;
+  const { authPath = '/auth', base = '' } = document.body.dataset;
   const message = document.getElementById('message');
   return {
     client: createAuthClient({ authPath }),
@@ -38,14 +38,22 @@ export function field(form: HTMLFormElement, name: string): string {
   return element instanceof HTMLInputElement ? element.value : '';
 }
 
-/** Runs a form's action with its button disabled, so that a double click sends once. */
-export function onSubmit(form: HTMLFormElement, action: () => Promise<void>): void {
+/**
+ * Runs a form's action with its buttons disabled, so that a double click sends once. An action
+ * that resolves to true is navigating away: the buttons stay disabled.
+ */
+export function onSubmit(form: HTMLFormElement, action: () => Promise<boolean | void>): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const buttons = [...form.querySelectorAll('button')];
     for (const button of buttons) button.disabled = true;
-    void action().finally(() => {
-      for (const button of buttons) button.disabled = false;
-    });
+    void action().then(
+      (leaving) => {
+        if (leaving !== true) for (const button of buttons) button.disabled = false;
+      },
+      () => {
+        for (const button of buttons) button.disabled = false;
+      },
+    );
   });
 }

@@ -18,42 +18,40 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
 /** The built example app (its /account pages; built by the global setup) in a real Chromium, as a person uses it. */
 (missing && process.env.CI !== 'true' ? describe.skip : describe)('the account pages in Chromium', () => {
   let database: TestDatabase;
-  let app: LaunchedApp;
+  let apps: LaunchedApp[] = [];
   let base: string;
+  /** The same app with 2-second access tokens: every action after a pause needs a refresh. */
+  let shortLivedBase: string;
   let browser: Browser;
   let counter = 0;
   const email = () => `browser.${process.pid}.${(counter += 1)}@example.com`;
 
+  /** The built example app on the test database; its base URL as Chromium must use it. */
+  async function launchExample(env: Record<string, string> = {}): Promise<string> {
+    const app = await launchNodeApp({
+      main: MAIN,
+      cwd: ROOT,
+      env: { DATABASE_URL: database.url, JWT_SECRET: 'browser-secret-'.padEnd(48, 'x'), ...env },
+      listening: /Listening on/,
+    });
+    apps.push(app);
+    // Chromium keeps Secure cookies on http://localhost (a secure context), not on other hosts.
+    return app.base.replace('127.0.0.1', 'localhost');
+  }
+
   beforeAll(async () => {
     if (missing) throw new Error(`CI=true and ${missing}`);
     database = await createTestDatabase();
-    app = await launchNodeApp({
-      main: MAIN,
-      cwd: ROOT,
-      env: { DATABASE_URL: database.url, JWT_SECRET: 'browser-secret-'.padEnd(48, 'x') },
-      listening: /Listening on/,
-    });
-    // Chromium keeps Secure cookies on http://localhost (a secure context), not on other hosts.
-    base = app.base.replace('127.0.0.1', 'localhost');
+    [base, shortLivedBase] = await Promise.all([launchExample(), launchExample({ ACCESS_TOKEN_TTL: '2' })]);
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
-    await app?.stop();
+    await Promise.all(apps.map((app) => app.stop()));
+    apps = [];
     await database?.drop();
   });
-
-  /** The same app with 2-second access tokens: every action after a pause needs a refresh. */
-  async function shortLivedApp(): Promise<{ base: string; stop(): Promise<unknown> }> {
-    const shortLived = await launchNodeApp({
-      main: MAIN,
-      cwd: ROOT,
-      env: { DATABASE_URL: database.url, JWT_SECRET: 'browser-secret-'.padEnd(48, 'x'), ACCESS_TOKEN_TTL: '2' },
-      listening: /Listening on/,
-    });
-    return { base: shortLived.base.replace('127.0.0.1', 'localhost'), stop: () => shortLived.stop() };
-  }
 
   async function signUp(context: BrowserContext, address: string, at = base): Promise<Page> {
     const page = await context.newPage();
@@ -211,13 +209,12 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
   });
 
   it('keeps working past access-token expiry through silent refresh, with two tabs refreshing at the same moment', async () => {
-    const shortLived = await shortLivedApp();
     const context = await browser.newContext();
     try {
       const address = email();
-      const first = await signUp(context, address, shortLived.base);
+      const first = await signUp(context, address, shortLivedBase);
       const second = await context.newPage();
-      await second.goto(`${shortLived.base}/account`);
+      await second.goto(`${shortLivedBase}/account`);
       await shows(second.locator('#email'), { text: address });
       for (let round = 0; round < 2; round += 1) {
         // Past the 2-second access token: both tabs need a refresh, at the same moment.
@@ -226,7 +223,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
         for (const page of [first, second]) {
           await shows(page.locator('#email'), { text: address });
           await shows(devices(page), { count: 1 });
-          expect(page.url()).toBe(`${shortLived.base}/account`);
+          expect(page.url()).toBe(`${shortLivedBase}/account`);
         }
       }
       // One session throughout: never taken for a stolen refresh token.
@@ -237,16 +234,14 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       expect(session.revoked_at).toBeNull();
     } finally {
       await context.close();
-      await shortLived.stop();
     }
   });
 
   it('gives the host’s own API calls the same session: on a 401 for an expired token it refreshes once and retries once', async () => {
-    const shortLived = await shortLivedApp();
     const context = await browser.newContext();
     try {
       const address = email();
-      const page = await signUp(context, address, shortLived.base);
+      const page = await signUp(context, address, shortLivedBase);
       await new Promise((done) => setTimeout(done, 2_500));
       // The client believes the token still valid (as with a tab that slept, or a browser clock
       // running behind): the first answer is a 401, as the browser has dropped the expired cookie.
@@ -268,7 +263,6 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       expect(result.status).toBe(200);
     } finally {
       await context.close();
-      await shortLived.stop();
     }
   });
 

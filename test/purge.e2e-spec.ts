@@ -10,7 +10,19 @@ import { AUTH_CLOCK, AUTH_ENTITIES, AuthModule, PurgeService } from '../src/auth
 import { PurgeRepository } from '../src/auth/repositories/purge.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
+import { Latch } from './support/latch.js';
 import { bearer, createTestApp, registerAndLogin, TEST_SECRET } from './support/test-app.js';
+
+/** What a purge that found another one holding the lock answers. */
+const SKIPPED = {
+  skipped: true,
+  revokedTokens: 0,
+  sessions: 0,
+  loginFailures: 0,
+  rateLimitHits: 0,
+  deletedUsers: 0,
+  statements: 0,
+};
 
 const PURGE_ADVISORY_LOCK_KEY = 7_302_114_901;
 
@@ -132,15 +144,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     try {
       await other.query('SELECT pg_advisory_lock($1)', [PURGE_ADVISORY_LOCK_KEY]);
       const skipped = await app.get(PurgeService).purgeExpired();
-      expect(skipped).toEqual({
-        skipped: true,
-        revokedTokens: 0,
-        sessions: 0,
-        loginFailures: 0,
-        rateLimitHits: 0,
-        deletedUsers: 0,
-        statements: 0,
-      });
+      expect(skipped).toEqual(SKIPPED);
       expect(await count('revoked_tokens')).toBe(2);
       await other.query('SELECT pg_advisory_unlock($1)', [PURGE_ADVISORY_LOCK_KEY]);
       expect((await app.get(PurgeService).purgeExpired()).revokedTokens).toBe(2);
@@ -154,34 +158,22 @@ describe('purge of expired denylist rows and ended sessions', () => {
     const purges = app.get(PurgeRepository);
     const service = app.get(PurgeService);
     // Hold the first purge in its first batch, inside the lock, until the second one has answered.
-    let inside!: () => void;
-    const entered = new Promise<void>((resolve) => (inside = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
+    const latch = new Latch();
     const deleteBatch = purges.deleteExpiredRevokedTokens.bind(purges);
-    const latch = jest
+    const spy = jest
       .spyOn(purges, 'deleteExpiredRevokedTokens')
       .mockImplementationOnce(async (runner, before, limit) => {
-        inside();
-        await released;
+        await latch.hold();
         return deleteBatch(runner, before, limit);
       });
     let first: Promise<unknown> | undefined;
     try {
       first = service.purgeExpired();
-      await entered;
+      await latch.reached;
       const second = await service.purgeExpired();
-      expect(second).toEqual({
-        skipped: true,
-        revokedTokens: 0,
-        sessions: 0,
-        loginFailures: 0,
-        rateLimitHits: 0,
-        deletedUsers: 0,
-        statements: 0,
-      });
+      expect(second).toEqual(SKIPPED);
       expect(await count('revoked_tokens')).toBe(2);
-      release();
+      latch.release();
       expect(await first).toEqual({
         skipped: false,
         revokedTokens: 2,
@@ -192,9 +184,9 @@ describe('purge of expired denylist rows and ended sessions', () => {
         statements: 5,
       });
     } finally {
-      release();
+      latch.release();
       await first?.catch(() => undefined);
-      latch.mockRestore();
+      spy.mockRestore();
     }
   });
 

@@ -36,34 +36,36 @@ export function wantsCookies(request: RequestWithHeaders): boolean {
  */
 export function readCookie(header: string | string[] | undefined, name: string): string | null {
   if (typeof header !== 'string' || header.length > MAX_COOKIE_HEADER_LENGTH) return null;
-  let start = 0;
-  while (start < header.length) {
-    while (header[start] === ' ' || header[start] === '\t') start += 1;
-    const semicolon = header.indexOf(';', start);
-    const end = semicolon === -1 ? header.length : semicolon;
-    if (header.startsWith(name, start) && header[start + name.length] === '=') {
-      let value = header.slice(start + name.length + 1, end).trim();
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      return value === '' ? null : value;
-    }
-    start = end + 1;
-  }
-  return null;
+  const found = findCookie(header, name, 0);
+  if (found === null) return null;
+  let value = header.slice(found.start, found.end).trim();
+  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+  return value === '' ? null : value;
 }
 
 /** How many cookies of that name the header holds (a planted duplicate shows as 2). */
 export function countCookies(header: string | string[] | undefined, name: string): number {
   if (typeof header !== 'string' || header.length > MAX_COOKIE_HEADER_LENGTH) return 0;
   let count = 0;
-  let start = 0;
+  for (let found = findCookie(header, name, 0); found !== null; found = findCookie(header, name, found.end + 1)) {
+    count += 1;
+  }
+  return count;
+}
+
+/** Where the value of the next cookie `name` at or after `from` starts and ends; null when there is none. */
+function findCookie(header: string, name: string, from: number): { start: number; end: number } | null {
+  let start = from;
   while (start < header.length) {
     while (header[start] === ' ' || header[start] === '\t') start += 1;
     const semicolon = header.indexOf(';', start);
     const end = semicolon === -1 ? header.length : semicolon;
-    if (header.startsWith(name, start) && header[start + name.length] === '=') count += 1;
+    if (header.startsWith(name, start) && header[start + name.length] === '=') {
+      return { start: start + name.length + 1, end };
+    }
     start = end + 1;
   }
-  return count;
+  return null;
 }
 
 /** Set-Cookie values that store a fresh pair (Max-Age in whole seconds, at least 0). */

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { createSigningKey, resolveAuthOptions } from './auth-options.js';
+import { issuerKeySettings, resolveAuthOptions } from './auth-options.js';
 
 describe('resolveAuthOptions', () => {
   it('applies the documented defaults', () => {
     expect(resolveAuthOptions({ secret: 'x'.repeat(32) })).toEqual({
       algorithm: 'HS256',
+      keyActivationDelay: 600,
       issuer: undefined,
       audience: undefined,
       accessTokenTtl: 900,
@@ -56,20 +57,48 @@ describe('resolveAuthOptions', () => {
         refreshReuseGrace: -1,
       }),
     ).toThrow(
-      /algorithm must be one of HS256, HS384, HS512; accessTokenTtl must be a positive.*; refreshReuseGrace .*; purgeBatchSize must be between 1 and 10000/,
+      /algorithm must be one of HS256, HS384, HS512, EdDSA, ES256; accessTokenTtl must be a positive.*; refreshReuseGrace .*; purgeBatchSize must be between 1 and 10000/,
     );
   });
 });
 
-describe('createSigningKey', () => {
-  it('refuses secrets under 32 bytes', () => {
-    expect(() => createSigningKey('x'.repeat(31))).toThrow('secret must be at least 32 bytes');
-    expect(() => createSigningKey(undefined)).toThrow('secret must be at least 32 bytes');
+describe('key options', () => {
+  it('refuses secrets under 32 bytes, and a start with no key at all', () => {
+    expect(() => resolveAuthOptions({ secret: 'x'.repeat(31) })).toThrow('secret must be at least 32 bytes');
+    expect(() => resolveAuthOptions({})).toThrow('secret (or keyEncryptionSecret');
+    expect(() => resolveAuthOptions({ keyEncryptionSecret: 'k'.repeat(31) })).toThrow(
+      'keyEncryptionSecret must be at least 32 bytes',
+    );
   });
 
-  it('builds a secret KeyObject', () => {
-    const key = createSigningKey(Buffer.alloc(32, 1));
-    expect(key.type).toBe('secret');
-    expect(key.symmetricKeySize).toBe(32);
+  it('requires the key-encryption secret with an asymmetric algorithm, and refuses unknown algorithms', () => {
+    expect(() => resolveAuthOptions({ secret: 'x'.repeat(32), algorithm: 'EdDSA' })).toThrow(
+      'keyEncryptionSecret is required with EdDSA',
+    );
+    expect(() => resolveAuthOptions({ algorithm: 'ES256', keyEncryptionSecret: 'k'.repeat(32) })).not.toThrow();
+    expect(() => resolveAuthOptions({ secret: 'x'.repeat(32), algorithm: 'RS256' as never })).toThrow(
+      'algorithm must be one of HS256, HS384, HS512, EdDSA, ES256',
+    );
+    expect(() => resolveAuthOptions({ secret: 'x'.repeat(32), algorithm: 'none' as never })).toThrow(
+      'algorithm must be one of',
+    );
+  });
+
+  it("gives the secret's key a stable id that says nothing about the secret, and HS256 beside an asymmetric algorithm", () => {
+    const options = { secret: 'x'.repeat(32), keyEncryptionSecret: 'k'.repeat(32) };
+    const hmac = issuerKeySettings(options, resolveAuthOptions(options));
+    const again = issuerKeySettings(options, resolveAuthOptions(options));
+    expect(hmac.secretKey?.kid).toBe(again.secretKey?.kid);
+    expect(hmac.secretKey?.kid).toMatch(/^s-[A-Za-z0-9_-]{22}$/);
+    expect(hmac.secretKey?.kid).not.toContain(Buffer.from('x'.repeat(32)).toString('base64url').slice(0, 8));
+    const other = issuerKeySettings({ ...options, secret: 'y'.repeat(32) }, resolveAuthOptions(options));
+    expect(other.secretKey?.kid).not.toBe(hmac.secretKey?.kid);
+
+    const eddsa = { ...options, algorithm: 'EdDSA' as const };
+    const settings = issuerKeySettings(eddsa, resolveAuthOptions(eddsa));
+    expect(settings.secretKey?.algorithm).toBe('HS256');
+    expect(settings.algorithm).toBe('EdDSA');
+    // Refresh tokens live longest: an old key verifies that long after it stopped signing.
+    expect(settings.verifyWindowSeconds).toBe(1_209_600 + 5);
   });
 });

@@ -1,15 +1,20 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
 import { DEFAULTS, PURGE_BATCH_LIMIT } from './auth.constants.js';
 import type { AuthModuleOptions, ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
+import { KeyEncryption, MIN_KEY_ENCRYPTION_SECRET_BYTES } from './keys/key-encryption.js';
+import type { KeySettings } from './keys/signing-keys.service.js';
+import {
+  type HmacAlgorithm,
+  isAsymmetric,
+  isSigningAlgorithm,
+  keyFromSecretOption,
+  MIN_HMAC_SECRET_BYTES,
+  SIGNING_ALGORITHMS,
+} from './keys/signing-key.js';
 
-/** Injection token of the options with defaults applied (the secret left out). */
+/** Injection token of the options with defaults applied (the secrets left out). */
 export const AUTH_RESOLVED_OPTIONS = Symbol('AUTH_RESOLVED_OPTIONS');
-/** Injection token of the HMAC key, built once: a string secret costs ~40x more per verification. */
-export const AUTH_SIGNING_KEY = Symbol('AUTH_SIGNING_KEY');
 
-export const MIN_SECRET_BYTES = 32;
-
-const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+export const MIN_SECRET_BYTES = MIN_HMAC_SECRET_BYTES;
 
 function positiveInteger(name: string, value: number, problems: string[]): void {
   if (!Number.isInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of seconds`);
@@ -19,6 +24,7 @@ function positiveInteger(name: string, value: number, problems: string[]): void 
 export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOptions {
   const resolved: ResolvedAuthOptions = {
     algorithm: options.algorithm ?? DEFAULTS.algorithm,
+    keyActivationDelay: options.keyActivationDelay ?? DEFAULTS.keyActivationDelay,
     issuer: options.issuer,
     audience: options.audience,
     accessTokenTtl: options.accessTokenTtl ?? DEFAULTS.accessTokenTtl,
@@ -46,8 +52,20 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
   };
   const problems: string[] = [];
   resolved.trustedOrigins = trustedOrigins(options.trustedOrigins ?? [], problems);
-  if (!HMAC_ALGORITHMS.includes(resolved.algorithm))
-    problems.push(`algorithm must be one of ${HMAC_ALGORITHMS.join(', ')}`);
+  if (!isSigningAlgorithm(resolved.algorithm)) {
+    problems.push(`algorithm must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
+  } else if (options.keyEncryptionSecret === undefined && (isAsymmetric(resolved.algorithm) || !options.secret)) {
+    problems.push(
+      isAsymmetric(resolved.algorithm)
+        ? `keyEncryptionSecret is required with ${resolved.algorithm}: its private key is kept encrypted in signing_keys`
+        : 'secret (or keyEncryptionSecret, to keep HMAC keys in signing_keys) is required',
+    );
+  }
+  if (options.secret !== undefined && byteLength(options.secret) < MIN_HMAC_SECRET_BYTES)
+    problems.push(`secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+  if (options.keyEncryptionSecret !== undefined && byteLength(options.keyEncryptionSecret) < MIN_KEY_ENCRYPTION_SECRET_BYTES)
+    problems.push(`keyEncryptionSecret must be at least ${MIN_KEY_ENCRYPTION_SECRET_BYTES} bytes`);
+  positiveInteger('keyActivationDelay', resolved.keyActivationDelay, problems);
   positiveInteger('accessTokenTtl', resolved.accessTokenTtl, problems);
   positiveInteger('refreshTokenTtl', resolved.refreshTokenTtl, problems);
   positiveInteger('sessionMaxAge', resolved.sessionMaxAge, problems);
@@ -116,11 +134,22 @@ function trustedOrigins(origins: unknown, problems: string[]): ReadonlySet<strin
   return normalised;
 }
 
-/** Builds the HMAC key once; refuses secrets too short to resist brute force. */
-export function createSigningKey(secret: string | Buffer | undefined): KeyObject {
-  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
-  if (!bytes || bytes.length < MIN_SECRET_BYTES) {
-    throw new Error(`Invalid AuthModule options: secret must be at least ${MIN_SECRET_BYTES} bytes`);
-  }
-  return createSecretKey(bytes);
+function byteLength(secret: string | Buffer): number {
+  return typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : secret.length;
+}
+
+/**
+ * What the module's keys are built from: the `secret` option's key (its algorithm is the
+ * configured one when that is HMAC, HS256 otherwise: the default the secret signed with before an
+ * asymmetric algorithm was chosen), and the key encryption. Called after resolveAuthOptions.
+ */
+export function issuerKeySettings(options: AuthModuleOptions, resolved: ResolvedAuthOptions): KeySettings {
+  const secretAlgorithm: HmacAlgorithm = isAsymmetric(resolved.algorithm) ? 'HS256' : resolved.algorithm;
+  return {
+    mode: 'issuer',
+    algorithm: resolved.algorithm,
+    secretKey: options.secret ? keyFromSecretOption(options.secret, secretAlgorithm) : undefined,
+    encryption: options.keyEncryptionSecret ? new KeyEncryption(options.keyEncryptionSecret) : undefined,
+    verifyWindowSeconds: Math.max(resolved.accessTokenTtl, resolved.refreshTokenTtl) + resolved.clockTolerance,
+  };
 }

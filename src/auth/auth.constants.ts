@@ -35,6 +35,9 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
  */
 export const MAX_BEARER_TOKEN_LENGTH = 4096;
 
+/** `Cache-Control: max-age` of the JWKS document, in seconds. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
 /** Key of the PostgreSQL advisory lock that lets one instance purge at a time. */
 export const PURGE_ADVISORY_LOCK_KEY = 7_302_114_901;
 /** Most rows a single purge statement deletes. */
@@ -42,6 +45,8 @@ export const PURGE_BATCH_LIMIT = 10_000;
 
 export const DEFAULTS = {
   algorithm: 'HS256',
+  /** Seconds a rotated-in key is published before it signs (twice the JWKS cache lifetime). */
+  keyActivationDelay: 600,
   accessTokenTtl: 900,
   refreshTokenTtl: 1_209_600,
   sessionMaxAge: 2_592_000,

@@ -11,7 +11,12 @@ import {
   AUTH_OPTIONS_TYPE,
   ConfigurableAuthModule,
 } from './auth.module-definition.js';
-import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY, createSigningKey, resolveAuthOptions } from './auth-options.js';
+import { AUTH_RESOLVED_OPTIONS, issuerKeySettings, resolveAuthOptions } from './auth-options.js';
+import { JwksModule } from './keys/jwks.module.js';
+import { AUTH_KEY_ACTIVATION_DELAY, KeyRotationService } from './keys/key-rotation.service.js';
+import { AUTH_KEY_SETTINGS, SigningKeys } from './keys/signing-keys.service.js';
+import { SigningKeyRepository } from './repositories/signing-key.repository.js';
+import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import { AuthService } from './auth.service.js';
 import { AUTH_ROUTE_PREFIX, CookieTransportService } from './http/cookie-transport.service.js';
 import { SystemClock } from './providers/clock.provider.js';
@@ -51,10 +56,18 @@ import { TokenService } from './tokens/token.service.js';
       useFactory: (options: AuthModuleOptions) => resolveAuthOptions(options),
     },
     {
-      provide: AUTH_SIGNING_KEY,
-      inject: [AUTH_MODULE_OPTIONS],
-      useFactory: (options: AuthModuleOptions) => createSigningKey(options.secret),
+      provide: AUTH_KEY_SETTINGS,
+      inject: [AUTH_MODULE_OPTIONS, AUTH_RESOLVED_OPTIONS],
+      useFactory: (options: AuthModuleOptions, resolved: ResolvedAuthOptions) => issuerKeySettings(options, resolved),
     },
+    {
+      provide: AUTH_KEY_ACTIVATION_DELAY,
+      inject: [AUTH_RESOLVED_OPTIONS],
+      useFactory: (resolved: ResolvedAuthOptions) => resolved.keyActivationDelay,
+    },
+    SigningKeys,
+    KeyRotationService,
+    SigningKeyRepository,
     {
       provide: SECURITY_EVENT_HANDLER,
       inject: [AUTH_MODULE_OPTIONS],
@@ -88,6 +101,8 @@ import { TokenService } from './tokens/token.service.js';
     PurgeService,
     TokenService,
     JwtAuthGuard,
+    SigningKeys,
+    KeyRotationService,
     AUTH_CLOCK,
   ],
 })
@@ -105,7 +120,7 @@ function withRoutes(definition: DynamicModule, routePrefix: string | undefined):
   const path = (routePrefix ?? DEFAULTS.routePrefix).replace(/^\/+|\/+$/g, '');
   return {
     ...definition,
-    imports: [...(definition.imports ?? []), RouterModule.register([{ path, module: AuthModule }])],
+    imports: [...(definition.imports ?? []), RouterModule.register([{ path, module: AuthModule }]), JwksModule],
     providers: [...(definition.providers ?? []), { provide: AUTH_ROUTE_PREFIX, useValue: path }],
   };
 }

@@ -143,7 +143,7 @@ export class AuthService implements OnModuleInit {
    * whole session. New tokens carry the session's sign-in time, never a later one.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const claims = this.tokens.verify(refreshToken, TOKEN_TYPE_REFRESH);
+    const claims = await this.tokens.verifyFresh(refreshToken, TOKEN_TYPE_REFRESH);
     const found = await this.sessions.findWithUserCutoff(claims.sid);
     if (!found || found.session.userId !== claims.sub) throw new UnauthorizedException(AuthErrors.revoked);
     const { session } = found;

@@ -4,6 +4,7 @@ export { RevokedTokenEntity } from './revoked-token.entity.js';
 export { LoginFailureEntity } from './login-failure.entity.js';
 export { DeletedUserEntity } from './deleted-user.entity.js';
 export { RateLimitHitEntity } from './rate-limit-hit.entity.js';
+export { SigningKeyEntity } from './signing-key.entity.js';
 
 import { DeletedUserEntity } from './deleted-user.entity.js';
 
@@ -11,6 +12,7 @@ import { LoginFailureEntity } from './login-failure.entity.js';
 import { RateLimitHitEntity } from './rate-limit-hit.entity.js';
 import { RevokedTokenEntity } from './revoked-token.entity.js';
 import { SessionEntity } from './session.entity.js';
+import { SigningKeyEntity } from './signing-key.entity.js';
 import { UserEntity } from './user.entity.js';
 
 /** Every entity of the module, for a host's TypeORM `entities` list. */
@@ -21,4 +23,5 @@ export const AUTH_ENTITIES = [
   LoginFailureEntity,
   DeletedUserEntity,
   RateLimitHitEntity,
+  SigningKeyEntity,
 ];

@@ -1,12 +1,32 @@
+import type { SigningAlgorithm } from '../keys/signing-key.js';
 import type { SecurityEventHandler } from './security-event.interface.js';
 
-export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512';
+export type { HmacAlgorithm, SigningAlgorithm } from '../keys/signing-key.js';
 
 export interface AuthModuleOptions {
-  /** HMAC secret of at least 32 bytes. Turned into a KeyObject once, at start. */
-  secret: string | Buffer;
-  /** Pinned signing algorithm; tokens signed with anything else are refused. Default HS256. */
-  algorithm?: HmacAlgorithm;
+  /**
+   * HMAC secret of at least 32 bytes: the zero-configuration key (HS256). It signs while
+   * signing_keys holds no key that has taken over, and verifies its tokens until they expire.
+   * Optional with an asymmetric `algorithm`, or when signing_keys holds the keys.
+   */
+  secret?: string | Buffer;
+  /**
+   * Algorithm of the keys this module creates: `HS256` (default, with `secret`), `HS384`,
+   * `HS512`, `EdDSA` (Ed25519) or `ES256` (P-256). With an asymmetric one and no key yet, the
+   * first start creates one. Each key pins its own algorithm; a token is checked with its key's.
+   */
+  algorithm?: SigningAlgorithm;
+  /**
+   * Secret (at least 32 bytes) that encrypts the private keys in signing_keys (AES-256-GCM).
+   * Required as soon as keys live there: an asymmetric `algorithm`, or after a rotation.
+   */
+  keyEncryptionSecret?: string | Buffer;
+  /**
+   * Seconds between a key's creation by a rotation and its first signature, so that every
+   * instance and every JWKS cache has it before any token needs it. Default 600 (twice the JWKS
+   * cache lifetime).
+   */
+  keyActivationDelay?: number;
   /** Optional `iss` claim written into and required from every token. */
   issuer?: string;
   /** Optional `aud` claim written into and required from every token. */
@@ -78,7 +98,13 @@ export interface AuthModuleOptions {
 export type ResolvedAuthOptions = Required<
   Omit<
     AuthModuleOptions,
-    'issuer' | 'audience' | 'secret' | 'securityEvents' | 'revocationListenerUrl' | 'trustedOrigins'
+    | 'issuer'
+    | 'audience'
+    | 'secret'
+    | 'keyEncryptionSecret'
+    | 'securityEvents'
+    | 'revocationListenerUrl'
+    | 'trustedOrigins'
   >
 > &
   Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'> & {

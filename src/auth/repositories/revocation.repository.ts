@@ -182,7 +182,7 @@ export class RevocationRepository {
    * What the database says about what a notification names: the committed revocations only,
    * whatever the payload claimed. Empty when nothing there is revoked.
    */
-  async confirm(hint: Exclude<RevocationHint, { kind: 'heartbeat' }>): Promise<RevocationEvent[]> {
+  async confirm(hint: Exclude<RevocationHint, { kind: 'heartbeat' | 'keys' }>): Promise<RevocationEvent[]> {
     const pool = this.pool();
     switch (hint.kind) {
       case 'token': {

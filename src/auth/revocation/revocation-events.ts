@@ -26,7 +26,9 @@ export type RevocationHint =
   | { kind: 'user'; userId: string }
   | { kind: 'userDeleted'; userId: string }
   /** A listener's own round trip through the pool (RevocationSyncService's heartbeat). */
-  | { kind: 'heartbeat'; nonce: string };
+  | { kind: 'heartbeat'; nonce: string }
+  /** signing_keys changed (a key added or retired): reload the keys. */
+  | { kind: 'keys' };
 
 /** NOTIFY payloads are limited to 8000 bytes: session ids go out in chunks of this many. */
 export const SESSION_IDS_PER_NOTIFICATION = 150;
@@ -47,6 +49,10 @@ export function encodeEvent(event: RevocationEvent): string {
     case 'userDeleted':
       return JSON.stringify({ k: 'd', u: event.userId });
   }
+}
+
+export function encodeKeysChanged(): string {
+  return JSON.stringify({ k: 'K' });
 }
 
 export function encodeHeartbeat(nonce: string): string {
@@ -78,6 +84,8 @@ export function decodeHint(payload: string | undefined): RevocationHint | null {
       return isUuid(fields.u) ? { kind: 'user', userId: fields.u } : null;
     case 'd':
       return isUuid(fields.u) ? { kind: 'userDeleted', userId: fields.u } : null;
+    case 'K':
+      return Object.keys(fields).length === 1 ? { kind: 'keys' } : null;
     case 'h':
       return typeof fields.n === 'string' && NONCE.test(fields.n) ? { kind: 'heartbeat', nonce: fields.n } : null;
     default:

@@ -8,6 +8,7 @@ import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import type { Clock } from '../interfaces/clock.interface.js';
+import { SigningKeys } from '../keys/signing-keys.service.js';
 import { RevocationRepository } from '../repositories/revocation.repository.js';
 import {
   decodeHint,
@@ -70,6 +71,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly revocations: RevocationRepository,
+    private readonly keys: SigningKeys,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
@@ -152,6 +154,8 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     const now = this.clock.now().getTime();
     const started = performance.now();
     await this.revocations.loadActive(new Date(now), new Date(this.horizon(now)), fresh);
+    // The signing keys travel on the same channel: read after LISTEN, so no change is missed.
+    await this.keys.reload();
     if (generation !== this.generation) throw new Error('listening connection lost while loading');
     for (const event of this.pending) fresh.apply(event);
     this.pending = null;
@@ -177,6 +181,10 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
       this.awaiting.get(hint.nonce)?.();
       return;
     }
+    if (hint.kind === 'keys') {
+      this.keys.reload().catch((error: Error) => this.lost(generation, `could not reload the signing keys: ${error.message}`));
+      return;
+    }
     this.confirmAndApply(generation, hint);
   }
 
@@ -185,7 +193,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
    * NOTIFY (any role that can connect may send one) changes nothing that is not in the database.
    * A confirmation that fails leaves memory unsure: fall back to the database and resynchronise.
    */
-  private confirmAndApply(generation: number, hint: Exclude<RevocationHint, { kind: 'heartbeat' }>): void {
+  private confirmAndApply(generation: number, hint: Exclude<RevocationHint, { kind: 'heartbeat' | 'keys' }>): void {
     this.revocations.confirm(hint).then(
       (events) => {
         if (generation !== this.generation) return;

@@ -1,9 +1,8 @@
-import type { KeyObject } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
-import { AUTH_JWT_STRATEGY, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from '../auth.constants.js';
-import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY } from '../auth-options.js';
+import { AUTH_JWT_STRATEGY, AuthErrors, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from '../auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { assertCsrfSafe, changesState } from '../http/csrf.js';
 import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import { accessTokenOf, type RequestWithHeaders } from '../http/bearer.js';
@@ -20,32 +19,54 @@ export interface StrictFlag {
   [STRICT_REVOCATION_REQUEST]?: boolean;
 }
 
+/** What passport gives a strategy for one authentication attempt. */
+interface PassportOutcome {
+  success(user: unknown): void;
+  fail(info?: unknown): void;
+  error(error: unknown): void;
+}
+
 /**
- * passport-jwt strategy: verifies the signature with the module's KeyObject and pinned algorithm
- * (the same options TokenService.verify uses), then the same claim checks, then revocation.
+ * passport-jwt strategy (`auth-jwt`, for AuthGuard('auth-jwt') and JwtAuthGuard): the token is
+ * found as passport-jwt's `jwtFromRequest` says, its signature checked with the key its `kid`
+ * names (TokenService), then the same claim checks, then revocation.
+ *
+ * `authenticate` is the module's own: passport-jwt hands verification to jsonwebtoken with one
+ * key and a list of algorithms, which can neither choose a key by `kid` nor check EdDSA. The
+ * outcome is reported to passport exactly as passport-jwt does (fail: no token or a bad
+ * signature; error: what validate() throws).
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
   constructor(
-    @Inject(AUTH_SIGNING_KEY) key: KeyObject,
     private readonly tokens: TokenService,
     private readonly revocation: RevocationService,
     private readonly activity: SessionActivityService,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {
-    const { algorithms, issuer, audience, ignoreExpiration } = tokens.verifyOptions;
     super({
       jwtFromRequest: extractBearer,
-      // A KeyObject, not a string: jsonwebtoken would otherwise try to parse the secret as a PEM key on every call.
-      // (@types/passport-jwt lags: jsonwebtoken 9, which does the verification, accepts a KeyObject.)
-      secretOrKeyProvider: (_request: unknown, _token: string, done: (error: null, key: Buffer) => void) =>
-        done(null, key as unknown as Buffer),
-      algorithms,
-      issuer: issuer as string | undefined,
-      audience: audience as string | undefined,
-      ignoreExpiration,
+      // Never called (authenticate below chooses the key by kid); passport-jwt requires one.
+      secretOrKeyProvider: (_request: unknown, _token: string, done: (error: Error) => void) =>
+        done(new UnauthorizedException(AuthErrors.invalid)),
       passReqToCallback: true,
     });
+  }
+
+  override authenticate(this: JwtStrategy & PassportOutcome, request: RequestWithHeaders & StrictFlag): void {
+    const token = extractBearer(request);
+    // passport-jwt's words: JwtAuthGuard and AuthGuard tell a missing token by them.
+    if (!token) return this.fail(new Error('No auth token'));
+    this.tokens
+      .verifiedPayload(token)
+      .then((payload) => {
+        if (payload === undefined) return this.fail(new UnauthorizedException(AuthErrors.invalid));
+        return this.validate(request, payload).then(
+          (user) => this.success(user),
+          (error: unknown) => this.error(error),
+        );
+      })
+      .catch((error: unknown) => this.error(error));
   }
 
   /** The payload of a token this instance verified before, by its exact string; undefined otherwise. */

@@ -1,8 +1,12 @@
-import { createSecretKey, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { UnauthorizedException } from '@nestjs/common';
-import { resolveAuthOptions } from '../auth-options.js';
+import { issuerKeySettings, resolveAuthOptions } from '../auth-options.js';
+import type { AuthModuleOptions } from '../interfaces/auth-module-options.interface.js';
 import type { Clock } from '../interfaces/clock.interface.js';
+import { SigningKeys } from '../keys/signing-keys.service.js';
+import type { SigningKeyRepository } from '../repositories/signing-key.repository.js';
+import type { RevocationSyncService } from '../revocation/revocation-sync.service.js';
 import { TokenService } from './token.service.js';
 
 class ManualClock implements Clock {
@@ -13,13 +17,17 @@ class ManualClock implements Clock {
 }
 
 const secret = 'unit-test-secret-unit-test-secret-123';
+
+/** A TokenService on the `secret` option's key alone (no signing_keys rows: the repository is never read). */
+function tokenService(options: AuthModuleOptions, clock: Clock): TokenService {
+  const resolved = resolveAuthOptions(options);
+  const keys = new SigningKeys({} as SigningKeyRepository, issuerKeySettings(options, resolved), clock);
+  return new TokenService(keys, { isLive: true } as RevocationSyncService, resolved, clock);
+}
+
 function setup(options = {}) {
   const clock = new ManualClock();
-  const service = new TokenService(
-    createSecretKey(Buffer.from(secret)),
-    resolveAuthOptions({ secret, ...options }),
-    clock,
-  );
+  const service = tokenService({ secret, ...options }, clock);
   return { clock, service, subject: { userId: randomUUID(), sessionId: randomUUID(), authenticatedAt: clock.now() } };
 }
 const farFuture = new Date('2030-01-01T00:00:00Z');
@@ -87,11 +95,7 @@ describe('TokenService', () => {
   it('refuses a token longer-lived than now configured (lifetime shortened after issue)', () => {
     const long = setup({ accessTokenTtl: 900 });
     const token = long.service.issue('access', long.subject, farFuture).token;
-    const short = new TokenService(
-      createSecretKey(Buffer.from(secret)),
-      resolveAuthOptions({ secret, accessTokenTtl: 300 }),
-      long.clock,
-    );
+    const short = tokenService({ secret, accessTokenTtl: 300 }, long.clock);
     expect(reason(() => short.verify(token, 'access'))).toBe('Invalid token');
   });
 
@@ -99,9 +103,8 @@ describe('TokenService', () => {
     const withClaims = setup({ issuer: 'https://auth.example.com', audience: 'api' });
     const token = withClaims.service.issue('access', withClaims.subject, farFuture).token;
     expect(withClaims.service.verify(token, 'access')).toMatchObject({ iss: 'https://auth.example.com', aud: 'api' });
-    const otherAudience = new TokenService(
-      createSecretKey(Buffer.from(secret)),
-      resolveAuthOptions({ secret, issuer: 'https://auth.example.com', audience: 'admin' }),
+    const otherAudience = tokenService(
+      { secret, issuer: 'https://auth.example.com', audience: 'admin' },
       withClaims.clock,
     );
     expect(reason(() => otherAudience.verify(token, 'access'))).toBe('Invalid token');

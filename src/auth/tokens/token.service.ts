@@ -1,8 +1,10 @@
-import { createHash, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
-import { JwtService, type JwtVerifyOptions } from '@nestjs/jwt';
 import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, type TokenType } from '../auth.constants.js';
-import { AUTH_RESOLVED_OPTIONS, AUTH_SIGNING_KEY } from '../auth-options.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import { readCompactJws } from '../keys/jws.js';
+import { SigningKeys } from '../keys/signing-keys.service.js';
+import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
 import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import type { Clock } from '../interfaces/clock.interface.js';
 import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
@@ -36,27 +38,22 @@ export interface TokenSubject {
   authenticatedAt: Date;
 }
 
-/** Signs and verifies the module's tokens. Every verification (guard, refresh, logout) goes through here. */
+/** A signature check's answer when the token names a key this instance does not have. */
+const UNKNOWN_KEY = Symbol('unknown key');
+
+/**
+ * Signs and verifies the module's tokens. Every verification (guard, refresh, logout) goes through
+ * here: the token's `kid` chooses the key (SigningKeys), the key pins the algorithm, then the
+ * claims are checked strictly against the injected clock.
+ */
 @Injectable()
 export class TokenService {
-  private readonly jwt: JwtService;
-  /** Options handed to jsonwebtoken.verify: the pinned algorithm and a KeyObject, never a string. */
-  readonly verifyOptions: JwtVerifyOptions;
-
   constructor(
-    @Inject(AUTH_SIGNING_KEY) readonly key: KeyObject,
+    private readonly keys: SigningKeys,
+    private readonly sync: RevocationSyncService,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
-  ) {
-    this.jwt = new JwtService({ privateKey: key, publicKey: key });
-    this.verifyOptions = {
-      algorithms: [options.algorithm],
-      // Expiry is checked in assertClaims against the injected clock, so that one clock rules every decision.
-      ignoreExpiration: true,
-      ...(options.issuer ? { issuer: options.issuer } : {}),
-      ...(options.audience ? { audience: options.audience } : {}),
-    };
-  }
+  ) {}
 
   lifetimeOf(type: TokenType): number {
     return type === TOKEN_TYPE_ACCESS ? this.options.accessTokenTtl : this.options.refreshTokenTtl;
@@ -84,20 +81,44 @@ export class TokenService {
     };
     if (this.options.issuer) payload.iss = this.options.issuer;
     if (this.options.audience) payload.aud = this.options.audience;
-    const token = this.jwt.sign(payload, { algorithm: this.options.algorithm, privateKey: this.key });
+    const token = this.keys.signingKey().sign(payload);
     return { token, jti, issuedAt: new Date(issuedAtMs), expiresAt: new Date(exp * 1000) };
   }
 
   /** Verifies signature and claims of a raw token; throws 401 with the reason otherwise. */
   verify(token: string, expectedType: TokenType): AuthTokenClaims {
-    let payload: unknown;
-    try {
-      // (@nestjs/jwt's types say string | Buffer; jsonwebtoken 9 takes the KeyObject.)
-      payload = this.jwt.verify(token, { ...this.verifyOptions, publicKey: this.key as unknown as Buffer });
-    } catch {
-      throw new UnauthorizedException(AuthErrors.invalid);
-    }
+    const payload = this.signedPayload(token);
+    if (payload === UNKNOWN_KEY || payload === undefined) throw new UnauthorizedException(AuthErrors.invalid);
     return this.assertClaims(payload, expectedType);
+  }
+
+  /** verify(), reading the keys again first when the token names a key that may be missing here (see verifiedPayload). */
+  async verifyFresh(token: string, expectedType: TokenType): Promise<AuthTokenClaims> {
+    const payload = await this.verifiedPayload(token);
+    if (payload === undefined) throw new UnauthorizedException(AuthErrors.invalid);
+    return this.assertClaims(payload, expectedType);
+  }
+
+  /**
+   * The payload of a token whose signature is good, or undefined. A key id this instance does not
+   * know is final while its view of the keys is live (a new key is known everywhere before it
+   * signs); otherwise the keys are read again first, as revocation falls back to the database.
+   */
+  async verifiedPayload(token: string): Promise<unknown> {
+    const payload = this.signedPayload(token);
+    if (payload !== UNKNOWN_KEY) return payload;
+    if (this.sync.isLive || !(await this.keys.reloadForUnknownKid())) return undefined;
+    const again = this.signedPayload(token);
+    return again === UNKNOWN_KEY ? undefined : again;
+  }
+
+  /** Signature check with the key the token names; UNKNOWN_KEY when its kid is not loaded here. */
+  private signedPayload(token: string): unknown {
+    const jws = readCompactJws(token);
+    if (!jws) return undefined;
+    const key = this.keys.keyFor(jws);
+    if (!key) return jws.kid !== undefined && !this.keys.knows(jws.kid) ? UNKNOWN_KEY : undefined;
+    return key.verifiedPayload(token, jws.input, jws.signature, jws.payloadPart);
   }
 
   /**
@@ -134,6 +155,13 @@ export class TokenService {
         ? typ === TOKEN_TYPE_REFRESH
         : Number.isSafeInteger(authTimeMs) && (authTimeMs as number) >= 0);
     if (!wellFormed || typ !== expectedType) throw new UnauthorizedException(AuthErrors.invalid);
+    // Written into every token when configured, and then required; never compared when not.
+    if (this.options.issuer !== undefined && claims.iss !== this.options.issuer) {
+      throw new UnauthorizedException(AuthErrors.invalid);
+    }
+    if (this.options.audience !== undefined && claims.aud !== this.options.audience) {
+      throw new UnauthorizedException(AuthErrors.invalid);
+    }
     if ((exp as number) - (iat as number) > this.lifetimeOf(expectedType)) {
       throw new UnauthorizedException(AuthErrors.invalid);
     }

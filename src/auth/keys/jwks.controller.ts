@@ -1,0 +1,28 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { JWKS_MAX_AGE_SECONDS } from '../auth.constants.js';
+import { Public } from '../decorators/public.decorator.js';
+import { SigningKeys } from './signing-keys.service.js';
+
+/**
+ * `GET /.well-known/jwks.json`: the public keys that may verify a live token (RFC 7517), for
+ * other services. Outside the module's route prefix, as the well-known path wants. Secrets and
+ * private keys never appear here.
+ */
+@Controller('.well-known')
+export class JwksController {
+  private keys: SigningKeys | undefined;
+
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  @Public()
+  @Get('jwks.json')
+  @Header('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
+  @Header('Content-Type', 'application/jwk-set+json')
+  jwks(): { keys: object[] } {
+    // AuthModule's instance (this controller's module is imported by it, so cannot inject from it).
+    this.keys ??= this.moduleRef.get(SigningKeys, { strict: false });
+    if (!this.keys) throw new Error('The JWKS route needs AuthModule');
+    return this.keys.jwks();
+  }
+}

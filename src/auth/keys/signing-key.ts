@@ -1,0 +1,215 @@
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+  randomBytes,
+  sign,
+  verify,
+} from 'node:crypto';
+import { JwtService } from '@nestjs/jwt';
+
+/**
+ * HMAC tokens are signed and checked by @nestjs/jwt (jsonwebtoken), as before keys had ids;
+ * jsonwebtoken knows no EdDSA, so asymmetric tokens are signed and checked with node:crypto
+ * directly. Either way the key is chosen by `kid` and pins the algorithm before any check.
+ */
+const hmacJwt = new JwtService();
+
+/** HMAC algorithms: a shared secret (signs and verifies). */
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+/** Asymmetric algorithms: a private key signs, its public key verifies (and is published). */
+export const ASYMMETRIC_ALGORITHMS = ['EdDSA', 'ES256'] as const;
+export const SIGNING_ALGORITHMS = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS] as const;
+
+export type HmacAlgorithm = (typeof HMAC_ALGORITHMS)[number];
+export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+export type SigningAlgorithm = HmacAlgorithm | AsymmetricAlgorithm;
+
+export const isSigningAlgorithm = (value: unknown): value is SigningAlgorithm =>
+  (SIGNING_ALGORITHMS as readonly unknown[]).includes(value);
+export const isAsymmetric = (algorithm: SigningAlgorithm): algorithm is AsymmetricAlgorithm =>
+  (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm);
+
+/** What a key id may look like: what this module writes, and nothing that needs escaping anywhere. */
+export const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Shortest HMAC secret accepted, in bytes (the hash's output size for HS256). */
+export const MIN_HMAC_SECRET_BYTES = 32;
+
+/**
+ * One key of the ring, ready to use: its id, its pinned algorithm, the KeyObject that verifies
+ * (the public key, or the secret), the one that signs when this instance may sign with it, and its
+ * place in time. A token names its key by `kid`; the key decides the algorithm, never the token.
+ */
+export class SigningKey {
+  /** `header.` of every token this key signs: base64url of `{"alg","typ","kid"}`, computed once. */
+  private readonly encodedHeader: string;
+
+  constructor(
+    readonly kid: string,
+    readonly algorithm: SigningAlgorithm,
+    /** Public key (asymmetric) or secret (HMAC). */
+    readonly verifyKey: KeyObject,
+    /** Private key or secret; absent where this instance only verifies. */
+    readonly signKey: KeyObject | undefined,
+    /** From this instant (ms) the key may sign; before it, it only verifies (it is being published). */
+    readonly activatesAt: number,
+    /** Set for a key that came from the `secret` option rather than the signing_keys table. */
+    readonly fromSecretOption = false,
+  ) {
+    this.encodedHeader = base64url(JSON.stringify({ alg: algorithm, typ: 'JWT', kid }));
+    const expected = algorithm === 'EdDSA' ? 'ed25519' : algorithm === 'ES256' ? 'ec' : undefined;
+    // The pairing of key and algorithm is checked once, here: a key can only ever be used the way its type allows.
+    if (expected ? verifyKey.asymmetricKeyType !== expected : verifyKey.type !== 'secret') {
+      throw new Error(`Key ${kid}: its key material does not fit ${algorithm}`);
+    }
+    if (algorithm === 'ES256' && verifyKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new Error(`Key ${kid}: ES256 needs a P-256 key`);
+    }
+  }
+
+  get canSign(): boolean {
+    return this.signKey !== undefined;
+  }
+
+  /** Signs a claim set (compact JWS, RFC 7515), with this key's algorithm and kid in the header. */
+  sign(payload: object): string {
+    if (!this.signKey) throw new Error(`Key ${this.kid} cannot sign on this instance`);
+    if (!isAsymmetric(this.algorithm)) {
+      // (@nestjs/jwt's types say string | Buffer; jsonwebtoken 9 takes the KeyObject.)
+      return hmacJwt.sign(payload as Record<string, unknown>, {
+        algorithm: this.algorithm,
+        privateKey: this.signKey as unknown as Buffer,
+        keyid: this.kid,
+      });
+    }
+    const input = `${this.encodedHeader}.${base64url(JSON.stringify(payload))}`;
+    return `${input}.${this.signature(input).toString('base64url')}`;
+  }
+
+  /**
+   * The payload of `token` if this key signed it, else undefined. The caller has read the header
+   * (only `alg`, `typ`, `kid`) and matched its `alg` to this key's. The payload is parsed only
+   * once the signature is good.
+   */
+  verifiedPayload(token: string, input: string, signature: string, payloadPart: string): unknown {
+    if (!isAsymmetric(this.algorithm)) {
+      try {
+        return hmacJwt.verify(token, {
+          algorithms: [this.algorithm],
+          publicKey: this.verifyKey as unknown as Buffer,
+          // Expiry and the other claims are checked by TokenService, against the injected clock.
+          ignoreExpiration: true,
+          ignoreNotBefore: true,
+        });
+      } catch {
+        return undefined;
+      }
+    }
+    const bytes = Buffer.from(signature, 'base64url');
+    // JWS carries ECDSA signatures as r || s (64 bytes), not DER; Ed25519's are 64 bytes too.
+    if (bytes.length !== 64) return undefined;
+    const data = Buffer.from(input);
+    const good =
+      this.algorithm === 'EdDSA'
+        ? verify(null, data, this.verifyKey, bytes)
+        : verify('sha256', data, { key: this.verifyKey, dsaEncoding: 'ieee-p1363' }, bytes);
+    if (!good) return undefined;
+    try {
+      return JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8')) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The public JWK (RFC 7517) of an asymmetric key; undefined for a secret, which is never published. */
+  publicJwk(): JsonWebKey | undefined {
+    if (!isAsymmetric(this.algorithm)) return undefined;
+    return { ...this.verifyKey.export({ format: 'jwk' }), kid: this.kid, alg: this.algorithm, use: 'sig' };
+  }
+
+  private signature(input: string): Buffer {
+    const key = this.signKey as KeyObject;
+    return this.algorithm === 'EdDSA'
+      ? sign(null, Buffer.from(input), key)
+      : sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  }
+}
+
+/** New key material: a key pair, or a random HMAC secret as long as the hash. */
+export interface GeneratedKey {
+  kid: string;
+  algorithm: SigningAlgorithm;
+  /** SPKI PEM of the public key; null for HMAC. */
+  publicKeyPem: string | null;
+  /** PKCS#8 DER of the private key, or the raw HMAC secret: what gets encrypted at rest. */
+  secretMaterial: Buffer;
+}
+
+export function generateKey(algorithm: SigningAlgorithm): GeneratedKey {
+  if (!isAsymmetric(algorithm)) {
+    const bytes = { HS256: 32, HS384: 48, HS512: 64 }[algorithm];
+    // A random id: a secret's id must say nothing about the secret.
+    return { kid: randomBytes(16).toString('base64url'), algorithm, publicKeyPem: null, secretMaterial: randomBytes(bytes) };
+  }
+  const { publicKey, privateKey } =
+    algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    kid: thumbprint(publicKey),
+    algorithm,
+    publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    secretMaterial: privateKey.export({ format: 'der', type: 'pkcs8' }),
+  };
+}
+
+/** Builds the usable key from what the table holds (`secretMaterial` decrypted, or absent to only verify). */
+export function keyFromStorage(
+  kid: string,
+  algorithm: SigningAlgorithm,
+  publicKeyPem: string | null,
+  secretMaterial: Buffer | undefined,
+  activatesAt: number,
+): SigningKey {
+  if (!isAsymmetric(algorithm)) {
+    if (!secretMaterial) throw new Error(`Key ${kid} (${algorithm}) needs its secret to verify`);
+    const secret = createSecretKey(secretMaterial);
+    return new SigningKey(kid, algorithm, secret, secret, activatesAt);
+  }
+  if (!publicKeyPem) throw new Error(`Key ${kid} has no public key`);
+  const publicKey = createPublicKey(publicKeyPem);
+  const privateKey = secretMaterial ? createPrivateKey({ key: secretMaterial, format: 'der', type: 'pkcs8' }) : undefined;
+  return new SigningKey(kid, algorithm, publicKey, privateKey, activatesAt);
+}
+
+/** The key the `secret` option describes: always valid (-Infinity), until a table key supersedes it. */
+export function keyFromSecretOption(secret: string | Buffer, algorithm: HmacAlgorithm): SigningKey {
+  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  if (bytes.length < MIN_HMAC_SECRET_BYTES) {
+    throw new Error(`Invalid AuthModule options: secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+  }
+  // Derived by a keyed hash: the same secret gives the same id on every instance, and the id tells
+  // nothing about the secret.
+  const kid = `s-${createHmac('sha256', bytes).update('nest-jwt-revocation key id').digest('base64url').slice(0, 22)}`;
+  const key = createSecretKey(bytes);
+  return new SigningKey(kid, algorithm, key, key, Number.NEGATIVE_INFINITY, true);
+}
+
+/** RFC 7638 thumbprint of a public key: its id, the same wherever it is computed. */
+export function thumbprint(publicKey: KeyObject): string {
+  const jwk = publicKey.export({ format: 'jwk' });
+  // Required members only, in lexicographic order.
+  const canonical =
+    jwk.kty === 'EC'
+      ? JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })
+      : JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+export function base64url(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}

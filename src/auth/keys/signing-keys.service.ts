@@ -1,0 +1,264 @@
+import type { JsonWebKey } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { AUTH_CLOCK } from '../auth.constants.js';
+import type { Clock } from '../interfaces/clock.interface.js';
+import { SigningKeyRepository, type StoredSigningKey } from '../repositories/signing-key.repository.js';
+import type { CompactJws } from './jws.js';
+import { type KeyEncryption } from './key-encryption.js';
+import {
+  generateKey,
+  isAsymmetric,
+  isSigningAlgorithm,
+  keyFromStorage,
+  type SigningAlgorithm,
+  type SigningKey,
+} from './signing-key.js';
+
+/** Injection token of what SigningKeys is built from (see AuthModule and the verify-only module). */
+export const AUTH_KEY_SETTINGS = Symbol('AUTH_KEY_SETTINGS');
+
+export interface KeySettings {
+  /** `issuer`: signs, so reads private keys (decrypted with `encryption`); `verifier`: public keys only. */
+  mode: 'issuer' | 'verifier';
+  /** The algorithm of a key created when there is none (issuer). */
+  algorithm: SigningAlgorithm;
+  /** The key of the `secret` option (HMAC), if one is configured. */
+  secretKey?: SigningKey;
+  /** Decrypts private keys; required by an issuer as soon as signing_keys holds a key. */
+  encryption?: KeyEncryption;
+  /**
+   * Longest life (seconds) of a token this instance verifies, plus the clock tolerance: how long a
+   * key stays valid after a newer key took over signing.
+   */
+  verifyWindowSeconds: number;
+}
+
+/** Where a key is in its life, at a given instant. */
+export type KeyState = 'next' | 'current' | 'previous' | 'expired';
+
+export interface KeyTimeline {
+  kid: string;
+  algorithm: string;
+  createdAt: Date | null;
+  activatesAt: Date | null;
+  /** When the last token it may have signed expires; null while it signs (or will). */
+  verifyUntil: Date | null;
+  state: KeyState;
+  /** Configured by the `secret` option, not stored in signing_keys. */
+  fromSecretOption: boolean;
+}
+
+interface Loaded {
+  byKid: Map<string, SigningKey>;
+  /** Keys that may sign, oldest activation first. */
+  signers: SigningKey[];
+  /** kid → end of validity (ms); absent: no newer key yet. */
+  verifyUntil: Map<string, number>;
+}
+
+/** Least time (ms) between two reloads asked for by tokens with an unknown key id. */
+const UNKNOWN_KID_RELOAD_INTERVAL_MS = 1_000;
+
+/**
+ * The keys this instance signs and verifies with, kept in memory: loaded at start and whenever
+ * signing_keys changes (RevocationSyncService hears the change on the revocation channel, so keys
+ * travel exactly like revocations, with the same fail-closed reconnection).
+ *
+ * A token's `kid` chooses the key and the key pins the algorithm. A token without a `kid` (signed
+ * before keys had ids) can only be checked with the `secret` option's key.
+ */
+@Injectable()
+export class SigningKeys implements OnModuleInit {
+  private readonly logger = new Logger(SigningKeys.name);
+  private loaded: Loaded = { byKid: new Map(), signers: [], verifyUntil: new Map() };
+  private loadCount = 0;
+  private reloading: Promise<void> | null = null;
+  private lastUnknownKidReload = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly repository: SigningKeyRepository,
+    @Inject(AUTH_KEY_SETTINGS) private readonly settings: KeySettings,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+  ) {
+    this.loaded = this.build([]);
+  }
+
+  /** Before anything signs: an issuer with no key of its configured kind creates the first one. */
+  async onModuleInit(): Promise<void> {
+    if (this.settings.mode === 'issuer') await this.ensureFirstKey();
+    await this.reload();
+  }
+
+  /** Times the keys were loaded. */
+  get loads(): number {
+    return this.loadCount;
+  }
+
+  /** Reads signing_keys again; concurrent callers share one read. */
+  reload(): Promise<void> {
+    this.reloading ??= this.read().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  /** The key that signs now: the latest activated one this instance can sign with. */
+  signingKey(): SigningKey {
+    const now = this.clock.now().getTime();
+    const { signers } = this.loaded;
+    for (let index = signers.length - 1; index >= 0; index -= 1) {
+      if (signers[index].activatesAt <= now) return signers[index];
+    }
+    throw new Error('No signing key is active: configure a secret, or create a key (keys rotate)');
+  }
+
+  /**
+   * The key that may verify this token now, or undefined: the `kid` must be known and still valid,
+   * and the header's `alg` must be the key's own.
+   */
+  keyFor(jws: CompactJws): SigningKey | undefined {
+    const { byKid, verifyUntil } = this.loaded;
+    const key = jws.kid === undefined ? this.settings.secretKey : byKid.get(jws.kid);
+    if (!key || key.algorithm !== jws.alg) return undefined;
+    const until = verifyUntil.get(key.kid);
+    if (until !== undefined && until <= this.clock.now().getTime()) return undefined;
+    return key;
+  }
+
+  /** True when the kid names a key loaded here, whatever its state. */
+  knows(kid: string): boolean {
+    return this.loaded.byKid.has(kid);
+  }
+
+  /**
+   * For a token whose kid is unknown while this instance may have missed a change (its listener
+   * is not live): reads the keys again, at most once a second whatever the tokens say. Resolves
+   * true when the keys were read (the caller looks again), false when a read was too recent.
+   */
+  async reloadForUnknownKid(): Promise<boolean> {
+    const now = performance.now();
+    if (this.reloading) {
+      await this.reloading;
+      return true;
+    }
+    if (now - this.lastUnknownKidReload < UNKNOWN_KID_RELOAD_INTERVAL_MS) return false;
+    this.lastUnknownKidReload = now;
+    await this.reload();
+    return true;
+  }
+
+  /** Public keys that may verify a live token (RFC 7517 set): never a secret, never a private key. */
+  jwks(): { keys: JsonWebKey[] } {
+    const now = this.clock.now().getTime();
+    const keys: JsonWebKey[] = [];
+    for (const key of this.loaded.byKid.values()) {
+      const until = this.loaded.verifyUntil.get(key.kid);
+      if (until !== undefined && until <= now) continue;
+      const jwk = key.publicJwk();
+      if (jwk) keys.push(jwk);
+    }
+    return { keys };
+  }
+
+  /** Each key's place in time, as `keys list` shows it (the secret option's key first, if any). */
+  timeline(rows: StoredSigningKey[]): KeyTimeline[] {
+    const now = this.clock.now().getTime();
+    const windowMs = this.settings.verifyWindowSeconds * 1000;
+    const entries: Array<{ kid: string; algorithm: string; createdAt: Date | null; activatesAt: number; secret: boolean }> = [
+      ...(this.settings.secretKey
+        ? [{ kid: this.settings.secretKey.kid, algorithm: this.settings.secretKey.algorithm, createdAt: null, activatesAt: Number.NEGATIVE_INFINITY, secret: true }]
+        : []),
+      ...rows.map((row) => ({ kid: row.kid, algorithm: row.algorithm, createdAt: row.createdAt, activatesAt: row.activatesAt.getTime(), secret: false })),
+    ];
+    const currentIndex = entries.findLastIndex((entry) => entry.activatesAt <= now);
+    return entries.map((entry, index) => {
+      const successor = entries.slice(index + 1).find((later) => later.activatesAt > entry.activatesAt) ?? entries[index + 1];
+      const verifyUntil = successor ? Math.max(successor.activatesAt, entry.activatesAt) + windowMs : null;
+      let state: KeyState;
+      if (entry.activatesAt > now) state = 'next';
+      else if (index === currentIndex) state = 'current';
+      else state = verifyUntil !== null && verifyUntil <= now ? 'expired' : 'previous';
+      return {
+        kid: entry.kid,
+        algorithm: entry.algorithm,
+        createdAt: entry.createdAt,
+        activatesAt: Number.isFinite(entry.activatesAt) ? new Date(entry.activatesAt) : null,
+        verifyUntil: verifyUntil === null ? null : new Date(verifyUntil),
+        state,
+        fromSecretOption: entry.secret,
+      };
+    });
+  }
+
+  private async read(): Promise<void> {
+    const withPrivate = this.settings.mode === 'issuer';
+    const rows = await this.repository.loadAll(withPrivate);
+    this.loaded = this.build(rows);
+    this.loadCount += 1;
+  }
+
+  private build(rows: StoredSigningKey[]): Loaded {
+    const byKid = new Map<string, SigningKey>();
+    const secretKey = this.settings.secretKey;
+    if (secretKey) byKid.set(secretKey.kid, secretKey);
+    for (const row of rows) {
+      const key = this.fromRow(row);
+      if (key) byKid.set(key.kid, key);
+    }
+    const verifyUntil = new Map<string, number>();
+    for (const entry of this.timeline(rows)) {
+      if (entry.verifyUntil) verifyUntil.set(entry.kid, entry.verifyUntil.getTime());
+    }
+    const signers = [...byKid.values()]
+      .filter((key) => key.canSign)
+      .sort((a, b) => a.activatesAt - b.activatesAt);
+    // Equal activation instants: the table's order (created later signs).
+    return { byKid, signers, verifyUntil };
+  }
+
+  private fromRow(row: StoredSigningKey): SigningKey | undefined {
+    if (!isSigningAlgorithm(row.algorithm)) {
+      this.logger.error(`Key ${row.kid}: unknown algorithm ${row.algorithm}; ignored`);
+      return undefined;
+    }
+    // A verifier never sees secrets: HMAC keys are not for other services.
+    if (this.settings.mode === 'verifier' && !isAsymmetric(row.algorithm)) return undefined;
+    let material: Buffer | undefined;
+    if (this.settings.mode === 'issuer') {
+      if (!this.settings.encryption) {
+        throw new Error(
+          'signing_keys holds keys, so the key-encryption secret is required to use them (AuthModule option keyEncryptionSecret)',
+        );
+      }
+      material = this.settings.encryption.decrypt(row.privateKeyEncrypted ?? '', row.kid, row.algorithm);
+    }
+    return keyFromStorage(row.kid, row.algorithm, row.publicKey, material, row.activatesAt.getTime());
+  }
+
+  /**
+   * The first start with an asymmetric algorithm (or with no secret at all) creates a key that
+   * signs at once: there is no older key that other instances would still be signing with.
+   */
+  private async ensureFirstKey(): Promise<void> {
+    const algorithm = this.settings.algorithm;
+    if (!isAsymmetric(algorithm) && this.settings.secretKey) return;
+    const encryption = this.settings.encryption;
+    if (!encryption) {
+      throw new Error(
+        `Signing with ${algorithm} keeps its key in signing_keys, encrypted: the key-encryption secret is required (AuthModule option keyEncryptionSecret)`,
+      );
+    }
+    await this.repository.change(async (rows, manager) => {
+      if (rows.length > 0) return;
+      const generated = generateKey(algorithm);
+      await this.repository.insert(manager, {
+        kid: generated.kid,
+        algorithm,
+        publicKey: generated.publicKeyPem,
+        privateKeyEncrypted: encryption.encrypt(generated.secretMaterial, generated.kid, algorithm),
+        activatesAt: this.clock.now(),
+      });
+      this.logger.log(`Created the first signing key ${generated.kid} (${algorithm})`);
+    });
+  }
+}

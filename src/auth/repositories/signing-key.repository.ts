@@ -1,0 +1,92 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { encodeKeysChanged, REVOCATION_CHANNEL } from '../revocation/revocation-events.js';
+
+/** Key of the advisory lock that serialises changes to signing_keys (first key, rotation, retirement). */
+const SIGNING_KEYS_LOCK = 7_302_114_902;
+
+/** A row of signing_keys. `privateKeyEncrypted` is read only where keys may sign. */
+export interface StoredSigningKey {
+  kid: string;
+  algorithm: string;
+  publicKey: string | null;
+  privateKeyEncrypted?: string;
+  createdAt: Date;
+  activatesAt: Date;
+}
+
+export interface NewSigningKey {
+  kid: string;
+  algorithm: string;
+  publicKey: string | null;
+  privateKeyEncrypted: string;
+  activatesAt: Date;
+}
+
+interface Row {
+  kid: string;
+  algorithm: string;
+  public_key: string | null;
+  private_key_encrypted?: string;
+  created_at: Date;
+  activates_at: Date;
+}
+
+const toStored = (row: Row): StoredSigningKey => ({
+  kid: row.kid,
+  algorithm: row.algorithm,
+  publicKey: row.public_key,
+  ...(row.private_key_encrypted === undefined ? {} : { privateKeyEncrypted: row.private_key_encrypted }),
+  createdAt: row.created_at,
+  activatesAt: row.activates_at,
+});
+
+/**
+ * The signing_keys table. Every change is made under one advisory lock and announces itself on the
+ * revocation channel in the same transaction: each instance reloads the keys when it commits.
+ */
+@Injectable()
+export class SigningKeyRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Every key, oldest activation first; with the encrypted private keys only when asked for. */
+  async loadAll(withPrivateKeys: boolean): Promise<StoredSigningKey[]> {
+    const privateColumn = withPrivateKeys ? ', private_key_encrypted' : '';
+    const rows = (await this.dataSource.query(
+      `SELECT kid, algorithm, public_key${privateColumn}, created_at, activates_at
+         FROM signing_keys ORDER BY activates_at, created_at, kid`,
+    )) as Row[];
+    return rows.map(toStored);
+  }
+
+  /**
+   * Runs `change` under the keys' lock, in one transaction with the notification: two instances
+   * starting at once, or a rotation racing another, see each other's rows.
+   */
+  async change<T>(change: (keys: StoredSigningKey[], manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [SIGNING_KEYS_LOCK]);
+      const rows = (await manager.query(
+        `SELECT kid, algorithm, public_key, created_at, activates_at
+           FROM signing_keys ORDER BY activates_at, created_at, kid`,
+      )) as Row[];
+      const result = await change(rows.map(toStored), manager);
+      await manager.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, encodeKeysChanged()]);
+      return result;
+    });
+  }
+
+  async insert(manager: EntityManager, key: NewSigningKey): Promise<void> {
+    await manager.query(
+      `INSERT INTO signing_keys (kid, algorithm, public_key, private_key_encrypted, activates_at)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [key.kid, key.algorithm, key.publicKey, key.privateKeyEncrypted, key.activatesAt],
+    );
+  }
+
+  async delete(manager: EntityManager, kids: string[]): Promise<void> {
+    if (kids.length === 0) return;
+    await manager.query('DELETE FROM signing_keys WHERE kid = ANY($1::text[])', [kids]);
+  }
+}

@@ -25,6 +25,7 @@ const HTTP_SPECS = [
   'robustness',
   'hostile-input',
   'tokens',
+  'keys',
   'ban',
   'account-deletion',
   'security-events',

@@ -138,7 +138,7 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
       const { stdout } = await run(process.execPath, [CLI, 'purge'], { cwd: ROOT, env });
       expect(stdout).toMatch(
-        /Deleted 0 expired revoked token\(s\), 0 ended session\(s\), 0 old failed login\(s\), 0 old rate-limit hit\(s\) and 0 old tombstone\(s\) in 5 batch\(es\)\./,
+        /Deleted 0 expired revoked token\(s\), 0 ended session\(s\), 0 old failed login\(s\), 0 old rate-limit hit\(s\) and 0 old tombstone\(s\) in 5 batch\(es\), and retired 0 signing key\(s\)\./,
       );
       const usage = await run(process.execPath, [CLI, 'frobnicate'], { cwd: ROOT, env }).catch((error) => error);
       expect(usage.code).toBe(2);
@@ -196,6 +196,42 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       } finally {
         await app.close();
       }
+    }, 60_000);
+
+    it('npm run cli -- keys list, rotate and retire: kid, algorithm, state and dates', async () => {
+      const env = childEnv({
+        DATABASE_URL: database.url,
+        JWT_SECRET: 'x'.repeat(32),
+        JWT_ALGORITHM: 'EdDSA',
+        KEY_ENCRYPTION_SECRET: 'k'.repeat(32),
+      });
+      const cli = (...args: string[]): Promise<{ code?: number; stdout: string; stderr: string }> =>
+        run(process.execPath, [CLI, 'keys', ...args], { cwd: ROOT, env }).catch(
+          (error: { code: number; stdout: string; stderr: string }) => error,
+        );
+      // The first start with EdDSA created the first key; the JWT secret's key is the one before it.
+      const listed = await cli('list');
+      const lines = listed.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^KID\s+ALGORITHM\s+STATE\s+CREATED\s+SIGNS FROM\s+VERIFIES UNTIL$/);
+      expect(lines[1]).toMatch(/^s-\S+ \(JWT_SECRET\)\s+HS256\s+previous\s+-\s+-\s+\d{4}-\d\d-\d\dT\S+Z$/);
+      expect(lines[2]).toMatch(/^[A-Za-z0-9_-]{43}\s+EdDSA\s+current\s+\d{4}-.*Z\s+-$/);
+
+      const rotated = await cli('rotate', '--algorithm', 'ES256');
+      expect(rotated.stdout).toMatch(
+        /^Published signing key [A-Za-z0-9_-]{43} \(ES256\); .* it signs from \d{4}-\S+Z\.$/m,
+      );
+      expect((await cli('list')).stdout).toMatch(/ES256\s+next\s/);
+      const again = await cli('rotate');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/is already waiting to sign from/);
+      expect((await cli('retire')).stdout).toContain('No key to retire.');
+
+      const bad = await cli('rotate', '--algorithm', 'RS256');
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--algorithm must be one of HS256, HS384, HS512, EdDSA, ES256 (got "RS256")');
+      const unknown = await cli('shuffle');
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('Unknown keys action: shuffle');
     }, 60_000);
   });
 });

@@ -32,7 +32,25 @@ describe('migrations', () => {
       )
     ).map((row: { table_name: string }) => row.table_name);
 
-  const ALL_TABLES = ['deleted_users', 'login_failures', 'rate_limit_hits', 'revoked_tokens', 'sessions', 'users'];
+  const ALL_TABLES = [
+    'deleted_users',
+    'login_failures',
+    'rate_limit_hits',
+    'revoked_tokens',
+    'sessions',
+    'signing_keys',
+    'users',
+  ];
+  /** AddPurgeIndexes and the migrations after it, which these tests revert to build the index again. */
+  const FROM_PURGE_INDEX = AUTH_MIGRATIONS.slice(
+    AUTH_MIGRATIONS.findIndex((migration) => migration.name === 'AddPurgeIndexes1764300000000'),
+  ).map((migration) => migration.name);
+  /** Reverts down to and including AddPurgeIndexes, outside a transaction (the CONCURRENTLY path of its down()). */
+  const revertPurgeIndex = async () => {
+    for (let step = 0; step < FROM_PURGE_INDEX.length; step += 1) {
+      await dataSource.undoLastMigration({ transaction: 'none' });
+    }
+  };
 
   it('creates the tables, and a second run is a no-op', async () => {
     expect(await tables()).toEqual([]);
@@ -84,7 +102,7 @@ describe('migrations', () => {
 
     it('is built without blocking writes to sessions', async () => {
       // Revert it outside a transaction (the CONCURRENTLY path of down()), to build it again.
-      await dataSource.undoLastMigration({ transaction: 'none' });
+      await revertPurgeIndex();
       expect(await validity()).toEqual([]);
       const userId = await insertUser('index@example.com');
       const open = client();
@@ -110,7 +128,7 @@ describe('migrations', () => {
         await writer.query(`SET lock_timeout = '2s'`);
         await insertSession(writer, userId);
         await open.query('COMMIT');
-        expect((await building).map((migration) => migration.name)).toEqual(['AddPurgeIndexes1764300000000']);
+        expect((await building).map((migration) => migration.name)).toEqual(FROM_PURGE_INDEX);
         expect(await validity()).toEqual([true]);
       } finally {
         await open.end();
@@ -120,7 +138,7 @@ describe('migrations', () => {
     });
 
     it('refuses an INVALID index left by a failed concurrent build, and builds it once that is dropped', async () => {
-      await dataSource.undoLastMigration({ transaction: 'none' });
+      await revertPurgeIndex();
       const userId = await insertUser('invalid@example.com');
       try {
         await insertSession(dataSource, userId);
@@ -138,9 +156,7 @@ describe('migrations', () => {
           log.mockRestore();
         }
         await dataSource.query(`DROP INDEX CONCURRENTLY "sessions_ended_at_idx"`);
-        expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
-          'AddPurgeIndexes1764300000000',
-        ]);
+        expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual(FROM_PURGE_INDEX);
         expect(await validity()).toEqual([true]);
       } finally {
         await dataSource.query('DELETE FROM users WHERE id = $1', [userId]);

@@ -22,6 +22,7 @@ const SKIPPED = {
   rateLimitHits: 0,
   deletedUsers: 0,
   statements: 0,
+  signingKeys: 0,
 };
 
 const PURGE_ADVISORY_LOCK_KEY = 7_302_114_901;
@@ -99,6 +100,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
       rateLimitHits: 0,
       deletedUsers: 0,
       statements: 7,
+      signingKeys: 0,
     });
     expect(await count('revoked_tokens')).toBe(2);
   });
@@ -182,6 +184,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
         rateLimitHits: 0,
         deletedUsers: 0,
         statements: 5,
+        signingKeys: 0,
       });
     } finally {
       latch.release();

@@ -63,7 +63,10 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
   }
   if (options.secret !== undefined && byteLength(options.secret) < MIN_HMAC_SECRET_BYTES)
     problems.push(`secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
-  if (options.keyEncryptionSecret !== undefined && byteLength(options.keyEncryptionSecret) < MIN_KEY_ENCRYPTION_SECRET_BYTES)
+  if (
+    options.keyEncryptionSecret !== undefined &&
+    byteLength(options.keyEncryptionSecret) < MIN_KEY_ENCRYPTION_SECRET_BYTES
+  )
     problems.push(`keyEncryptionSecret must be at least ${MIN_KEY_ENCRYPTION_SECRET_BYTES} bytes`);
   positiveInteger('keyActivationDelay', resolved.keyActivationDelay, problems);
   positiveInteger('accessTokenTtl', resolved.accessTokenTtl, problems);

@@ -45,11 +45,7 @@ export { AUTH_MIGRATIONS } from './auth.migrations.js';
 export { AUTH_CLOCK, PASSWORD_HASHER, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';
 export type { TokenType } from './auth.constants.js';
 export { MIN_SECRET_BYTES } from './auth-options.js';
-export type {
-  AuthModuleOptions,
-  HmacAlgorithm,
-  SigningAlgorithm,
-} from './interfaces/auth-module-options.interface.js';
+export type { AuthModuleOptions, HmacAlgorithm, SigningAlgorithm } from './interfaces/auth-module-options.interface.js';
 export type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 export type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
 export type { Clock } from './interfaces/clock.interface.js';

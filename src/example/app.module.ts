@@ -44,7 +44,9 @@ export class AppModule {
         AuthModule.forRootAsync({
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => ({
-            secret: config.jwtSecret,
+            secret: config.jwtSecret ?? undefined,
+            algorithm: config.jwtAlgorithm,
+            keyEncryptionSecret: config.keyEncryptionSecret,
             accessTokenTtl: config.accessTokenTtl,
             refreshTokenTtl: config.refreshTokenTtl,
             sessionMaxAge: config.sessionMaxAge,

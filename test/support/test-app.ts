@@ -25,6 +25,7 @@ export function testAdapter(): HttpAdapterKind {
 }
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
+export const TEST_KEY_ENCRYPTION_SECRET = 'test-key-encryption-secret-of-32-bytes-or-more';
 
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
   return {
@@ -34,6 +35,8 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     dataDir: '/nonexistent',
     embeddedDatabasePort: 0,
     jwtSecret: TEST_SECRET,
+    jwtAlgorithm: 'HS256',
+    keyEncryptionSecret: TEST_KEY_ENCRYPTION_SECRET,
     accessTokenTtl: 900,
     refreshTokenTtl: 1_209_600,
     sessionMaxAge: 2_592_000,

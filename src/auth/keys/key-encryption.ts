@@ -23,7 +23,9 @@ export class KeyEncryption {
     if (bytes.length < MIN_KEY_ENCRYPTION_SECRET_BYTES) {
       throw new Error(`keyEncryptionSecret must be at least ${MIN_KEY_ENCRYPTION_SECRET_BYTES} bytes`);
     }
-    this.key = Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), 'nest-jwt-revocation signing-key encryption v1', 32));
+    this.key = Buffer.from(
+      hkdfSync('sha256', bytes, Buffer.alloc(0), 'nest-jwt-revocation signing-key encryption v1', 32),
+    );
   }
 
   encrypt(plaintext: Buffer, kid: string, algorithm: string): string {
@@ -31,7 +33,9 @@ export class KeyEncryption {
     const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(associatedData(kid, algorithm));
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return [FORMAT, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+    return [FORMAT, iv, cipher.getAuthTag(), ciphertext]
+      .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+      .join('.');
   }
 
   decrypt(stored: string, kid: string, algorithm: string): Buffer {
@@ -40,7 +44,9 @@ export class KeyEncryption {
       throw new KeyDecryptionError(`Key ${kid}: unknown encrypted form`);
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
+      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'), {
+        authTagLength: TAG_BYTES,
+      });
       decipher.setAAD(associatedData(kid, algorithm));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);

@@ -59,7 +59,9 @@ export class KeyRotationService {
       });
       return { kid: generated.kid, algorithm, activatesAt };
     });
-    this.logger.log(`Signing key ${rotated.kid} (${algorithm}) published; it signs from ${rotated.activatesAt.toISOString()}`);
+    this.logger.log(
+      `Signing key ${rotated.kid} (${algorithm}) published; it signs from ${rotated.activatesAt.toISOString()}`,
+    );
     await this.keys.reload();
     return rotated;
   }

@@ -155,7 +155,12 @@ export function generateKey(algorithm: SigningAlgorithm): GeneratedKey {
   if (!isAsymmetric(algorithm)) {
     const bytes = { HS256: 32, HS384: 48, HS512: 64 }[algorithm];
     // A random id: a secret's id must say nothing about the secret.
-    return { kid: randomBytes(16).toString('base64url'), algorithm, publicKeyPem: null, secretMaterial: randomBytes(bytes) };
+    return {
+      kid: randomBytes(16).toString('base64url'),
+      algorithm,
+      publicKeyPem: null,
+      secretMaterial: randomBytes(bytes),
+    };
   }
   const { publicKey, privateKey } =
     algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -182,7 +187,9 @@ export function keyFromStorage(
   }
   if (!publicKeyPem) throw new Error(`Key ${kid} has no public key`);
   const publicKey = createPublicKey(publicKeyPem);
-  const privateKey = secretMaterial ? createPrivateKey({ key: secretMaterial, format: 'der', type: 'pkcs8' }) : undefined;
+  const privateKey = secretMaterial
+    ? createPrivateKey({ key: secretMaterial, format: 'der', type: 'pkcs8' })
+    : undefined;
   return new SigningKey(kid, algorithm, publicKey, privateKey, activatesAt);
 }
 

@@ -164,15 +164,36 @@ export class SigningKeys implements OnModuleInit {
   timeline(rows: StoredSigningKey[]): KeyTimeline[] {
     const now = this.clock.now().getTime();
     const windowMs = this.settings.verifyWindowSeconds * 1000;
-    const entries: Array<{ kid: string; algorithm: string; createdAt: Date | null; activatesAt: number; secret: boolean }> = [
+    const entries: Array<{
+      kid: string;
+      algorithm: string;
+      createdAt: Date | null;
+      activatesAt: number;
+      secret: boolean;
+    }> = [
       ...(this.settings.secretKey
-        ? [{ kid: this.settings.secretKey.kid, algorithm: this.settings.secretKey.algorithm, createdAt: null, activatesAt: Number.NEGATIVE_INFINITY, secret: true }]
+        ? [
+            {
+              kid: this.settings.secretKey.kid,
+              algorithm: this.settings.secretKey.algorithm,
+              createdAt: null,
+              activatesAt: Number.NEGATIVE_INFINITY,
+              secret: true,
+            },
+          ]
         : []),
-      ...rows.map((row) => ({ kid: row.kid, algorithm: row.algorithm, createdAt: row.createdAt, activatesAt: row.activatesAt.getTime(), secret: false })),
+      ...rows.map((row) => ({
+        kid: row.kid,
+        algorithm: row.algorithm,
+        createdAt: row.createdAt,
+        activatesAt: row.activatesAt.getTime(),
+        secret: false,
+      })),
     ];
     const currentIndex = entries.findLastIndex((entry) => entry.activatesAt <= now);
     return entries.map((entry, index) => {
-      const successor = entries.slice(index + 1).find((later) => later.activatesAt > entry.activatesAt) ?? entries[index + 1];
+      const successor =
+        entries.slice(index + 1).find((later) => later.activatesAt > entry.activatesAt) ?? entries[index + 1];
       const verifyUntil = successor ? Math.max(successor.activatesAt, entry.activatesAt) + windowMs : null;
       let state: KeyState;
       if (entry.activatesAt > now) state = 'next';
@@ -209,9 +230,7 @@ export class SigningKeys implements OnModuleInit {
     for (const entry of this.timeline(rows)) {
       if (entry.verifyUntil) verifyUntil.set(entry.kid, entry.verifyUntil.getTime());
     }
-    const signers = [...byKid.values()]
-      .filter((key) => key.canSign)
-      .sort((a, b) => a.activatesAt - b.activatesAt);
+    const signers = [...byKid.values()].filter((key) => key.canSign).sort((a, b) => a.activatesAt - b.activatesAt);
     // Equal activation instants: the table's order (created later signs).
     return { byKid, signers, verifyUntil };
   }

@@ -7,6 +7,7 @@ import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import type { Clock } from '../interfaces/clock.interface.js';
+import { KeyRotationService } from '../keys/key-rotation.service.js';
 import { PurgeRepository } from '../repositories/purge.repository.js';
 
 export const PURGE_JOB_NAME = 'auth-purge';
@@ -24,6 +25,8 @@ export interface PurgeResult {
   deletedUsers: number;
   /** Batches run (each one collect and, when it found rows, one delete). */
   statements: number;
+  /** Signing keys retired: no live token can have been signed with them. */
+  signingKeys: number;
 }
 
 /** Deletes denylist rows of expired tokens and long-ended sessions, on a schedule and on demand. */
@@ -33,6 +36,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly purges: PurgeRepository,
+    private readonly rotation: KeyRotationService,
     private readonly scheduler: SchedulerRegistry,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
@@ -82,8 +86,10 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         statements: [tokens, sessions, attempts, hits, tombstones].reduce((sum, part) => sum + part.statements, 0),
       };
     });
+    // Under the keys' own lock, after the purge lock is released.
+    const signingKeys = result ? (await this.rotation.retire()).length : 0;
     return result
-      ? { skipped: false, ...result }
+      ? { skipped: false, ...result, signingKeys }
       : {
           skipped: true,
           revokedTokens: 0,
@@ -92,6 +98,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           rateLimitHits: 0,
           deletedUsers: 0,
           statements: 0,
+          signingKeys: 0,
         };
   }
 
@@ -118,10 +125,15 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       const result = await this.purgeExpired();
       const total =
-        result.revokedTokens + result.sessions + result.loginFailures + result.rateLimitHits + result.deletedUsers;
+        result.revokedTokens +
+        result.sessions +
+        result.loginFailures +
+        result.rateLimitHits +
+        result.deletedUsers +
+        result.signingKeys;
       if (!result.skipped && total > 0) {
         this.logger.log(
-          `Purged ${result.revokedTokens} revoked tokens, ${result.sessions} sessions, ${result.loginFailures} failed logins, ${result.rateLimitHits} rate-limit hits, ${result.deletedUsers} tombstones`,
+          `Purged ${result.revokedTokens} revoked tokens, ${result.sessions} sessions, ${result.loginFailures} failed logins, ${result.rateLimitHits} rate-limit hits, ${result.deletedUsers} tombstones, ${result.signingKeys} signing keys`,
         );
       }
     } catch (error) {

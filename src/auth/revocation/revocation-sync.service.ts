@@ -182,7 +182,9 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
       return;
     }
     if (hint.kind === 'keys') {
-      this.keys.reload().catch((error: Error) => this.lost(generation, `could not reload the signing keys: ${error.message}`));
+      this.keys
+        .reload()
+        .catch((error: Error) => this.lost(generation, `could not reload the signing keys: ${error.message}`));
       return;
     }
     this.confirmAndApply(generation, hint);

@@ -18,6 +18,7 @@ describe('loadAppConfig', () => {
       sessionMaxAge: 2_592_000,
       refreshReuseGrace: 10,
       purgeCron: '*/10 * * * *',
+      jwtAlgorithm: 'HS256',
     });
   });
 
@@ -32,6 +33,8 @@ describe('loadAppConfig', () => {
         SESSION_MAX_AGE: '86400',
         REFRESH_REUSE_GRACE: '0',
         PURGE_CRON: '0 * * * *',
+        JWT_ALGORITHM: 'EdDSA',
+        KEY_ENCRYPTION_SECRET: 'k'.repeat(32),
       },
       dataDir(),
     );
@@ -43,20 +46,42 @@ describe('loadAppConfig', () => {
       sessionMaxAge: 86400,
       refreshReuseGrace: 0,
       purgeCron: '0 * * * *',
+      jwtAlgorithm: 'EdDSA',
+      keyEncryptionSecret: 'k'.repeat(32),
     });
   });
 
   it('generates a development secret once, keeps it owner-only, and reuses it', () => {
     const dir = dataDir();
     const first = loadAppConfig({}, dir);
-    expect(Buffer.byteLength(first.jwtSecret)).toBeGreaterThanOrEqual(32);
+    expect(Buffer.byteLength(first.jwtSecret ?? '')).toBeGreaterThanOrEqual(32);
     expect(statSync(join(dir, 'jwt-secret')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim()).toBe(first.jwtSecret);
     expect(loadAppConfig({}, dir).jwtSecret).toBe(first.jwtSecret);
+    // The key-encryption secret likewise, in a file of its own.
+    expect(Buffer.byteLength(first.keyEncryptionSecret)).toBeGreaterThanOrEqual(32);
+    expect(first.keyEncryptionSecret).not.toBe(first.jwtSecret);
+    expect(statSync(join(dir, 'key-encryption-secret')).mode & 0o777).toBe(0o600);
+    expect(loadAppConfig({}, dir).keyEncryptionSecret).toBe(first.keyEncryptionSecret);
+  });
+
+  it('requires the key-encryption secret in production, and the JWT secret only with HS256', () => {
+    const kek = { KEY_ENCRYPTION_SECRET: 'k'.repeat(32) };
+    expect(() => loadAppConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) }, dataDir())).toThrow(
+      'KEY_ENCRYPTION_SECRET is required when NODE_ENV=production',
+    );
+    const eddsa = loadAppConfig({ NODE_ENV: 'production', JWT_ALGORITHM: 'EdDSA', ...kek }, dataDir());
+    expect(eddsa).toMatchObject({ jwtAlgorithm: 'EdDSA', jwtSecret: null });
+    expect(() => loadAppConfig({ JWT_ALGORITHM: 'RS256' }, dataDir())).toThrow(
+      'JWT_ALGORITHM must be one of HS256, EdDSA, ES256 (got "RS256")',
+    );
+    expect(() => loadAppConfig({ KEY_ENCRYPTION_SECRET: 'short' }, dataDir())).toThrow(
+      'KEY_ENCRYPTION_SECRET must be at least 32 bytes',
+    );
   });
 
   it('refuses production without a secret, and any secret under 32 bytes', () => {
-    expect(() => loadAppConfig({ NODE_ENV: 'production' }, dataDir())).toThrow(
+    expect(() => loadAppConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_SECRET: 'k'.repeat(32) }, dataDir())).toThrow(
       'JWT_SECRET is required when NODE_ENV=production',
     );
     expect(() => loadAppConfig({ JWT_SECRET: 'x'.repeat(31) }, dataDir())).toThrow(

@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { validateCronExpression } from 'cron';
 import type { HttpAdapterKind } from '../app.setup.js';
 
+/** JWT_ALGORITHM values: HMAC with the shared secret, or a key pair kept in signing_keys. */
+export const JWT_ALGORITHMS = ['HS256', 'EdDSA', 'ES256'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
 /** Configuration of the example app, read from the environment once at start. */
 export interface AppConfig {
   production: boolean;
@@ -13,7 +17,12 @@ export interface AppConfig {
   databaseUrl: string | null;
   dataDir: string;
   embeddedDatabasePort: number;
-  jwtSecret: string;
+  /** Null only with an asymmetric algorithm in production (the secret then only verifies old HMAC tokens). */
+  jwtSecret: string | null;
+  /** JWT_ALGORITHM: the algorithm of the keys the module creates. Default HS256. */
+  jwtAlgorithm: JwtAlgorithm;
+  /** KEY_ENCRYPTION_SECRET: encrypts private keys in signing_keys. */
+  keyEncryptionSecret: string;
   accessTokenTtl: number;
   refreshTokenTtl: number;
   sessionMaxAge: number;
@@ -118,13 +127,30 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     }
   }
 
+  const jwtAlgorithm = (env.JWT_ALGORITHM?.trim() || 'HS256') as JwtAlgorithm;
+  if (!JWT_ALGORITHMS.includes(jwtAlgorithm)) {
+    problems.push(`JWT_ALGORITHM must be one of ${JWT_ALGORITHMS.join(', ')} (got "${env.JWT_ALGORITHM}")`);
+  }
+  const hmac = jwtAlgorithm.startsWith('HS');
+
   let jwtSecret = env.JWT_SECRET ?? '';
   if (jwtSecret === '') {
-    if (production) problems.push('JWT_SECRET is required when NODE_ENV=production');
-    else jwtSecret = readOrCreateDevSecret(dataDir);
+    // With an asymmetric algorithm in production the secret is optional: it only verifies the
+    // HMAC tokens of a deployment that switched (until they expire).
+    if (production && hmac) problems.push('JWT_SECRET is required when NODE_ENV=production (with JWT_ALGORITHM=HS256)');
+    else if (!production) jwtSecret = readOrCreateDevSecret(dataDir, 'jwt-secret');
   }
   if (jwtSecret !== '' && Buffer.byteLength(jwtSecret, 'utf8') < MIN_JWT_SECRET_BYTES) {
     problems.push(`JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
+  }
+
+  let keyEncryptionSecret = env.KEY_ENCRYPTION_SECRET ?? '';
+  if (keyEncryptionSecret === '') {
+    if (production) problems.push('KEY_ENCRYPTION_SECRET is required when NODE_ENV=production');
+    else keyEncryptionSecret = readOrCreateDevSecret(dataDir, 'key-encryption-secret');
+  }
+  if (keyEncryptionSecret !== '' && Buffer.byteLength(keyEncryptionSecret, 'utf8') < MIN_JWT_SECRET_BYTES) {
+    problems.push(`KEY_ENCRYPTION_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -134,7 +160,9 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     databaseUrl,
     dataDir,
     embeddedDatabasePort,
-    jwtSecret,
+    jwtSecret: jwtSecret === '' ? null : jwtSecret,
+    jwtAlgorithm,
+    keyEncryptionSecret,
     accessTokenTtl,
     refreshTokenTtl,
     sessionMaxAge,
@@ -190,9 +218,9 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
   return value;
 }
 
-/** A development secret, generated once and kept (owner-only) so that tokens survive restarts. */
-function readOrCreateDevSecret(dataDir: string): string {
-  const file = join(dataDir, 'jwt-secret');
+/** A development secret, generated once and kept (owner-only) so that tokens and keys survive restarts. */
+function readOrCreateDevSecret(dataDir: string, name: string): string {
+  const file = join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(48).toString('base64url');

@@ -26,6 +26,7 @@ const HTTP_SPECS = [
   'hostile-input',
   'tokens',
   'keys',
+  'verifier',
   'ban',
   'account-deletion',
   'security-events',

@@ -9,7 +9,9 @@ import {
   post,
   registerAndLogin,
   startDatabase,
+  siblingDatabase,
   startServer,
+  VERIFIER_SERVER,
   verdict,
 } from './support.js';
 
@@ -35,12 +37,22 @@ async function main(): Promise<void> {
   // Both adapters at once, on one database, so that every figure comes from the same run.
   const server = await startServer(database.url, { HTTP_ADAPTER: 'express' });
   const fastify = await startServer(database.url, { HTTP_ADAPTER: 'fastify' });
+  // EdDSA beside HS256: the same app on a database of its own (keys are per database), and the
+  // verify-only service of test/verifier-app following it.
+  const eddsaDatabase = await siblingDatabase(database);
+  const eddsa = { JWT_ALGORITHM: 'EdDSA' };
+  const eddsaExpress = await startServer(eddsaDatabase.url, { ...eddsa, HTTP_ADAPTER: 'express' });
+  const eddsaFastify = await startServer(eddsaDatabase.url, { ...eddsa, HTTP_ADAPTER: 'fastify' });
+  const verifier = await startServer(eddsaDatabase.url, { HTTP_ADAPTER: 'fastify' }, [], VERIFIER_SERVER);
   try {
     const token = (await registerAndLogin(server.base, 'bench@example.com')).accessToken;
     const fastifyToken = (await registerAndLogin(fastify.base, 'bench.fastify@example.com')).accessToken;
     // Browsers: the access token in the __Host- cookie instead of the Authorization header.
     const cookie = await cookieLogin(server.base, 'bench@example.com');
     const fastifyCookie = await cookieLogin(fastify.base, 'bench.fastify@example.com');
+    const eddsaToken = (await registerAndLogin(eddsaExpress.base, 'bench.eddsa@example.com')).accessToken;
+    const eddsaFastifyToken = (await registerAndLogin(eddsaFastify.base, 'bench.eddsa.fastify@example.com'))
+      .accessToken;
     type Route = [
       name: string,
       key: string,
@@ -89,6 +101,36 @@ async function main(): Promise<void> {
         fastify.base,
         '/profile/strict',
         fastifyToken,
+      ],
+      ['Express, EdDSA: GET /health (no guard)', 'eddsa express /health', eddsaExpress.base, '/health', undefined],
+      [
+        'Express, EdDSA: GET /profile (revocation enforced, memory)',
+        'eddsa express /profile',
+        eddsaExpress.base,
+        '/profile',
+        eddsaToken,
+      ],
+      ['Fastify, EdDSA: GET /health (no guard)', 'eddsa fastify /health', eddsaFastify.base, '/health', undefined],
+      [
+        'Fastify, EdDSA: GET /profile (revocation enforced, memory)',
+        'eddsa fastify /profile',
+        eddsaFastify.base,
+        '/profile',
+        eddsaFastifyToken,
+      ],
+      [
+        'verify-only service (Fastify): GET /health (no guard)',
+        'verifier /health',
+        verifier.base,
+        '/health',
+        undefined,
+      ],
+      [
+        'verify-only service (Fastify): GET /orders (EdDSA token, revocation enforced, memory)',
+        'verifier /orders',
+        verifier.base,
+        '/orders',
+        eddsaToken,
       ],
       [
         'comparison (Express): stateless passport-jwt, string secret',
@@ -141,6 +183,11 @@ async function main(): Promise<void> {
       ['Express: /profile with the access cookie vs /health', ratio('express /profile cookie', 'express /health'), 0.8],
       ['Fastify: /profile with the access cookie vs /health', ratio('fastify /profile cookie', 'fastify /health'), 0.8],
       ['Fastify /profile vs Express /profile', ratio('fastify /profile', 'express /profile'), 1.3],
+      ['Express, EdDSA: /profile vs /health', ratio('eddsa express /profile', 'eddsa express /health'), 0.8],
+      ['Fastify, EdDSA: /profile vs /health', ratio('eddsa fastify /profile', 'eddsa fastify /health'), 0.8],
+      ['verify-only service (Fastify): /orders vs /health', ratio('verifier /orders', 'verifier /health'), 0.8],
+      ['Express /profile: EdDSA vs HS256', ratio('eddsa express /profile', 'express /profile'), 0],
+      ['Fastify /profile: EdDSA vs HS256', ratio('eddsa fastify /profile', 'fastify /profile'), 0],
       ['Express: /profile vs stateless passport-jwt (string secret)', ratio('express /profile', 'stateless'), 2.5],
       ['Express: /profile/strict vs /health', ratio('express /profile/strict', 'express /health'), 0.4],
       // A database round trip against Fastify's very light /health: reported, no target.
@@ -195,6 +242,10 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
     await fastify.stop();
+    await eddsaExpress.stop();
+    await eddsaFastify.stop();
+    await verifier.stop();
+    await eddsaDatabase.drop();
     await database.stop();
   }
   finish();

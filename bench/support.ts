@@ -11,7 +11,10 @@ import { startPostgresServer } from '../test/support/postgres-server.js';
 
 export const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 export const PASSWORD = 'correct horse battery';
+export const KEY_ENCRYPTION_SECRET = 'bench-key-encryption-secret-bench-key-encryption';
 const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.js');
+/** The verify-only service (test/verifier-app) in a process of its own. */
+export const VERIFIER_SERVER = join(dirname(fileURLToPath(import.meta.url)), 'verifier-server.js');
 
 export interface BenchDatabase {
   url: string;
@@ -69,6 +72,19 @@ export async function startDatabase(): Promise<BenchDatabase> {
   };
 }
 
+/** Another database on the same PostgreSQL server, migrated: for servers that must not share signing keys. */
+export async function siblingDatabase(database: BenchDatabase): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `auth_bench_${randomBytes(6).toString('hex')}`;
+  await database.query(`CREATE DATABASE "${name}"`);
+  const url = new URL(database.url);
+  url.pathname = `/${name}`;
+  await runAuthMigrations(url.toString());
+  return {
+    url: url.toString(),
+    drop: async () => void (await database.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
+  };
+}
+
 export interface BenchServer {
   base: string;
   pid: number;
@@ -85,10 +101,18 @@ export async function startServer(
   databaseUrl: string,
   env: Record<string, string> = {},
   nodeArgs: string[] = [],
+  script = SERVER,
 ): Promise<BenchServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, SERVER], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), JWT_SECRET: SECRET, ...env },
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, script], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      JWT_SECRET: SECRET,
+      KEY_ENCRYPTION_SECRET,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -20,8 +20,14 @@ function positiveInteger(name: string, value: number, problems: string[]): void 
   if (!Number.isInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of seconds`);
 }
 
-/** Applies defaults and refuses unsafe or inconsistent options, naming every problem at once. */
-export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOptions {
+/**
+ * Applies defaults and refuses unsafe or inconsistent options, naming every problem at once. A
+ * verifier (AuthVerifierModule) neither signs nor holds secrets: the key options are not asked of it.
+ */
+export function resolveAuthOptions(
+  options: AuthModuleOptions,
+  purpose: 'issuer' | 'verifier' = 'issuer',
+): ResolvedAuthOptions {
   const resolved: ResolvedAuthOptions = {
     algorithm: options.algorithm ?? DEFAULTS.algorithm,
     keyActivationDelay: options.keyActivationDelay ?? DEFAULTS.keyActivationDelay,
@@ -54,7 +60,11 @@ export function resolveAuthOptions(options: AuthModuleOptions): ResolvedAuthOpti
   resolved.trustedOrigins = trustedOrigins(options.trustedOrigins ?? [], problems);
   if (!isSigningAlgorithm(resolved.algorithm)) {
     problems.push(`algorithm must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
-  } else if (options.keyEncryptionSecret === undefined && (isAsymmetric(resolved.algorithm) || !options.secret)) {
+  } else if (
+    purpose === 'issuer' &&
+    options.keyEncryptionSecret === undefined &&
+    (isAsymmetric(resolved.algorithm) || !options.secret)
+  ) {
     problems.push(
       isAsymmetric(resolved.algorithm)
         ? `keyEncryptionSecret is required with ${resolved.algorithm}: its private key is kept encrypted in signing_keys`

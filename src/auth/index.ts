@@ -1,4 +1,7 @@
 export { AuthModule } from './auth.module.js';
+export { AuthVerifierModule } from './verifier/auth-verifier.module.js';
+export { AUTH_VERIFIER_OPTIONS } from './verifier/auth-verifier.module-definition.js';
+export type { AuthVerifierOptions } from './interfaces/auth-verifier-options.interface.js';
 export { AccountPagesModule } from './account-pages/account-pages.module.js';
 export type { AccountPagesOptions } from './account-pages/account-pages.options.js';
 export type { AuthModuleExtras } from './auth.module-definition.js';

@@ -1,9 +1,10 @@
 import type { JsonWebKey } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit, Optional } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import type { Clock } from '../interfaces/clock.interface.js';
 import { SigningKeyRepository, type StoredSigningKey } from '../repositories/signing-key.repository.js';
 import type { CompactJws } from './jws.js';
+import { AUTH_KEY_SOURCE, type KeySource } from './jwks-key-source.js';
 import { type KeyEncryption } from './key-encryption.js';
 import {
   generateKey,
@@ -56,8 +57,13 @@ interface Loaded {
   verifyUntil: Map<string, number>;
 }
 
-/** Least time (ms) between two reloads asked for by tokens with an unknown key id. */
-const UNKNOWN_KID_RELOAD_INTERVAL_MS = 1_000;
+/**
+ * Least time (ms) between two reloads asked for by tokens with an unknown key id, whatever the
+ * tokens say: a query of a tiny table, or a request to the auth server's JWKS.
+ */
+const UNKNOWN_KID_RELOAD_INTERVAL_MS = { table: 1_000, source: 10_000 };
+/** How long after a change notification a JWKS is read a second time. */
+const JWKS_SETTLE_MS = 2_000;
 
 /**
  * The keys this instance signs and verifies with, kept in memory: loaded at start and whenever
@@ -68,17 +74,20 @@ const UNKNOWN_KID_RELOAD_INTERVAL_MS = 1_000;
  * before keys had ids) can only be checked with the `secret` option's key.
  */
 @Injectable()
-export class SigningKeys implements OnModuleInit {
+export class SigningKeys implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SigningKeys.name);
   private loaded: Loaded = { byKid: new Map(), signers: [], verifyUntil: new Map() };
   private loadCount = 0;
   private reloading: Promise<void> | null = null;
   private lastUnknownKidReload = Number.NEGATIVE_INFINITY;
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly repository: SigningKeyRepository,
     @Inject(AUTH_KEY_SETTINGS) private readonly settings: KeySettings,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    /** Another source of public keys than signing_keys (a verifier reading the JWKS URL). */
+    @Optional() @Inject(AUTH_KEY_SOURCE) private readonly source?: KeySource,
   ) {
     this.loaded = this.build([]);
   }
@@ -87,6 +96,21 @@ export class SigningKeys implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     if (this.settings.mode === 'issuer') await this.ensureFirstKey();
     await this.reload();
+    if (this.source) this.scheduleSourceRefresh();
+  }
+
+  onModuleDestroy(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+  }
+
+  /**
+   * True when these keys are complete while the revocation listener is live (signing_keys,
+   * whose every change is notified). A JWKS is read by another route than the notification, so an
+   * unknown kid is worth one more read.
+   */
+  get authoritative(): boolean {
+    return this.source === undefined;
   }
 
   /** Times the keys were loaded. */
@@ -100,6 +124,16 @@ export class SigningKeys implements OnModuleInit {
       this.reloading = null;
     });
     return this.reloading;
+  }
+
+  /**
+   * signing_keys changed (the notification): read the keys again. A JWKS is read once more a
+   * little later, since the auth server that serves it may not have reloaded its own keys yet
+   * when this instance hears of the change.
+   */
+  keysChanged(): Promise<void> {
+    if (this.source) setTimeout(() => void this.reload().catch(() => undefined), JWKS_SETTLE_MS).unref();
+    return this.reload();
   }
 
   /** The key that signs now: the latest activated one this instance can sign with. */
@@ -141,7 +175,8 @@ export class SigningKeys implements OnModuleInit {
       await this.reloading;
       return true;
     }
-    if (now - this.lastUnknownKidReload < UNKNOWN_KID_RELOAD_INTERVAL_MS) return false;
+    const interval = this.source ? UNKNOWN_KID_RELOAD_INTERVAL_MS.source : UNKNOWN_KID_RELOAD_INTERVAL_MS.table;
+    if (now - this.lastUnknownKidReload < interval) return false;
     this.lastUnknownKidReload = now;
     await this.reload();
     return true;
@@ -212,10 +247,24 @@ export class SigningKeys implements OnModuleInit {
   }
 
   private async read(): Promise<void> {
-    const withPrivate = this.settings.mode === 'issuer';
-    const rows = await this.repository.loadAll(withPrivate);
+    const rows = this.source
+      ? await this.source.load()
+      : await this.repository.loadAll(this.settings.mode === 'issuer');
     this.loaded = this.build(rows);
     this.loadCount += 1;
+  }
+
+  /** A JWKS is read again when its cache lifetime has passed; a failed read keeps the keys it had. */
+  private scheduleSourceRefresh(): void {
+    const source = this.source as KeySource;
+    this.refreshTimer = setTimeout(() => {
+      this.reload()
+        .catch((error: Error) => this.logger.warn(`Could not read the keys again: ${error.message}`))
+        .finally(() => {
+          if (this.refreshTimer) this.scheduleSourceRefresh();
+        });
+    }, source.refreshIntervalMs);
+    this.refreshTimer.unref();
   }
 
   private build(rows: StoredSigningKey[]): Loaded {
@@ -227,7 +276,8 @@ export class SigningKeys implements OnModuleInit {
       if (key) byKid.set(key.kid, key);
     }
     const verifyUntil = new Map<string, number>();
-    for (const entry of this.timeline(rows)) {
+    // A JWKS lists only keys that may verify now, without dates: its keys have no end here.
+    for (const entry of this.source ? [] : this.timeline(rows)) {
       if (entry.verifyUntil) verifyUntil.set(entry.kid, entry.verifyUntil.getTime());
     }
     const signers = [...byKid.values()].filter((key) => key.canSign).sort((a, b) => a.activatesAt - b.activatesAt);
@@ -242,6 +292,7 @@ export class SigningKeys implements OnModuleInit {
     }
     // A verifier never sees secrets: HMAC keys are not for other services.
     if (this.settings.mode === 'verifier' && !isAsymmetric(row.algorithm)) return undefined;
+    if (this.settings.mode === 'verifier') return keyFromStorage(row.kid, row.algorithm, row.publicKey, undefined, 0);
     let material: Buffer | undefined;
     if (this.settings.mode === 'issuer') {
       if (!this.settings.encryption) {

@@ -107,7 +107,7 @@ export class TokenService {
   async verifiedPayload(token: string): Promise<unknown> {
     const payload = this.signedPayload(token);
     if (payload !== UNKNOWN_KEY) return payload;
-    if (this.sync.isLive || !(await this.keys.reloadForUnknownKid())) return undefined;
+    if ((this.sync.isLive && this.keys.authoritative) || !(await this.keys.reloadForUnknownKid())) return undefined;
     const again = this.signedPayload(token);
     return again === UNKNOWN_KEY ? undefined : again;
   }

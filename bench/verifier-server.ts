@@ -30,10 +30,14 @@ class VerifierProbeController {
 
 @Module({})
 class BenchVerifierModule {
-  static forRoot(databaseUrl: string, jwksUrl: string | undefined): DynamicModule {
+  static forRoot(
+    databaseUrl: string,
+    jwksUrl: string | undefined,
+    databaseListenUrl: string | undefined,
+  ): DynamicModule {
     return {
       module: BenchVerifierModule,
-      imports: [VerifierAppModule.forRoot({ databaseUrl, jwksUrl })],
+      imports: [VerifierAppModule.forRoot({ databaseUrl, jwksUrl, databaseListenUrl })],
       controllers: [VerifierProbeController],
     };
   }
@@ -41,13 +45,17 @@ class BenchVerifierModule {
 
 /**
  * The verify-only service of test/verifier-app in a process of its own: DATABASE_URL, JWKS_URL
- * (optional), PORT, HTTP_ADAPTER (default fastify).
+ * and DATABASE_LISTEN_URL (optional), PORT, HTTP_ADAPTER (default fastify).
  */
 async function main(): Promise<void> {
   const started = performance.now();
   const adapter = (process.env.HTTP_ADAPTER ?? 'fastify') as HttpAdapterKind;
   const app = await NestFactory.create(
-    BenchVerifierModule.forRoot(process.env.DATABASE_URL as string, process.env.JWKS_URL || undefined),
+    BenchVerifierModule.forRoot(
+      process.env.DATABASE_URL as string,
+      process.env.JWKS_URL || undefined,
+      process.env.DATABASE_LISTEN_URL || undefined,
+    ),
     createHttpAdapter(adapter),
     { ...APPLICATION_OPTIONS, logger: ['error', 'warn', 'log'] },
   );

@@ -134,6 +134,24 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       await run(TYPEORM, ['migration:run', '-d', 'dist/ormconfig.js'], { cwd: ROOT, env });
     }, 60_000);
 
+    it('gives the revocation listener DATABASE_LISTEN_URL, and refuses to start when it does not reach the same database', async () => {
+      const other = await createTestDatabase();
+      try {
+        const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
+        const env = childEnv({ DATABASE_URL: database.url, DATABASE_LISTEN_URL: other.url, PORT: '0' });
+        const failure = await run(process.execPath, [MAIN], { cwd: workDir, env }).then(
+          () => null,
+          (error: { code: number; stderr: string }) => error,
+        );
+        expect(failure?.code).toBe(1);
+        expect(failure?.stderr).toContain(
+          'The revocation listener did not receive a notification sent through the database pool',
+        );
+      } finally {
+        await other.drop();
+      }
+    }, 60_000);
+
     it('npm run cli -- purge purges once and prints what it deleted', async () => {
       const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
       const { stdout } = await run(process.execPath, [CLI, 'purge'], { cwd: ROOT, env });

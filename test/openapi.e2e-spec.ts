@@ -3,6 +3,7 @@ import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { RequestMethod } from '@nestjs/common';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { AuthController } from '../src/auth/auth.controller.js';
+import { JwksController } from '../src/auth/keys/jwks.controller.js';
 import { SessionsController } from '../src/auth/sessions/sessions.controller.js';
 import { IS_PUBLIC_KEY } from '../src/auth/auth.constants.js';
 import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
@@ -20,7 +21,13 @@ interface OpenApiDocument {
 
 /** Every route the module's controllers declare, read from Nest's own route metadata. */
 function moduleRoutes(prefix: string): Array<{ method: string; path: string; isPublic: boolean }> {
-  return [AuthController, SessionsController].flatMap((controller) => {
+  // The JWKS route is mounted outside the module's prefix.
+  const controllers: Array<[abstract new (...args: never[]) => unknown, string]> = [
+    [AuthController, prefix],
+    [SessionsController, prefix],
+    [JwksController, ''],
+  ];
+  return controllers.flatMap(([controller, routePrefix]) => {
     const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '').replace(/^\/|\/$/g, '');
     return Object.getOwnPropertyNames(controller.prototype)
       .map((name) => (controller.prototype as unknown as Record<string, unknown>)[name])
@@ -28,7 +35,7 @@ function moduleRoutes(prefix: string): Array<{ method: string; path: string; isP
       .map((handler) => {
         const path = String(Reflect.getMetadata(PATH_METADATA, handler)).replace(/^\//, '');
         const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number].toLowerCase();
-        const full = ['', prefix, base, path].filter((part, index) => index === 0 || part !== '').join('/');
+        const full = ['', routePrefix, base, path].filter((part, index) => index === 0 || part !== '').join('/');
         return {
           method,
           path: full.replace(/:(\w+)/g, '{$1}'),
@@ -51,6 +58,7 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'get /auth/sessions': [200, 401, 503],
   'delete /auth/sessions': [204, 401, 403, 503],
   'delete /auth/sessions/{id}': [204, 400, 401, 403, 404, 503],
+  'get /.well-known/jwks.json': [200],
 };
 
 describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {

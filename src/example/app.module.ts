@@ -59,6 +59,7 @@ export class AppModule {
             registerMaxPerIp: config.registerMaxPerIp,
             registerWindow: config.registerWindow,
             trustedOrigins: config.trustedOrigins,
+            revocationListenerUrl: config.databaseListenUrl ?? undefined,
           }),
         }),
         // The browser side: sign-in, sign-up and account pages at /account (cookie transport).

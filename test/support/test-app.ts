@@ -32,6 +32,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     production: false,
     port: 0,
     databaseUrl: null,
+    databaseListenUrl: null,
     dataDir: '/nonexistent',
     embeddedDatabasePort: 0,
     jwtSecret: TEST_SECRET,

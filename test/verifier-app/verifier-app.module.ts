@@ -38,6 +38,8 @@ export interface VerifierAppOptions {
   jwksUrl?: string;
   /** Must match the auth server's. */
   accessTokenTtl?: number;
+  /** A direct connection for the listener when `databaseUrl` goes through a transaction-mode pooler. */
+  databaseListenUrl?: string;
 }
 
 /**
@@ -57,7 +59,11 @@ export class VerifierAppModule {
           connectTimeoutMS: 5_000,
           logging: false,
         }),
-        AuthVerifierModule.forRoot({ jwksUrl: options.jwksUrl, accessTokenTtl: options.accessTokenTtl }),
+        AuthVerifierModule.forRoot({
+          jwksUrl: options.jwksUrl,
+          accessTokenTtl: options.accessTokenTtl,
+          revocationListenerUrl: options.databaseListenUrl,
+        }),
       ],
       controllers: [OrdersController],
       providers: [{ provide: APP_GUARD, useClass: JwtAuthGuard }],

@@ -2,6 +2,8 @@ import { Controller, Get, Header } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { JWKS_MAX_AGE_SECONDS } from '../auth.constants.js';
 import { Public } from '../decorators/public.decorator.js';
+import { ApiRoute } from '../openapi/api-route.decorator.js';
+import { JsonWebKeySetResponse } from '../openapi/responses.js';
 import { SigningKeys } from './signing-keys.service.js';
 
 /**
@@ -16,6 +18,13 @@ export class JwksController {
   constructor(private readonly moduleRef: ModuleRef) {}
 
   @Public()
+  @ApiRoute({
+    summary: 'Public keys of the tokens (JWKS), for other services',
+    description: 'Answered from memory (`Cache-Control: public, max-age=300`). HMAC secrets are never listed.',
+    bearer: false,
+    database: false,
+    success: { status: 200, description: 'The JSON Web Key Set', type: JsonWebKeySetResponse },
+  })
   @Get('jwks.json')
   @Header('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
   @Header('Content-Type', 'application/jwk-set+json')

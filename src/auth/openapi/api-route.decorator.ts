@@ -16,6 +16,8 @@ export interface RouteDescription {
   body?: boolean;
   /** Takes cookie transport and changes state: a request failing the CSRF check gets 403. */
   csrf?: boolean;
+  /** Needs the database (so may answer 503). Default true. */
+  database?: boolean;
   /** Route-specific errors; 401 (bearer), 400 and 413 (body) and 503 are added when not given. */
   errors?: Partial<Record<ErrorStatus, string>>;
 }
@@ -47,7 +49,7 @@ export function ApiRoute(route: RouteDescription): MethodDecorator {
   if (!api) return nothing;
   const bearer = route.bearer ?? true;
   const errors = {
-    ...COMMON_ERRORS,
+    ...(route.database === false ? {} : COMMON_ERRORS),
     ...(route.body ? BODY_ERRORS : {}),
     ...(bearer ? BEARER_ERRORS : {}),
     ...route.errors,

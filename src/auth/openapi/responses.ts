@@ -66,3 +66,24 @@ export class DeviceSessionResponse {
   @ApiField({ description: 'True only for the session of the presenting token' })
   current!: boolean;
 }
+
+export class JsonWebKeySetResponse {
+  @ApiField({
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['kty', 'kid', 'alg', 'use'],
+      properties: {
+        kty: { type: 'string', enum: ['OKP', 'EC'] },
+        crv: { type: 'string', enum: ['Ed25519', 'P-256'] },
+        x: { type: 'string' },
+        y: { type: 'string' },
+        kid: { type: 'string' },
+        alg: { type: 'string', enum: ['EdDSA', 'ES256'] },
+        use: { type: 'string', enum: ['sig'] },
+      },
+    },
+    description: 'Public keys (RFC 7517) that may verify a live token; empty when only HMAC keys sign',
+  })
+  keys!: object[];
+}

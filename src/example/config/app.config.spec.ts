@@ -25,7 +25,8 @@ describe('loadAppConfig', () => {
   it('reads every variable', () => {
     const config = loadAppConfig(
       {
-        DATABASE_URL: 'postgres://u:p@db:5432/app',
+        DATABASE_URL: 'postgres://u:p@pgbouncer:6432/app',
+        DATABASE_LISTEN_URL: 'postgres://u:p@db:5432/app',
         PORT: '8080',
         JWT_SECRET: 's'.repeat(40),
         ACCESS_TOKEN_TTL: '60',
@@ -39,7 +40,8 @@ describe('loadAppConfig', () => {
       dataDir(),
     );
     expect(config).toMatchObject({
-      databaseUrl: 'postgres://u:p@db:5432/app',
+      databaseUrl: 'postgres://u:p@pgbouncer:6432/app',
+      databaseListenUrl: 'postgres://u:p@db:5432/app',
       port: 8080,
       accessTokenTtl: 60,
       refreshTokenTtl: 3600,
@@ -87,6 +89,16 @@ describe('loadAppConfig', () => {
     expect(() => loadAppConfig({ JWT_SECRET: 'x'.repeat(31) }, dataDir())).toThrow(
       'JWT_SECRET must be at least 32 bytes',
     );
+  });
+
+  it('takes DATABASE_LISTEN_URL only as a postgres URL beside DATABASE_URL', () => {
+    expect(() => loadAppConfig({ DATABASE_LISTEN_URL: 'postgres://db/app' }, dataDir())).toThrow(
+      'DATABASE_LISTEN_URL needs DATABASE_URL',
+    );
+    expect(() =>
+      loadAppConfig({ DATABASE_URL: 'postgres://db/app', DATABASE_LISTEN_URL: 'http://db' }, dataDir()),
+    ).toThrow('DATABASE_LISTEN_URL must be a postgres:// URL');
+    expect(loadAppConfig({}, dataDir()).databaseListenUrl).toBeNull();
   });
 
   it('lists every problem in one error', () => {

@@ -15,6 +15,11 @@ export interface AppConfig {
   port: number;
   /** Null: start the embedded PostgreSQL under `dataDir` and run migrations. */
   databaseUrl: string | null;
+  /**
+   * DATABASE_LISTEN_URL: a direct connection for the revocation listener (LISTEN), when
+   * DATABASE_URL goes through a transaction-mode pooler that cannot carry notifications.
+   */
+  databaseListenUrl: string | null;
   dataDir: string;
   embeddedDatabasePort: number;
   /** Null only with an asymmetric algorithm in production (the secret then only verifies old HMAC tokens). */
@@ -115,17 +120,9 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const cronCheck = validateCronExpression(purgeCron);
   if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
 
-  const rawUrl = env.DATABASE_URL?.trim();
-  let databaseUrl: string | null = null;
-  if (rawUrl) {
-    try {
-      const url = new URL(rawUrl);
-      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
-      databaseUrl = rawUrl;
-    } catch {
-      problems.push('DATABASE_URL must be a postgres:// URL');
-    }
-  }
+  const databaseUrl = postgresUrl(env, 'DATABASE_URL', problems);
+  const databaseListenUrl = postgresUrl(env, 'DATABASE_LISTEN_URL', problems);
+  if (databaseListenUrl && !databaseUrl) problems.push('DATABASE_LISTEN_URL needs DATABASE_URL');
 
   const jwtAlgorithm = (env.JWT_ALGORITHM?.trim() || 'HS256') as JwtAlgorithm;
   if (!JWT_ALGORITHMS.includes(jwtAlgorithm)) {
@@ -158,6 +155,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     production,
     port,
     databaseUrl,
+    databaseListenUrl,
     dataDir,
     embeddedDatabasePort,
     jwtSecret: jwtSecret === '' ? null : jwtSecret,
@@ -178,6 +176,19 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     trustProxy,
     httpAdapter,
   };
+}
+
+function postgresUrl(env: Env, name: string, problems: string[]): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
+    return raw;
+  } catch {
+    problems.push(`${name} must be a postgres:// URL`);
+    return null;
+  }
 }
 
 /**

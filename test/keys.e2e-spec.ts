@@ -1,13 +1,25 @@
 import { createHmac, generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createRemoteJWKSet, jwtVerify, SignJWT } from 'jose';
-import { KeyRotationService, PurgeService, SigningKeys } from '../src/auth/index.js';
+import { KeyRotationService, PurgeService, RevocationSyncService, SigningKeys } from '../src/auth/index.js';
+import { KeyEncryption } from '../src/auth/keys/key-encryption.js';
+import { generateKey, keyFromStorage } from '../src/auth/keys/signing-key.js';
+import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
-import { eventually } from './support/latch.js';
-import { bearer, login, registerAndLogin, startApp, statusOf, TEST_SECRET, type TestApp } from './support/test-app.js';
+import { eventually, Latch } from './support/latch.js';
+import {
+  bearer,
+  login,
+  registerAndLogin,
+  startApp,
+  statusOf,
+  TEST_KEY_ENCRYPTION_SECRET,
+  TEST_SECRET,
+  type TestApp,
+} from './support/test-app.js';
 import { accessClaims, decode, sign } from './support/tokens.js';
 
 const header = (token: string) =>
@@ -237,6 +249,54 @@ describe('signing keys', () => {
     const fromB = await registerAndLogin(b.http);
     expect(header(fromA.accessToken).kid).toBe(rows[0].kid);
     expect(header(fromB.accessToken).kid).toBe(rows[0].kid);
+  });
+
+  it('an instance that may have missed a key reads the keys again before refusing its kid (fail closed)', async () => {
+    const database = await freshDatabase();
+    const app = await start(database.url, 'EdDSA');
+    const user = await registerAndLogin(app.http);
+    // A key that reached the table without its notification, as one lost with the listener would.
+    const generated = generateKey('EdDSA');
+    await app.dataSource.query(
+      `INSERT INTO signing_keys (kid, algorithm, public_key, private_key_encrypted, activates_at)
+       VALUES ($1, 'EdDSA', $2, $3, now())`,
+      [
+        generated.kid,
+        generated.publicKeyPem,
+        new KeyEncryption(TEST_KEY_ENCRYPTION_SECRET).encrypt(generated.secretMaterial, generated.kid, 'EdDSA'),
+      ],
+    );
+    const key = keyFromStorage(generated.kid, 'EdDSA', generated.publicKeyPem, generated.secretMaterial, 0);
+    const token = key.sign(accessClaims({ sub: user.userId, sid: user.sessionId }, app.clock.now().getTime()));
+    // Live, the instance's keys are complete (every change is notified): an unknown kid is refused.
+    expect(await statusOf(app, token)).toBe(401);
+
+    // The listener lost, its reconnection held at the load: memory may miss anything now.
+    const repository = app.app.get(RevocationRepository, { strict: false });
+    const original = repository.loadActive.bind(repository);
+    const held = new Latch();
+    const spy = jest.spyOn(repository, 'loadActive').mockImplementationOnce(async (...args) => {
+      await held.hold();
+      return original(...args);
+    });
+    try {
+      const sync = app.app.get(RevocationSyncService);
+      await app.dataSource.query('SELECT pg_terminate_backend($1)', [sync.listenerBackendPid]);
+      await held.reached;
+      expect(sync.status).toBe('degraded');
+      // So the unknown kid sends the instance to the table first: there it is.
+      expect(await statusOf(app, token)).toBe(200);
+      // A kid that is nowhere is still refused (and the table is read at most once a second for such).
+      expect(
+        await statusOf(
+          app,
+          forge({ alg: 'EdDSA', typ: 'JWT', kid: 'B'.repeat(43) }, decode(token), () => Buffer.alloc(64)),
+        ),
+      ).toBe(401);
+    } finally {
+      held.release();
+      spy.mockRestore();
+    }
   });
 
   describe('rotation across two instances, with the injected clock', () => {

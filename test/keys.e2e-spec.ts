@@ -15,6 +15,7 @@ import {
   login,
   registerAndLogin,
   startApp,
+  PASSWORD,
   statusOf,
   TEST_KEY_ENCRYPTION_SECRET,
   TEST_SECRET,
@@ -237,6 +238,41 @@ describe('signing keys', () => {
         config: { jwtAlgorithm: 'EdDSA', keyEncryptionSecret: 'another-secret-of-at-least-32-bytes!!' },
       }),
     ).rejects.toThrow(/does not decrypt with this key-encryption secret/);
+  });
+
+  it('never trusts a public key swapped in the table: its tokens are refused, and nothing signs (503) until it is put back', async () => {
+    const database = await freshDatabase();
+    const app = await start(database.url, 'EdDSA');
+    const user = await registerAndLogin(app.http);
+    const [{ kid, public_key: genuine }] = (await app.dataSource.query(
+      'SELECT kid, public_key FROM signing_keys',
+    )) as Array<{
+      kid: string;
+      public_key: string;
+    }>;
+    const attacker = generateKeyPairSync('ed25519');
+    const attackerPem = attacker.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const claims = accessClaims({ sub: user.userId, sid: user.sessionId }, app.clock.now().getTime());
+    const forged = forge({ alg: 'EdDSA', typ: 'JWT', kid }, claims, ed25519With(attacker.privateKey));
+    const loads = app.app.get(SigningKeys).loads;
+    // Whoever can write the table (without the key-encryption secret) swaps the public key in.
+    await app.dataSource.query(`UPDATE signing_keys SET public_key = $1`, [attackerPem]);
+    await app.dataSource.query(`SELECT pg_notify('auth_revocations', '{"k":"K"}')`);
+    await eventually(() => app.app.get(SigningKeys).loads > loads);
+    expect(await statusOf(app, forged)).toBe(401);
+    expect((await app.http.get('/.well-known/jwks.json')).body.keys).toEqual([]);
+    const refused = await app.http.post('/auth/login').send({ email: user.email, password: PASSWORD });
+    expect([refused.status, refused.body.message]).toEqual([
+      503,
+      'Authentication is temporarily unavailable; retry shortly',
+    ]);
+
+    await app.dataSource.query(`UPDATE signing_keys SET public_key = $1`, [genuine]);
+    await app.dataSource.query(`SELECT pg_notify('auth_revocations', '{"k":"K"}')`);
+    await eventually(
+      async () => (await app.http.post('/auth/login').send({ email: user.email, password: PASSWORD })).status === 200,
+    );
+    expect(await statusOf(app, forged)).toBe(401);
   });
 
   it('two instances starting at once on an empty table create one first key between them', async () => {

@@ -183,9 +183,10 @@ describe(`verify-only service (AuthVerifierModule, on the other adapter than the
       const user = await registerAndLogin(auth.http);
       expect((await verifier.http.get('/orders').set(...bearer(user.accessToken))).status).toBe(200);
 
-      // The notification of the change makes the verifier read the JWKS again.
+      // The notification of the change makes the verifier read the JWKS again, shortly after
+      // (when the auth server has reloaded its own keys).
       const rotated = await auth.app.get(KeyRotationService).rotate();
-      await eventually(() => verifier.app.get(SigningKeys).knows(rotated.kid));
+      await eventually(() => verifier.app.get(SigningKeys).knows(rotated.kid), 5_000);
       clock.advance(600);
       const after = await login(auth.http, user.email);
       expect(header(after.accessToken).kid).toBe(rotated.kid);

@@ -32,7 +32,11 @@ export class JwksKeySource implements KeySource {
 
   constructor(private readonly url: string) {
     const parsed = new URL(url);
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('jwksUrl must be an http(s) URL');
+    // Keys fetched in the clear could be replaced on the way: https, but for the machine itself.
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+      throw new Error('jwksUrl must be an https URL (http only on localhost)');
+    }
   }
 
   get refreshIntervalMs(): number {
@@ -46,8 +50,7 @@ export class JwksKeySource implements KeySource {
       redirect: 'error',
     });
     if (response.status !== 200) throw new Error(`JWKS ${this.url} answered ${response.status}`);
-    const text = await response.text();
-    if (text.length > MAX_JWKS_BYTES) throw new Error(`JWKS ${this.url} is larger than ${MAX_JWKS_BYTES} bytes`);
+    const text = await readLimited(response, MAX_JWKS_BYTES, this.url);
     const maxAge = /(?:^|,)\s*max-age=(\d+)/.exec(response.headers.get('cache-control') ?? '')?.[1];
     this.interval = maxAge
       ? Math.min(MAX_REFRESH_MS, Math.max(MIN_REFRESH_MS, Number(maxAge) * 1000))
@@ -67,6 +70,10 @@ export class JwksKeySource implements KeySource {
     if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) return undefined;
     if (!(ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(alg) || jwk.crv !== CURVE_OF[alg as string])
       return undefined;
+    // A key meant for something else than checking signatures is not taken for that.
+    if (jwk.use !== undefined && jwk.use !== 'sig') return undefined;
+    const operations = (jwk as JsonWebKey & { key_ops?: unknown }).key_ops;
+    if (operations !== undefined && !(Array.isArray(operations) && operations.includes('verify'))) return undefined;
     if ('d' in jwk) {
       this.logger.warn(`JWKS key ${kid} carries a private part; ignored`);
       return undefined;
@@ -92,4 +99,25 @@ export class JwksKeySource implements KeySource {
       return undefined;
     }
   }
+}
+
+/** The body as text, refusing (before or while reading) one larger than `limit` bytes. */
+async function readLimited(response: Response, limit: number, url: string): Promise<string> {
+  const tooLarge = () => new Error(`JWKS ${url} is larger than ${limit} bytes`);
+  if (Number(response.headers.get('content-length') ?? 0) > limit) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

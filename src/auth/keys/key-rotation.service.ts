@@ -40,6 +40,8 @@ export class KeyRotationService {
   async rotate(algorithm: SigningAlgorithm = this.settings.algorithm): Promise<RotatedKey> {
     const encryption = this.settings.encryption;
     if (!encryption) throw new Error('Rotation stores a private key: the key-encryption secret is required');
+    // A key-encryption secret that does not open the keys there would add one no other instance can use.
+    this.keys.assertAllUsable();
     const rotated = await this.repository.change(async (rows, manager) => {
       const now = this.clock.now().getTime();
       const waiting = rows.find((row) => row.activatesAt.getTime() > now);

@@ -43,6 +43,39 @@ describe('SigningKey', () => {
     expect(JSON.parse(Buffer.from(payload).toString())).toEqual(claims);
   });
 
+  it('accepts one encoding of a signature only: canonical base64url, and the low s of ECDSA', () => {
+    for (const algorithm of ['EdDSA', 'ES256'] as const) {
+      const key = usable(algorithm);
+      const token = key.sign(claims);
+      const signature = token.slice(token.lastIndexOf('.') + 1);
+      // 64 bytes are 86 base64url characters with 4 bits unused: other last characters, same bytes.
+      const variants = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_']
+        .map((last) => signature.slice(0, -1) + last)
+        .filter(
+          (variant) =>
+            variant !== signature && Buffer.from(variant, 'base64url').equals(Buffer.from(signature, 'base64url')),
+        );
+      expect(variants.length).toBeGreaterThan(0);
+      for (const variant of variants) expect(check(key, token.slice(0, -signature.length) + variant)).toBeUndefined();
+    }
+    const es256 = usable('ES256');
+    const order = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+    for (let round = 0; round < 20; round += 1) {
+      const token = es256.sign({ round });
+      const bytes = Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url');
+      const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
+      expect(s <= order >> 1n).toBe(true);
+      // (r, n - s) verifies in ECDSA; here it is refused as a second form of the same token.
+      const high = Buffer.concat([
+        bytes.subarray(0, 32),
+        Buffer.from((order - s).toString(16).padStart(64, '0'), 'hex'),
+      ]);
+      const forged = `${token.slice(0, token.lastIndexOf('.'))}.${high.toString('base64url')}`;
+      expect(check(es256, forged)).toBeUndefined();
+      expect(check(es256, token)).toMatchObject({ round });
+    }
+  });
+
   it('refuses key material that does not fit the algorithm: a public key is never an HMAC secret', () => {
     const { publicKey } = generateKeyPairSync('ed25519');
     const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey;
@@ -51,6 +84,12 @@ describe('SigningKey', () => {
     expect(() => new SigningKey('k', 'EdDSA', secret, undefined, 0)).toThrow('does not fit EdDSA');
     expect(() => new SigningKey('k', 'ES256', publicKey, undefined, 0)).toThrow('does not fit ES256');
     expect(() => new SigningKey('k', 'ES256', p384, undefined, 0)).toThrow('ES256 needs a P-256 key');
+    // A row whose public key is not its private key's is refused when it is built.
+    const one = generateKey('EdDSA');
+    const other = generateKey('EdDSA');
+    expect(() => keyFromStorage(one.kid, 'EdDSA', other.publicKeyPem, one.secretMaterial, 0)).toThrow(
+      'its public key is not its private key',
+    );
   });
 
   it('publishes nothing of a secret, and cannot sign without a private key', () => {

@@ -112,8 +112,11 @@ export class SigningKey {
       }
     }
     const bytes = Buffer.from(signature, 'base64url');
-    // JWS carries ECDSA signatures as r || s (64 bytes), not DER; Ed25519's are 64 bytes too.
-    if (bytes.length !== 64) return undefined;
+    // JWS carries ECDSA signatures as r || s (64 bytes), not DER; Ed25519's are 64 bytes too. One
+    // encoding only: base64url with other unused trailing bits, or an ECDSA signature with the
+    // high s, would be another string for the same token (refresh tokens are known by their hash).
+    if (bytes.length !== 64 || bytes.toString('base64url') !== signature) return undefined;
+    if (this.algorithm === 'ES256' && !isLowS(bytes)) return undefined;
     const data = Buffer.from(input);
     const good =
       this.algorithm === 'EdDSA'
@@ -137,7 +140,7 @@ export class SigningKey {
     const key = this.signKey as KeyObject;
     return this.algorithm === 'EdDSA'
       ? sign(null, Buffer.from(input), key)
-      : sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+      : toLowS(sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }));
   }
 }
 
@@ -190,6 +193,10 @@ export function keyFromStorage(
   const privateKey = secretMaterial
     ? createPrivateKey({ key: secretMaterial, format: 'der', type: 'pkcs8' })
     : undefined;
+  const spki = (key: KeyObject) => key.export({ format: 'der', type: 'spki' });
+  if (privateKey && !spki(createPublicKey(privateKey)).equals(spki(publicKey))) {
+    throw new Error('its public key is not its private key’s');
+  }
   return new SigningKey(kid, algorithm, publicKey, privateKey, activatesAt);
 }
 
@@ -204,6 +211,26 @@ export function keyFromSecretOption(secret: string | Buffer, algorithm: HmacAlgo
   const kid = `s-${createHmac('sha256', bytes).update('nest-jwt-revocation key id').digest('base64url').slice(0, 22)}`;
   const key = createSecretKey(bytes);
   return new SigningKey(kid, algorithm, key, key, Number.NEGATIVE_INFINITY, true);
+}
+
+/** Order of the P-256 group: an ECDSA signature (r, s) is as valid as (r, n - s). */
+const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+const P256_HALF_ORDER = P256_ORDER >> 1n;
+
+function sOf(signature: Buffer): bigint {
+  return BigInt(`0x${signature.subarray(32).toString('hex')}`);
+}
+
+function isLowS(signature: Buffer): boolean {
+  return sOf(signature) <= P256_HALF_ORDER;
+}
+
+/** The low-s form of an r || s signature: the one form this module writes and accepts. */
+function toLowS(signature: Buffer): Buffer {
+  const s = sOf(signature);
+  if (s <= P256_HALF_ORDER) return signature;
+  const low = Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex');
+  return Buffer.concat([signature.subarray(0, 32), low]);
 }
 
 /** RFC 7638 thumbprint of a public key: its id, the same wherever it is computed. */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
+import { Latch } from '../../../test/support/latch.js';
 import type { Clock } from '../interfaces/clock.interface.js';
 import type { SigningKeyRepository, StoredSigningKey } from '../repositories/signing-key.repository.js';
-import { keyFromSecretOption } from './signing-key.js';
+import type { KeySource } from './jwks-key-source.js';
+import { generateKey, keyFromSecretOption } from './signing-key.js';
 import { SigningKeys } from './signing-keys.service.js';
 
 const DAY = 86_400_000;
@@ -57,5 +59,68 @@ describe('SigningKeys.timeline', () => {
   it('with the secret alone, the secret is current forever', () => {
     expect(keysAt(start).timeline([])).toMatchObject([{ state: 'current', verifyUntil: null }]);
     expect(keysAt(start, false).timeline([])).toEqual([]);
+  });
+});
+
+describe('SigningKeys.reload', () => {
+  const eddsaRow = (): StoredSigningKey => {
+    const generated = generateKey('EdDSA');
+    return { ...row(generated.kid, start), publicKey: generated.publicKeyPem };
+  };
+  const verifier = (load: () => Promise<StoredSigningKey[]>, source?: KeySource) =>
+    new SigningKeys(
+      { loadAll: load } as unknown as SigningKeyRepository,
+      { mode: 'verifier', algorithm: 'EdDSA', verifyWindowSeconds: 905 },
+      clockAt(start),
+      source,
+    );
+
+  it('answers a reload asked for during a read with a new read, not with the older snapshot', async () => {
+    const first = eddsaRow();
+    const second = eddsaRow();
+    const held = new Latch();
+    let reads = 0;
+    const keys = verifier(async () => {
+      reads += 1;
+      if (reads === 1) {
+        await held.hold();
+        return [first];
+      }
+      return [first, second];
+    });
+    const running = keys.reload();
+    await held.reached;
+    // The change that commits now: the running read may have taken its snapshot before it.
+    const asked = keys.reload();
+    const alsoAsked = keys.reload();
+    held.release();
+    await Promise.all([running, asked, alsoAsked]);
+    expect(reads).toBe(2);
+    expect(keys.knows(second.kid)).toBe(true);
+  });
+
+  it('never trusts a public key that is not the one its kid names', async () => {
+    const honest = eddsaRow();
+    const swapped = { ...honest, publicKey: eddsaRow().publicKey };
+    const keys = verifier(async () => [swapped]);
+    await keys.reload();
+    expect(keys.knows(honest.kid)).toBe(false);
+  });
+
+  it('an unknown kid whose reload fails is refused (false), unless the database is down (thrown, for a 503)', async () => {
+    const source: KeySource = {
+      refreshIntervalMs: 60_000,
+      load: async () => {
+        throw new Error('JWKS https://auth.example.com/.well-known/jwks.json answered 502');
+      },
+    };
+    expect(await verifier(async () => [], source).reloadForUnknownKid()).toBe(false);
+    const unavailable = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const keys = verifier(async () => {
+      throw unavailable;
+    });
+    await expect(keys.reloadForUnknownKid()).rejects.toBe(unavailable);
+    // At most one read a second, whatever the tokens say.
+    expect(await keys.reloadForUnknownKid()).toBe(false);
   });
 });

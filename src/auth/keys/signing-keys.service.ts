@@ -6,6 +6,7 @@ import { SigningKeyRepository, type StoredSigningKey } from '../repositories/sig
 import type { CompactJws } from './jws.js';
 import { AUTH_KEY_SOURCE, type KeySource } from './jwks-key-source.js';
 import { type KeyEncryption } from './key-encryption.js';
+import { isDatabaseUnavailable } from '../errors/database-errors.js';
 import {
   generateKey,
   isAsymmetric,
@@ -13,7 +14,11 @@ import {
   keyFromStorage,
   type SigningAlgorithm,
   type SigningKey,
+  thumbprint,
 } from './signing-key.js';
+
+/** The key that should sign, or a stored key, cannot be used on this instance. */
+export class KeyUnusableError extends Error {}
 
 /** Injection token of what SigningKeys is built from (see AuthModule and the verify-only module). */
 export const AUTH_KEY_SETTINGS = Symbol('AUTH_KEY_SETTINGS');
@@ -51,10 +56,16 @@ export interface KeyTimeline {
 
 interface Loaded {
   byKid: Map<string, SigningKey>;
-  /** Keys that may sign, oldest activation first. */
-  signers: SigningKey[];
+  /**
+   * Every key in the order it takes over signing (the secret option's first), with the usable
+   * key, or undefined for a row that could not be read here (logged): then nothing signs rather
+   * than an older key.
+   */
+  schedule: Array<{ kid: string; activatesAt: number; key: SigningKey | undefined }>;
   /** kid → end of validity (ms); absent: no newer key yet. */
   verifyUntil: Map<string, number>;
+  /** Rows that could not be used here, with the reason. */
+  unusable: Map<string, string>;
 }
 
 /**
@@ -76,11 +87,17 @@ const JWKS_SETTLE_MS = 2_000;
 @Injectable()
 export class SigningKeys implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SigningKeys.name);
-  private loaded: Loaded = { byKid: new Map(), signers: [], verifyUntil: new Map() };
+  private loaded: Loaded;
   private loadCount = 0;
   private reloading: Promise<void> | null = null;
+  /**
+   * A read asked for while one runs: it starts when that one ends, since that one's snapshot may
+   * predate the change it was asked for.
+   */
+  private reloadAgain: Promise<void> | null = null;
   private lastUnknownKidReload = Number.NEGATIVE_INFINITY;
   private refreshTimer: NodeJS.Timeout | null = null;
+  private settleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly repository: SigningKeyRepository,
@@ -92,16 +109,22 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     this.loaded = this.build([]);
   }
 
-  /** Before anything signs: an issuer with no key of its configured kind creates the first one. */
+  /**
+   * Before anything signs: an issuer with no key of its configured kind creates the first one,
+   * and refuses to start when the key that signs now cannot be used here (another key-encryption
+   * secret, a damaged row).
+   */
   async onModuleInit(): Promise<void> {
     if (this.settings.mode === 'issuer') await this.ensureFirstKey();
     await this.reload();
+    if (this.settings.mode === 'issuer') this.signingKey();
     if (this.source) this.scheduleSourceRefresh();
   }
 
   onModuleDestroy(): void {
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    for (const timer of [this.refreshTimer, this.settleTimer]) if (timer) clearTimeout(timer);
     this.refreshTimer = null;
+    this.settleTimer = null;
   }
 
   /**
@@ -118,32 +141,76 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     return this.loadCount;
   }
 
-  /** Reads signing_keys again; concurrent callers share one read. */
+  /**
+   * Reads the keys again. Callers while a read runs share the next read, which starts when that
+   * one ends: a change is never answered by a snapshot taken before it.
+   */
   reload(): Promise<void> {
-    this.reloading ??= this.read().finally(() => {
+    if (this.reloading) {
+      this.reloadAgain ??= this.reloading
+        .catch(() => undefined)
+        .then(() => {
+          this.reloadAgain = null;
+          return this.reload();
+        });
+      return this.reloadAgain;
+    }
+    this.reloading = this.read().finally(() => {
       this.reloading = null;
     });
     return this.reloading;
   }
 
   /**
-   * signing_keys changed (the notification): read the keys again. A JWKS is read once more a
-   * little later, since the auth server that serves it may not have reloaded its own keys yet
-   * when this instance hears of the change.
+   * signing_keys changed (the notification): read the keys again. A JWKS is read once, a little
+   * later, however many notifications arrive (any role may send one): the auth server that serves
+   * it may not have reloaded its own keys yet when this instance hears of the change, and a
+   * failed read keeps the keys this instance has.
    */
   keysChanged(): Promise<void> {
-    if (this.source) setTimeout(() => void this.reload().catch(() => undefined), JWKS_SETTLE_MS).unref();
-    return this.reload();
+    if (!this.source) return this.reload();
+    if (!this.settleTimer) {
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = null;
+        this.reload().catch((error: Error) => this.logger.warn(`Could not read the JWKS again: ${error.message}`));
+      }, JWKS_SETTLE_MS);
+      this.settleTimer.unref();
+    }
+    return Promise.resolve();
   }
 
-  /** The key that signs now: the latest activated one this instance can sign with. */
+  /**
+   * After the revocation listener (re)connects. The table is read as part of going live again; a
+   * JWKS is the auth server's, and its being unreachable must not keep this instance off live
+   * revocation state: the keys it has stay.
+   */
+  async reloadAfterReconnect(): Promise<void> {
+    if (!this.source) return this.reload();
+    await this.reload().catch((error: Error) => this.logger.warn(`Could not read the JWKS again: ${error.message}`));
+  }
+
+  /**
+   * The key that signs now: the latest activated one. When that one cannot be used on this
+   * instance (logged when it was read), nothing signs: 503 rather than a token from an older key.
+   */
   signingKey(): SigningKey {
     const now = this.clock.now().getTime();
-    const { signers } = this.loaded;
-    for (let index = signers.length - 1; index >= 0; index -= 1) {
-      if (signers[index].activatesAt <= now) return signers[index];
+    const { schedule, unusable } = this.loaded;
+    for (let index = schedule.length - 1; index >= 0; index -= 1) {
+      const { kid, activatesAt, key } = schedule[index];
+      if (activatesAt > now) continue;
+      if (key?.canSign) return key;
+      throw new KeyUnusableError(
+        `Key ${kid} signs now but cannot sign on this instance: ${unusable.get(kid) ?? 'no private key'}`,
+      );
     }
-    throw new Error('No signing key is active: configure a secret, or create a key (keys rotate)');
+    throw new KeyUnusableError('No signing key is active: configure a secret, or create a key (keys rotate)');
+  }
+
+  /** Throws when a key in signing_keys could not be read here (a rotation would add to the problem). */
+  assertAllUsable(): void {
+    const [first] = this.loaded.unusable;
+    if (first) throw new KeyUnusableError(`Key ${first[0]} cannot be used on this instance: ${first[1]}`);
   }
 
   /**
@@ -171,15 +238,19 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
    */
   async reloadForUnknownKid(): Promise<boolean> {
     const now = performance.now();
-    if (this.reloading) {
-      await this.reloading;
-      return true;
-    }
     const interval = this.source ? UNKNOWN_KID_RELOAD_INTERVAL_MS.source : UNKNOWN_KID_RELOAD_INTERVAL_MS.table;
-    if (now - this.lastUnknownKidReload < interval) return false;
-    this.lastUnknownKidReload = now;
-    await this.reload();
-    return true;
+    if (!this.reloading && now - this.lastUnknownKidReload < interval) return false;
+    if (!this.reloading) this.lastUnknownKidReload = now;
+    try {
+      await (this.reloading ?? this.reload());
+      return true;
+    } catch (error) {
+      // An unreachable database is 503 (the guard and the filter say so); a JWKS that cannot be
+      // read leaves the kid unknown: refused.
+      if (isDatabaseUnavailable(error)) throw error;
+      this.logger.warn(`Could not read the keys again for an unknown key id: ${(error as Error).message}`);
+      return false;
+    }
   }
 
   /** Public keys that may verify a live token (RFC 7517 set): never a secret, never a private key. */
@@ -269,40 +340,61 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
 
   private build(rows: StoredSigningKey[]): Loaded {
     const byKid = new Map<string, SigningKey>();
+    const unusable = new Map<string, string>();
     const secretKey = this.settings.secretKey;
+    const schedule: Loaded['schedule'] = secretKey
+      ? [{ kid: secretKey.kid, activatesAt: secretKey.activatesAt, key: secretKey }]
+      : [];
     if (secretKey) byKid.set(secretKey.kid, secretKey);
+    // Rows come in the order they take over signing (activation, then creation).
     for (const row of rows) {
-      const key = this.fromRow(row);
+      const key = this.fromRow(row, unusable);
       if (key) byKid.set(key.kid, key);
+      if (this.settings.mode === 'issuer') schedule.push({ kid: row.kid, activatesAt: row.activatesAt.getTime(), key });
     }
     const verifyUntil = new Map<string, number>();
     // A JWKS lists only keys that may verify now, without dates: its keys have no end here.
     for (const entry of this.source ? [] : this.timeline(rows)) {
       if (entry.verifyUntil) verifyUntil.set(entry.kid, entry.verifyUntil.getTime());
     }
-    const signers = [...byKid.values()].filter((key) => key.canSign).sort((a, b) => a.activatesAt - b.activatesAt);
-    // Equal activation instants: the table's order (created later signs).
-    return { byKid, signers, verifyUntil };
+    return { byKid, schedule, verifyUntil, unusable };
   }
 
-  private fromRow(row: StoredSigningKey): SigningKey | undefined {
+  /**
+   * The usable key of a row, or undefined (logged, and noted in `unusable`): one bad row must not
+   * stop this instance from reading the others. A key pair's public key must be the one its kid
+   * (its thumbprint) names, and, where the private key is read, the private key's own: a public
+   * key swapped in the table is never trusted.
+   */
+  private fromRow(row: StoredSigningKey, unusable: Map<string, string>): SigningKey | undefined {
     if (!isSigningAlgorithm(row.algorithm)) {
+      unusable.set(row.kid, `unknown algorithm ${row.algorithm}`);
       this.logger.error(`Key ${row.kid}: unknown algorithm ${row.algorithm}; ignored`);
       return undefined;
     }
     // A verifier never sees secrets: HMAC keys are not for other services.
     if (this.settings.mode === 'verifier' && !isAsymmetric(row.algorithm)) return undefined;
-    if (this.settings.mode === 'verifier') return keyFromStorage(row.kid, row.algorithm, row.publicKey, undefined, 0);
-    let material: Buffer | undefined;
-    if (this.settings.mode === 'issuer') {
-      if (!this.settings.encryption) {
-        throw new Error(
-          'signing_keys holds keys, so the key-encryption secret is required to use them (AuthModule option keyEncryptionSecret)',
-        );
+    try {
+      let material: Buffer | undefined;
+      if (this.settings.mode === 'issuer') {
+        if (!this.settings.encryption) {
+          throw new Error(
+            'signing_keys holds keys, so the key-encryption secret is required to use them (AuthModule option keyEncryptionSecret)',
+          );
+        }
+        material = this.settings.encryption.decrypt(row.privateKeyEncrypted ?? '', row.kid, row.algorithm);
       }
-      material = this.settings.encryption.decrypt(row.privateKeyEncrypted ?? '', row.kid, row.algorithm);
+      const key = keyFromStorage(row.kid, row.algorithm, row.publicKey, material, row.activatesAt.getTime());
+      if (isAsymmetric(row.algorithm) && thumbprint(key.verifyKey) !== row.kid) {
+        throw new Error('its public key is not the one its id names');
+      }
+      return key;
+    } catch (error) {
+      const reason = (error as Error).message;
+      unusable.set(row.kid, reason);
+      this.logger.error(`Key ${row.kid} cannot be used on this instance: ${reason}`);
+      return undefined;
     }
-    return keyFromStorage(row.kid, row.algorithm, row.publicKey, material, row.activatesAt.getTime());
   }
 
   /**

@@ -61,8 +61,9 @@ export class SigningKeyRepository {
   }
 
   /**
-   * Runs `change` under the keys' lock, in one transaction with the notification: two instances
-   * starting at once, or a rotation racing another, see each other's rows.
+   * Runs `change` under the keys' lock, in one transaction: two instances starting at once, or a
+   * rotation racing another, see each other's rows. insert() and delete() notify in the same
+   * transaction (delivered on commit).
    */
   async change<T>(change: (keys: StoredSigningKey[], manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(async (manager) => {
@@ -71,9 +72,7 @@ export class SigningKeyRepository {
         `SELECT kid, algorithm, public_key, created_at, activates_at
            FROM signing_keys ORDER BY activates_at, created_at, kid`,
       )) as Row[];
-      const result = await change(rows.map(toStored), manager);
-      await manager.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, encodeKeysChanged()]);
-      return result;
+      return change(rows.map(toStored), manager);
     });
   }
 
@@ -83,10 +82,17 @@ export class SigningKeyRepository {
        VALUES ($1, $2, $3, $4, $5)`,
       [key.kid, key.algorithm, key.publicKey, key.privateKeyEncrypted, key.activatesAt],
     );
+    await notifyKeysChanged(manager);
   }
 
   async delete(manager: EntityManager, kids: string[]): Promise<void> {
     if (kids.length === 0) return;
     await manager.query('DELETE FROM signing_keys WHERE kid = ANY($1::text[])', [kids]);
+    await notifyKeysChanged(manager);
   }
+}
+
+/** Every instance reads the keys again when the change commits (never for a rolled-back one). */
+async function notifyKeysChanged(manager: EntityManager): Promise<void> {
+  await manager.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, encodeKeysChanged()]);
 }

@@ -155,7 +155,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
     const started = performance.now();
     await this.revocations.loadActive(new Date(now), new Date(this.horizon(now)), fresh);
     // The signing keys travel on the same channel: read after LISTEN, so no change is missed.
-    await this.keys.reload();
+    await this.keys.reloadAfterReconnect();
     if (generation !== this.generation) throw new Error('listening connection lost while loading');
     for (const event of this.pending) fresh.apply(event);
     this.pending = null;
@@ -182,9 +182,9 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
       return;
     }
     if (hint.kind === 'keys') {
-      this.keys
-        .reload()
-        .catch((error: Error) => this.lost(generation, `could not reload the signing keys: ${error.message}`));
+      this.keys.keysChanged().catch((error: Error) => {
+        this.lost(generation, `could not reload the signing keys: ${error.message}`);
+      });
       return;
     }
     this.confirmAndApply(generation, hint);

@@ -3,7 +3,9 @@ import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, type TokenType } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { readCompactJws } from '../keys/jws.js';
-import { SigningKeys } from '../keys/signing-keys.service.js';
+import { AuthUnavailableException } from '../errors/exceptions.js';
+import type { SigningKey } from '../keys/signing-key.js';
+import { KeyUnusableError, SigningKeys } from '../keys/signing-keys.service.js';
 import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
 import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
 import type { Clock } from '../interfaces/clock.interface.js';
@@ -81,8 +83,18 @@ export class TokenService {
     };
     if (this.options.issuer) payload.iss = this.options.issuer;
     if (this.options.audience) payload.aud = this.options.audience;
-    const token = this.keys.signingKey().sign(payload);
+    const token = this.signingKey().sign(payload);
     return { token, jti, issuedAt: new Date(issuedAtMs), expiresAt: new Date(exp * 1000) };
+  }
+
+  /** The key that signs now; 503 when it cannot be used here (why was logged when it was read). */
+  private signingKey(): SigningKey {
+    try {
+      return this.keys.signingKey();
+    } catch (error) {
+      if (error instanceof KeyUnusableError) throw new AuthUnavailableException();
+      throw error;
+    }
   }
 
   /** Verifies signature and claims of a raw token; throws 401 with the reason otherwise. */

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { Controller, Get, type DynamicModule, Module, Post } from '@nestjs/common';
-import { ModuleRef, NestFactory } from '@nestjs/core';
+import { ModuleRef } from '@nestjs/core';
 import { AppModule } from '../src/example/app.module.js';
-import { APPLICATION_OPTIONS, configureApp, createHttpAdapter } from '../src/example/app.setup.js';
 import { PurgeService, Public, RevocationService, RevocationSyncService } from '../src/auth/index.js';
 import { loadAppConfig } from '../src/example/config/app.config.js';
 import { ComparisonModule } from './comparison.module.js';
+import { serve } from './serve.js';
 
 /** Bench-only routes: memory after a full GC and the revocation sync state, and a timed purge. */
 @Controller('bench')
@@ -70,20 +70,6 @@ class BenchAppModule {
 }
 
 /** The example app plus the comparison routes, in a process of its own (the load comes from the parent). */
-async function main(): Promise<void> {
-  const started = performance.now();
-  // HTTP_ADAPTER picks the adapter, as in the example app.
-  const adapter = loadAppConfig().httpAdapter;
-  const app = await NestFactory.create(BenchAppModule.forRoot(process.env.DATABASE_URL!), createHttpAdapter(adapter), {
-    ...APPLICATION_OPTIONS,
-    logger: ['error', 'warn', 'log'],
-  });
-  await configureApp(app, adapter);
-  await app.listen(Number(process.env.PORT), '127.0.0.1');
-  console.log(`BENCH_READY ${Math.round(performance.now() - started)}`);
-  const stop = () => void app.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-void main();
+const started = performance.now();
+// HTTP_ADAPTER picks the adapter, as in the example app.
+void serve(BenchAppModule.forRoot(process.env.DATABASE_URL!), loadAppConfig().httpAdapter, started);

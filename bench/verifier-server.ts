@@ -1,14 +1,10 @@
 import 'reflect-metadata';
 import { Controller, type DynamicModule, Get, Module } from '@nestjs/common';
-import { ModuleRef, NestFactory } from '@nestjs/core';
+import { ModuleRef } from '@nestjs/core';
 import { Public, RevocationService, RevocationSyncService } from '../src/auth/index.js';
-import {
-  APPLICATION_OPTIONS,
-  configureApp,
-  createHttpAdapter,
-  type HttpAdapterKind,
-} from '../src/example/app.setup.js';
+import type { HttpAdapterKind } from '../src/example/app.setup.js';
 import { VerifierAppModule } from '../test/verifier-app/verifier-app.module.js';
+import { serve } from './serve.js';
 
 /** The verify-only service's revocation state, for npm run bench:propagation. */
 @Controller('bench')
@@ -47,24 +43,13 @@ class BenchVerifierModule {
  * The verify-only service of test/verifier-app in a process of its own: DATABASE_URL, JWKS_URL
  * and DATABASE_LISTEN_URL (optional), PORT, HTTP_ADAPTER (default fastify).
  */
-async function main(): Promise<void> {
-  const started = performance.now();
-  const adapter = (process.env.HTTP_ADAPTER ?? 'fastify') as HttpAdapterKind;
-  const app = await NestFactory.create(
-    BenchVerifierModule.forRoot(
-      process.env.DATABASE_URL as string,
-      process.env.JWKS_URL || undefined,
-      process.env.DATABASE_LISTEN_URL || undefined,
-    ),
-    createHttpAdapter(adapter),
-    { ...APPLICATION_OPTIONS, logger: ['error', 'warn', 'log'] },
-  );
-  await configureApp(app, adapter);
-  await app.listen(Number(process.env.PORT), '127.0.0.1');
-  console.log(`BENCH_READY ${Math.round(performance.now() - started)}`);
-  const stop = () => void app.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-void main();
+const started = performance.now();
+void serve(
+  BenchVerifierModule.forRoot(
+    process.env.DATABASE_URL as string,
+    process.env.JWKS_URL || undefined,
+    process.env.DATABASE_LISTEN_URL || undefined,
+  ),
+  (process.env.HTTP_ADAPTER ?? 'fastify') as HttpAdapterKind,
+  started,
+);

@@ -55,6 +55,12 @@ export function resolveAuthOptions(
     strictRevocation: options.strictRevocation ?? false,
     revocationHeartbeatMs: options.revocationHeartbeatMs ?? DEFAULTS.revocationHeartbeatMs,
     trustedOrigins: new Set<string>(),
+    passwordResetTtl: options.passwordResetTtl ?? DEFAULTS.passwordResetTtl,
+    emailVerificationTtl: options.emailVerificationTtl ?? DEFAULTS.emailVerificationTtl,
+    requireVerifiedEmail: options.requireVerifiedEmail ?? false,
+    mailMaxPerIp: options.mailMaxPerIp ?? DEFAULTS.mailMaxPerIp,
+    mailMaxPerEmail: options.mailMaxPerEmail ?? DEFAULTS.mailMaxPerEmail,
+    mailWindow: options.mailWindow ?? DEFAULTS.mailWindow,
   };
   const problems: string[] = [];
   resolved.trustedOrigins = trustedOrigins(options.trustedOrigins ?? [], problems);
@@ -79,6 +85,27 @@ export function resolveAuthOptions(
   )
     problems.push(`keyEncryptionSecret must be at least ${MIN_KEY_ENCRYPTION_SECRET_BYTES} bytes`);
   positiveInteger('keyActivationDelay', resolved.keyActivationDelay, problems);
+  positiveInteger('passwordResetTtl', resolved.passwordResetTtl, problems);
+  positiveInteger('emailVerificationTtl', resolved.emailVerificationTtl, problems);
+  positiveInteger('mailWindow', resolved.mailWindow, problems);
+  if (!Number.isInteger(resolved.mailMaxPerIp) || resolved.mailMaxPerIp < 1)
+    problems.push('mailMaxPerIp must be a whole number, 1 or more');
+  if (!Number.isInteger(resolved.mailMaxPerEmail) || resolved.mailMaxPerEmail < 1)
+    problems.push('mailMaxPerEmail must be a whole number, 1 or more');
+  if (options.mail) {
+    let url: URL | undefined;
+    try {
+      url = new URL(options.mail.publicUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+      problems.push('mail.publicUrl must be an http(s) URL such as https://app.example.com');
+    }
+    if (typeof options.mail.from !== 'string' || options.mail.from.trim() === '') problems.push('mail.from is required');
+    if (!options.mail.transport || typeof options.mail.transport.send !== 'function')
+      problems.push('mail.transport must have a send(message) method');
+  }
   positiveInteger('accessTokenTtl', resolved.accessTokenTtl, problems);
   positiveInteger('refreshTokenTtl', resolved.refreshTokenTtl, problems);
   positiveInteger('sessionMaxAge', resolved.sessionMaxAge, problems);

@@ -8,6 +8,7 @@ export const AUTH_JWT_STRATEGY = 'auth-jwt';
 
 export const IS_PUBLIC_KEY = 'auth:isPublic';
 export const STRICT_REVOCATION_KEY = 'auth:strictRevocation';
+export const REQUIRE_VERIFIED_EMAIL_KEY = 'auth:requireVerifiedEmail';
 /** Set on the request of a route marked @StrictRevocationCheck(). */
 export const STRICT_REVOCATION_REQUEST = Symbol('auth:strictRevocation');
 
@@ -25,6 +26,8 @@ export const AuthErrors = {
   badCredentials: 'Invalid email or password',
   wrongCurrentPassword: 'Current password is incorrect',
   unavailable: 'Authentication is temporarily unavailable; retry shortly',
+  invalidAccountToken: 'Invalid or expired link',
+  emailNotVerified: 'Email address not verified',
 } as const;
 
 /** Seconds a client is told to wait (Retry-After) when the database cannot be reached. */
@@ -66,4 +69,10 @@ export const DEFAULTS = {
   registerMaxPerIp: 20,
   registerWindow: 3600,
   revocationHeartbeatMs: 500,
+  passwordResetTtl: 1800,
+  emailVerificationTtl: 86_400,
+  mailMaxPerIp: 20,
+  mailMaxPerEmail: 5,
+  mailWindow: 3600,
+  accountPagesPath: '/account',
 } as const;

@@ -17,7 +17,7 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { AuthErrors } from './auth.constants.js';
-import { AuthService, type ClientInfo, type PublicUser } from './auth.service.js';
+import { type AccountView, AuthService, type ClientInfo, type PublicUser } from './auth.service.js';
 import { type CookieSession, CookieTransportService } from './http/cookie-transport.service.js';
 import { type ClientRequest, clientAddress, storableUserAgent } from './http/client-address.js';
 import { CurrentUser } from './decorators/current-user.decorator.js';
@@ -32,7 +32,7 @@ import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 import type { TokenPair } from './interfaces/token-pair.interface.js';
 import { ApiRoute } from './openapi/api-route.decorator.js';
-import { PublicUserResponse, TokenPairResponse } from './openapi/responses.js';
+import { MeResponse, PublicUserResponse, TokenPairResponse } from './openapi/responses.js';
 import { ApiArea } from './openapi/swagger.js';
 import { BodyShapePipe } from './pipes/body-shape.pipe.js';
 
@@ -230,10 +230,10 @@ export class AuthController {
   @Get('me')
   @ApiRoute({
     summary: 'The signed-in user',
-    success: { status: 200, description: 'The user', type: PublicUserResponse },
+    success: { status: 200, description: 'The user', type: MeResponse },
     errors: { 404: 'User not found' },
   })
-  me(@CurrentUser() user: AuthenticatedUser): Promise<PublicUser> {
+  me(@CurrentUser() user: AuthenticatedUser): Promise<AccountView> {
     return this.auth.me(user);
   }
 }

@@ -18,6 +18,12 @@ import { AUTH_KEY_SETTINGS, SigningKeys } from './keys/signing-keys.service.js';
 import { SigningKeyRepository } from './repositories/signing-key.repository.js';
 import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
 import { AuthService } from './auth.service.js';
+import { AUTH_MAIL_SETTINGS, resolveMailSettings } from './mail/mail-settings.js';
+import { MailOutboxService } from './mail/mail-outbox.service.js';
+import { AccountRecoveryController } from './recovery/account-recovery.controller.js';
+import { AccountRecoveryService } from './recovery/account-recovery.service.js';
+import { AccountTokenRepository } from './repositories/account-token.repository.js';
+import { MailOutboxRepository } from './repositories/mail-outbox.repository.js';
 import { AUTH_ROUTE_PREFIX, CookieTransportService } from './http/cookie-transport.service.js';
 import { SystemClock } from './providers/clock.provider.js';
 import { AUTH_ENTITIES } from './entities/index.js';
@@ -48,7 +54,7 @@ import { TokenService } from './tokens/token.service.js';
  */
 @Module({
   imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), PassportModule, ScheduleModule.forRoot()],
-  controllers: [AuthController, SessionsController],
+  controllers: [AuthController, SessionsController, AccountRecoveryController],
   providers: [
     {
       provide: AUTH_RESOLVED_OPTIONS,
@@ -68,6 +74,15 @@ import { TokenService } from './tokens/token.service.js';
     SigningKeys,
     KeyRotationService,
     SigningKeyRepository,
+    {
+      provide: AUTH_MAIL_SETTINGS,
+      inject: [AUTH_MODULE_OPTIONS],
+      useFactory: (options: AuthModuleOptions) => resolveMailSettings(options.mail),
+    },
+    MailOutboxService,
+    AccountRecoveryService,
+    AccountTokenRepository,
+    MailOutboxRepository,
     {
       provide: SECURITY_EVENT_HANDLER,
       inject: [AUTH_MODULE_OPTIONS],
@@ -103,6 +118,8 @@ import { TokenService } from './tokens/token.service.js';
     JwtAuthGuard,
     SigningKeys,
     KeyRotationService,
+    AccountRecoveryService,
+    MailOutboxService,
     AUTH_CLOCK,
   ],
 })

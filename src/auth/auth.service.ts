@@ -4,6 +4,7 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  Logger,
   NotFoundException,
   type OnModuleInit,
   UnauthorizedException,
@@ -25,6 +26,7 @@ import { SecurityEventsService } from './security-events.service.js';
 import { SessionActivityService } from './sessions/session-activity.service.js';
 import { isSignedInBefore, REVOCATION_REASONS, RevocationService } from './revocation/revocation.service.js';
 import { TokenService } from './tokens/token.service.js';
+import { AccountRecoveryService } from './recovery/account-recovery.service.js';
 
 export interface ClientInfo {
   userAgent: string | null;
@@ -35,6 +37,11 @@ export interface ClientInfo {
 export interface PublicUser {
   id: string;
   email: string;
+}
+
+/** GET /auth/me. */
+export interface AccountView extends PublicUser {
+  emailVerified: boolean;
 }
 
 /** One entry of GET /auth/sessions: nothing in it lets anyone authenticate. */
@@ -51,6 +58,7 @@ export interface DeviceSession {
 
 @Injectable()
 export class AuthService implements OnModuleInit {
+  private readonly logger = new Logger(AuthService.name);
   /** Verified against when the email is unknown, so that both failures cost the same time. */
   private dummyHash: Promise<string> | undefined;
 
@@ -63,6 +71,7 @@ export class AuthService implements OnModuleInit {
     private readonly registrations: RegistrationThrottleService,
     private readonly activity: SessionActivityService,
     private readonly events: SecurityEventsService,
+    private readonly recovery: AccountRecoveryService,
     @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
@@ -74,6 +83,10 @@ export class AuthService implements OnModuleInit {
     const user = await this.users.create(email.trim(), await this.hasher.hash(password));
     if (!user) throw new ConflictException('Email is already registered');
     this.events.emit('user_registered', { userId: user.id, ip: client.ip });
+    // The account exists whatever happens to the mail: a verification link can be asked for again.
+    await this.recovery.sendVerification(user.email, client).catch((error: Error) => {
+      this.logger.warn(`Verification mail not queued for a new account: ${error.message}`);
+    });
     return { id: user.id, email: user.email } satisfies PublicUser;
   }
 
@@ -94,6 +107,11 @@ export class AuthService implements OnModuleInit {
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }
     await attempt.succeeded();
+    // Said only once the password was right, as a suspension is.
+    if (this.options.requireVerifiedEmail && !user.emailVerifiedAt) {
+      this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'email_not_verified' });
+      throw new ForbiddenException(AuthErrors.emailNotVerified);
+    }
 
     const now = this.clock.now();
     const sessionId = randomUUID();
@@ -134,7 +152,7 @@ export class AuthService implements OnModuleInit {
     }
     this.activity.remember(sessionId, now);
     this.events.emit('login_succeeded', { userId: user.id, sessionId, ip: client.ip });
-    return pair;
+    return { ...pair, emailVerified: user.emailVerifiedAt !== null };
   }
 
   /**
@@ -270,10 +288,10 @@ export class AuthService implements OnModuleInit {
     return user ? { id: user.id, email: user.email } : null;
   }
 
-  async me(user: AuthenticatedUser): Promise<PublicUser> {
+  async me(user: AuthenticatedUser): Promise<AccountView> {
     const found = await this.users.findById(user.userId);
     if (!found) throw new NotFoundException('User not found');
-    return { id: found.id, email: found.email };
+    return { id: found.id, email: found.email, emailVerified: found.emailVerifiedAt !== null };
   }
 
   /** Throttled like a login; 401 `Current password is incorrect` when wrong. */

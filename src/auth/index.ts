@@ -6,7 +6,13 @@ export { AccountPagesModule } from './account-pages/account-pages.module.js';
 export type { AccountPagesOptions } from './account-pages/account-pages.options.js';
 export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
-export { AuthService, type ClientInfo, type DeviceSession, type PublicUser } from './auth.service.js';
+export {
+  AuthService,
+  type AccountView,
+  type ClientInfo,
+  type DeviceSession,
+  type PublicUser,
+} from './auth.service.js';
 export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation/revocation.service.js';
 export { RevocationSyncService, type RevocationSyncState } from './revocation/revocation-sync.service.js';
 export { LoginThrottleService, LoginThrottledException } from './throttling/login-throttle.service.js';
@@ -31,6 +37,12 @@ export { JwtStrategy } from './tokens/jwt.strategy.js';
 export { Public } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
 export { StrictRevocationCheck } from './decorators/strict-revocation.decorator.js';
+export { RequireVerifiedEmail } from './decorators/require-verified-email.decorator.js';
+export { AccountRecoveryService } from './recovery/account-recovery.service.js';
+export { MailOutboxService, type DrainResult } from './mail/mail-outbox.service.js';
+export { SmtpMailTransport } from './mail/smtp-mail.transport.js';
+export { FileMailTransport } from './mail/file-mail.transport.js';
+export type { MailMessage, MailTransport } from './interfaces/mail-transport.interface.js';
 export {
   AUTH_ENTITIES,
   UserEntity,
@@ -40,6 +52,8 @@ export {
   DeletedUserEntity,
   RateLimitHitEntity,
   SigningKeyEntity,
+  AccountTokenEntity,
+  MailOutboxEntity,
 } from './entities/index.js';
 export { SigningKeys, type KeyState, type KeyTimeline } from './keys/signing-keys.service.js';
 export { KeyRotationService, KeyRotationPendingError, type RotatedKey } from './keys/key-rotation.service.js';
@@ -48,7 +62,12 @@ export { AUTH_MIGRATIONS } from './auth.migrations.js';
 export { AUTH_CLOCK, PASSWORD_HASHER, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';
 export type { TokenType } from './auth.constants.js';
 export { MIN_SECRET_BYTES } from './auth-options.js';
-export type { AuthModuleOptions, HmacAlgorithm, SigningAlgorithm } from './interfaces/auth-module-options.interface.js';
+export type {
+  AuthMailOptions,
+  AuthModuleOptions,
+  HmacAlgorithm,
+  SigningAlgorithm,
+} from './interfaces/auth-module-options.interface.js';
 export type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
 export type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
 export type { Clock } from './interfaces/clock.interface.js';

@@ -1,7 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AccountPagesModule, AUTH_ENTITIES, AUTH_MIGRATIONS, AuthModule, JwtAuthGuard } from '../auth/index.js';
+import {
+  AccountPagesModule,
+  AUTH_ENTITIES,
+  AUTH_MIGRATIONS,
+  AuthModule,
+  FileMailTransport,
+  JwtAuthGuard,
+  SmtpMailTransport,
+} from '../auth/index.js';
 import { APP_CONFIG, AppConfigModule } from './config/app-config.module.js';
 import type { AppConfig } from './config/app.config.js';
 import { HealthController } from './health.controller.js';
@@ -60,6 +68,17 @@ export class AppModule {
             registerWindow: config.registerWindow,
             trustedOrigins: config.trustedOrigins,
             revocationListenerUrl: config.databaseListenUrl ?? undefined,
+            // Password reset and email verification: through SMTP_URL, or as .eml files under .data/mail.
+            mail: {
+              transport: config.smtpUrl ? new SmtpMailTransport(config.smtpUrl) : new FileMailTransport(config.mailDir),
+              from: config.mailFrom,
+              publicUrl: config.publicUrl,
+              pagesPath: '/account',
+              appName: 'nest-jwt-revocation example',
+            },
+            passwordResetTtl: config.passwordResetTtl,
+            emailVerificationTtl: config.emailVerificationTtl,
+            requireVerifiedEmail: config.requireVerifiedEmail,
           }),
         }),
         // The browser side: sign-in, sign-up and account pages at /account (cookie transport).

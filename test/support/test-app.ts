@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
@@ -54,6 +56,14 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     // Tests name client IPs with X-Forwarded-For, sent from loopback (supertest).
     trustProxy: 'loopback',
     httpAdapter: testAdapter(),
+    smtpUrl: null,
+    // Mails of specs that do not read them are written here (the FileMailTransport).
+    mailDir: join(tmpdir(), `auth-test-mail-${process.pid}`),
+    mailFrom: 'Tests <no-reply@example.com>',
+    publicUrl: 'http://localhost:3000',
+    passwordResetTtl: 1800,
+    emailVerificationTtl: 86_400,
+    requireVerifiedEmail: false,
     ...overrides,
   };
 }

@@ -5,8 +5,12 @@ export { LoginFailureEntity } from './login-failure.entity.js';
 export { DeletedUserEntity } from './deleted-user.entity.js';
 export { RateLimitHitEntity } from './rate-limit-hit.entity.js';
 export { SigningKeyEntity } from './signing-key.entity.js';
+export { AccountTokenEntity } from './account-token.entity.js';
+export { MailOutboxEntity } from './mail-outbox.entity.js';
 
+import { AccountTokenEntity } from './account-token.entity.js';
 import { DeletedUserEntity } from './deleted-user.entity.js';
+import { MailOutboxEntity } from './mail-outbox.entity.js';
 
 import { LoginFailureEntity } from './login-failure.entity.js';
 import { RateLimitHitEntity } from './rate-limit-hit.entity.js';
@@ -24,4 +28,6 @@ export const AUTH_ENTITIES = [
   DeletedUserEntity,
   RateLimitHitEntity,
   SigningKeyEntity,
+  AccountTokenEntity,
+  MailOutboxEntity,
 ];

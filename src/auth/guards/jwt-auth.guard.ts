@@ -5,6 +5,7 @@ import {
   AUTH_JWT_STRATEGY,
   AuthErrors,
   IS_PUBLIC_KEY,
+  REQUIRE_VERIFIED_EMAIL_KEY,
   STRICT_REVOCATION_KEY,
   STRICT_REVOCATION_REQUEST,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
@@ -31,6 +32,7 @@ interface PassportActions {
 interface RouteFlags {
   isPublic: boolean;
   strict: boolean;
+  verifiedEmail: boolean;
 }
 
 /**
@@ -95,6 +97,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
       flags = {
         isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets) === true,
         strict: this.reflector.getAllAndOverride<boolean>(STRICT_REVOCATION_KEY, targets) === true,
+        verifiedEmail: this.reflector.getAllAndOverride<boolean>(REQUIRE_VERIFIED_EMAIL_KEY, targets) === true,
       };
       if (!byController) this.flagsByHandler.set(handler, (byController = new WeakMap()));
       byController.set(controller, flags);
@@ -128,6 +131,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
         // A strict route is checked in the database even for a token verified before.
         const checked = strategy.check(payload, flags.strict);
         request.user = checked instanceof Promise ? await checked : checked;
+        if (flags.verifiedEmail) await strategy.assertEmailVerified(request.user.userId);
         authenticatedRequests.add(request);
         return true;
       }
@@ -136,6 +140,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
       // The strategy's validate(), called by passport-jwt with the request, reads it there.
       request[STRICT_REVOCATION_REQUEST] = flags.strict;
       request.user = await this.authenticateWith(strategy, request);
+      if (flags.verifiedEmail) await strategy.assertEmailVerified(request.user.userId);
       authenticatedRequests.add(request);
       return true;
     } catch (error) {

@@ -27,6 +27,8 @@ export interface CookieSession {
   /** Seconds until the access token (and its cookie) expires. */
   expiresIn: number;
   sessionId: string;
+  /** In a login's answer: whether the account's email address is verified. */
+  emailVerified?: boolean;
 }
 
 export interface TransportRequest {
@@ -89,7 +91,11 @@ export class CookieTransportService {
       this.refreshPath(request),
     );
     this.setCookies(response, cookies);
-    return { expiresIn: pair.expiresIn, sessionId: pair.sessionId };
+    return {
+      expiresIn: pair.expiresIn,
+      sessionId: pair.sessionId,
+      ...(pair.emailVerified === undefined ? {} : { emailVerified: pair.emailVerified }),
+    };
   }
 
   /** Removes both cookies when the request uses cookie transport (sign-out, account deletion). */

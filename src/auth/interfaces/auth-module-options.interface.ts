@@ -1,5 +1,20 @@
 import type { SigningAlgorithm } from '../keys/signing-key.js';
+import type { MailTransport } from './mail-transport.interface.js';
 import type { SecurityEventHandler } from './security-event.interface.js';
+
+/** How the module sends its mails (password reset, email verification). */
+export interface AuthMailOptions {
+  /** Delivers: `new SmtpMailTransport(url)`, `new FileMailTransport(dir)`, or one of your own. */
+  transport: MailTransport;
+  /** The From of every mail (`Example <no-reply@example.com>`). */
+  from: string;
+  /** Links in mails start with this: `https://app.example.com`. */
+  publicUrl: string;
+  /** Where AccountPagesModule is mounted: links go to `<publicUrl><pagesPath>/reset-password?token=…`. Default `/account`. */
+  pagesPath?: string;
+  /** Named in the mails. Default `your account`. */
+  appName?: string;
+}
 
 export type { HmacAlgorithm, SigningAlgorithm } from '../keys/signing-key.js';
 
@@ -88,6 +103,23 @@ export interface AuthModuleOptions {
    */
   purgeBatchPauseMs?: number;
   /**
+   * Mail for password reset and email verification. Without it, those routes answer 404 and
+   * registration sends nothing.
+   */
+  mail?: AuthMailOptions;
+  /** Seconds a password-reset link is valid. Default 1800. */
+  passwordResetTtl?: number;
+  /** Seconds an email-verification link is valid. Default 86400. */
+  emailVerificationTtl?: number;
+  /** Login of an account whose address is not verified answers 403 (once the password was right). Default false. */
+  requireVerifiedEmail?: boolean;
+  /** Reset and verification mails asked for by one client (IPv6: one /64) per `mailWindow` before 429. Default 20. */
+  mailMaxPerIp?: number;
+  /** Reset and verification mails asked for one email address per `mailWindow` before 429. Default 5. */
+  mailMaxPerEmail?: number;
+  /** Seconds a mail request counts for. Default 3600. */
+  mailWindow?: number;
+  /**
    * Origins (`https://app.example.com`) besides the app's own (the Host a request is sent to)
    * from which cookie-authenticated requests are accepted; see the CSRF rules. Default none.
    */
@@ -105,6 +137,7 @@ export type ResolvedAuthOptions = Required<
     | 'securityEvents'
     | 'revocationListenerUrl'
     | 'trustedOrigins'
+    | 'mail'
   >
 > &
   Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'> & {

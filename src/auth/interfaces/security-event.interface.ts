@@ -15,7 +15,16 @@ export type SecurityEventType =
   | 'logout_all'
   | 'password_changed'
   | 'account_deleted'
-  | 'user_banned';
+  | 'user_banned'
+  /** A reset link was mailed (only for an existing account: the answer to the client is the same either way). */
+  | 'password_reset_requested'
+  /** The password was reset by mail; every session of the user ended. */
+  | 'password_reset'
+  /** A verification link was mailed. */
+  | 'email_verification_requested'
+  | 'email_verified'
+  /** Too many reset or verification mails asked for, by one client or for one email. */
+  | 'mail_throttled';
 
 /**
  * One security event. Deliberately narrow: ids, the client address and a reason, never a token,

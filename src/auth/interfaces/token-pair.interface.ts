@@ -6,4 +6,6 @@ export interface TokenPair {
   /** Seconds until the access token expires. */
   expiresIn: number;
   sessionId: string;
+  /** In a login's answer: whether the account's email address is verified. */
+  emailVerified?: boolean;
 }

@@ -9,7 +9,7 @@ export interface RouteDescription {
   summary: string;
   description?: string;
   /** The success answer: its status, what it means, and the shape of its body (none for 204). */
-  success: { status: 200 | 201 | 204; description: string; type?: abstract new () => unknown; isArray?: boolean };
+  success: { status: 200 | 201 | 202 | 204; description: string; type?: abstract new () => unknown; isArray?: boolean };
   /** Requires an access token (the `bearer` or `cookie` security scheme). Default true. */
   bearer?: boolean;
   /** A JSON body (of the parameter's DTO type): adds the 400 and 413 answers. */

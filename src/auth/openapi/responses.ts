@@ -42,6 +42,9 @@ export class TokenPairResponse {
 
   @ApiField({ format: 'uuid', description: 'The session (device) the tokens belong to' })
   sessionId!: string;
+
+  @ApiField({ required: false, description: 'In a login’s answer: whether the account’s email address is verified' })
+  emailVerified?: boolean;
 }
 
 export class DeviceSessionResponse {
@@ -86,4 +89,14 @@ export class JsonWebKeySetResponse {
     description: 'Public keys (RFC 7517) that may verify a live token; empty when only HMAC keys sign',
   })
   keys!: object[];
+}
+
+export class MailRequestedResponse {
+  @ApiField({ description: 'The same whether a mail was sent or not' })
+  message!: string;
+}
+
+export class MeResponse extends PublicUserResponse {
+  @ApiField({ description: 'True once the address was confirmed (verification link, or a password reset by mail)' })
+  emailVerified!: boolean;
 }

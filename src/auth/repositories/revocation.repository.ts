@@ -155,6 +155,46 @@ export class RevocationRepository {
   }
 
   /**
+   * A password reset by mail, in one transaction: the token is used up (two requests with the same
+   * token: one wins), the password replaced, every session of the user ended by the cut-off (as
+   * logout-all), the address marked verified (the mail reached its owner), and the cut-off
+   * announced. A suspension stays. Null when the token is not (or no longer) valid.
+   */
+  async resetPassword(
+    tokenHash: string,
+    passwordHash: string,
+    now: Date,
+  ): Promise<{ userId: string; events: RevocationEvent[] } | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const [used] = (await manager.query(
+        `DELETE FROM account_tokens
+          WHERE token_hash = $1 AND purpose = 'password_reset' AND expires_at > $2
+          RETURNING user_id::text AS "userId"`,
+        [tokenHash, now],
+      )) as [Array<{ userId: string }>, number];
+      if (used.length === 0) return null;
+      const { userId } = used[0];
+      // Locked first, as in revokeAllForUser: the cut-off is read from the clock once no login holds the row.
+      await manager.query(`SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, [userId]);
+      const [rows] = (await manager.query(
+        `UPDATE users u
+            SET password_hash = $2,
+                tokens_valid_after = GREATEST(COALESCE(u.tokens_valid_after, c.at), c.at),
+                email_verified_at = COALESCE(u.email_verified_at, $3),
+                updated_at = $3
+           FROM (SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at) c
+          WHERE u.id = $1
+          RETURNING u.tokens_valid_after`,
+        [userId, passwordHash, now],
+      )) as [Array<{ tokens_valid_after: Date }>, number];
+      if (rows.length === 0) return null;
+      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: rows[0].tokens_valid_after.getTime() }];
+      await notify(manager, events);
+      return { userId, events };
+    });
+  }
+
+  /**
    * Deletes a user (their sessions go with them, ON DELETE CASCADE) and leaves a tombstone, so
    * that instances loading their state later still refuse the user's unexpired access tokens;
    * announces it, all in one transaction. Null when there is no such user.

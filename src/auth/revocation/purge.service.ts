@@ -25,6 +25,8 @@ export interface PurgeResult {
   deletedUsers: number;
   /** Batches run (each one collect and, when it found rows, one delete). */
   statements: number;
+  /** Password-reset and verification tokens past their expiry (never used). */
+  accountTokens: number;
   /** Signing keys retired: no live token can have been signed with them. */
   signingKeys: number;
 }
@@ -71,6 +73,11 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         batch,
       );
       const hits = await this.drain((r, n) => this.purges.deleteExpiredRateLimitHits(r, now, n), runner, batch);
+      const accountTokens = await this.drain(
+        (r, n) => this.purges.deleteExpiredAccountTokens(r, now, n),
+        runner,
+        batch,
+      );
       // A tombstone must outlive the deleted user's access tokens: sessionRetention is at least their lifetime.
       const tombstones = await this.drain(
         (r, n) => this.purges.deleteOldTombstones(r, sessionCutoff, n),
@@ -83,7 +90,11 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         loginFailures: attempts.deleted,
         rateLimitHits: hits.deleted,
         deletedUsers: tombstones.deleted,
-        statements: [tokens, sessions, attempts, hits, tombstones].reduce((sum, part) => sum + part.statements, 0),
+        accountTokens: accountTokens.deleted,
+        statements: [tokens, sessions, attempts, hits, tombstones, accountTokens].reduce(
+          (sum, part) => sum + part.statements,
+          0,
+        ),
       };
     });
     // Under the keys' own lock, after the purge lock is released.
@@ -97,6 +108,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           loginFailures: 0,
           rateLimitHits: 0,
           deletedUsers: 0,
+          accountTokens: 0,
           statements: 0,
           signingKeys: 0,
         };
@@ -130,10 +142,11 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         result.loginFailures +
         result.rateLimitHits +
         result.deletedUsers +
+        result.accountTokens +
         result.signingKeys;
       if (!result.skipped && total > 0) {
         this.logger.log(
-          `Purged ${result.revokedTokens} revoked tokens, ${result.sessions} sessions, ${result.loginFailures} failed logins, ${result.rateLimitHits} rate-limit hits, ${result.deletedUsers} tombstones, ${result.signingKeys} signing keys`,
+          `Purged ${result.revokedTokens} revoked tokens, ${result.sessions} sessions, ${result.loginFailures} failed logins, ${result.rateLimitHits} rate-limit hits, ${result.deletedUsers} tombstones, ${result.accountTokens} expired account tokens, ${result.signingKeys} signing keys`,
         );
       }
     } catch (error) {

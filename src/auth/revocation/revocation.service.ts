@@ -16,6 +16,7 @@ export const REVOCATION_REASONS = {
   passwordChange: 'password_change',
   accountDeleted: 'account_deleted',
   ban: 'user_banned',
+  passwordReset: 'password_reset',
 } as const;
 
 export interface RevokeAllOptions {
@@ -115,6 +116,18 @@ export class RevocationService {
       this.events.emit('logout_all', { userId });
     }
     return true;
+  }
+
+  /**
+   * A password reset by mail (the token is used up in the same transaction): the new password,
+   * and every session of the user ended at once on every instance. The user id, or null when
+   * the token is not valid (any more).
+   */
+  async resetPassword(tokenHash: string, passwordHash: string): Promise<string | null> {
+    const result = await this.revocations.resetPassword(tokenHash, passwordHash, this.clock.now());
+    if (!result || !this.applied(result.events)) return null;
+    this.events.emit('session_revoked', { userId: result.userId, reason: REVOCATION_REASONS.passwordReset });
+    return result.userId;
   }
 
   /**

@@ -1,4 +1,5 @@
-import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { AccountTokenRepository } from '../repositories/account-token.repository.js';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import { AUTH_JWT_STRATEGY, AuthErrors, STRICT_REVOCATION_REQUEST, TOKEN_TYPE_ACCESS } from '../auth.constants.js';
@@ -42,6 +43,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
     private readonly tokens: TokenService,
     private readonly revocation: RevocationService,
     private readonly activity: SessionActivityService,
+    private readonly accounts: AccountTokenRepository,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {
     super({
@@ -67,6 +69,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, AUTH_JWT_STRATEGY) {
         );
       })
       .catch((error: unknown) => this.error(error));
+  }
+
+  /** 403 unless the user's email address is verified (routes with @RequireVerifiedEmail()). */
+  async assertEmailVerified(userId: string): Promise<void> {
+    if (!(await this.accounts.isEmailVerified(userId))) throw new ForbiddenException(AuthErrors.emailNotVerified);
   }
 
   /** The payload of a token this instance verified before, by its exact string; undefined otherwise. */

@@ -8,6 +8,7 @@ import type { AuthVerifierOptions } from '../interfaces/auth-verifier-options.in
 import { AUTH_KEY_SOURCE, JwksKeySource } from '../keys/jwks-key-source.js';
 import { AUTH_KEY_SETTINGS, type KeySettings, SigningKeys } from '../keys/signing-keys.service.js';
 import { SystemClock } from '../providers/clock.provider.js';
+import { AccountTokenRepository } from '../repositories/account-token.repository.js';
 import { RevocationRepository } from '../repositories/revocation.repository.js';
 import { SigningKeyRepository } from '../repositories/signing-key.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
@@ -71,6 +72,7 @@ const readOnlyActivity: Pick<SessionActivityService, 'touch' | 'remember'> = {
     RevocationService,
     RevocationSyncService,
     RevocationRepository,
+    AccountTokenRepository,
     SecurityEventsService,
     JwtStrategy,
     JwtAuthGuard,

@@ -48,6 +48,20 @@ export interface AppConfig {
   trustProxy: false | number | string;
   /** HTTP_ADAPTER: `express` (default) or `fastify`. */
   httpAdapter: HttpAdapterKind;
+  /** SMTP_URL: the mail server (`smtp://user:pass@host:587`); null: mails are written as files into `mailDir`. */
+  smtpUrl: string | null;
+  /** Where mails go without SMTP_URL: `<dataDir>/mail`. */
+  mailDir: string;
+  /** MAIL_FROM. */
+  mailFrom: string;
+  /** PUBLIC_URL: links in mails start with it. Default `http://localhost:<PORT>`. */
+  publicUrl: string;
+  /** PASSWORD_RESET_TTL, seconds. */
+  passwordResetTtl: number;
+  /** EMAIL_VERIFICATION_TTL, seconds. */
+  emailVerificationTtl: number;
+  /** REQUIRE_VERIFIED_EMAIL: login of an unverified account answers 403. */
+  requireVerifiedEmail: boolean;
 }
 
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -116,6 +130,29 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   if (httpAdapter !== 'express' && httpAdapter !== 'fastify') {
     problems.push(`HTTP_ADAPTER must be express or fastify (got "${env.HTTP_ADAPTER}")`);
   }
+  const passwordResetTtl = integer(env, 'PASSWORD_RESET_TTL', 1800, 60, 86_400, problems);
+  const emailVerificationTtl = integer(env, 'EMAIL_VERIFICATION_TTL', 86_400, 60, 2_592_000, problems);
+  const requireVerifiedEmail = flag(env, 'REQUIRE_VERIFIED_EMAIL', problems);
+  const smtpUrl = env.SMTP_URL?.trim() || null;
+  if (smtpUrl) {
+    try {
+      const url = new URL(smtpUrl);
+      if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('protocol');
+    } catch {
+      problems.push('SMTP_URL must be an smtp:// or smtps:// URL');
+    }
+  } else if (production) {
+    // Recovery and verification are on in this app: a production mail must reach a mailbox, not a file.
+    problems.push('SMTP_URL is required when NODE_ENV=production (password reset and email verification send mail)');
+  }
+  const mailFrom = env.MAIL_FROM?.trim() || 'nest-jwt-revocation example <no-reply@localhost>';
+  const publicUrl = (env.PUBLIC_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, '');
+  try {
+    const url = new URL(publicUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    problems.push(`PUBLIC_URL must be an http(s) URL such as https://app.example.com (got "${env.PUBLIC_URL}")`);
+  }
   const purgeCron = env.PURGE_CRON?.trim() || DEFAULT_PURGE_CRON;
   const cronCheck = validateCronExpression(purgeCron);
   if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
@@ -175,7 +212,22 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     trustedOrigins,
     trustProxy,
     httpAdapter,
+    smtpUrl,
+    mailDir: join(dataDir, 'mail'),
+    mailFrom,
+    publicUrl,
+    passwordResetTtl,
+    emailVerificationTtl,
+    requireVerifiedEmail,
   };
+}
+
+function flag(env: Env, name: string, problems: string[]): boolean {
+  const raw = env[name]?.trim().toLowerCase() ?? '';
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  problems.push(`${name} must be true or false (got "${env[name]}")`);
+  return false;
 }
 
 function postgresUrl(env: Env, name: string, problems: string[]): string | null {

@@ -1,0 +1,107 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { AUTH_CLOCK } from '../auth.constants.js';
+import type { Clock } from '../interfaces/clock.interface.js';
+import { MailOutboxRepository } from '../repositories/mail-outbox.repository.js';
+import { AUTH_MAIL_SETTINGS, type MailSettings } from './mail-settings.js';
+
+/** How often each instance looks for mails that are due (new ones are sent at once, see kick). */
+const DRAIN_INTERVAL_MS = 15_000;
+/** A claimed mail comes back to the queue after this, should its sender die while sending. */
+const LEASE_MS = 120_000;
+const FIRST_RETRY_MS = 30_000;
+const MAX_RETRY_MS = 3_600_000;
+const BATCH = 20;
+
+export interface DrainResult {
+  sent: number;
+  failed: number;
+  /** Mails whose link expired before they could be sent. */
+  dropped: number;
+}
+
+/**
+ * Sends the outbox: right after a request queues a mail (without the request waiting for it),
+ * and every 15 s for retries. A mail server that is down costs a retry later (30 s, doubling, at
+ * most an hour between attempts) and a log line, never the request. A mail is deleted once sent,
+ * and dropped unsent once its link has expired.
+ */
+@Injectable()
+export class MailOutboxService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Mail');
+  private running: Promise<DrainResult> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly outbox: MailOutboxRepository,
+    @Inject(AUTH_MAIL_SETTINGS) private readonly settings: MailSettings | null,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.settings) return;
+    this.timer = setInterval(() => this.kick(), DRAIN_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Sends what is due, in the background; a drain asked for while one runs runs once more after it. */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    void this.drain().catch((error: Error) => this.logger.warn(`Outbox not drained: ${error.message}`));
+  }
+
+  /** Sends every mail that is due now; concurrent callers share one pass. */
+  drain(): Promise<DrainResult> {
+    this.running ??= this.drainOnce().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+    return this.running;
+  }
+
+  private async drainOnce(): Promise<DrainResult> {
+    const result: DrainResult = { sent: 0, failed: 0, dropped: 0 };
+    if (!this.settings) return result;
+    const { transport, from } = this.settings;
+    result.dropped = await this.outbox.dropExpired(this.clock.now());
+    if (result.dropped > 0) this.logger.warn(`${result.dropped} mail(s) dropped unsent: their link has expired`);
+    for (;;) {
+      const now = this.clock.now();
+      const batch = await this.outbox.claimDue(now, new Date(now.getTime() + LEASE_MS), BATCH);
+      for (const mail of batch) {
+        try {
+          await transport.send({
+            from,
+            to: mail.recipient,
+            subject: mail.subject,
+            text: mail.text,
+            ...(mail.html ? { html: mail.html } : {}),
+          });
+          await this.outbox.delivered(mail.id);
+          result.sent += 1;
+        } catch (error) {
+          const wait = Math.min(FIRST_RETRY_MS * 2 ** (mail.attempts - 1), MAX_RETRY_MS);
+          const message = (error as Error).message;
+          await this.outbox.failed(mail.id, new Date(this.clock.now().getTime() + wait), message);
+          result.failed += 1;
+          this.logger.warn(
+            `Mail "${mail.subject}" not sent (attempt ${mail.attempts}): ${message}; next attempt in ${Math.round(wait / 1000)} s`,
+          );
+        }
+      }
+      if (batch.length < BATCH) return result;
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { RenderedMail } from '../repositories/account-token.repository.js';
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+
+function render(subject: string, lines: string[], link: string, action: string, after: string): RenderedMail {
+  const text = [...lines, '', link, '', after].join('\n');
+  const html = [
+    '<!doctype html><html><body style="font-family: system-ui, sans-serif; line-height: 1.5">',
+    ...lines.map((line) => `<p>${escapeHtml(line)}</p>`),
+    `<p><a href="${escapeHtml(link)}">${escapeHtml(action)}</a></p>`,
+    `<p style="color: #555">${escapeHtml(after)}</p>`,
+    '</body></html>',
+  ].join('\n');
+  return { subject, text, html };
+}
+
+/** The password-reset mail: the link, how long it works, and what to do if it was not asked for. */
+export function passwordResetMail(appName: string, link: string, ttlSeconds: number): RenderedMail {
+  return render(
+    `Reset your password for ${appName}`,
+    [`Someone (we hope you) asked to reset the password of ${appName}.`, 'To choose a new password, open this link:'],
+    link,
+    'Set a new password',
+    `The link works once, for ${duration(ttlSeconds)}. Setting a new password signs you out everywhere. If you did not ask for this, ignore this mail: your password stays as it is.`,
+  );
+}
+
+/** The verification mail sent on registration and on request. */
+export function emailVerificationMail(appName: string, link: string, ttlSeconds: number): RenderedMail {
+  return render(
+    `Confirm your email address for ${appName}`,
+    [`Please confirm that this address belongs to the account you created for ${appName}:`],
+    link,
+    'Confirm my email address',
+    `The link works once, for ${duration(ttlSeconds)}. If you did not create this account, ignore this mail.`,
+  );
+}
+
+function duration(seconds: number): string {
+  if (seconds % 86_400 === 0) return seconds === 86_400 ? '24 hours' : `${seconds / 86_400} days`;
+  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
+  if (seconds % 60 === 0) return seconds === 60 ? '1 minute' : `${seconds / 60} minutes`;
+  return `${seconds} seconds`;
+}

@@ -27,6 +27,7 @@ const HTTP_SPECS = [
   'tokens',
   'keys',
   'verifier',
+  'recovery',
   'ban',
   'account-deletion',
   'security-events',

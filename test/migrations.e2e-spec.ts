@@ -33,8 +33,10 @@ describe('migrations', () => {
     ).map((row: { table_name: string }) => row.table_name);
 
   const ALL_TABLES = [
+    'account_tokens',
     'deleted_users',
     'login_failures',
+    'mail_outbox',
     'rate_limit_hits',
     'revoked_tokens',
     'sessions',

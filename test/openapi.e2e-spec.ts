@@ -4,6 +4,7 @@ import { RequestMethod } from '@nestjs/common';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { AuthController } from '../src/auth/auth.controller.js';
 import { JwksController } from '../src/auth/keys/jwks.controller.js';
+import { AccountRecoveryController } from '../src/auth/recovery/account-recovery.controller.js';
 import { SessionsController } from '../src/auth/sessions/sessions.controller.js';
 import { IS_PUBLIC_KEY } from '../src/auth/auth.constants.js';
 import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
@@ -25,6 +26,7 @@ function moduleRoutes(prefix: string): Array<{ method: string; path: string; isP
   const controllers: Array<[abstract new (...args: never[]) => unknown, string]> = [
     [AuthController, prefix],
     [SessionsController, prefix],
+    [AccountRecoveryController, prefix],
     [JwksController, ''],
   ];
   return controllers.flatMap(([controller, routePrefix]) => {
@@ -59,6 +61,10 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'delete /auth/sessions': [204, 401, 403, 503],
   'delete /auth/sessions/{id}': [204, 400, 401, 403, 404, 503],
   'get /.well-known/jwks.json': [200],
+  'post /auth/password/forgot': [202, 400, 404, 413, 429, 503],
+  'post /auth/password/reset': [204, 400, 404, 413, 503],
+  'post /auth/email/verify': [204, 400, 404, 413, 503],
+  'post /auth/email/verify/resend': [202, 400, 404, 413, 429, 503],
 };
 
 describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {

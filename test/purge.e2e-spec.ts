@@ -21,6 +21,7 @@ const SKIPPED = {
   loginFailures: 0,
   rateLimitHits: 0,
   deletedUsers: 0,
+  accountTokens: 0,
   statements: 0,
   signingKeys: 0,
 };
@@ -91,7 +92,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await insertRevokedTokens(7, at(-1));
     await insertRevokedTokens(2, at(60));
     const result = await app.get(PurgeService).purgeExpired();
-    // 7 rows in batches of 3: 3 + 3 + 1 batches for tokens, 1 each for sessions, failed logins, rate-limit hits, tombstones.
+    // 7 rows in batches of 3: 3 + 3 + 1 batches for tokens, 1 each for sessions, failed logins, rate-limit hits,
+    // tombstones, account tokens.
     expect(result).toEqual({
       skipped: false,
       revokedTokens: 7,
@@ -99,7 +101,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
       loginFailures: 0,
       rateLimitHits: 0,
       deletedUsers: 0,
-      statements: 7,
+      accountTokens: 0,
+      statements: 8,
       signingKeys: 0,
     });
     expect(await count('revoked_tokens')).toBe(2);
@@ -183,7 +186,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
         loginFailures: 0,
         rateLimitHits: 0,
         deletedUsers: 0,
-        statements: 5,
+        accountTokens: 0,
+        statements: 6,
         signingKeys: 0,
       });
     } finally {

@@ -27,6 +27,12 @@ describe('resolveAuthOptions', () => {
       strictRevocation: false,
       revocationHeartbeatMs: 500,
       trustedOrigins: new Set(),
+      passwordResetTtl: 1800,
+      emailVerificationTtl: 86_400,
+      requireVerifiedEmail: false,
+      mailMaxPerIp: 20,
+      mailMaxPerEmail: 5,
+      mailWindow: 3600,
     });
   });
 

@@ -102,7 +102,8 @@ export function resolveAuthOptions(
     if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
       problems.push('mail.publicUrl must be an http(s) URL such as https://app.example.com');
     }
-    if (typeof options.mail.from !== 'string' || options.mail.from.trim() === '') problems.push('mail.from is required');
+    if (typeof options.mail.from !== 'string' || options.mail.from.trim() === '')
+      problems.push('mail.from is required');
     if (!options.mail.transport || typeof options.mail.transport.send !== 'function')
       problems.push('mail.transport must have a send(message) method');
   }

@@ -6,13 +6,7 @@ export { AccountPagesModule } from './account-pages/account-pages.module.js';
 export type { AccountPagesOptions } from './account-pages/account-pages.options.js';
 export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
-export {
-  AuthService,
-  type AccountView,
-  type ClientInfo,
-  type DeviceSession,
-  type PublicUser,
-} from './auth.service.js';
+export { AuthService, type AccountView, type ClientInfo, type DeviceSession, type PublicUser } from './auth.service.js';
 export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation/revocation.service.js';
 export { RevocationSyncService, type RevocationSyncState } from './revocation/revocation-sync.service.js';
 export { LoginThrottleService, LoginThrottledException } from './throttling/login-throttle.service.js';

@@ -152,7 +152,7 @@ async function purge(app: INestApplicationContext): Promise<number> {
     console.log('Another instance holds the purge lock; nothing deleted.');
   } else {
     console.log(
-      `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s) and ${result.deletedUsers} old tombstone(s), ${result.accountTokens} expired account token(s) in ${result.statements} batch(es), and retired ${result.signingKeys} signing key(s).`,
+      `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s) and ${result.accountTokens} expired account token(s) in ${result.statements} batch(es), and retired ${result.signingKeys} signing key(s).`,
     );
   }
   return 0;

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { type AuthenticatedUser, CurrentUser, StrictRevocationCheck } from '../auth/index.js';
+import { type AuthenticatedUser, CurrentUser, RequireVerifiedEmail, StrictRevocationCheck } from '../auth/index.js';
 
 class ProfileView {
   @ApiProperty({ format: 'uuid' })
@@ -26,6 +26,13 @@ export class ProfileController {
   @StrictRevocationCheck()
   @Get('strict')
   strict(@CurrentUser() user: AuthenticatedUser): ProfileView {
+    return { userId: user.userId, sessionId: user.sessionId };
+  }
+
+  /** Only for a user whose email address is verified (403 otherwise). */
+  @RequireVerifiedEmail()
+  @Get('verified')
+  verified(@CurrentUser() user: AuthenticatedUser): ProfileView {
     return { userId: user.userId, sessionId: user.sessionId };
   }
 }

@@ -158,6 +158,7 @@ export interface LoggedIn {
   accessToken: string;
   refreshToken: string;
   sessionId: string;
+  emailVerified?: boolean;
 }
 
 export async function registerAndLogin(http: TestAgent, email = uniqueEmail(), deviceName?: string): Promise<LoggedIn> {

@@ -17,5 +17,10 @@ export function resolveMailSettings(mail: AuthMailOptions | undefined): MailSett
   if (!mail) return null;
   const base = mail.publicUrl.replace(/\/+$/, '');
   const path = `/${(mail.pagesPath ?? DEFAULTS.accountPagesPath).replace(/^\/+|\/+$/g, '')}`.replace(/\/$/, '');
-  return { transport: mail.transport, from: mail.from, appName: mail.appName ?? 'your account', pagesUrl: `${base}${path}` };
+  return {
+    transport: mail.transport,
+    from: mail.from,
+    appName: mail.appName ?? 'your account',
+    pagesUrl: `${base}${path}`,
+  };
 }

@@ -1,7 +1,6 @@
 import type { RenderedMail } from '../repositories/account-token.repository.js';
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 function render(subject: string, lines: string[], link: string, action: string, after: string): RenderedMail {
   const text = [...lines, '', link, '', after].join('\n');

@@ -30,7 +30,8 @@ export const MAIL_REQUEST_ANSWERS = {
 } as const;
 
 const NOT_FOUND = 'Without mail configured (the `mail` option), these routes do not exist';
-const THROTTLED = 'Too many requests from this client, or for this email (`mailMaxPerIp`, `mailMaxPerEmail` per `mailWindow`)';
+const THROTTLED =
+  'Too many requests from this client, or for this email (`mailMaxPerIp`, `mailMaxPerEmail` per `mailWindow`)';
 const INVALID_LINK = '`Invalid or expired link`: a token that is used, expired, replaced by a newer one, or unknown';
 
 /** Password reset and email verification by mail (see AccountRecoveryService). */
@@ -52,7 +53,11 @@ export class AccountRecoveryController {
     description: 'The same answer, in about the same time, whether an account has this email or not.',
     bearer: false,
     body: true,
-    success: { status: 202, description: 'Accepted (a mail is sent only to an existing account)', type: MailRequestedResponse },
+    success: {
+      status: 202,
+      description: 'Accepted (a mail is sent only to an existing account)',
+      type: MailRequestedResponse,
+    },
     errors: { 404: NOT_FOUND, 429: THROTTLED },
   })
   @HttpCode(HttpStatus.ACCEPTED)

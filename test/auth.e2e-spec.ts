@@ -28,12 +28,13 @@ describe('register, login, me', () => {
       tokenType: 'Bearer',
       expiresIn: 900,
       sessionId: expect.any(String),
+      emailVerified: false,
     });
     const me = await t.http
       .get('/auth/me')
       .set(...bearer(login.body.accessToken))
       .expect(200);
-    expect(me.body).toEqual({ id: registered.body.id, email });
+    expect(me.body).toEqual({ id: registered.body.id, email, emailVerified: false });
   });
 
   it('never stores the password or the refresh token in clear', async () => {

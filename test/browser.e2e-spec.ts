@@ -6,6 +6,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { chromiumPath, missingBrowserReason, shows } from './support/browser.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { launchNodeApp, type LaunchedApp } from './support/launch.js';
+import { linkIn, TestMailServer } from './support/mail.js';
 import { freePort } from './support/ports.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -23,6 +24,8 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
   /** The same app with 2-second access tokens: every action after a pause needs a refresh. */
   let shortLivedBase: string;
   let browser: Browser;
+  /** The apps' SMTP server: what a person would find in their mailbox. */
+  let mail: TestMailServer;
   let counter = 0;
   const email = () => `browser.${process.pid}.${(counter += 1)}@example.com`;
 
@@ -31,7 +34,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     const app = await launchNodeApp({
       main: MAIN,
       cwd: ROOT,
-      env: { DATABASE_URL: database.url, JWT_SECRET: 'browser-secret-'.padEnd(48, 'x'), ...env },
+      env: { DATABASE_URL: database.url, JWT_SECRET: 'browser-secret-'.padEnd(48, 'x'), SMTP_URL: mail.url, ...env },
       listening: /Listening on/,
     });
     apps.push(app);
@@ -42,6 +45,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
   beforeAll(async () => {
     if (missing) throw new Error(`CI=true and ${missing}`);
     database = await createTestDatabase();
+    mail = await TestMailServer.start();
     [base, shortLivedBase] = await Promise.all([launchExample(), launchExample({ ACCESS_TOKEN_TTL: '2' })]);
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
   }, 180_000);
@@ -51,6 +55,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await Promise.all(apps.map((app) => app.stop()));
     apps = [];
     await database?.drop();
+    await mail?.down();
   });
 
   async function signUp(context: BrowserContext, address: string, at = base): Promise<Page> {
@@ -160,6 +165,91 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await phonePage.waitForURL(/\/account\/sign-in\?ended=1$/);
     await laptop.close();
     await phone.close();
+  });
+
+  it('forgot password: the link in the mail sets a new password, and every signed-in browser lands on sign-in', async () => {
+    const address = email();
+    const laptop = await browser.newContext();
+    const phone = await browser.newContext();
+    const mailbox = await browser.newContext();
+    try {
+      const laptopPage = await signUp(laptop, address);
+      const phonePage = await signIn(phone, address, 'Phone');
+
+      const page = await mailbox.newPage();
+      await page.goto(`${base}/account/sign-in`);
+      await page.getByRole('link', { name: 'Forgot password?' }).click();
+      await page.waitForURL(`${base}/account/forgot-password`);
+      await page.getByLabel('Email').fill(address.toUpperCase());
+      await page.getByRole('button', { name: 'Send reset link' }).click();
+      await shows(page.getByRole('status'), {
+        text: 'If an account exists for this email, a link to reset its password is on its way',
+      });
+
+      // The mail, captured by the SMTP server; its link opened as a person would.
+      const link = linkIn(await mail.nth(address, 'reset-password'), 'reset-password');
+      expect(link.startsWith(`${base}/account/reset-password?token=`)).toBe(true);
+      await page.goto(link);
+      // The token leaves the address bar at once.
+      await page.waitForURL(`${base}/account/reset-password`);
+      await page.getByLabel('New password').fill('a brand new passphrase');
+      await page.getByLabel('Confirm password').fill('a different passphrase');
+      await page.getByRole('button', { name: 'Set new password' }).click();
+      await shows(page.getByRole('status'), { text: 'The two passwords differ.' });
+      await page.getByLabel('Confirm password').fill('a brand new passphrase');
+      await page.getByRole('button', { name: 'Set new password' }).click();
+      await page.waitForURL(`${base}/account/sign-in?reset=1`);
+      await shows(page.getByRole('status'), {
+        text: 'Your password has been changed and you are signed out everywhere. Sign in with your new password.',
+      });
+
+      // Both sessions from before are over.
+      for (const signedIn of [laptopPage, phonePage]) {
+        await signedIn.reload();
+        await signedIn.waitForURL(/\/account\/sign-in\?ended=1$/);
+      }
+      // The same link a second time.
+      const again = await mailbox.newPage();
+      await again.goto(link);
+      await again.getByLabel('New password').fill('yet another passphrase');
+      await again.getByLabel('Confirm password').fill('yet another passphrase');
+      await again.getByRole('button', { name: 'Set new password' }).click();
+      await shows(again.getByRole('status'), { text: 'This link has expired or was already used. Ask for a new one.' });
+      // The new password works.
+      await page.getByLabel('Email').fill(address);
+      await page.getByLabel('Password').fill('a brand new passphrase');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${base}/account`);
+      await shows(page.locator('#email'), { text: address });
+    } finally {
+      await Promise.all([laptop.close(), phone.close(), mailbox.close()]);
+    }
+  });
+
+  it('shows whether the email is verified; the link from the mail (sent again on request) verifies it', async () => {
+    const address = email();
+    const context = await browser.newContext();
+    try {
+      const page = await signUp(context, address);
+      await shows(page.locator('#email-status'), { text: 'Email not verified' });
+      await page.getByRole('button', { name: 'Resend verification email' }).click();
+      await shows(page.getByRole('status'), { text: `A new verification link is on its way to ${address}.` });
+      // The second mail (the first came with the registration, and no longer works).
+      const first = linkIn(await mail.nth(address, 'verify-email', 1), 'verify-email');
+      const second = linkIn(await mail.nth(address, 'verify-email', 2), 'verify-email');
+      const landing = await context.newPage();
+      await landing.goto(first);
+      await shows(landing.getByRole('status'), {
+        text: 'This link has expired or was already used. Sign in and ask for a new one from your account page.',
+      });
+      await landing.goto(second);
+      await shows(landing.getByRole('status'), { text: 'Your email address is confirmed.' });
+      await page.reload();
+      await shows(page.locator('#email-status'), { text: 'Email verified' });
+      await shows(page.getByRole('button', { name: 'Resend verification email' }), { count: 0 });
+    } finally {
+      await context.close();
+    }
   });
 
   it('shows an attacker-chosen device name as text, and runs nothing', async () => {

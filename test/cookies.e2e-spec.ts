@@ -67,7 +67,7 @@ describe('cookie transport (X-Auth-Transport: cookie) and its CSRF rules', () =>
   it('logs in with the tokens in HttpOnly cookies only, with the specified attributes', async () => {
     const email = await newUser();
     const response = await t.http.post('/auth/login').set(SAME_ORIGIN).send({ email, password: PASSWORD }).expect(200);
-    expect(Object.keys(response.body).sort()).toEqual(['expiresIn', 'sessionId']);
+    expect(Object.keys(response.body).sort()).toEqual(['emailVerified', 'expiresIn', 'sessionId']);
     expect(response.body.expiresIn).toBe(600);
     expect(response.headers['cache-control']).toBe('no-store');
     const [access, refresh] = setCookies(response);

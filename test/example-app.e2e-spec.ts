@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { childEnv, launchNodeApp, type LaunchedApp, waitForOutput } from './support/launch.js';
+import { eventually } from './support/latch.js';
 import { freePort } from './support/ports.js';
 import { bearer, PASSWORD, registerAndLogin, startApp } from './support/test-app.js';
 
@@ -50,6 +51,21 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       expect(line).toMatch(/"reason":"bad_credentials"/);
       expect(line).not.toContain('not the password');
       expect(line).not.toContain(credentials.email);
+      // Without SMTP_URL the verification mail is a file under .data/mail, and one log line says where;
+      // its link works.
+      const mailLine = /Mail "Confirm your email address for [^"]+" to zero\.setup@example\.com written to (\S+\.eml)/;
+      await eventually(() => mailLine.test(app.allOutput()), 5_000);
+      const mailFile = mailLine.exec(app.allOutput())?.[1] ?? '';
+      expect(mailFile.startsWith(join(workDir, '.data/mail/'))).toBe(true);
+      expect(statSync(mailFile).mode & 0o777).toBe(0o600);
+      const eml = readFileSync(mailFile, 'utf8');
+      expect(eml).toMatch(/^To: zero\.setup@example\.com$/m);
+      const verifyLink = new RegExp(
+        `${base.replace('127.0.0.1', 'localhost')}/account/verify-email\\?token=([A-Za-z0-9_-]{43})`,
+      );
+      const token = verifyLink.exec(eml.replace(/=\r?\n/g, '').replace(/=3D/g, '='))?.[1];
+      expect(token).toBeDefined();
+      expect((await post('/auth/email/verify', { token })).status).toBe(204);
       // The generated development secret is kept, owner-only, under .data/.
       expect(existsSync(join(workDir, '.data/jwt-secret'))).toBe(true);
       expect(existsSync(join(workDir, '.data/postgres/postmaster.pid'))).toBe(true);

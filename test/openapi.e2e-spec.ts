@@ -143,7 +143,7 @@ describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {
     expect(Object.keys(schemas.LoginDto.properties).sort()).toEqual(['deviceName', 'email', 'password']);
     expect(schemas.RegisterDto.properties.password).toMatchObject({ minLength: 8, maxLength: 256 });
     expect(Object.keys(schemas.TokenPairResponse.properties).sort()).toEqual(
-      ['accessToken', 'expiresIn', 'refreshToken', 'sessionId', 'tokenType'].sort(),
+      ['accessToken', 'emailVerified', 'expiresIn', 'refreshToken', 'sessionId', 'tokenType'].sort(),
     );
     expect(Object.keys(schemas.ErrorResponse.properties).sort()).toEqual(['error', 'message', 'statusCode']);
     expect(document.paths['/auth/sessions'].get.responses['200'].content?.['application/json'].schema).toEqual({

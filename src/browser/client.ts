@@ -20,6 +20,8 @@ export interface AuthClientOptions {
 export interface PublicUser {
   id: string;
   email: string;
+  /** Whether the address was confirmed (verification link, or a password reset by mail). */
+  emailVerified: boolean;
 }
 
 export interface Device {
@@ -36,6 +38,8 @@ export interface SignedIn {
   sessionId: string;
   /** Seconds until the access token expires (the client refreshes before). */
   expiresIn: number;
+  /** Whether the account's email address is verified. */
+  emailVerified?: boolean;
 }
 
 /** Why the session ended, as listeners hear it. */
@@ -69,6 +73,17 @@ export interface AuthClient {
   revokeDevice(sessionId: string): Promise<void>;
   changePassword(currentPassword: string, newPassword: string): Promise<void>;
   deleteAccount(password: string): Promise<void>;
+  /** Asks for a password-reset link by mail; resolves to the server's answer (the same whether the account exists or not). */
+  requestPasswordReset(email: string): Promise<string>;
+  /**
+   * Sets a new password with the token of a reset link. Every session of the account ends, this
+   * browser's too (its tabs hear it).
+   */
+  resetPassword(token: string, newPassword: string): Promise<void>;
+  /** Confirms the email address with the token of a verification link. */
+  verifyEmail(token: string): Promise<void>;
+  /** Asks for a new verification link by mail; resolves to the server's answer. */
+  resendVerification(email: string): Promise<string>;
   /** `fetch` for the host's own API: cookie transport, refresh before expiry and once on expiry. */
   fetch(input: string, init?: RequestInit): Promise<Response>;
   /** Whether this browser holds a session, as far as the client knows (it signed in, and has not seen it end). */
@@ -270,6 +285,27 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       await expectOk(await authed(`${authPath}/password`, { method: 'POST', body }));
     },
     deleteAccount: (password) => endSession(`${authPath}/account`, 'DELETE', { password }),
+    async requestPasswordReset(email) {
+      const response = await expectOk(
+        await send(`${authPath}/password/forgot`, { method: 'POST', body: JSON.stringify({ email }) }),
+      );
+      return ((await response.json()) as { message: string }).message;
+    },
+    async resetPassword(token, newPassword) {
+      const body = JSON.stringify({ token, newPassword });
+      await expectOk(await send(`${authPath}/password/reset`, { method: 'POST', body }));
+      // Every session of the account ended with it; this browser's, if it had one, with the rest.
+      if (expiresAt() !== null) notify('session-ended', true);
+    },
+    async verifyEmail(token) {
+      await expectOk(await send(`${authPath}/email/verify`, { method: 'POST', body: JSON.stringify({ token }) }));
+    },
+    async resendVerification(email) {
+      const response = await expectOk(
+        await send(`${authPath}/email/verify/resend`, { method: 'POST', body: JSON.stringify({ email }) }),
+      );
+      return ((await response.json()) as { message: string }).message;
+    },
     fetch: (input, init) => authed(input, init),
     isSignedIn: () => expiresAt() !== null,
     onSignedOut(listener) {

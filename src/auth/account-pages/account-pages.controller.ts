@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { applyDecorators, Controller, Get, Header, Inject, NotFoundException, Param } from '@nestjs/common';
 import { Public } from '../decorators/public.decorator.js';
 import { ACCOUNT_PAGES_OPTIONS, type ResolvedAccountPagesOptions } from './account-pages.options.js';
-import { ACCOUNT_CSS, accountPage, signInPage, signUpPage } from './pages.js';
+import {
+  ACCOUNT_CSS,
+  accountPage,
+  forgotPasswordPage,
+  resetPasswordPage,
+  signInPage,
+  signUpPage,
+  verifyEmailPage,
+} from './pages.js';
 
 /**
  * Strict: scripts, styles and requests from this origin only, no inline script or style, no
@@ -36,7 +44,15 @@ const HTML = 'text/html; charset=utf-8';
 const JAVASCRIPT = 'text/javascript; charset=utf-8';
 
 /** The compiled scripts a page may load, and nothing else of the directory. */
-const PAGE_SCRIPTS = new Set(['sign-in.js', 'sign-up.js', 'account.js', 'ui.js']);
+const PAGE_SCRIPTS = new Set([
+  'sign-in.js',
+  'sign-up.js',
+  'account.js',
+  'forgot-password.js',
+  'reset-password.js',
+  'verify-email.js',
+  'ui.js',
+]);
 
 /** The account pages: plain HTML, CSS and ES modules, open to anyone (they call the API themselves). */
 @Public()
@@ -62,6 +78,26 @@ export class AccountPagesController {
   @Served(HTML)
   signUp(): string {
     return signUpPage(this.options);
+  }
+
+  @Get('forgot-password')
+  @Served(HTML)
+  forgotPassword(): string {
+    return forgotPasswordPage(this.options);
+  }
+
+  /** The link of a reset mail; the page reads its token (the policy keeps it out of any Referer). */
+  @Get('reset-password')
+  @Served(HTML)
+  resetPassword(): string {
+    return resetPasswordPage(this.options);
+  }
+
+  /** The link of a verification mail. */
+  @Get('verify-email')
+  @Served(HTML)
+  verifyEmail(): string {
+    return verifyEmailPage(this.options);
   }
 
   @Get('assets/account.css')

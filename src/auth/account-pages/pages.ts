@@ -51,6 +51,8 @@ export function signInPage(options: ResolvedAccountPagesOptions): string {
   <input id="device-name" name="deviceName" type="text" maxlength="100" autocomplete="off">
   <button type="submit">Sign in</button>
 </form>
+<p><a href="${base}/forgot-password">Forgot password?</a></p>
+<p class="actions"><button type="button" id="resend-verification" class="secondary" hidden>Resend verification email</button></p>
 <p>No account yet? <a href="${base}/sign-up">Create an account</a></p>`,
   );
 }
@@ -83,6 +85,8 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
     'account',
     `<h1>Your account</h1>
 <p>Signed in as <strong id="email"></strong></p>
+<p id="email-status"></p>
+<p class="actions"><button type="button" id="resend-verification" class="secondary" hidden>Resend verification email</button></p>
 <p id="message" class="message" role="status" aria-live="polite"></p>
 <section aria-labelledby="devices-title">
   <h2 id="devices-title">Signed-in devices</h2>
@@ -111,6 +115,56 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
     <button type="submit" class="danger">Delete account</button>
   </form>
 </section>`,
+  );
+}
+
+export function forgotPasswordPage(options: ResolvedAccountPagesOptions): string {
+  const base = escape(baseOf(options));
+  return page(
+    options,
+    'Forgot password',
+    'forgot-password',
+    `<h1>Forgot password</h1>
+<p>Enter the email address of your account: we will send it a link to set a new password.</p>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<form id="forgot-form">
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" autocomplete="username" required maxlength="254">
+  <button type="submit">Send reset link</button>
+</form>
+<p><a href="${base}/sign-in">Back to sign in</a></p>`,
+  );
+}
+
+export function resetPasswordPage(options: ResolvedAccountPagesOptions): string {
+  const base = escape(baseOf(options));
+  return page(
+    options,
+    'Set a new password',
+    'reset-password',
+    `<h1>Set a new password</h1>
+<p>Setting a new password signs you out on every device.</p>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<form id="reset-form">
+  <label for="new-password">New password</label>
+  <input id="new-password" name="newPassword" type="password" autocomplete="new-password" required minlength="8" maxlength="256">
+  <label for="confirm-password">Confirm password</label>
+  <input id="confirm-password" name="confirmPassword" type="password" autocomplete="new-password" required minlength="8" maxlength="256">
+  <button type="submit">Set new password</button>
+</form>
+<p><a href="${base}/forgot-password">Ask for a new link</a></p>`,
+  );
+}
+
+export function verifyEmailPage(options: ResolvedAccountPagesOptions): string {
+  const base = escape(baseOf(options));
+  return page(
+    options,
+    'Confirm your email address',
+    'verify-email',
+    `<h1>Confirm your email address</h1>
+<p id="message" class="message" role="status" aria-live="polite">Confirming…</p>
+<p><a href="${base || '/'}">Go to your account</a></p>`,
   );
 }
 

@@ -54,6 +54,24 @@ async function refreshDevices(): Promise<void> {
   document.getElementById('devices')?.replaceChildren(...devices.map(deviceItem));
 }
 
+function showEmailStatus(verified: boolean, email: string): void {
+  const status = document.getElementById('email-status');
+  if (status) status.textContent = verified ? 'Email verified' : 'Email not verified';
+  const resend = document.getElementById('resend-verification') as HTMLButtonElement | null;
+  if (!resend) return;
+  resend.hidden = verified;
+  resend.onclick = () => {
+    resend.disabled = true;
+    client
+      .resendVerification(email)
+      .then(() => say(`A new verification link is on its way to ${email}.`))
+      .catch((error: unknown) => say(explain(error)))
+      .finally(() => {
+        resend.disabled = false;
+      });
+  };
+}
+
 async function start(): Promise<void> {
   if (!client.isSignedIn()) {
     location.assign(`${base}/sign-in`);
@@ -63,6 +81,7 @@ async function start(): Promise<void> {
     const me = await client.me();
     const email = document.getElementById('email');
     if (email) email.textContent = me.email;
+    showEmailStatus(me.emailVerified, me.email);
     await refreshDevices();
   } catch (error) {
     say(explain(error));

@@ -72,7 +72,10 @@ describe('loadAppConfig', () => {
     expect(() => loadAppConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) }, dataDir())).toThrow(
       'KEY_ENCRYPTION_SECRET is required when NODE_ENV=production',
     );
-    const eddsa = loadAppConfig({ NODE_ENV: 'production', JWT_ALGORITHM: 'EdDSA', ...kek }, dataDir());
+    const eddsa = loadAppConfig(
+      { NODE_ENV: 'production', JWT_ALGORITHM: 'EdDSA', SMTP_URL: 'smtp://mail.example.com:587', ...kek },
+      dataDir(),
+    );
     expect(eddsa).toMatchObject({ jwtAlgorithm: 'EdDSA', jwtSecret: null });
     expect(() => loadAppConfig({ JWT_ALGORITHM: 'RS256' }, dataDir())).toThrow(
       'JWT_ALGORITHM must be one of HS256, EdDSA, ES256 (got "RS256")',
@@ -88,6 +91,49 @@ describe('loadAppConfig', () => {
     );
     expect(() => loadAppConfig({ JWT_SECRET: 'x'.repeat(31) }, dataDir())).toThrow(
       'JWT_SECRET must be at least 32 bytes',
+    );
+  });
+
+  it('mail: files under the data directory without SMTP_URL, refused in production; links start with PUBLIC_URL', () => {
+    const dir = dataDir();
+    const config = loadAppConfig({ PORT: '4000' }, dir);
+    expect(config).toMatchObject({
+      smtpUrl: null,
+      mailDir: join(dir, 'mail'),
+      publicUrl: 'http://localhost:4000',
+      passwordResetTtl: 1800,
+      emailVerificationTtl: 86_400,
+      requireVerifiedEmail: false,
+    });
+    const given = loadAppConfig(
+      {
+        SMTP_URL: 'smtps://user:pass@mail.example.com:465',
+        MAIL_FROM: 'Example <no-reply@example.com>',
+        PUBLIC_URL: 'https://app.example.com/',
+        PASSWORD_RESET_TTL: '600',
+        EMAIL_VERIFICATION_TTL: '3600',
+        REQUIRE_VERIFIED_EMAIL: 'true',
+      },
+      dataDir(),
+    );
+    expect(given).toMatchObject({
+      smtpUrl: 'smtps://user:pass@mail.example.com:465',
+      mailFrom: 'Example <no-reply@example.com>',
+      publicUrl: 'https://app.example.com',
+      passwordResetTtl: 600,
+      emailVerificationTtl: 3600,
+      requireVerifiedEmail: true,
+    });
+    const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), KEY_ENCRYPTION_SECRET: 'k'.repeat(32) };
+    expect(() => loadAppConfig(production, dataDir())).toThrow('SMTP_URL is required when NODE_ENV=production');
+    expect(() => loadAppConfig({ SMTP_URL: 'http://mail' }, dataDir())).toThrow(
+      'SMTP_URL must be an smtp:// or smtps:// URL',
+    );
+    expect(() => loadAppConfig({ REQUIRE_VERIFIED_EMAIL: 'yes' }, dataDir())).toThrow(
+      'REQUIRE_VERIFIED_EMAIL must be true or false',
+    );
+    expect(() => loadAppConfig({ PUBLIC_URL: 'app.example.com' }, dataDir())).toThrow(
+      'PUBLIC_URL must be an http(s) URL',
     );
   });
 

@@ -229,6 +229,8 @@ describe('a host app that installs the packed tarball', () => {
         status: 401,
         body: { statusCode: 401, message: 'Missing bearer token', error: 'Unauthorized' },
       });
+      // No `mail` option: no password reset or verification routes for its clients.
+      expect((await call('POST', '/auth/password/forgot', { body: { email: 'ada@example.com' } })).status).toBe(404);
     });
 
     it('registers, logs in, uses its own guarded route and entity, refreshes, and lists devices', async () => {

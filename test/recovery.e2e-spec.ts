@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { MailOutboxService, RevocationService } from '../src/auth/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { MailOutboxService, PASSWORD_HASHER, type PasswordHasher, RevocationService } from '../src/auth/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
+import { Latch } from './support/latch.js';
 import { tokenIn, TestMailServer } from './support/mail.js';
 import {
   bearer,
@@ -53,8 +54,11 @@ describe('password reset and email verification, over a real SMTP server', () =>
       .post('/auth/password/forgot')
       .set(...client)
       .send({ email });
-  const reset = async (app: TestApp, token: string, newPassword = NEW_PASSWORD) => {
-    const response = await app.http.post('/auth/password/reset').send({ token, newPassword });
+  const reset = async (app: TestApp, token: string, newPassword = NEW_PASSWORD, client = anotherClient()) => {
+    const response = await app.http
+      .post('/auth/password/reset')
+      .set(...client)
+      .send({ token, newPassword });
     return response.status === 204 ? [204] : [response.status, response.body.message];
   };
   const loginStatus = async (app: TestApp, email: string, password: string) =>
@@ -130,6 +134,96 @@ describe('password reset and email verification, over a real SMTP server', () =>
       expect(await reset(a, fourth, 'the fourth passphrase')).toEqual([204]);
     });
 
+    it('two resets with one token at once: the first to commit wins, the other gets 400 and changes nothing', async () => {
+      const user = await registerAndLogin(a.http);
+      await forgot(a, user.email).expect(202);
+      const token = tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password');
+      // A holds after the token was found valid, while it hashes its new password.
+      const hasher = a.app.get<PasswordHasher>(PASSWORD_HASHER);
+      const original = hasher.hash.bind(hasher);
+      const held = new Latch();
+      jest.spyOn(hasher, 'hash').mockImplementationOnce(async (password) => {
+        await held.hold();
+        return original(password);
+      });
+      const first = reset(a, token, 'the password of request A');
+      await held.reached;
+      expect(await reset(b, token, 'the password of request B')).toEqual([204]);
+      held.release();
+      expect(await first).toEqual(INVALID_LINK);
+      expect(await loginStatus(a, user.email, 'the password of request B')).toBe(200);
+      expect(await loginStatus(a, user.email, 'the password of request A')).toBe(401);
+    });
+
+    it('a login with the old password in flight during the reset leaves no session behind', async () => {
+      const user = await registerAndLogin(a.http);
+      await forgot(a, user.email).expect(202);
+      const token = tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password');
+      const hasher = b.app.get<PasswordHasher>(PASSWORD_HASHER);
+      const original = hasher.verify.bind(hasher);
+      const held = new Latch();
+      jest.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
+        const valid = await original(hash, password);
+        await held.hold();
+        return valid;
+      });
+      const loginDone = b.http
+        .post('/auth/login')
+        .send({ email: user.email, password: PASSWORD })
+        .then((response) => response);
+      await held.reached;
+      expect(await reset(a, token)).toEqual([204]);
+      held.release();
+      expect((await loginDone).status).toBe(401);
+      const [{ count }] = await a.dataSource.query(
+        `SELECT count(*)::int AS count FROM sessions s JOIN users u ON u.id = s.user_id
+          WHERE s.user_id = $1 AND s.revoked_at IS NULL AND (u.tokens_valid_after IS NULL OR s.created_at >= u.tokens_valid_after)`,
+        [user.userId],
+      );
+      expect(count).toBe(0);
+    });
+
+    it('random timing, 8 rounds: two requests at once leave exactly one working link', async () => {
+      for (let round = 0; round < 8; round += 1) {
+        const user = await registerAndLogin(a.http);
+        await Promise.all([forgot(a, user.email).expect(202), forgot(b, user.email).expect(202)]);
+        await Promise.all([a.app.get(MailOutboxService).drain(), b.app.get(MailOutboxService).drain()]);
+        const [{ count }] = await a.dataSource.query(
+          `SELECT count(*)::int AS count FROM account_tokens WHERE user_id = $1 AND purpose = 'password_reset'`,
+          [user.userId],
+        );
+        expect(count).toBe(1);
+        // The second request dropped the first one's mail if it was not sent yet: one or two mails.
+        const sent = mail.to(user.email, 'reset-password');
+        expect(sent.length).toBeGreaterThanOrEqual(1);
+        const outcomes = [];
+        for (const one of sent)
+          outcomes.push((await reset(a, tokenIn(one, 'reset-password'), `round ${round} passphrase`))[0]);
+        expect(outcomes.filter((status) => status === 204)).toHaveLength(1);
+      }
+    });
+
+    it('a password change (and logout-all, and a ban) makes an earlier reset link useless', async () => {
+      const user = await registerAndLogin(a.http);
+      await forgot(a, user.email).expect(202);
+      const token = tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password');
+      await a.http
+        .post('/auth/password')
+        .set(...bearer(user.accessToken))
+        .send({ currentPassword: PASSWORD, newPassword: 'changed on purpose' })
+        .expect(204);
+      expect(await reset(a, token)).toEqual(INVALID_LINK);
+      expect(await loginStatus(a, user.email, 'changed on purpose')).toBe(200);
+
+      await forgot(a, user.email).expect(202);
+      const again = tokenIn(await mail.nth(user.email, 'reset-password', 2), 'reset-password');
+      await a.http
+        .post('/auth/logout-all')
+        .set(...bearer(user.accessToken))
+        .expect(204);
+      expect(await reset(a, again)).toEqual(INVALID_LINK);
+    });
+
     it('keeps a suspended account suspended', async () => {
       const user = await registerAndLogin(a.http);
       const until = new Date(clock.now().getTime() + 3_600_000);
@@ -150,6 +244,12 @@ describe('password reset and email verification, over a real SMTP server', () =>
       const client = anotherClient();
       for (let i = 0; i < 20; i += 1) await forgot(a, uniqueEmail('spray'), client).expect(202);
       await forgot(a, uniqueEmail('spray'), client).expect(429);
+      // Submitting tokens (each good one costs a password hash) is counted per client too.
+      const guesser = anotherClient();
+      for (let i = 0; i < 20; i += 1) {
+        expect(await reset(a, randomBytes(32).toString('base64url'), NEW_PASSWORD, guesser)).toEqual(INVALID_LINK);
+      }
+      expect((await reset(a, randomBytes(32).toString('base64url'), NEW_PASSWORD, guesser))[0]).toBe(429);
       // The window passes.
       clock.advance(3600);
       await forgot(a, uniqueEmail('spray'), client).expect(202);
@@ -167,6 +267,12 @@ describe('password reset and email verification, over a real SMTP server', () =>
         )) as Array<{ attempts: number; last_error: string }>;
         expect(pending.attempts).toBeGreaterThanOrEqual(1);
         expect(pending.last_error).toMatch(/ECONNREFUSED|connect/);
+        // The waiting mail's link is sealed: the database holds no usable token.
+        const [row] = await a.dataSource.query(`SELECT body_text, body_html FROM mail_outbox WHERE recipient = $1`, [
+          user.email,
+        ]);
+        expect(`${row.body_text} ${row.body_html}`).not.toContain('token=');
+        expect(row.body_text).toMatch(/^v1\./);
       } finally {
         await mail.up();
       }
@@ -218,6 +324,9 @@ describe('password reset and email verification, over a real SMTP server', () =>
     it('mails a link on registration; login and /auth/me say emailVerified, false then true once the link is used', async () => {
       const user = await registerAndLogin(a.http);
       expect(user.emailVerified).toBe(false);
+      const refused = await a.http.post('/auth/email/verify').send({ token: randomBytes(32).toString('base64url') });
+      expect([refused.status, refused.body.message]).toEqual(INVALID_LINK);
+      expect((await a.http.get('/auth/me').set(...bearer(user.accessToken))).body.emailVerified).toBe(false);
       expect((await a.http.get('/auth/me').set(...bearer(user.accessToken))).body).toEqual({
         id: user.userId,
         email: user.email,
@@ -231,6 +340,15 @@ describe('password reset and email verification, over a real SMTP server', () =>
       expect((await login(a.http, user.email)).emailVerified).toBe(true);
       const again = await a.http.post('/auth/email/verify').send({ token }).expect(400);
       expect(again.body.message).toBe('Invalid or expired link');
+      // Unknown and malformed tokens: the same answer; only hashes are stored.
+      for (const other of [randomBytes(32).toString('base64url'), 'abc', '', `${token}=`]) {
+        const refused = await a.http.post('/auth/email/verify').send({ token: other }).expect(400);
+        expect(refused.body.message).toBe('Invalid or expired link');
+      }
+      const stored = await a.dataSource.query(
+        `SELECT token_hash FROM account_tokens WHERE purpose = 'email_verification'`,
+      );
+      expect(JSON.stringify(stored)).not.toContain(token);
     });
 
     it('resend replaces the earlier link, says the same for any address, and mails nothing to a verified one; links expire at EMAIL_VERIFICATION_TTL', async () => {

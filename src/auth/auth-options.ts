@@ -106,6 +106,9 @@ export function resolveAuthOptions(
       problems.push('mail.from is required');
     if (!options.mail.transport || typeof options.mail.transport.send !== 'function')
       problems.push('mail.transport must have a send(message) method');
+    if (options.keyEncryptionSecret === undefined) {
+      problems.push('keyEncryptionSecret is required with mail: the links waiting in the outbox are kept encrypted');
+    }
   }
   positiveInteger('accessTokenTtl', resolved.accessTokenTtl, problems);
   positiveInteger('refreshTokenTtl', resolved.refreshTokenTtl, problems);

@@ -77,7 +77,7 @@ import { TokenService } from './tokens/token.service.js';
     {
       provide: AUTH_MAIL_SETTINGS,
       inject: [AUTH_MODULE_OPTIONS],
-      useFactory: (options: AuthModuleOptions) => resolveMailSettings(options.mail),
+      useFactory: (options: AuthModuleOptions) => resolveMailSettings(options.mail, options.keyEncryptionSecret),
     },
     MailOutboxService,
     AccountRecoveryService,

@@ -163,7 +163,10 @@ export function verifyEmailPage(options: ResolvedAccountPagesOptions): string {
     'Confirm your email address',
     'verify-email',
     `<h1>Confirm your email address</h1>
-<p id="message" class="message" role="status" aria-live="polite">Confirming…</p>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<form id="verify-form">
+  <button type="submit">Confirm email address</button>
+</form>
 <p><a href="${base || '/'}">Go to your account</a></p>`,
   );
 }

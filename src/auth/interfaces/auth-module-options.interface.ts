@@ -103,8 +103,9 @@ export interface AuthModuleOptions {
    */
   purgeBatchPauseMs?: number;
   /**
-   * Mail for password reset and email verification. Without it, those routes answer 404 and
-   * registration sends nothing.
+   * Mail for password reset and email verification (needs `keyEncryptionSecret`: the mails waiting
+   * in the outbox are encrypted with a key derived from it). Without it, those routes answer 404
+   * and registration sends nothing.
    */
   mail?: AuthMailOptions;
   /** Seconds a password-reset link is valid. Default 1800. */

@@ -18,14 +18,16 @@ export class KeyDecryptionError extends Error {}
 export class KeyEncryption {
   private readonly key: Buffer;
 
-  constructor(secret: string | Buffer) {
+  /**
+   * `purpose` separates the keys derived from one secret: what one use encrypts, another cannot
+   * decrypt (signing keys, and the mails waiting in the outbox).
+   */
+  constructor(secret: string | Buffer, purpose = 'signing-key encryption') {
     const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
     if (bytes.length < MIN_KEY_ENCRYPTION_SECRET_BYTES) {
       throw new Error(`keyEncryptionSecret must be at least ${MIN_KEY_ENCRYPTION_SECRET_BYTES} bytes`);
     }
-    this.key = Buffer.from(
-      hkdfSync('sha256', bytes, Buffer.alloc(0), 'nest-jwt-revocation signing-key encryption v1', 32),
-    );
+    this.key = Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), `nest-jwt-revocation ${purpose} v1`, 32));
   }
 
   encrypt(plaintext: Buffer, kid: string, algorithm: string): string {

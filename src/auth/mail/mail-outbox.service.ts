@@ -10,7 +10,13 @@ const DRAIN_INTERVAL_MS = 15_000;
 const LEASE_MS = 120_000;
 const FIRST_RETRY_MS = 30_000;
 const MAX_RETRY_MS = 3_600_000;
-const BATCH = 20;
+/**
+ * Mails are claimed one at a time: each has a lease of its own, which a hanging mail server
+ * (10 s per connection phase) cannot outlast, so no other instance sends it meanwhile.
+ */
+const BATCH = 1;
+/** Associated data of the encrypted bodies (with the purpose): they decrypt only as outbox bodies. */
+export const OUTBOX_AAD = 'mail-outbox';
 
 export interface DrainResult {
   sent: number;
@@ -74,21 +80,28 @@ export class MailOutboxService implements OnApplicationBootstrap, OnApplicationS
   private async drainOnce(): Promise<DrainResult> {
     const result: DrainResult = { sent: 0, failed: 0, dropped: 0 };
     if (!this.settings) return result;
-    const { transport, from } = this.settings;
+    const { transport, from, encryption } = this.settings;
     result.dropped = await this.outbox.dropExpired(this.clock.now());
     if (result.dropped > 0) this.logger.warn(`${result.dropped} mail(s) dropped unsent: their link has expired`);
     for (;;) {
       const now = this.clock.now();
       const batch = await this.outbox.claimDue(now, new Date(now.getTime() + LEASE_MS), BATCH);
       for (const mail of batch) {
+        let text: string;
+        let html: string | null;
         try {
-          await transport.send({
-            from,
-            to: mail.recipient,
-            subject: mail.subject,
-            text: mail.text,
-            ...(mail.html ? { html: mail.html } : {}),
-          });
+          const open = (sealed: string) => encryption.decrypt(sealed, OUTBOX_AAD, mail.purpose).toString('utf8');
+          text = open(mail.text);
+          html = mail.html ? open(mail.html) : null;
+        } catch {
+          // Sealed under another key-encryption secret: it can never be sent.
+          await this.outbox.delivered(mail.id);
+          result.dropped += 1;
+          this.logger.error(`Mail "${mail.subject}" dropped: it does not decrypt with this key-encryption secret`);
+          continue;
+        }
+        try {
+          await transport.send({ from, to: mail.recipient, subject: mail.subject, text, ...(html ? { html } : {}) });
           await this.outbox.delivered(mail.id);
           result.sent += 1;
         } catch (error) {

@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../auth.constants.js';
 import type { AuthMailOptions } from '../interfaces/auth-module-options.interface.js';
 import type { MailTransport } from '../interfaces/mail-transport.interface.js';
+import { KeyEncryption } from '../keys/key-encryption.js';
 
 /** Injection token of the resolved mail settings (null: the module sends no mail). */
 export const AUTH_MAIL_SETTINGS = Symbol('AUTH_MAIL_SETTINGS');
@@ -11,10 +12,20 @@ export interface MailSettings {
   appName: string;
   /** `<publicUrl><pagesPath>`, without a trailing slash: the account pages. */
   pagesUrl: string;
+  /**
+   * Encrypts the bodies of the mails waiting in the outbox: they carry a live link, and the
+   * database must never hold a usable token.
+   */
+  encryption: KeyEncryption;
 }
 
-export function resolveMailSettings(mail: AuthMailOptions | undefined): MailSettings | null {
+export function resolveMailSettings(
+  mail: AuthMailOptions | undefined,
+  keyEncryptionSecret: string | Buffer | undefined,
+): MailSettings | null {
   if (!mail) return null;
+  // resolveAuthOptions has refused mail without it.
+  const encryption = new KeyEncryption(keyEncryptionSecret as string | Buffer, 'mail outbox encryption');
   const base = mail.publicUrl.replace(/\/+$/, '');
   const path = `/${(mail.pagesPath ?? DEFAULTS.accountPagesPath).replace(/^\/+|\/+$/g, '')}`.replace(/\/$/, '');
   return {
@@ -22,5 +33,6 @@ export function resolveMailSettings(mail: AuthMailOptions | undefined): MailSett
     from: mail.from,
     appName: mail.appName ?? 'your account',
     pagesUrl: `${base}${path}`,
+    encryption,
   };
 }

@@ -6,7 +6,8 @@ const SMTP_TIMEOUT_MS = 10_000;
 
 /**
  * Sends through an SMTP server with nodemailer, configured by a URL
- * (`smtp://user:pass@host:587`, `smtps://…:465`). One connection per mail.
+ * (`smtp://user:pass@host:587` with STARTTLS required, `smtps://…:465`; plain SMTP only to
+ * localhost). One connection per mail.
  */
 export class SmtpMailTransport implements MailTransport {
   private readonly transporter: Transporter;
@@ -16,8 +17,12 @@ export class SmtpMailTransport implements MailTransport {
     if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
       throw new Error('SMTP URL must start with smtp:// or smtps://');
     }
+    // Links must not cross the network in the clear: smtp:// must upgrade with STARTTLS (a
+    // stripped offer fails the send) unless the server is this machine.
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
     this.transporter = nodemailer.createTransport({
       url,
+      requireTLS: parsed.protocol === 'smtp:' && !loopback,
       connectionTimeout: SMTP_TIMEOUT_MS,
       greetingTimeout: SMTP_TIMEOUT_MS,
       socketTimeout: SMTP_TIMEOUT_MS,

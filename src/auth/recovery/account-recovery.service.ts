@@ -11,7 +11,13 @@ import type { PasswordHasher } from '../interfaces/password-hasher.interface.js'
 import { MailOutboxService } from '../mail/mail-outbox.service.js';
 import { AUTH_MAIL_SETTINGS, type MailSettings } from '../mail/mail-settings.js';
 import { emailVerificationMail, passwordResetMail } from '../mail/mail-templates.js';
-import { AccountTokenRepository } from '../repositories/account-token.repository.js';
+import type { EntityManager } from 'typeorm';
+import {
+  AccountTokenRepository,
+  type RenderedMail,
+  type TokenIssue,
+} from '../repositories/account-token.repository.js';
+import { OUTBOX_AAD } from '../mail/mail-outbox.service.js';
 import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 import { SecurityEventsService } from '../security-events.service.js';
@@ -50,8 +56,7 @@ export class AccountRecoveryService {
   /** POST /auth/password/forgot: a reset link for the account of this email, if there is one. */
   async forgotPassword(email: string, client: RecoveryClient): Promise<void> {
     const mail = this.requireMail();
-    await this.throttle('reset', email, client);
-    const userId = await this.issue(email, 'password_reset', false, (link) =>
+    const userId = await this.throttledIssue('reset', email, client, 'password_reset', false, (link) =>
       passwordResetMail(mail.appName, link, this.options.passwordResetTtl),
     );
     if (userId) this.events.emit('password_reset_requested', { userId, ip: client.ip });
@@ -61,9 +66,11 @@ export class AccountRecoveryService {
    * POST /auth/password/reset: a valid link's token sets the password, and every session of the
    * user ends at once on every instance (as logout-all). A suspension stays. Any token that is not
    * valid now (used, expired, replaced by a newer one, unknown, malformed) gets the same 400.
+   * Throttled per client: each attempt with a valid token costs a password hash.
    */
   async resetPassword(token: string, newPassword: string, client: RecoveryClient): Promise<void> {
     this.requireMail();
+    await this.hit('reset-submit-ip', throttleKey(client.ip), this.options.mailMaxPerIp, this.clock.now(), client);
     const hash = tokenHash(token);
     // Checked before the password is hashed: a guessed token costs a lookup, not a hash.
     if (!hash || !(await this.tokens.findValid(hash, 'password_reset', this.clock.now()))) throw invalidLink();
@@ -83,61 +90,89 @@ export class AccountRecoveryService {
 
   /** POST /auth/email/verify/resend: a new verification link, if the address is an account's and not yet verified. */
   async resendVerification(email: string, client: RecoveryClient): Promise<void> {
-    this.requireMail();
-    await this.throttle('verify', email, client);
-    await this.sendVerification(email, client);
+    const mail = this.requireMail();
+    const userId = await this.throttledIssue('verify', email, client, 'email_verification', true, (link) =>
+      emailVerificationMail(mail.appName, link, this.options.emailVerificationTtl),
+    );
+    if (userId) this.events.emit('email_verification_requested', { userId, ip: client.ip });
   }
 
   /** After a registration (which is throttled itself): the first verification link. No-op without mail. */
   async sendVerification(email: string, client: RecoveryClient): Promise<void> {
     const mail = this.mail;
     if (!mail) return;
-    const userId = await this.issue(email, 'email_verification', true, (link) =>
+    const issue = this.prepare(email, 'email_verification', true, this.clock.now(), (link) =>
       emailVerificationMail(mail.appName, link, this.options.emailVerificationTtl),
     );
+    const userId = await this.tokens.issueWithMail(issue);
+    this.outbox.kick();
     if (userId) this.events.emit('email_verification_requested', { userId, ip: client.ip });
   }
 
-  private async issue(
+  /**
+   * Counted per client, then per address; the per-address count, the token and the mail commit
+   * in one transaction, which writes (the count) whether the address is an account's or not: the
+   * answer costs the same either way. The mail is sent after the answer. The user id, or null.
+   */
+  private async throttledIssue(
+    flow: 'reset' | 'verify',
     email: string,
+    client: RecoveryClient,
     purpose: AccountTokenPurpose,
     onlyUnverified: boolean,
-    render: (link: string) => ReturnType<typeof passwordResetMail>,
+    render: (link: string) => RenderedMail,
   ): Promise<string | null> {
-    const mail = this.requireMail();
-    const token = randomBytes(32).toString('base64url');
-    const page = purpose === 'password_reset' ? 'reset-password' : 'verify-email';
-    const ttl = purpose === 'password_reset' ? this.options.passwordResetTtl : this.options.emailVerificationTtl;
     const now = this.clock.now();
-    const userId = await this.tokens.issueWithMail({
-      email,
-      purpose,
-      tokenHash: tokenHash(token) as string,
-      now,
-      expiresAt: new Date(now.getTime() + ttl * 1000),
-      onlyUnverified,
-      mail: render(`${mail.pagesUrl}/${page}?token=${token}`),
+    await this.hit(`${flow}-ip`, throttleKey(client.ip), this.options.mailMaxPerIp, now, client);
+    const issue = this.prepare(email, purpose, onlyUnverified, now, render);
+    const byEmail = createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+    let userId: string | null = null;
+    await this.hit(`${flow}-email`, byEmail, this.options.mailMaxPerEmail, now, client, async (manager) => {
+      userId = await this.tokens.issueWithMail(issue, manager);
     });
     // Sent after the answer, whoever asked: the request never waits for the mail server.
     this.outbox.kick();
     return userId;
   }
 
-  /** Per client and per email address, counted before anything else; the same for unknown addresses. */
-  private async throttle(flow: 'reset' | 'verify', email: string, client: RecoveryClient): Promise<void> {
-    const now = this.clock.now();
+  /** A new token and its mail, bodies sealed for the outbox (the token itself is never stored). */
+  private prepare(
+    email: string,
+    purpose: AccountTokenPurpose,
+    onlyUnverified: boolean,
+    now: Date,
+    render: (link: string) => RenderedMail,
+  ): TokenIssue {
+    const mail = this.requireMail();
+    const token = randomBytes(32).toString('base64url');
+    const page = purpose === 'password_reset' ? 'reset-password' : 'verify-email';
+    const ttl = purpose === 'password_reset' ? this.options.passwordResetTtl : this.options.emailVerificationTtl;
+    return {
+      email,
+      purpose,
+      tokenHash: tokenHash(token) as string,
+      now,
+      expiresAt: new Date(now.getTime() + ttl * 1000),
+      onlyUnverified,
+      mail: sealed(mail, purpose, render(`${mail.pagesUrl}/${page}?token=${token}`)),
+    };
+  }
+
+  /** One count of a sliding window; 429 with Retry-After over the limit. */
+  private async hit(
+    scope: string,
+    key: string,
+    max: number,
+    now: Date,
+    client: RecoveryClient,
+    andThen?: (manager: EntityManager) => Promise<void>,
+  ): Promise<void> {
     const window = this.options.mailWindow;
-    const byEmail = createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
-    for (const [scope, key, max] of [
-      [`${flow}-ip`, throttleKey(client.ip), this.options.mailMaxPerIp],
-      [`${flow}-email`, byEmail, this.options.mailMaxPerEmail],
-    ] as const) {
-      const decision = await this.limits.hit({ scope, key, now, windowSeconds: window, max });
-      if (decision.allowed) continue;
-      const wait = secondsUntil(decision.unlocksAt, now);
-      this.events.emit('mail_throttled', { userId: null, ip: client.ip, reason: scope });
-      throw new TooManyRequestsException(`Too many requests; retry in ${wait} seconds`, wait);
-    }
+    const decision = await this.limits.hit({ scope, key, now, windowSeconds: window, max }, andThen);
+    if (decision.allowed) return;
+    const wait = secondsUntil(decision.unlocksAt, now);
+    this.events.emit('mail_throttled', { userId: null, ip: client.ip, reason: scope });
+    throw new TooManyRequestsException(`Too many requests; retry in ${wait} seconds`, wait);
   }
 
   private requireMail(): MailSettings {
@@ -145,6 +180,12 @@ export class AccountRecoveryService {
     if (!this.mail) throw new NotFoundException();
     return this.mail;
   }
+}
+
+/** The bodies (which carry the link) encrypted for the outbox; the subject stays readable. */
+function sealed(mail: MailSettings, purpose: AccountTokenPurpose, rendered: RenderedMail): RenderedMail {
+  const seal = (text: string) => mail.encryption.encrypt(Buffer.from(text, 'utf8'), OUTBOX_AAD, purpose);
+  return { subject: rendered.subject, text: seal(rendered.text), html: seal(rendered.html) };
 }
 
 function tokenHash(token: string): string | null {

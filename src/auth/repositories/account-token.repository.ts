@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { AccountTokenPurpose } from '../entities/account-token.entity.js';
 
 export interface RenderedMail {
@@ -32,8 +32,8 @@ export class AccountTokenRepository {
    * queues the mail, all in one statement. An unknown email runs the same statement and changes
    * nothing: the answer takes as long either way. The user id when a mail was queued, else null.
    */
-  async issueWithMail(issue: TokenIssue): Promise<string | null> {
-    const rows = (await this.dataSource.query(
+  async issueWithMail(issue: TokenIssue, manager: EntityManager = this.dataSource.manager): Promise<string | null> {
+    const rows = (await manager.query(
       `WITH target AS (
          SELECT id, email FROM users
           WHERE lower(email) = lower($1) AND (NOT $2 OR email_verified_at IS NULL)),

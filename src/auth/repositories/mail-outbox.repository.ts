@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 
 export interface OutboxMail {
   id: string;
+  purpose: string;
   recipient: string;
   subject: string;
   text: string;
@@ -29,12 +30,13 @@ export class MailOutboxRepository {
            WHERE next_attempt_at <= $1 AND not_after > $1
            ORDER BY next_attempt_at LIMIT $3
            FOR UPDATE SKIP LOCKED)
-        RETURNING o.id::text AS id, o.recipient, o.subject, o.body_text AS text, o.body_html AS html, o.attempts`,
+        RETURNING o.id::text AS id, o.purpose, o.recipient, o.subject, o.body_text AS text, o.body_html AS html, o.attempts`,
       [now, leaseUntil, limit],
     )) as [OutboxMail[], number];
     return rows;
   }
 
+  /** Deletes a mail: sent, or never sendable. */
   async delivered(id: string): Promise<void> {
     await this.dataSource.query('DELETE FROM mail_outbox WHERE id = $1', [id]);
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { limitReachedAt } from './login-failure.repository.js';
 
 export interface RateLimitHit {
@@ -21,10 +21,11 @@ export class RateLimitRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Counts the hits of (scope, key) within the window; under the limit, records this one. An
+   * Counts the hits of (scope, key) within the window; under the limit, records this one and runs
+   * `andThen` in the same transaction. An
    * advisory lock on (scope, key) makes check and insert one step across instances.
    */
-  async hit(hit: RateLimitHit): Promise<RateLimitDecision> {
+  async hit(hit: RateLimitHit, andThen?: (manager: EntityManager) => Promise<void>): Promise<RateLimitDecision> {
     const windowStart = new Date(hit.now.getTime() - hit.windowSeconds * 1000);
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('rate-limit:' || $1 || ':' || $2, 0))`, [
@@ -46,6 +47,8 @@ export class RateLimitRepository {
         hit.now,
         new Date(hit.now.getTime() + hit.windowSeconds * 1000),
       ]);
+      // Work that must commit with the hit (or not at all), in the same transaction.
+      if (andThen) await andThen(manager);
       return { allowed: true };
     });
   }

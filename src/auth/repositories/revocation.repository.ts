@@ -149,6 +149,8 @@ export class RevocationRepository {
       if (users.length === 0) return null;
       const [row] = users;
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: row.tokens_valid_after.getTime() }];
+      // Whoever asked for a reset link before this (the user, or someone in their mailbox) asks again.
+      await dropResetLinks(manager, userId);
       await notify(manager, events);
       return { events, cutoff: { tokensValidAfter: row.tokens_valid_after, suspendedUntil: row.suspended_until } };
     });
@@ -284,6 +286,8 @@ export class RevocationRepository {
         passwordHash,
         now,
       ]);
+      // A reset link asked for before the change would undo it.
+      await dropResetLinks(manager, userId);
       const events = await revokeSessionsExcept(manager, userId, keepSessionId, now, reason);
       await notify(manager, events);
       return events;
@@ -391,6 +395,12 @@ async function revokeSessionsExcept(
     [userId, keepSessionId, now, reason],
   )) as [Array<{ id: string }>, number];
   return rows.length > 0 ? [{ kind: 'sessions', ids: rows.map((row) => row.id), revokedAt: now.getTime() }] : [];
+}
+
+/** Password-reset links of the user that are still out (their tokens, and their unsent mails) stop working. */
+async function dropResetLinks(manager: EntityManager, userId: string): Promise<void> {
+  await manager.query(`DELETE FROM account_tokens WHERE user_id = $1 AND purpose = 'password_reset'`, [userId]);
+  await manager.query(`DELETE FROM mail_outbox WHERE user_id = $1 AND purpose = 'password_reset'`, [userId]);
 }
 
 /** NOTIFY inside the revoking transaction (delivered on commit, never on rollback), in one statement. */

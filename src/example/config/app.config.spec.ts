@@ -73,7 +73,13 @@ describe('loadAppConfig', () => {
       'KEY_ENCRYPTION_SECRET is required when NODE_ENV=production',
     );
     const eddsa = loadAppConfig(
-      { NODE_ENV: 'production', JWT_ALGORITHM: 'EdDSA', SMTP_URL: 'smtp://mail.example.com:587', ...kek },
+      {
+        NODE_ENV: 'production',
+        JWT_ALGORITHM: 'EdDSA',
+        SMTP_URL: 'smtp://mail.example.com:587',
+        PUBLIC_URL: 'https://app.example.com',
+        ...kek,
+      },
       dataDir(),
     );
     expect(eddsa).toMatchObject({ jwtAlgorithm: 'EdDSA', jwtSecret: null });
@@ -126,6 +132,12 @@ describe('loadAppConfig', () => {
     });
     const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), KEY_ENCRYPTION_SECRET: 'k'.repeat(32) };
     expect(() => loadAppConfig(production, dataDir())).toThrow('SMTP_URL is required when NODE_ENV=production');
+    expect(() =>
+      loadAppConfig(
+        { ...production, SMTP_URL: 'smtp://mail.example.com', PUBLIC_URL: 'http://app.example.com' },
+        dataDir(),
+      ),
+    ).toThrow('PUBLIC_URL must be an https URL when NODE_ENV=production');
     expect(() => loadAppConfig({ SMTP_URL: 'http://mail' }, dataDir())).toThrow(
       'SMTP_URL must be an smtp:// or smtps:// URL',
     );

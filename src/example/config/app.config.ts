@@ -150,6 +150,10 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   try {
     const url = new URL(publicUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    // A production link must reach the user's browser, over TLS.
+    if (production && url.protocol !== 'https:') {
+      problems.push('PUBLIC_URL must be an https URL when NODE_ENV=production (links in mails start with it)');
+    }
   } catch {
     problems.push(`PUBLIC_URL must be an http(s) URL such as https://app.example.com (got "${env.PUBLIC_URL}")`);
   }

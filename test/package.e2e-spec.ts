@@ -230,7 +230,10 @@ describe('a host app that installs the packed tarball', () => {
         body: { statusCode: 401, message: 'Missing bearer token', error: 'Unauthorized' },
       });
       // No `mail` option: no password reset or verification routes for its clients.
-      expect((await call('POST', '/auth/password/forgot', { body: { email: 'ada@example.com' } })).status).toBe(404);
+      expect(await call('POST', '/auth/password/forgot', { body: { email: 'ada@example.com' } })).toEqual({
+        status: 404,
+        body: { statusCode: 404, message: 'Not Found', error: 'Not Found' },
+      });
     });
 
     it('registers, logs in, uses its own guarded route and entity, refreshes, and lists devices', async () => {

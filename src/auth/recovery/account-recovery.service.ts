@@ -177,7 +177,7 @@ export class AccountRecoveryService {
 
   private requireMail(): MailSettings {
     // Without mail there is no recovery: the routes do not exist for the client.
-    if (!this.mail) throw new NotFoundException();
+    if (!this.mail) throw new NotFoundException('Not Found');
     return this.mail;
   }
 }

@@ -48,11 +48,6 @@ export class AccountRecoveryService {
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
-  /** True when the module sends mail (the recovery routes exist only then). */
-  get enabled(): boolean {
-    return this.mail !== null;
-  }
-
   /** POST /auth/password/forgot: a reset link for the account of this email, if there is one. */
   async forgotPassword(email: string, client: RecoveryClient): Promise<void> {
     const mail = this.requireMail();

@@ -1,7 +1,7 @@
-import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsString, MaxLength } from 'class-validator';
 import { ApiField } from '../openapi/swagger.js';
-import { EMAIL_MAX_CHARS, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './register.dto.js';
-import { IsEmailAddress, StorableString, WellFormedText } from './validators.js';
+import { EMAIL_MAX_CHARS, NewPassword } from './register.dto.js';
+import { IsEmailAddress, StorableString } from './validators.js';
 
 /**
  * The token of a link. Only its type and size are validated here: whatever else is wrong with it
@@ -23,11 +23,7 @@ export class ResetPasswordDto {
   @MaxLength(TOKEN_MAX_CHARS)
   token!: string;
 
-  @ApiField({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
-  @IsString()
-  @MinLength(PASSWORD_MIN_LENGTH)
-  @MaxLength(PASSWORD_MAX_LENGTH)
-  @WellFormedText()
+  @NewPassword()
   newPassword!: string;
 }
 

@@ -1,6 +1,5 @@
-import { IsNotEmpty, IsString, MaxLength, MinLength } from 'class-validator';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './register.dto.js';
-import { WellFormedText } from './validators.js';
+import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { NewPassword, PASSWORD_MAX_LENGTH } from './register.dto.js';
 import { ApiField } from '../openapi/swagger.js';
 
 export class ChangePasswordDto {
@@ -10,10 +9,6 @@ export class ChangePasswordDto {
   @MaxLength(PASSWORD_MAX_LENGTH)
   currentPassword!: string;
 
-  @ApiField({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
-  @IsString()
-  @MinLength(PASSWORD_MIN_LENGTH)
-  @MaxLength(PASSWORD_MAX_LENGTH)
-  @WellFormedText()
+  @NewPassword()
   newPassword!: string;
 }

@@ -182,7 +182,11 @@ function plausibleBody(fields: readonly string[]) {
   );
   const password = fc.oneof(hostileString, fc.string({ unit: 'binary', minLength: 8, maxLength: 300 }));
   const valueOf = (field: string): fc.Arbitrary<unknown> =>
-    field === 'email' ? email : field === 'refreshToken' ? fc.oneof(randomToken, hostileString) : password;
+    field === 'email'
+      ? email
+      : field === 'refreshToken' || field === 'token'
+        ? fc.oneof(randomToken, hostileString)
+        : password;
   return fc
     .record(Object.fromEntries(fields.map((field) => [field, valueOf(field)])), {
       requiredKeys: fields.filter((field) => field !== 'deviceName'),
@@ -349,6 +353,10 @@ describe('property: hostile input only ever gets a documented answer', () => {
         codes: [204, 400, 401, 413, 429],
         guarded: true,
       },
+      { method: 'post', path: '/auth/password/forgot', fields: ['email'], codes: [202, 400, 413, 429] },
+      { method: 'post', path: '/auth/password/reset', fields: ['token', 'newPassword'], codes: [204, 400, 413, 429] },
+      { method: 'post', path: '/auth/email/verify', fields: ['token'], codes: [204, 400, 413] },
+      { method: 'post', path: '/auth/email/verify/resend', fields: ['email'], codes: [202, 400, 413, 429] },
     ] as const;
 
     it.each(ROUTES)('$method $path: any body gets a documented code', async (route) => {

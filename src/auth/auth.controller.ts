@@ -145,7 +145,10 @@ export class AuthController {
       if (token === null) throw new UnauthorizedException(AuthErrors.missingRefreshCookie);
       return this.transport.deliver(request, response, await this.auth.refresh(token));
     }
-    if (body.refreshToken === undefined) throw new BadRequestException(['refreshToken must be a string']);
+    // IsOptional lets null through as well as a missing field: neither is a token.
+    if (body.refreshToken === undefined || body.refreshToken === null) {
+      throw new BadRequestException(['refreshToken must be a string']);
+    }
     return this.auth.refresh(body.refreshToken);
   }
 

@@ -23,6 +23,8 @@ const MAX_HEADER_CHARS = 512;
 
 /** Reads a compact JWS (three base64url parts); null when it is not one or its header is not allowed. */
 export function readCompactJws(token: string): CompactJws | null {
+  // Whatever a caller hands over, only a string can be a token.
+  if (typeof token !== 'string') return null;
   const first = token.indexOf('.');
   const second = first < 0 ? -1 : token.indexOf('.', first + 1);
   if (first <= 0 || second < 0 || token.indexOf('.', second + 1) !== -1) return null;

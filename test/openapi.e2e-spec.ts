@@ -62,7 +62,7 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'delete /auth/sessions/{id}': [204, 400, 401, 403, 404, 503],
   'get /.well-known/jwks.json': [200],
   'post /auth/password/forgot': [202, 400, 404, 413, 429, 503],
-  'post /auth/password/reset': [204, 400, 404, 413, 503],
+  'post /auth/password/reset': [204, 400, 404, 413, 429, 503],
   'post /auth/email/verify': [204, 400, 404, 413, 503],
   'post /auth/email/verify/resend': [202, 400, 404, 413, 429, 503],
 };

@@ -74,7 +74,11 @@ export class AccountRecoveryController {
     bearer: false,
     body: true,
     success: { status: 204, description: 'The password is set; sign in with it' },
-    errors: { 400: `${INVALID_LINK}; or a new password that fails the policy`, 404: NOT_FOUND },
+    errors: {
+      400: `${INVALID_LINK}; or a new password that fails the policy`,
+      404: NOT_FOUND,
+      429: 'Too many reset attempts from this client (`mailMaxPerIp` per `mailWindow`)',
+    },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
   async reset(

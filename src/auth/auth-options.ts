@@ -16,6 +16,10 @@ export const AUTH_RESOLVED_OPTIONS = Symbol('AUTH_RESOLVED_OPTIONS');
 
 export const MIN_SECRET_BYTES = MIN_HMAC_SECRET_BYTES;
 
+function atLeastOne(name: string, value: number, problems: string[]): void {
+  if (!Number.isInteger(value) || value < 1) problems.push(`${name} must be a whole number, 1 or more`);
+}
+
 function positiveInteger(name: string, value: number, problems: string[]): void {
   if (!Number.isInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of seconds`);
 }
@@ -88,10 +92,8 @@ export function resolveAuthOptions(
   positiveInteger('passwordResetTtl', resolved.passwordResetTtl, problems);
   positiveInteger('emailVerificationTtl', resolved.emailVerificationTtl, problems);
   positiveInteger('mailWindow', resolved.mailWindow, problems);
-  if (!Number.isInteger(resolved.mailMaxPerIp) || resolved.mailMaxPerIp < 1)
-    problems.push('mailMaxPerIp must be a whole number, 1 or more');
-  if (!Number.isInteger(resolved.mailMaxPerEmail) || resolved.mailMaxPerEmail < 1)
-    problems.push('mailMaxPerEmail must be a whole number, 1 or more');
+  atLeastOne('mailMaxPerIp', resolved.mailMaxPerIp, problems);
+  atLeastOne('mailMaxPerEmail', resolved.mailMaxPerEmail, problems);
   if (options.mail) {
     let url: URL | undefined;
     try {
@@ -120,12 +122,9 @@ export function resolveAuthOptions(
   // A session row must outlive the access tokens of its session, or a purged session could not revoke them.
   if (resolved.sessionRetention < resolved.accessTokenTtl)
     problems.push('sessionRetention must be at least accessTokenTtl');
-  if (!Number.isInteger(resolved.loginMaxFailedAttempts) || resolved.loginMaxFailedAttempts < 1)
-    problems.push('loginMaxFailedAttempts must be a whole number, 1 or more');
-  if (!Number.isInteger(resolved.loginMaxFailedAttemptsPerIp) || resolved.loginMaxFailedAttemptsPerIp < 1)
-    problems.push('loginMaxFailedAttemptsPerIp must be a whole number, 1 or more');
-  if (!Number.isInteger(resolved.loginMaxFailedAttemptsPerAccount) || resolved.loginMaxFailedAttemptsPerAccount < 1)
-    problems.push('loginMaxFailedAttemptsPerAccount must be a whole number, 1 or more');
+  atLeastOne('loginMaxFailedAttempts', resolved.loginMaxFailedAttempts, problems);
+  atLeastOne('loginMaxFailedAttemptsPerIp', resolved.loginMaxFailedAttemptsPerIp, problems);
+  atLeastOne('loginMaxFailedAttemptsPerAccount', resolved.loginMaxFailedAttemptsPerAccount, problems);
   if (
     !Number.isInteger(resolved.registerMaxPerIp) ||
     resolved.registerMaxPerIp < 1 ||

@@ -127,32 +127,11 @@ export class RevocationRepository {
     now: Date,
   ): Promise<{ events: RevocationEvent[]; cutoff: UserCutoff } | null> {
     return this.dataSource.transaction(async (manager) => {
-      // Lock the row first, in a statement of its own: the cut-off below is then read from the
-      // clock only once no login holds the row (FOR SHARE) any more. Read before a wait, it could
-      // fall before a session that a login opened while this statement waited (a share lock is
-      // granted beside another one even while an update waits for both).
-      const locked = (await manager.query(`SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, [
-        userId,
-      ])) as unknown[];
-      if (locked.length === 0) return null;
-      const [users] = (await manager.query(
-        `UPDATE users u
-            SET tokens_valid_after = GREATEST(COALESCE(u.tokens_valid_after, c.at), c.at),
-                suspended_until = CASE WHEN $2::timestamptz IS NULL THEN u.suspended_until
-                                       ELSE GREATEST(COALESCE(u.suspended_until, $2), $2) END,
-                updated_at = $3
-           FROM (SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at) c
-          WHERE u.id = $1
-          RETURNING u.tokens_valid_after, u.suspended_until`,
-        [userId, suspendUntil, now],
-      )) as [Array<{ tokens_valid_after: Date; suspended_until: Date | null }>, number];
-      if (users.length === 0) return null;
-      const [row] = users;
-      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: row.tokens_valid_after.getTime() }];
-      // Whoever asked for a reset link before this (the user, or someone in their mailbox) asks again.
-      await dropResetLinks(manager, userId);
+      const cutoff = await cutOffUser(manager, userId, suspendUntil, now);
+      if (!cutoff) return null;
+      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
       await notify(manager, events);
-      return { events, cutoff: { tokensValidAfter: row.tokens_valid_after, suspendedUntil: row.suspended_until } };
+      return { events, cutoff };
     });
   }
 
@@ -176,21 +155,14 @@ export class RevocationRepository {
       )) as [Array<{ userId: string }>, number];
       if (used.length === 0) return null;
       const { userId } = used[0];
-      // Locked first, as in revokeAllForUser: the cut-off is read from the clock once no login holds the row.
-      await manager.query(`SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, [userId]);
-      const [rows] = (await manager.query(
-        `UPDATE users u
-            SET password_hash = $2,
-                tokens_valid_after = GREATEST(COALESCE(u.tokens_valid_after, c.at), c.at),
-                email_verified_at = COALESCE(u.email_verified_at, $3),
-                updated_at = $3
-           FROM (SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at) c
-          WHERE u.id = $1
-          RETURNING u.tokens_valid_after`,
+      const cutoff = await cutOffUser(manager, userId, null, now);
+      if (!cutoff) return null;
+      await manager.query(
+        `UPDATE users SET password_hash = $2, email_verified_at = COALESCE(email_verified_at, $3), updated_at = $3
+          WHERE id = $1`,
         [userId, passwordHash, now],
-      )) as [Array<{ tokens_valid_after: Date }>, number];
-      if (rows.length === 0) return null;
-      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: rows[0].tokens_valid_after.getTime() }];
+      );
+      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
       await notify(manager, events);
       return { userId, events };
     });
@@ -395,6 +367,40 @@ async function revokeSessionsExcept(
     [userId, keepSessionId, now, reason],
   )) as [Array<{ id: string }>, number];
   return rows.length > 0 ? [{ kind: 'sessions', ids: rows.map((row) => row.id), revokedAt: now.getTime() }] : [];
+}
+
+/**
+ * Moves the user's cut-off to now (every session signed in before ends) and, with
+ * `suspendUntil`, suspends the account until then (never shortened). Reset links already sent
+ * stop working: whoever asked for one (the user, or someone in their mailbox) asks again. Null
+ * when there is no such user.
+ */
+async function cutOffUser(
+  manager: EntityManager,
+  userId: string,
+  suspendUntil: Date | null,
+  now: Date,
+): Promise<UserCutoff | null> {
+  // Lock the row first, in a statement of its own: the cut-off below is then read from the
+  // clock only once no login holds the row (FOR SHARE) any more. Read before a wait, it could
+  // fall before a session that a login opened while this statement waited (a share lock is
+  // granted beside another one even while an update waits for both).
+  const locked = (await manager.query(`SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, [userId])) as unknown[];
+  if (locked.length === 0) return null;
+  const [users] = (await manager.query(
+    `UPDATE users u
+        SET tokens_valid_after = GREATEST(COALESCE(u.tokens_valid_after, c.at), c.at),
+            suspended_until = CASE WHEN $2::timestamptz IS NULL THEN u.suspended_until
+                                   ELSE GREATEST(COALESCE(u.suspended_until, $2), $2) END,
+            updated_at = $3
+       FROM (SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS at) c
+      WHERE u.id = $1
+      RETURNING u.tokens_valid_after, u.suspended_until`,
+    [userId, suspendUntil, now],
+  )) as [Array<{ tokens_valid_after: Date; suspended_until: Date | null }>, number];
+  if (users.length === 0) return null;
+  await dropResetLinks(manager, userId);
+  return { tokensValidAfter: users[0].tokens_valid_after, suspendedUntil: users[0].suspended_until };
 }
 
 /** Password-reset links of the user that are still out (their tokens, and their unsent mails) stop working. */

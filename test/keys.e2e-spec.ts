@@ -1,7 +1,7 @@
 import { createHmac, generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRemoteJWKSet, jwtVerify, SignJWT } from 'jose';
 import { KeyRotationService, PurgeService, RevocationSyncService, SigningKeys } from '../src/auth/index.js';
 import { KeyEncryption } from '../src/auth/keys/key-encryption.js';
@@ -9,7 +9,7 @@ import { generateKey, keyFromStorage } from '../src/auth/keys/signing-key.js';
 import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
-import { eventually, Latch } from './support/latch.js';
+import { eventually, holdNextCall } from './support/latch.js';
 import {
   bearer,
   login,
@@ -308,13 +308,7 @@ describe('signing keys', () => {
     expect(await statusOf(app, token)).toBe(401);
 
     // The listener lost, its reconnection held at the load: memory may miss anything now.
-    const repository = app.app.get(RevocationRepository, { strict: false });
-    const original = repository.loadActive.bind(repository);
-    const held = new Latch();
-    const spy = jest.spyOn(repository, 'loadActive').mockImplementationOnce(async (...args) => {
-      await held.hold();
-      return original(...args);
-    });
+    const { latch: held, restore } = holdNextCall(app.app.get(RevocationRepository, { strict: false }), 'loadActive');
     try {
       const sync = app.app.get(RevocationSyncService);
       await app.dataSource.query('SELECT pg_terminate_backend($1)', [sync.listenerBackendPid]);
@@ -331,7 +325,7 @@ describe('signing keys', () => {
       ).toBe(401);
     } finally {
       held.release();
-      spy.mockRestore();
+      restore();
     }
   });
 

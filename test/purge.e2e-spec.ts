@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
@@ -10,7 +10,7 @@ import { AUTH_CLOCK, AUTH_ENTITIES, AuthModule, PurgeService } from '../src/auth
 import { PurgeRepository } from '../src/auth/repositories/purge.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
-import { Latch } from './support/latch.js';
+import { holdNextCall } from './support/latch.js';
 import { bearer, createTestApp, registerAndLogin, TEST_SECRET } from './support/test-app.js';
 
 /** What a purge that found another one holding the lock answers. */
@@ -163,14 +163,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     const purges = app.get(PurgeRepository);
     const service = app.get(PurgeService);
     // Hold the first purge in its first batch, inside the lock, until the second one has answered.
-    const latch = new Latch();
-    const deleteBatch = purges.deleteExpiredRevokedTokens.bind(purges);
-    const spy = jest
-      .spyOn(purges, 'deleteExpiredRevokedTokens')
-      .mockImplementationOnce(async (runner, before, limit) => {
-        await latch.hold();
-        return deleteBatch(runner, before, limit);
-      });
+    const { latch, restore } = holdNextCall(purges, 'deleteExpiredRevokedTokens');
     let first: Promise<unknown> | undefined;
     try {
       first = service.purgeExpired();
@@ -193,7 +186,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     } finally {
       latch.release();
       await first?.catch(() => undefined);
-      spy.mockRestore();
+      restore();
     }
   });
 

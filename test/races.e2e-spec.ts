@@ -4,7 +4,7 @@ import { RevocationRepository } from '../src/auth/repositories/revocation.reposi
 import { SessionRepository } from '../src/auth/repositories/session.repository.js';
 import type { TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
-import { eventually, Latch } from './support/latch.js';
+import { eventually, holdNextCall, Latch } from './support/latch.js';
 import {
   bearer,
   PASSWORD,
@@ -204,14 +204,8 @@ describe('races between revocations and token issuance, on two instances', () =>
   describe('password change against a login with the old password in flight', () => {
     it('a login that verified the old password before the change cannot open a session after it', async () => {
       const user = await registerAndLogin(a.http);
-      const held = new Latch();
-      const hasher = b.app.get<PasswordHasher>(PASSWORD_HASHER);
-      const original = hasher.verify.bind(hasher);
-      jest.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
-        const valid = await original(hash, password);
-        await held.hold();
-        return valid;
-      });
+      // The login holds once it has verified the old password, before it opens its session.
+      const { latch: held } = holdNextCall(b.app.get<PasswordHasher>(PASSWORD_HASHER), 'verify', 'after');
       const loginDone = b.http
         .post('/auth/login')
         .send({ email: user.email, password: PASSWORD })

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { MailOutboxService, PASSWORD_HASHER, type PasswordHasher, RevocationService } from '../src/auth/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
-import { eventually, Latch } from './support/latch.js';
+import { eventually, holdNextCall } from './support/latch.js';
 import { tokenIn, TestMailServer } from './support/mail.js';
 import {
   bearer,
@@ -141,13 +141,7 @@ describe('password reset and email verification, over a real SMTP server', () =>
       await forgot(a, user.email).expect(202);
       const token = tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password');
       // A holds after the token was found valid, while it hashes its new password.
-      const hasher = a.app.get<PasswordHasher>(PASSWORD_HASHER);
-      const original = hasher.hash.bind(hasher);
-      const held = new Latch();
-      jest.spyOn(hasher, 'hash').mockImplementationOnce(async (password) => {
-        await held.hold();
-        return original(password);
-      });
+      const { latch: held } = holdNextCall(a.app.get<PasswordHasher>(PASSWORD_HASHER), 'hash');
       const first = reset(a, token, 'the password of request A');
       await held.reached;
       expect(await reset(b, token, 'the password of request B')).toEqual([204]);
@@ -161,14 +155,7 @@ describe('password reset and email verification, over a real SMTP server', () =>
       const user = await registerAndLogin(a.http);
       await forgot(a, user.email).expect(202);
       const token = tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password');
-      const hasher = b.app.get<PasswordHasher>(PASSWORD_HASHER);
-      const original = hasher.verify.bind(hasher);
-      const held = new Latch();
-      jest.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
-        const valid = await original(hash, password);
-        await held.hold();
-        return valid;
-      });
+      const { latch: held } = holdNextCall(b.app.get<PasswordHasher>(PASSWORD_HASHER), 'verify', 'after');
       const loginDone = b.http
         .post('/auth/login')
         .send({ email: user.email, password: PASSWORD })

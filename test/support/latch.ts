@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+
 /**
  * Holds one side of a race at a chosen point: `hold()` is awaited by the held code (it resolves
  * `reached` and waits for `release()`); the test awaits `reached`, acts, then releases.
@@ -31,4 +33,26 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   return Date.now() - started;
+}
+
+/**
+ * Holds the next call of `target[method]` at the latch: before the real method runs, or after it
+ * has (its result is returned once released). Later calls run as usual; `restore()` undoes it.
+ */
+export function holdNextCall<T extends object>(
+  target: T,
+  method: keyof T & string,
+  when: 'before' | 'after' = 'before',
+): { latch: Latch; restore(): void } {
+  const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+  const latch = new Latch();
+  const spy = jest
+    .spyOn(target as Record<string, (...args: unknown[]) => Promise<unknown>>, method)
+    .mockImplementationOnce(async (...args: unknown[]) => {
+      if (when === 'before') await latch.hold();
+      const result = await original(...args);
+      if (when === 'after') await latch.hold();
+      return result;
+    });
+  return { latch, restore: () => spy.mockRestore() };
 }

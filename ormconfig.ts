@@ -20,5 +20,4 @@ export default new DataSource({
   synchronize: false,
   // The schema needs no extension (gen_random_uuid() is built in since PostgreSQL 13).
   installExtensions: false,
-  migrationsTransactionMode: 'each',
 });

@@ -1,45 +1,57 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+/** The purge's order of sessions; the expression must stay identical to the purge's, or the planner cannot use the index. */
+export const SESSIONS_ENDED_AT_INDEX = 'sessions_ended_at_idx';
+const ENDED_AT = `((LEAST("expires_at", "refresh_expires_at", COALESCE("revoked_at", 'infinity'::timestamptz))))`;
+
 /**
- * The index the purge of ended sessions reads in order (src/auth/repositories/purge.repository.ts):
- * without it, collecting a batch has to scan every session. The expression must stay identical to
- * the purge's, or the planner cannot use the index.
+ * The index the purge of ended sessions reads in order (PurgeRepository):
+ * without it, collecting a batch has to scan every session.
  *
- * `sessions` may already be large, so the index is built with CREATE INDEX CONCURRENTLY, which does
- * not block writes (logins, refreshes, logouts) while it runs. CONCURRENTLY cannot run inside a
- * transaction block, hence `transaction = false`; TypeORM accepts that only with the DataSource
- * option `migrationsTransactionMode: 'each'` (or 'none').
+ * It runs under TypeORM's defaults (`migrationsTransactionMode: 'all'`, inside the migrations'
+ * transaction): there the index is built with a plain CREATE INDEX, which holds writes to
+ * `sessions` for as long as the build takes: nothing on a new or small table. Outside a transaction
+ * (`migration:run -t none`, or `migrationsTransactionMode: 'none'`) it is built CONCURRENTLY.
+ *
+ * A large existing deployment builds it beforehand without blocking writes, with the statement
+ * docs/operations.md gives (CREATE INDEX CONCURRENTLY IF NOT EXISTS ...): this migration then finds
+ * it, takes no lock, and only checks that it is valid.
  */
 export class AddPurgeIndexes1764300000000 implements MigrationInterface {
   name = 'AddPurgeIndexes1764300000000';
-  transaction = false;
 
   public async up(queryRunner: QueryRunner): Promise<void> {
-    // IF NOT EXISTS: a run that built the index but died before TypeORM recorded the migration can
-    // simply be rerun.
-    await queryRunner.query(
-      `CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_ended_at_idx" ON "sessions" ` +
-        `((LEAST("expires_at", "refresh_expires_at", COALESCE("revoked_at", 'infinity'::timestamptz))))`,
-    );
-    // A failed concurrent build leaves an INVALID index behind, which IF NOT EXISTS would accept and
-    // the planner never uses: refuse it instead of recording the migration as done.
-    const [{ valid }] = (await queryRunner.query(
-      `SELECT bool_and(i.indisvalid) AS valid FROM pg_index i WHERE i.indexrelid = to_regclass('sessions_ended_at_idx')`,
-    )) as Array<{ valid: boolean | null }>;
-    if (valid !== true) {
+    // Checked before any CREATE INDEX: even IF NOT EXISTS takes its lock on sessions first.
+    if ((await indexValidity(queryRunner)) === null) {
+      const concurrently = queryRunner.isTransactionActive ? '' : 'CONCURRENTLY ';
+      await queryRunner.query(
+        `CREATE INDEX ${concurrently}IF NOT EXISTS "${SESSIONS_ENDED_AT_INDEX}" ON "sessions" ${ENDED_AT}`,
+      );
+    }
+    // A failed concurrent build leaves an INVALID index behind, which the planner never uses:
+    // refuse it instead of recording the migration as done.
+    if ((await indexValidity(queryRunner)) !== true) {
       throw new Error(
-        'Index "sessions_ended_at_idx" is INVALID (an earlier concurrent build failed or is still running): ' +
-          'run DROP INDEX CONCURRENTLY "sessions_ended_at_idx"; then run the migrations again',
+        `Index "${SESSIONS_ENDED_AT_INDEX}" is INVALID (an earlier concurrent build failed or is still running): ` +
+          `run DROP INDEX CONCURRENTLY "${SESSIONS_ENDED_AT_INDEX}"; then run the migrations again`,
       );
     }
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
-    // TypeORM 1.1 reverts inside a transaction unless told `transaction: 'none'` (CLI:
-    // `migration:revert -t none`), whatever `transaction` says above, and DROP INDEX CONCURRENTLY is
-    // refused there. The plain form is as quick, but takes an exclusive lock on sessions for that
-    // moment (queued behind transactions already using the table).
+    // Inside a transaction (TypeORM's default for a revert) DROP INDEX CONCURRENTLY is refused. The
+    // plain form is as quick, but takes an exclusive lock on sessions for that moment (queued behind
+    // transactions already using the table).
     const concurrently = queryRunner.isTransactionActive ? '' : 'CONCURRENTLY ';
-    await queryRunner.query(`DROP INDEX ${concurrently}IF EXISTS "sessions_ended_at_idx"`);
+    await queryRunner.query(`DROP INDEX ${concurrently}IF EXISTS "${SESSIONS_ENDED_AT_INDEX}"`);
   }
+}
+
+/** null: no such index; otherwise whether it is valid. */
+async function indexValidity(queryRunner: QueryRunner): Promise<boolean | null> {
+  const rows = (await queryRunner.query(
+    `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`,
+    [SESSIONS_ENDED_AT_INDEX],
+  )) as Array<{ valid: boolean }>;
+  return rows.length === 0 ? null : rows[0].valid;
 }

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { AUTH_ENTITIES, AUTH_MIGRATIONS } from '../src/auth/index.js';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AUTH_ENTITIES, AUTH_MIGRATIONS, AuthModule } from '../src/auth/index.js';
+import { TEST_SECRET } from './support/test-app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 describe('migrations', () => {
@@ -15,8 +20,7 @@ describe('migrations', () => {
       entities: AUTH_ENTITIES,
       migrations: AUTH_MIGRATIONS,
       installExtensions: false,
-      // As a host must: AddPurgeIndexes builds its index CONCURRENTLY, outside a transaction.
-      migrationsTransactionMode: 'each',
+      // TypeORM's defaults, as a host copies them: no migrationsTransactionMode ('all').
     });
     await dataSource.initialize();
   });
@@ -54,8 +58,9 @@ describe('migrations', () => {
     }
   };
 
-  it('creates the tables, and a second run is a no-op', async () => {
+  it('creates the tables under TypeORM’s default transaction mode, and a second run is a no-op', async () => {
     expect(await tables()).toEqual([]);
+    expect(dataSource.options.migrationsTransactionMode).toBeUndefined();
     expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual(
       AUTH_MIGRATIONS.map((migration) => migration.name),
     );
@@ -102,7 +107,7 @@ describe('migrations', () => {
     const insertUser = async (email: string): Promise<string> =>
       (await dataSource.query(`INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id`, [email]))[0].id;
 
-    it('is built without blocking writes to sessions', async () => {
+    it('is built without blocking writes to sessions when the migrations run outside a transaction (-t none)', async () => {
       // Revert it outside a transaction (the CONCURRENTLY path of down()), to build it again.
       await revertPurgeIndex();
       expect(await validity()).toEqual([]);
@@ -115,7 +120,7 @@ describe('migrations', () => {
         // A write in progress: any index build has to wait for it to end.
         await open.query('BEGIN');
         await insertSession(open, userId);
-        const building = dataSource.runMigrations();
+        const building = dataSource.runMigrations({ transaction: 'none' });
         for (let waited = 0; ; waited += 20) {
           const [{ n }] = await dataSource.query(
             `SELECT count(*)::int AS n FROM pg_stat_activity
@@ -135,6 +140,40 @@ describe('migrations', () => {
       } finally {
         await open.end();
         await writer.end();
+        await dataSource.query('DELETE FROM users WHERE id = $1', [userId]);
+      }
+    });
+
+    it('built beforehand (docs/operations.md), is only checked under the default mode: no lock on sessions', async () => {
+      await revertPurgeIndex();
+      const userId = await insertUser('prebuilt@example.com');
+      const open = client();
+      await open.connect();
+      // The migrations of this data source give up on any lock they would wait for.
+      const impatient = new DataSource({
+        ...(dataSource.options as object),
+        extra: { options: '-c lock_timeout=1s' },
+      } as typeof dataSource.options);
+      await impatient.initialize();
+      try {
+        // The statement operations.md gives, run by hand before the upgrade.
+        const documented = readFileSync(join(import.meta.dirname, '../docs/operations.md'), 'utf8').match(
+          /CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_ended_at_idx"[^;]*;/,
+        );
+        expect(documented).not.toBeNull();
+        await dataSource.query((documented as RegExpMatchArray)[0]);
+        expect(await validity()).toEqual([true]);
+        // A write to sessions in progress (an update: no lock on users, which later migrations
+        // alter): a CREATE INDEX on sessions, even IF NOT EXISTS, would wait for it and time out.
+        await insertSession(dataSource, userId);
+        await open.query('BEGIN');
+        await open.query('UPDATE sessions SET last_used_at = now() WHERE user_id = $1', [userId]);
+        expect((await impatient.runMigrations()).map((migration) => migration.name)).toEqual(FROM_PURGE_INDEX);
+        await open.query('COMMIT');
+        expect(await validity()).toEqual([true]);
+      } finally {
+        await open.end();
+        await impatient.destroy();
         await dataSource.query('DELETE FROM users WHERE id = $1', [userId]);
       }
     });
@@ -178,5 +217,37 @@ describe('migrations', () => {
     expect(seen.at(-1)).toEqual([]);
     await dataSource.runMigrations();
     expect(await tables()).toEqual(ALL_TABLES);
+  });
+});
+
+describe('a Nest app with TypeORM’s defaults and migrationsRun', () => {
+  it('migrates a new database at start, AuthModule beside it', async () => {
+    const database = await createTestDatabase({ migrated: false });
+    const app = await NestFactory.createApplicationContext(
+      {
+        module: class HostModule {},
+        imports: [
+          TypeOrmModule.forRoot({
+            type: 'postgres',
+            url: database.url,
+            entities: AUTH_ENTITIES,
+            migrations: AUTH_MIGRATIONS,
+            migrationsRun: true,
+            retryAttempts: 0,
+          }),
+          AuthModule.forRoot({ secret: TEST_SECRET, purgeCron: false }),
+        ],
+      },
+      { logger: false },
+    );
+    try {
+      const applied = (await app.get(DataSource).query('SELECT name FROM migrations ORDER BY id')) as Array<{
+        name: string;
+      }>;
+      expect(applied.map((row) => row.name)).toEqual(AUTH_MIGRATIONS.map((migration) => migration.name));
+    } finally {
+      await app.close();
+      await database.drop();
+    }
   });
 });

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { type INestApplication, Injectable } from '@nestjs/common';
+import { Interval, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import type { CronJob } from 'cron';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import pg from 'pg';
@@ -205,10 +206,11 @@ describe('purge of expired denylist rows and ended sessions', () => {
 });
 
 describe('the scheduled purge job', () => {
-  it('is registered with PURGE_CRON and purges when it fires', async () => {
+  it('is the module’s own when the host has no ScheduleModule, runs PURGE_CRON, and purges when it fires', async () => {
     const t = await createTestApp({ config: { purgeCron: '*/5 * * * *' }, schedulePurge: true });
+    const purge = t.app.get(PurgeService);
+    const job = purge.scheduledJob as CronJob;
     try {
-      const job = t.app.get(SchedulerRegistry).getCronJob('auth-purge');
       expect(job.cronTime.source).toBe('*/5 * * * *');
       expect(job.isActive).toBe(true);
 
@@ -234,7 +236,61 @@ describe('the scheduled purge job', () => {
     } finally {
       await t.close();
     }
-    // Closing the app removes the job.
-    expect(t.app.get(SchedulerRegistry).doesExist('cron', 'auth-purge')).toBe(false);
+    // Closing the app stops the job.
+    expect(job.isActive).toBe(false);
+    expect(purge.scheduledJob).toBeUndefined();
+  });
+
+  describe('in a host that imports ScheduleModule.forRoot() with jobs of its own', () => {
+    const TICK_MS = 40;
+    const RUNS = 8;
+
+    @Injectable()
+    class HostJobs {
+      readonly runs: number[] = [];
+      @Interval('host-heartbeat', TICK_MS)
+      heartbeat(): void {
+        this.runs.push(performance.now());
+      }
+    }
+
+    let database: TestDatabase;
+    let app: INestApplication;
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          ScheduleModule.forRoot(),
+          TypeOrmModule.forRoot({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES }),
+          AuthModule.forRoot({ secret: TEST_SECRET, purgeCron: '*/10 * * * *' }),
+        ],
+        providers: [HostJobs],
+      }).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+    });
+    afterAll(async () => {
+      await app?.close();
+      await database?.drop();
+    });
+
+    it('runs each host job once per tick: the module adds no second scheduler', async () => {
+      const jobs = app.get(HostJobs);
+      for (let waited = 0; jobs.runs.length < RUNS; waited += TICK_MS) {
+        if (waited > 20_000) throw new Error(`only ${jobs.runs.length} runs of the host job`);
+        await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+      }
+      // A timer never fires early: one job needs at least RUNS-1 whole ticks between its first and
+      // its RUNS-th run. Explored twice, it would run twice per tick and get there in half the time.
+      const [first, , , , , , , eighth] = jobs.runs;
+      expect(eighth - first).toBeGreaterThanOrEqual((RUNS - 1) * TICK_MS - RUNS);
+    });
+
+    it('lists the purge once in the host’s SchedulerRegistry, and removes it at close', async () => {
+      const registry = app.get(SchedulerRegistry);
+      expect([...registry.getCronJobs().keys()]).toEqual(['auth-purge']);
+      expect(registry.getCronJob('auth-purge')).toBe(app.get(PurgeService).scheduledJob);
+      expect(registry.getIntervals()).toEqual(['host-heartbeat']);
+    });
   });
 });

@@ -1,7 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
-import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AUTH_CLOCK, DEFAULTS, PASSWORD_HASHER } from './auth.constants.js';
 import { AuthController } from './auth.controller.js';
@@ -53,7 +52,7 @@ import { TokenService } from './tokens/token.service.js';
  * `routePrefix` (default `auth`).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), PassportModule, ScheduleModule.forRoot()],
+  imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), PassportModule],
   controllers: [AuthController, SessionsController, AccountRecoveryController],
   providers: [
     {

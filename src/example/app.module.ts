@@ -39,9 +39,6 @@ export class AppModule {
           entities: AUTH_ENTITIES,
           migrations: AUTH_MIGRATIONS,
           migrationsRun: options.runMigrations,
-          // Each migration in its own transaction, and none for those that build an index
-          // CONCURRENTLY (TypeORM refuses those in its default mode, one transaction for all).
-          migrationsTransactionMode: 'each',
           synchronize: false,
           installExtensions: false,
           // A database host that stops answering (no refusal) must become a quick 503, not a hang.

@@ -42,9 +42,8 @@ export async function runAuthMigrations(url: string): Promise<void> {
     type: 'postgres',
     url,
     entities: AUTH_ENTITIES,
+    // TypeORM's defaults, as a host keeps them (every migration in one transaction).
     migrations: AUTH_MIGRATIONS,
-    // Required by the migration that builds an index CONCURRENTLY (outside a transaction).
-    migrationsTransactionMode: 'each',
   });
   await dataSource.initialize();
   try {

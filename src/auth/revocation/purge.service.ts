@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CronJob } from 'cron';
@@ -31,31 +38,53 @@ export interface PurgeResult {
   signingKeys: number;
 }
 
-/** Deletes denylist rows of expired tokens and long-ended sessions, on a schedule and on demand. */
+/**
+ * Deletes denylist rows of expired tokens and long-ended sessions, on a schedule and on demand.
+ *
+ * The module does not import `ScheduleModule.forRoot()`: a second one beside the host's would
+ * explore every provider again and run each of the host's `@Cron`/`@Interval` jobs twice. The
+ * purge's cron job is this service's own (the `cron` package that @nestjs/schedule runs on), and
+ * joins the host's `SchedulerRegistry` as `auth-purge` when the host has one.
+ */
 @Injectable()
 export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(PurgeService.name);
+  private job: CronJob | undefined;
 
   constructor(
     private readonly purges: PurgeRepository,
     private readonly rotation: KeyRotationService,
-    private readonly scheduler: SchedulerRegistry,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+    /** The host's, when it imports ScheduleModule.forRoot(). */
+    @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}
+
+  /** The scheduled job while the app runs (undefined with `purgeCron: false`). */
+  get scheduledJob(): CronJob | undefined {
+    return this.job;
+  }
 
   onApplicationBootstrap(): void {
     if (this.options.purgeCron === false) return;
-    const job = CronJob.from({
+    this.job = CronJob.from({
       cronTime: this.options.purgeCron,
       onTick: () => void this.runScheduled(),
       start: true,
     });
-    this.scheduler.addCronJob(PURGE_JOB_NAME, job);
+    if (this.scheduler && !this.scheduler.doesExist('cron', PURGE_JOB_NAME)) {
+      this.scheduler.addCronJob(PURGE_JOB_NAME, this.job);
+    }
   }
 
   onModuleDestroy(): void {
-    if (this.scheduler.doesExist('cron', PURGE_JOB_NAME)) this.scheduler.deleteCronJob(PURGE_JOB_NAME);
+    const job = this.job;
+    if (!job) return;
+    void job.stop();
+    this.job = undefined;
+    if (this.scheduler?.doesExist('cron', PURGE_JOB_NAME) && this.scheduler.getCronJob(PURGE_JOB_NAME) === job) {
+      this.scheduler.deleteCronJob(PURGE_JOB_NAME);
+    }
   }
 
   /** One purge pass; only one instance purges at a time (PostgreSQL advisory lock). */

@@ -10,8 +10,6 @@ export function databaseOptions(url: string): DataSourceOptions {
     url,
     entities: [...AUTH_ENTITIES, Note],
     migrations: [...AUTH_MIGRATIONS, CreateNotes1764400000000],
-    // Required: one of the module's migrations builds an index CONCURRENTLY, outside a transaction.
-    migrationsTransactionMode: 'each',
     synchronize: false,
     // Primary keys default to gen_random_uuid(), built into PostgreSQL 13+: no extension to install.
     uuidExtension: 'pgcrypto',

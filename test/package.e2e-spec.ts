@@ -68,7 +68,14 @@ describe('the published package', () => {
     const allowed =
       /^(package\.json|LICENSE|README\.md|lib\/src\/(auth|browser)\/.+\.(js|d\.ts)|lib\/migrations\/.+\.(js|d\.ts))$/;
     expect(files.filter((path) => !allowed.test(path))).toEqual([]);
-    expect(files.filter((path) => /\.spec\.|example|main\.js|cli\.js|\.data|bench|test\//.test(path))).toEqual([]);
+    expect(files.filter((path) => /\.spec\.|example|\.data|bench|test\//.test(path))).toEqual([]);
+    expect(files.filter((path) => /(^|\/)(main|cli)\.js$/.test(path))).toEqual(['lib/src/auth/cli/main.js']);
+  });
+
+  it('ships the operator CLI as the bin nest-jwt-revocation, a script node runs without a build', () => {
+    expect(manifest.bin).toEqual({ 'nest-jwt-revocation': './lib/src/auth/cli/main.js' });
+    expect(files).toContain('lib/src/auth/cli/main.js');
+    expect(readFileSync(join(ROOT, 'lib/src/auth/cli/main.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
   });
 
   it('points its entry points at packed files', () => {
@@ -130,6 +137,7 @@ describe('a host app that installs the packed tarball', () => {
   let appDir: string;
   let database: TestDatabase;
   const secret = 'host-app-secret-'.padEnd(48, 'x');
+  const keyEncryptionSecret = 'host-app-key-encryption-'.padEnd(48, 'k');
 
   beforeAll(async () => {
     appDir = join(workDir, 'host-app');
@@ -181,7 +189,7 @@ describe('a host app that installs the packed tarball', () => {
     const sources = readdirSync(join(HOST_APP, 'src'), { recursive: true, encoding: 'utf8' })
       .filter((name) => name.endsWith('.ts'))
       .map((name) => readFileSync(join(HOST_APP, 'src', name), 'utf8'));
-    expect(snippets.length).toBeGreaterThanOrEqual(5);
+    expect(snippets.length).toBeGreaterThanOrEqual(3);
     for (const snippet of snippets) expect(sources).toContain(snippet);
   });
 
@@ -194,7 +202,12 @@ describe('a host app that installs the packed tarball', () => {
       app = await launchNodeApp({
         main: 'dist/src/main.js',
         cwd: appDir,
-        env: { HTTP_ADAPTER: adapter, DATABASE_URL: database.url, JWT_SECRET: secret },
+        env: {
+          HTTP_ADAPTER: adapter,
+          DATABASE_URL: database.url,
+          JWT_SECRET: secret,
+          KEY_ENCRYPTION_SECRET: keyEncryptionSecret,
+        },
         listening: new RegExp(`host-app listening on .*\\(${adapter}\\)`),
       });
     }, 90_000);
@@ -222,6 +235,18 @@ describe('a host app that installs the packed tarball', () => {
       expect(answer.status).toBe(200);
       return answer.body as unknown as { accessToken: string; refreshToken: string; sessionId: string };
     };
+
+    it('runs its own scheduled job once per tick beside the module (ScheduleModule.forRoot() in the host)', async () => {
+      let beat = (await call('GET', '/status/heartbeat')).body;
+      for (let polls = 0; beat.firstToTenthMs === null; polls += 1) {
+        if (polls > 200) throw new Error(`the host's job ran ${String(beat.runs)} times`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        beat = (await call('GET', '/status/heartbeat')).body;
+      }
+      // A timer never fires early: one job needs nine whole ticks from its first run to its tenth.
+      // Explored by a second ScheduleModule it runs twice per tick, and gets there in half the time.
+      expect(beat.firstToTenthMs as number).toBeGreaterThanOrEqual(9 * (beat.everyMs as number) - 10);
+    });
 
     it('serves its public route, and guards its own route with the module’s guard', async () => {
       expect(await call('GET', '/status')).toEqual({ status: 200, body: { ok: true } });
@@ -293,5 +318,133 @@ describe('a host app that installs the packed tarball', () => {
       expect(output).not.toContain(password);
       expect(output).not.toContain(first.accessToken);
     });
+  });
+
+  /** `npx nest-jwt-revocation` in the host app: the bin the package installed, no build, no source. */
+  describe('the operator CLI, npx nest-jwt-revocation', () => {
+    let app: LaunchedApp;
+    const env = () => ({ DATABASE_URL: database.url, JWT_SECRET: secret, KEY_ENCRYPTION_SECRET: keyEncryptionSecret });
+    const cli = async (args: string[], extra: Record<string, string> = env()) => {
+      const answer = await run('npx', ['--no-install', 'nest-jwt-revocation', ...args], {
+        cwd: appDir,
+        env: childEnv(extra),
+      }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      return { code: answer.code, stdout: answer.stdout, stderr: answer.stderr };
+    };
+
+    beforeAll(async () => {
+      app = await launchNodeApp({
+        main: 'dist/src/main.js',
+        cwd: appDir,
+        env: { DATABASE_URL: database.url, JWT_SECRET: secret, KEY_ENCRYPTION_SECRET: keyEncryptionSecret },
+        listening: /host-app listening on .*\(express\)/,
+      });
+    }, 90_000);
+    afterAll(async () => {
+      await app?.stop();
+    });
+
+    it('is installed as a bin, and --help lists every command and the environment each needs', async () => {
+      expect(existsSync(join(appDir, 'node_modules/.bin/nest-jwt-revocation'))).toBe(true);
+      const help = await cli(['--help'], {});
+      expect(help.code).toBe(0);
+      for (const text of [
+        'purge',
+        'revoke-user <email> [--until <ISO-8601>]',
+        'keys list',
+        'keys rotate [--algorithm EdDSA|ES256|HS256]',
+        'keys retire',
+        'DATABASE_URL',
+        'JWT_SECRET',
+        'KEY_ENCRYPTION_SECRET',
+      ]) {
+        expect(help.stdout).toContain(text);
+      }
+    });
+
+    it('answers a wrong invocation or environment with exit code 2 and one line, before connecting', async () => {
+      const cases: Array<[string[], Record<string, string>, string]> = [
+        [['frobnicate'], env(), 'Unknown command: frobnicate'],
+        [[], env(), 'No command given'],
+        [['keys', 'shuffle'], env(), 'Unknown keys action: shuffle'],
+        [['keys', 'rotate', '--algorithm', 'RS256'], env(), '--algorithm must be one of'],
+        [['revoke-user', 'a@example.com', '--until', 'next tuesday'], env(), '--until must be an ISO-8601 date-time'],
+        [['revoke-user'], env(), 'revoke-user takes exactly one email'],
+        [['purge', 'now'], env(), 'purge takes no arguments'],
+        [['purge'], {}, 'DATABASE_URL is required'],
+        [['purge'], { DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL must be a postgres:// URL'],
+        [['keys', 'rotate'], { DATABASE_URL: database.url }, 'keys rotate needs KEY_ENCRYPTION_SECRET'],
+        [['keys', 'list'], { DATABASE_URL: database.url, JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 bytes'],
+      ];
+      for (const [args, extra, message] of cases) {
+        const answer = await cli(args, extra);
+        expect({ args, code: answer.code }).toEqual({ args, code: 2 });
+        expect(answer.stdout).toBe('');
+        expect(answer.stderr.trim().split('\n')).toEqual([expect.stringContaining(message)]);
+      }
+    }, 60_000);
+
+    it('revokes a user on the running app at once, refuses an unknown address, and purges', async () => {
+      const email = 'cli.user@example.com';
+      const password = 'cli user password';
+      const post = (path: string, body: unknown) =>
+        fetch(`${app.base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect((await post('/auth/register', { email, password })).status).toBe(201);
+      const { accessToken } = (await (await post('/auth/login', { email, password })).json()) as {
+        accessToken: string;
+      };
+      const notes = () => fetch(`${app.base}/notes`, { headers: { authorization: `Bearer ${accessToken}` } });
+      expect((await notes()).status).toBe(200);
+
+      // Only DATABASE_URL: revoke-user and purge need no secret.
+      const revoked = await cli(['revoke-user', email.toUpperCase()], { DATABASE_URL: database.url });
+      expect(revoked).toMatchObject({ code: 0, stdout: `Revoked every token of ${email}.\n` });
+      // The app heard of it through PostgreSQL: the very next request is refused.
+      expect((await notes()).status).toBe(401);
+      // The event of the revocation, for the operator's audit trail, on stderr.
+      expect(revoked.stderr).toMatch(/"event":"logout_all"/);
+
+      const unknown = await cli(['revoke-user', 'nobody@example.com'], { DATABASE_URL: database.url });
+      expect(unknown).toEqual({ code: 1, stdout: '', stderr: 'No user with email nobody@example.com\n' });
+
+      const purged = await cli(['purge'], { DATABASE_URL: database.url });
+      expect(purged.code).toBe(0);
+      expect(purged.stdout).toMatch(/^Deleted \d+ expired revoked token\(s\), .* and retired 0 signing key\(s\)\.\n$/);
+    }, 60_000);
+
+    it('lists, rotates and retires keys; the running app publishes the new key at once', async () => {
+      const listed = await cli(['keys', 'list']);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(/^s-\S+ \(JWT_SECRET\)\s+HS256\s+current\s/m);
+
+      const rotated = await cli(['keys', 'rotate', '--algorithm', 'EdDSA']);
+      expect(rotated.code).toBe(0);
+      const kid = /^Published signing key ([A-Za-z0-9_-]{43}) \(EdDSA\); every instance has it now/.exec(
+        rotated.stdout,
+      )?.[1];
+      expect(kid).toBeDefined();
+      // Nothing else was created by the CLI's own start: the secret's key and the one rotated in.
+      expect((await cli(['keys', 'list'])).stdout.trim().split('\n')).toEqual([
+        expect.stringMatching(/^KID\s+ALGORITHM/),
+        expect.stringMatching(/\(JWT_SECRET\)\s+HS256\s+current/),
+        expect.stringMatching(new RegExp(`^${kid}\\s+EdDSA\\s+next\\s`)),
+      ]);
+      const jwks = (await (await fetch(`${app.base}/.well-known/jwks.json`)).json()) as {
+        keys: Array<{ kid: string }>;
+      };
+      expect(jwks.keys.map((key) => key.kid)).toContain(kid);
+
+      const again = await cli(['keys', 'rotate']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/is already waiting to sign from/);
+      expect(await cli(['keys', 'retire'])).toMatchObject({ code: 0, stdout: 'No key to retire.\n' });
+    }, 60_000);
   });
 });

@@ -25,13 +25,18 @@ function positiveInteger(name: string, value: number, problems: string[]): void 
 }
 
 /**
- * Applies defaults and refuses unsafe or inconsistent options, naming every problem at once. A
- * verifier (AuthVerifierModule) neither signs nor holds secrets: the key options are not asked of it.
+ * What a module instance is for: `issuer` signs (the app), `verifier` only verifies
+ * (AuthVerifierModule), `operator` runs the CLI's commands: it never signs, so it creates no key
+ * at start and needs a secret only for the commands that read or write keys.
  */
-export function resolveAuthOptions(
-  options: AuthModuleOptions,
-  purpose: 'issuer' | 'verifier' = 'issuer',
-): ResolvedAuthOptions {
+export type AuthRole = 'issuer' | 'verifier' | 'operator';
+
+/**
+ * Applies defaults and refuses unsafe or inconsistent options, naming every problem at once. A
+ * verifier (AuthVerifierModule) neither signs nor holds secrets: the key options are not asked of
+ * it, nor of the operator CLI.
+ */
+export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole = 'issuer'): ResolvedAuthOptions {
   const resolved: ResolvedAuthOptions = {
     algorithm: options.algorithm ?? DEFAULTS.algorithm,
     keyActivationDelay: options.keyActivationDelay ?? DEFAULTS.keyActivationDelay,
@@ -186,10 +191,14 @@ function byteLength(secret: string | Buffer): number {
  * configured one when that is HMAC, HS256 otherwise: the default the secret signed with before an
  * asymmetric algorithm was chosen), and the key encryption. Called after resolveAuthOptions.
  */
-export function issuerKeySettings(options: AuthModuleOptions, resolved: ResolvedAuthOptions): KeySettings {
+export function issuerKeySettings(
+  options: AuthModuleOptions,
+  resolved: ResolvedAuthOptions,
+  mode: 'issuer' | 'operator' = 'issuer',
+): KeySettings {
   const secretAlgorithm: HmacAlgorithm = isAsymmetric(resolved.algorithm) ? 'HS256' : resolved.algorithm;
   return {
-    mode: 'issuer',
+    mode,
     algorithm: resolved.algorithm,
     secretKey: options.secret ? keyFromSecretOption(options.secret, secretAlgorithm) : undefined,
     encryption: options.keyEncryptionSecret ? new KeyEncryption(options.keyEncryptionSecret) : undefined,

@@ -24,8 +24,12 @@ export class KeyUnusableError extends Error {}
 export const AUTH_KEY_SETTINGS = Symbol('AUTH_KEY_SETTINGS');
 
 export interface KeySettings {
-  /** `issuer`: signs, so reads private keys (decrypted with `encryption`); `verifier`: public keys only. */
-  mode: 'issuer' | 'verifier';
+  /**
+   * `issuer`: signs, so reads private keys (decrypted with `encryption`); `verifier`: public keys
+   * only; `operator` (the CLI): reads what `issuer` reads when it has `encryption`, public keys
+   * otherwise, and never creates a key nor asks for one that signs.
+   */
+  mode: 'issuer' | 'verifier' | 'operator';
   /** The algorithm of a key created when there is none (issuer). */
   algorithm: SigningAlgorithm;
   /** The key of the `secret` option (HMAC), if one is configured. */
@@ -134,6 +138,11 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
    */
   get authoritative(): boolean {
     return this.source === undefined;
+  }
+
+  /** An issuer needs its private keys; the operator CLI reads them when it was given the secret. */
+  private get readsPrivateKeys(): boolean {
+    return this.settings.mode === 'issuer' || (this.settings.mode === 'operator' && !!this.settings.encryption);
   }
 
   /** Times the keys were loaded. */
@@ -320,7 +329,7 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
   private async read(): Promise<void> {
     const rows = this.source
       ? await this.source.load()
-      : await this.repository.loadAll(this.settings.mode === 'issuer');
+      : await this.repository.loadAll(this.readsPrivateKeys);
     this.loaded = this.build(rows);
     this.loadCount += 1;
   }
@@ -350,7 +359,7 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     for (const row of rows) {
       const key = this.fromRow(row, unusable);
       if (key) byKid.set(key.kid, key);
-      if (this.settings.mode === 'issuer') schedule.push({ kid: row.kid, activatesAt: row.activatesAt.getTime(), key });
+      if (this.settings.mode !== 'verifier') schedule.push({ kid: row.kid, activatesAt: row.activatesAt.getTime(), key });
     }
     const verifyUntil = new Map<string, number>();
     // A JWKS lists only keys that may verify now, without dates: its keys have no end here.
@@ -372,11 +381,12 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
       this.logger.error(`Key ${row.kid}: unknown algorithm ${row.algorithm}; ignored`);
       return undefined;
     }
-    // A verifier never sees secrets: HMAC keys are not for other services.
-    if (this.settings.mode === 'verifier' && !isAsymmetric(row.algorithm)) return undefined;
+    // A verifier never sees secrets: HMAC keys are not for other services (nor for the CLI without
+    // the key-encryption secret, which has no use for them then).
+    if (!this.readsPrivateKeys && !isAsymmetric(row.algorithm)) return undefined;
     try {
       let material: Buffer | undefined;
-      if (this.settings.mode === 'issuer') {
+      if (this.readsPrivateKeys) {
         if (!this.settings.encryption) {
           throw new Error(
             'signing_keys holds keys, so the key-encryption secret is required to use them (AuthModule option keyEncryptionSecret)',

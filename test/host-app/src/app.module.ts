@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule, JwtAuthGuard } from 'nest-jwt-revocation';
 import { AuditLog } from './audit-log.js';
 import { databaseOptions } from './database.js';
+import { HeartbeatController, HeartbeatJob } from './heartbeat.js';
 import { Note } from './notes/note.entity.js';
 import { NotesController } from './notes/notes.controller.js';
 import { StatusController } from './status.controller.js';
@@ -12,6 +14,7 @@ import { StatusController } from './status.controller.js';
 @Module({
   imports: [
     ConfigModule.forRoot({ isGlobal: true }),
+    ScheduleModule.forRoot(), // the host's own jobs; the module brings no second scheduler
     TypeOrmModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService) => databaseOptions(config.getOrThrow<string>('DATABASE_URL')),
@@ -22,6 +25,7 @@ import { StatusController } from './status.controller.js';
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({
         secret: config.getOrThrow<string>('JWT_SECRET'), // ≥ 32 bytes, refused otherwise
+        keyEncryptionSecret: config.getOrThrow<string>('KEY_ENCRYPTION_SECRET'), // keys rotated by the CLI
         accessTokenTtl: 900,
         refreshTokenTtl: 1_209_600,
         sessionMaxAge: 2_592_000,
@@ -31,8 +35,8 @@ import { StatusController } from './status.controller.js';
       }),
     }),
   ],
-  controllers: [NotesController, StatusController],
+  controllers: [NotesController, StatusController, HeartbeatController],
   // Every route needs a valid access token unless marked @Public().
-  providers: [{ provide: APP_GUARD, useClass: JwtAuthGuard }],
+  providers: [{ provide: APP_GUARD, useClass: JwtAuthGuard }, HeartbeatJob],
 })
 export class AppModule {}

@@ -1,0 +1,204 @@
+import { parseArgs } from 'node:util';
+import type { INestApplicationContext } from '@nestjs/common';
+import { AuthService } from '../auth.service.js';
+import { KeyRotationPendingError, KeyRotationService } from '../keys/key-rotation.service.js';
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-key.js';
+import type { KeyTimeline } from '../keys/signing-keys.service.js';
+import { PurgeService } from '../revocation/purge.service.js';
+import { RevocationService } from '../revocation/revocation.service.js';
+
+/**
+ * The operator commands, shared by the package's `nest-jwt-revocation` bin and the example app's
+ * `npm run cli`: parsed before anything starts (a typo costs no database connection), then run
+ * against an application context that holds the module's services.
+ */
+export const CLI_COMMANDS_HELP = `Commands:
+  purge                                  delete expired denylist rows, long-ended sessions, old failed logins,
+                                         expired account tokens and retired keys once, and print the counts
+  revoke-user <email> [--until <ISO-8601>]
+                                         revoke every token of the user on every instance; with --until in the
+                                         future, also suspend the account until then (login answers 403)
+  keys list                              every signing key: kid, algorithm, state (next, current, previous,
+                                         expired) and dates
+  keys rotate [--algorithm EdDSA|ES256|HS256]
+                                         add a key (default: the configured algorithm) that every instance
+                                         learns now and that signs after the activation delay; older keys
+                                         keep verifying until their last token has expired
+  keys retire                            delete the keys no live token can have been signed with`;
+
+/** A wrong invocation: exit code 2 with one line that says what is wrong. */
+export class CliUsageError extends Error {}
+
+/** Where a command writes: stdout for results, stderr for refusals. */
+export interface CliOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const consoleOutput: CliOutput = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+export interface CliCommand {
+  /** For the help text and messages. */
+  name: string;
+  /** Whether the command reads or writes keys (the CLI then needs the key secrets). */
+  keys: 'none' | 'read' | 'write';
+  run(app: INestApplicationContext, output: CliOutput): Promise<number>;
+}
+
+/** Parses argv (without node and the script). Throws CliUsageError for anything it does not know. */
+export function parseCliCommand(argv: string[]): CliCommand {
+  const [name, ...rest] = argv;
+  if (name === 'purge') {
+    noArguments('purge', rest);
+    return { name, keys: 'none', run: purge };
+  }
+  if (name === 'revoke-user') {
+    const parsed = parse(() =>
+      parseArgs({ args: rest, allowPositionals: true, strict: true, options: { until: { type: 'string' } } }),
+    );
+    const [email, ...extra] = parsed.positionals;
+    if (!email || extra.length > 0) throw new CliUsageError('revoke-user takes exactly one email');
+    const untilText = parsed.values.until;
+    const until = untilText === undefined ? undefined : parseInstant(untilText);
+    return { name, keys: 'none', run: (app, output) => revokeUser(app, output, email, until) };
+  }
+  if (name === 'keys') return parseKeysCommand(rest);
+  throw new CliUsageError(name === undefined ? 'No command given' : `Unknown command: ${name}`);
+}
+
+function parseKeysCommand(args: string[]): CliCommand {
+  const [action, ...rest] = args;
+  if (action === 'list') {
+    noArguments('keys list', rest);
+    return { name: 'keys list', keys: 'read', run: listKeys };
+  }
+  if (action === 'retire') {
+    noArguments('keys retire', rest);
+    return { name: 'keys retire', keys: 'read', run: retireKeys };
+  }
+  if (action === 'rotate') {
+    const parsed = parse(() => parseArgs({ args: rest, strict: true, options: { algorithm: { type: 'string' } } }));
+    const algorithm = parsed.values.algorithm;
+    if (algorithm !== undefined && !isSigningAlgorithm(algorithm)) {
+      throw new CliUsageError(`--algorithm must be one of ${SIGNING_ALGORITHMS.join(', ')} (got "${algorithm}")`);
+    }
+    return { name: 'keys rotate', keys: 'write', run: (app, output) => rotateKeys(app, output, algorithm) };
+  }
+  throw new CliUsageError(
+    action === undefined ? 'keys needs an action: list, rotate or retire' : `Unknown keys action: ${action}`,
+  );
+}
+
+function noArguments(command: string, rest: string[]): void {
+  if (rest.length > 0) throw new CliUsageError(`${command} takes no arguments (got: ${rest.join(' ')})`);
+}
+
+function parse<T>(parseArguments: () => T): T {
+  try {
+    return parseArguments();
+  } catch (error) {
+    throw new CliUsageError((error as Error).message.split('\n')[0]);
+  }
+}
+
+/** ISO-8601 with a date and a time zone (or Z), so that an instant never depends on the machine's zone. */
+export function parseInstant(text: string): Date {
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+  const date = new Date(text);
+  if (!iso.test(text) || Number.isNaN(date.getTime())) {
+    throw new CliUsageError(`--until must be an ISO-8601 date-time such as 2026-12-01T00:00:00Z (got "${text}")`);
+  }
+  return date;
+}
+
+const instant = (date: Date | null) => (date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
+
+function printKeys(keys: KeyTimeline[], output: CliOutput): void {
+  const rows = [
+    ['KID', 'ALGORITHM', 'STATE', 'CREATED', 'SIGNS FROM', 'VERIFIES UNTIL'],
+    ...keys.map((key) => [
+      key.fromSecretOption ? `${key.kid} (JWT_SECRET)` : key.kid,
+      key.algorithm,
+      key.state,
+      instant(key.createdAt),
+      instant(key.activatesAt),
+      key.verifyUntil ? instant(key.verifyUntil) : '-',
+    ]),
+  ];
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  for (const row of rows) {
+    output.out(
+      row
+        .map((cell, column) => cell.padEnd(widths[column]))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+}
+
+async function listKeys(app: INestApplicationContext, output: CliOutput): Promise<number> {
+  const keys = await app.get(KeyRotationService).list();
+  if (keys.length === 0) output.out('No signing keys.');
+  else printKeys(keys, output);
+  return 0;
+}
+
+async function rotateKeys(
+  app: INestApplicationContext,
+  output: CliOutput,
+  algorithm: SigningAlgorithm | undefined,
+): Promise<number> {
+  try {
+    const rotated = await app.get(KeyRotationService).rotate(algorithm);
+    output.out(
+      `Published signing key ${rotated.kid} (${rotated.algorithm}); every instance has it now, and it signs from ${instant(rotated.activatesAt)}.`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof KeyRotationPendingError)) throw error;
+    output.err(error.message);
+    return 1;
+  }
+}
+
+async function retireKeys(app: INestApplicationContext, output: CliOutput): Promise<number> {
+  const retired = await app.get(KeyRotationService).retire();
+  output.out(retired.length === 0 ? 'No key to retire.' : `Retired ${retired.length} key(s): ${retired.join(', ')}.`);
+  return 0;
+}
+
+async function purge(app: INestApplicationContext, output: CliOutput): Promise<number> {
+  const result = await app.get(PurgeService).purgeExpired();
+  if (result.skipped) {
+    output.out('Another instance holds the purge lock; nothing deleted.');
+  } else {
+    output.out(
+      `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s) and ${result.accountTokens} expired account token(s) in ${result.statements} batch(es), and retired ${result.signingKeys} signing key(s).`,
+    );
+  }
+  return 0;
+}
+
+async function revokeUser(
+  app: INestApplicationContext,
+  output: CliOutput,
+  email: string,
+  until: Date | undefined,
+): Promise<number> {
+  const user = await app.get(AuthService).findUserByEmail(email);
+  if (!user) {
+    output.err(`No user with email ${email}`);
+    return 1;
+  }
+  await app.get(RevocationService).revokeAllForUser(user.id, { until });
+  const suspended = until !== undefined && until.getTime() > Date.now();
+  output.out(
+    suspended
+      ? `Revoked every token of ${user.email}; account suspended until ${until.toISOString()}.`
+      : `Revoked every token of ${user.email}.`,
+  );
+  return 0;
+}

@@ -1,0 +1,105 @@
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-key.js';
+import type { CliCommand } from './cli-commands.js';
+
+/**
+ * What the `nest-jwt-revocation` bin reads from the environment. The lifetimes must be the app's
+ * own where it changed the defaults: key retirement and the purge compute their cut-offs from them.
+ */
+export const OPERATOR_ENVIRONMENT_HELP = `Environment:
+  DATABASE_URL           every command: the app's PostgreSQL (postgres://user:pass@host:5432/db)
+  DATABASE_LISTEN_URL    a direct connection for LISTEN, when DATABASE_URL goes through a pooler
+  KEY_ENCRYPTION_SECRET  keys rotate (required); keys list and keys retire check the stored keys with it
+  JWT_SECRET             keys list, keys retire: the app's \`secret\` option, if it has one
+  JWT_ALGORITHM          keys rotate: the algorithm of the new key when --algorithm is not given
+                         (HS256, EdDSA or ES256; default HS256): the app's \`algorithm\` option
+  The app's lifetimes, in seconds, where it changed the defaults (the module option in brackets):
+  ACCESS_TOKEN_TTL [accessTokenTtl], REFRESH_TOKEN_TTL [refreshTokenTtl], CLOCK_TOLERANCE
+  [clockTolerance], KEY_ACTIVATION_DELAY [keyActivationDelay]: keys; SESSION_RETENTION
+  [sessionRetention], LOGIN_LOCKOUT_WINDOW [loginLockoutWindow]: purge`;
+
+export interface OperatorEnvironment {
+  databaseUrl: string;
+  databaseListenUrl?: string;
+  secret?: string;
+  keyEncryptionSecret?: string;
+  algorithm?: SigningAlgorithm;
+  accessTokenTtl?: number;
+  refreshTokenTtl?: number;
+  clockTolerance?: number;
+  keyActivationDelay?: number;
+  sessionRetention?: number;
+  loginLockoutWindow?: number;
+}
+
+/** A missing or malformed variable: exit code 2, one line. */
+export class OperatorEnvironmentError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+const SECONDS = {
+  ACCESS_TOKEN_TTL: 'accessTokenTtl',
+  REFRESH_TOKEN_TTL: 'refreshTokenTtl',
+  CLOCK_TOLERANCE: 'clockTolerance',
+  KEY_ACTIVATION_DELAY: 'keyActivationDelay',
+  SESSION_RETENTION: 'sessionRetention',
+  LOGIN_LOCKOUT_WINDOW: 'loginLockoutWindow',
+} as const;
+
+const MIN_SECRET_BYTES = 32;
+
+/** Reads and checks what `command` needs; the first problem is thrown as one line. */
+export function readOperatorEnvironment(env: Env, command: CliCommand): OperatorEnvironment {
+  const databaseUrl = postgresUrl(env, 'DATABASE_URL');
+  if (!databaseUrl) throw new OperatorEnvironmentError('DATABASE_URL is required (postgres://user:pass@host:5432/db)');
+  const result: OperatorEnvironment = { databaseUrl };
+  const listen = postgresUrl(env, 'DATABASE_LISTEN_URL');
+  if (listen) result.databaseListenUrl = listen;
+  for (const name of ['JWT_SECRET', 'KEY_ENCRYPTION_SECRET'] as const) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) {
+      throw new OperatorEnvironmentError(`${name} must be at least ${MIN_SECRET_BYTES} bytes`);
+    }
+    if (name === 'JWT_SECRET') result.secret = value;
+    else result.keyEncryptionSecret = value;
+  }
+  if (command.keys === 'write' && !result.keyEncryptionSecret) {
+    throw new OperatorEnvironmentError(
+      `${command.name} needs KEY_ENCRYPTION_SECRET (the app's keyEncryptionSecret): a new key is stored encrypted with it`,
+    );
+  }
+  const algorithm = env.JWT_ALGORITHM?.trim();
+  if (algorithm) {
+    if (!isSigningAlgorithm(algorithm)) {
+      throw new OperatorEnvironmentError(
+        `JWT_ALGORITHM must be one of ${SIGNING_ALGORITHMS.join(', ')} (got "${env.JWT_ALGORITHM}")`,
+      );
+    }
+    result.algorithm = algorithm;
+  }
+  for (const [name, option] of Object.entries(SECONDS)) {
+    const raw = env[name]?.trim();
+    if (!raw) continue;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+      throw new OperatorEnvironmentError(`${name} must be a whole number of seconds, 1 or more (got "${raw}")`);
+    }
+    result[option] = value;
+  }
+  return result;
+}
+
+function postgresUrl(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new OperatorEnvironmentError(`${name} must be a postgres:// URL`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new OperatorEnvironmentError(`${name} must be a postgres:// URL`);
+  }
+  return raw;
+}

@@ -420,6 +420,11 @@ describe('a host app that installs the packed tarball', () => {
     }, 60_000);
 
     it('lists, rotates and retires keys; the running app publishes the new key at once', async () => {
+      // Started with a key-encryption secret and no JWT secret, an issuer would create a key of its
+      // own (HS256, the default) that every instance would then sign with. The CLI never does.
+      expect(
+        (await cli(['purge'], { DATABASE_URL: database.url, KEY_ENCRYPTION_SECRET: keyEncryptionSecret })).code,
+      ).toBe(0);
       const listed = await cli(['keys', 'list']);
       expect(listed.code).toBe(0);
       expect(listed.stdout).toMatch(/^s-\S+ \(JWT_SECRET\)\s+HS256\s+current\s/m);

@@ -1,11 +1,22 @@
 import { parseArgs } from 'node:util';
 import type { INestApplicationContext } from '@nestjs/common';
-import { AuthService } from '../auth.service.js';
-import { KeyRotationPendingError, KeyRotationService } from '../keys/key-rotation.service.js';
-import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-key.js';
 import type { KeyTimeline } from '../keys/signing-keys.service.js';
-import { PurgeService } from '../revocation/purge.service.js';
-import { RevocationService } from '../revocation/revocation.service.js';
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-algorithms.js';
+
+/**
+ * The services, loaded when a command runs: parsing (and --help, and a typo) must not wait for
+ * Nest, TypeORM and the module to load.
+ */
+const services = async () => {
+  const [{ AuthService }, { KeyRotationPendingError, KeyRotationService }, { PurgeService }, { RevocationService }] =
+    await Promise.all([
+      import('../auth.service.js'),
+      import('../keys/key-rotation.service.js'),
+      import('../revocation/purge.service.js'),
+      import('../revocation/revocation.service.js'),
+    ]);
+  return { AuthService, KeyRotationPendingError, KeyRotationService, PurgeService, RevocationService };
+};
 
 /**
  * The operator commands, shared by the package's `nest-jwt-revocation` bin and the example app's
@@ -140,6 +151,7 @@ function printKeys(keys: KeyTimeline[], output: CliOutput): void {
 }
 
 async function listKeys(app: INestApplicationContext, output: CliOutput): Promise<number> {
+  const { KeyRotationService } = await services();
   const keys = await app.get(KeyRotationService).list();
   if (keys.length === 0) output.out('No signing keys.');
   else printKeys(keys, output);
@@ -151,6 +163,7 @@ async function rotateKeys(
   output: CliOutput,
   algorithm: SigningAlgorithm | undefined,
 ): Promise<number> {
+  const { KeyRotationPendingError, KeyRotationService } = await services();
   try {
     const rotated = await app.get(KeyRotationService).rotate(algorithm);
     output.out(
@@ -165,12 +178,14 @@ async function rotateKeys(
 }
 
 async function retireKeys(app: INestApplicationContext, output: CliOutput): Promise<number> {
+  const { KeyRotationService } = await services();
   const retired = await app.get(KeyRotationService).retire();
   output.out(retired.length === 0 ? 'No key to retire.' : `Retired ${retired.length} key(s): ${retired.join(', ')}.`);
   return 0;
 }
 
 async function purge(app: INestApplicationContext, output: CliOutput): Promise<number> {
+  const { PurgeService } = await services();
   const result = await app.get(PurgeService).purgeExpired();
   if (result.skipped) {
     output.out('Another instance holds the purge lock; nothing deleted.');
@@ -188,6 +203,7 @@ async function revokeUser(
   email: string,
   until: Date | undefined,
 ): Promise<number> {
+  const { AuthService, RevocationService } = await services();
   const user = await app.get(AuthService).findUserByEmail(email);
   if (!user) {
     output.err(`No user with email ${email}`);

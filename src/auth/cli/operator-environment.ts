@@ -1,4 +1,4 @@
-import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-key.js';
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-algorithms.js';
 import type { CliCommand } from './cli-commands.js';
 
 /**

@@ -20,20 +20,18 @@ import { JwtService } from '@nestjs/jwt';
  */
 const hmacJwt = new JwtService();
 
-/** HMAC algorithms: a shared secret (signs and verifies). */
-export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
-/** Asymmetric algorithms: a private key signs, its public key verifies (and is published). */
-export const ASYMMETRIC_ALGORITHMS = ['EdDSA', 'ES256'] as const;
-export const SIGNING_ALGORITHMS = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS] as const;
+import { isAsymmetric, type HmacAlgorithm, type SigningAlgorithm } from './signing-algorithms.js';
 
-export type HmacAlgorithm = (typeof HMAC_ALGORITHMS)[number];
-export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
-export type SigningAlgorithm = HmacAlgorithm | AsymmetricAlgorithm;
-
-export const isSigningAlgorithm = (value: unknown): value is SigningAlgorithm =>
-  (SIGNING_ALGORITHMS as readonly unknown[]).includes(value);
-export const isAsymmetric = (algorithm: SigningAlgorithm): algorithm is AsymmetricAlgorithm =>
-  (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm);
+export {
+  ASYMMETRIC_ALGORITHMS,
+  HMAC_ALGORITHMS,
+  SIGNING_ALGORITHMS,
+  isAsymmetric,
+  isSigningAlgorithm,
+  type AsymmetricAlgorithm,
+  type HmacAlgorithm,
+  type SigningAlgorithm,
+} from './signing-algorithms.js';
 
 /** What a key id may look like: what this module writes, and nothing that needs escaping anywhere. */
 export const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

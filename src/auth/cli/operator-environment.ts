@@ -12,10 +12,12 @@ export const OPERATOR_ENVIRONMENT_HELP = `Environment:
   JWT_SECRET             keys list, keys retire: the app's \`secret\` option, if it has one
   JWT_ALGORITHM          keys rotate: the algorithm of the new key when --algorithm is not given
                          (HS256, EdDSA or ES256; default HS256): the app's \`algorithm\` option
-  The app's lifetimes, in seconds, where it changed the defaults (the module option in brackets):
+  The app's lifetimes, in seconds, where it changed the defaults (the module option in brackets),
+  from which keys retire, keys list, keys rotate and purge (which also retires keys) compute dates:
   ACCESS_TOKEN_TTL [accessTokenTtl], REFRESH_TOKEN_TTL [refreshTokenTtl], CLOCK_TOLERANCE
-  [clockTolerance], KEY_ACTIVATION_DELAY [keyActivationDelay]: keys; SESSION_RETENTION
-  [sessionRetention], LOGIN_LOCKOUT_WINDOW [loginLockoutWindow]: purge`;
+  [clockTolerance], KEY_ACTIVATION_DELAY [keyActivationDelay], SESSION_RETENTION [sessionRetention],
+  LOGIN_LOCKOUT_WINDOW [loginLockoutWindow]. Shorter than the app's, a key would retire while tokens
+  it signed are still live.`;
 
 export interface OperatorEnvironment {
   databaseUrl: string;

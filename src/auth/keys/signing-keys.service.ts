@@ -327,9 +327,7 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
   }
 
   private async read(): Promise<void> {
-    const rows = this.source
-      ? await this.source.load()
-      : await this.repository.loadAll(this.readsPrivateKeys);
+    const rows = this.source ? await this.source.load() : await this.repository.loadAll(this.readsPrivateKeys);
     this.loaded = this.build(rows);
     this.loadCount += 1;
   }
@@ -359,7 +357,8 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     for (const row of rows) {
       const key = this.fromRow(row, unusable);
       if (key) byKid.set(key.kid, key);
-      if (this.settings.mode !== 'verifier') schedule.push({ kid: row.kid, activatesAt: row.activatesAt.getTime(), key });
+      if (this.settings.mode !== 'verifier')
+        schedule.push({ kid: row.kid, activatesAt: row.activatesAt.getTime(), key });
     }
     const verifyUntil = new Map<string, number>();
     // A JWKS lists only keys that may verify now, without dates: its keys have no end here.

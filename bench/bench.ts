@@ -1,5 +1,5 @@
 import { ExtractJwt } from 'passport-jwt';
-import { parseBearer } from '../src/auth/http/bearer.js';
+import { parseBearer } from '../src/auth/tokens/bearer.js';
 import {
   cookieLogin,
   finish,

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** Keys that sign tokens (rotation, asymmetric algorithms, JWKS); see src/auth/entities/signing-key.entity.ts. */
+/** Keys that sign tokens (rotation, asymmetric algorithms, JWKS); see src/auth/keys/signing-key.entity.ts. */
 export class CreateSigningKeys1764500000000 implements MigrationInterface {
   name = 'CreateSigningKeys1764500000000';
 

@@ -3,8 +3,8 @@ import { type AddressInfo, isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MAX_BEARER_TOKEN_LENGTH } from '../src/auth/auth.constants.js';
-import { accessTokenOf, parseBearer } from '../src/auth/http/bearer.js';
-import { codePointLength, storableUserAgent } from '../src/auth/http/client-address.js';
+import { accessTokenOf, parseBearer } from '../src/auth/tokens/bearer.js';
+import { codePointLength, storableUserAgent } from '../src/auth/common/client-address.js';
 import {
   bearer,
   createTestApp,

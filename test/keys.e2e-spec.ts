@@ -6,7 +6,7 @@ import { createRemoteJWKSet, jwtVerify, SignJWT } from 'jose';
 import { KeyRotationService, PurgeService, RevocationSyncService, SigningKeys } from '../src/auth/index.js';
 import { KeyEncryption } from '../src/auth/keys/key-encryption.js';
 import { generateKey, keyFromStorage } from '../src/auth/keys/signing-key.js';
-import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
+import { RevocationRepository } from '../src/auth/revocation/revocation.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall } from './support/latch.js';

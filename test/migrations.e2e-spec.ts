@@ -83,7 +83,7 @@ describe('migrations', () => {
         'sessions_user_id_idx',
         'revoked_tokens_expires_at_idx',
         'revoked_tokens_pkey',
-        // The purge reads these in order (src/auth/repositories/purge.repository.ts).
+        // The purge reads these in order (src/auth/purge/purge.repository.ts).
         'login_failures_failed_at_idx',
         'sessions_ended_at_idx',
       ]),

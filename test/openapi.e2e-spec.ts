@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { RequestMethod } from '@nestjs/common';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { AuthController } from '../src/auth/auth.controller.js';
+import { AuthController } from '../src/auth/login/auth.controller.js';
 import { JwksController } from '../src/auth/keys/jwks.controller.js';
 import { AccountRecoveryController } from '../src/auth/recovery/account-recovery.controller.js';
 import { SessionsController } from '../src/auth/sessions/sessions.controller.js';

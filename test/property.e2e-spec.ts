@@ -2,8 +2,8 @@ import { isIP, isIPv4 } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Response } from 'supertest';
-import { codePointLength } from '../src/auth/http/client-address.js';
-import { hasLoneSurrogate } from '../src/auth/dto/validators.js';
+import { codePointLength } from '../src/auth/common/client-address.js';
+import { hasLoneSurrogate } from '../src/auth/common/validators.js';
 import {
   bearer,
   createTestApp,

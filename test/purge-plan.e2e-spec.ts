@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { AUTH_CLOCK, AUTH_ENTITIES, AuthModule, PurgeService } from '../src/auth/index.js';
-import { PURGE_TARGETS, PurgeRepository } from '../src/auth/repositories/purge.repository.js';
+import { PURGE_TARGETS, PurgeRepository } from '../src/auth/purge/purge.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { TEST_SECRET } from './support/test-app.js';

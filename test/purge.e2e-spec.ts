@@ -8,7 +8,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { AUTH_CLOCK, AUTH_ENTITIES, AuthModule, PurgeService } from '../src/auth/index.js';
-import { PurgeRepository } from '../src/auth/repositories/purge.repository.js';
+import { PurgeRepository } from '../src/auth/purge/purge.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { holdNextCall } from './support/latch.js';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { PASSWORD_HASHER, type PasswordHasher } from '../src/auth/index.js';
-import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
-import { SessionRepository } from '../src/auth/repositories/session.repository.js';
+import { RevocationRepository } from '../src/auth/revocation/revocation.repository.js';
+import { SessionRepository } from '../src/auth/sessions/session.repository.js';
 import type { TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall, Latch } from './support/latch.js';

@@ -8,7 +8,7 @@ import {
   RevocationService,
   RevocationSyncService,
 } from '../src/auth/index.js';
-import { RevocationRepository } from '../src/auth/repositories/revocation.repository.js';
+import { RevocationRepository } from '../src/auth/revocation/revocation.repository.js';
 import { REVOCATION_CHANNEL } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';

@@ -1,5 +1,5 @@
 import { DEFAULTS, PURGE_BATCH_LIMIT } from './auth.constants.js';
-import type { AuthModuleOptions, ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
+import type { AuthModuleOptions, ResolvedAuthOptions } from './auth-module-options.interface.js';
 import { KeyEncryption, MIN_KEY_ENCRYPTION_SECRET_BYTES } from './keys/key-encryption.js';
 import type { KeySettings } from './keys/signing-keys.service.js';
 import {

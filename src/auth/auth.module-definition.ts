@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { AuthModuleOptions } from './interfaces/auth-module-options.interface.js';
+import type { AuthModuleOptions } from './auth-module-options.interface.js';
 
 /** Options known when the module is declared, for forRoot and forRootAsync alike. */
 export interface AuthModuleExtras {

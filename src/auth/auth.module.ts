@@ -3,7 +3,7 @@ import { RouterModule } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AUTH_CLOCK, DEFAULTS, PASSWORD_HASHER } from './auth.constants.js';
-import { AuthController } from './auth.controller.js';
+import { AuthController } from './login/auth.controller.js';
 import {
   AUTH_ASYNC_OPTIONS_TYPE,
   AUTH_MODULE_OPTIONS,
@@ -14,34 +14,38 @@ import { AUTH_RESOLVED_OPTIONS, issuerKeySettings, resolveAuthOptions } from './
 import { JwksModule } from './keys/jwks.module.js';
 import { AUTH_KEY_ACTIVATION_DELAY, KeyRotationService } from './keys/key-rotation.service.js';
 import { AUTH_KEY_SETTINGS, SigningKeys } from './keys/signing-keys.service.js';
-import { SigningKeyRepository } from './repositories/signing-key.repository.js';
-import type { ResolvedAuthOptions } from './interfaces/auth-module-options.interface.js';
-import { AuthService } from './auth.service.js';
+import { SigningKeyRepository } from './keys/signing-key.repository.js';
+import type { ResolvedAuthOptions } from './auth-module-options.interface.js';
+import { AuthService } from './login/auth.service.js';
 import { AUTH_MAIL_SETTINGS, resolveMailSettings } from './mail/mail-settings.js';
 import { MailOutboxService } from './mail/mail-outbox.service.js';
 import { AccountRecoveryController } from './recovery/account-recovery.controller.js';
 import { AccountRecoveryService } from './recovery/account-recovery.service.js';
-import { AccountTokenRepository } from './repositories/account-token.repository.js';
-import { MailOutboxRepository } from './repositories/mail-outbox.repository.js';
-import { AUTH_ROUTE_PREFIX, CookieTransportService } from './http/cookie-transport.service.js';
-import { SystemClock } from './providers/clock.provider.js';
-import { AUTH_ENTITIES } from './entities/index.js';
-import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
-import type { AuthModuleOptions } from './interfaces/auth-module-options.interface.js';
+import { AccountTokenRepository } from './recovery/account-token.repository.js';
+import { MailOutboxRepository } from './mail/mail-outbox.repository.js';
+import { AUTH_ROUTE_PREFIX, CookieTransportService } from './cookies/cookie-transport.service.js';
+import { SystemClock } from './common/clock.provider.js';
+import { AUTH_ENTITIES } from './auth.entities.js';
+import { JwtAuthGuard } from './tokens/jwt-auth.guard.js';
+import type { AuthModuleOptions } from './auth-module-options.interface.js';
 import { JwtStrategy } from './tokens/jwt.strategy.js';
 import { LoginThrottleService } from './throttling/login-throttle.service.js';
-import { Argon2PasswordHasher } from './providers/password-hasher.provider.js';
-import { PurgeService } from './revocation/purge.service.js';
-import { LoginFailureRepository } from './repositories/login-failure.repository.js';
-import { PurgeRepository } from './repositories/purge.repository.js';
-import { RateLimitRepository } from './repositories/rate-limit.repository.js';
-import { RevocationRepository } from './repositories/revocation.repository.js';
-import { SessionRepository } from './repositories/session.repository.js';
-import { UserRepository } from './repositories/user.repository.js';
+import { Argon2PasswordHasher } from './common/password-hasher.provider.js';
+import { PurgeService } from './purge/purge.service.js';
+import { LoginFailureRepository } from './throttling/login-failure.repository.js';
+import { PurgeRepository } from './purge/purge.repository.js';
+import { RateLimitRepository } from './throttling/rate-limit.repository.js';
+import { RevocationRepository } from './revocation/revocation.repository.js';
+import { SessionRepository } from './sessions/session.repository.js';
+import { UserRepository } from './accounts/user.repository.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { RevocationSyncService } from './revocation/revocation-sync.service.js';
 import { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
-import { LogSecurityEventHandler, SECURITY_EVENT_HANDLER, SecurityEventsService } from './security-events.service.js';
+import {
+  LogSecurityEventHandler,
+  SECURITY_EVENT_HANDLER,
+  SecurityEventsService,
+} from './security-events/security-events.service.js';
 import { SessionActivityService } from './sessions/session-activity.service.js';
 import { SessionsController } from './sessions/sessions.controller.js';
 import { TokenService } from './tokens/token.service.js';

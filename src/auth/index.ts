@@ -1,42 +1,48 @@
 export { AuthModule } from './auth.module.js';
 export { AuthVerifierModule } from './verifier/auth-verifier.module.js';
 export { AUTH_VERIFIER_OPTIONS } from './verifier/auth-verifier.module-definition.js';
-export type { AuthVerifierOptions } from './interfaces/auth-verifier-options.interface.js';
+export type { AuthVerifierOptions } from './verifier/auth-verifier-options.interface.js';
 export { AccountPagesModule } from './account-pages/account-pages.module.js';
 export type { AccountPagesOptions } from './account-pages/account-pages.options.js';
 export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
-export { AuthService, type AccountView, type ClientInfo, type DeviceSession, type PublicUser } from './auth.service.js';
+export {
+  AuthService,
+  type AccountView,
+  type ClientInfo,
+  type DeviceSession,
+  type PublicUser,
+} from './login/auth.service.js';
 export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation/revocation.service.js';
 export { RevocationSyncService, type RevocationSyncState } from './revocation/revocation-sync.service.js';
 export { LoginThrottleService, LoginThrottledException } from './throttling/login-throttle.service.js';
 export { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
-export { RetryLaterException, TooManyRequestsException, AuthUnavailableException } from './errors/exceptions.js';
-export { AuthExceptionsFilter } from './filters/auth-exceptions.filter.js';
+export { RetryLaterException, TooManyRequestsException, AuthUnavailableException } from './common/exceptions.js';
+export { AuthExceptionsFilter } from './common/auth-exceptions.filter.js';
 export {
   SecurityEventsService,
   SECURITY_EVENT_HANDLER,
   LogSecurityEventHandler,
   formatSecurityEvent,
-} from './security-events.service.js';
-export { clientAddress, throttleKey } from './http/client-address.js';
-export { ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, AUTH_TRANSPORT_HEADER } from './http/cookies.js';
-export type { CookieSession } from './http/cookie-transport.service.js';
+} from './security-events/security-events.service.js';
+export { clientAddress, throttleKey } from './common/client-address.js';
+export { ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, AUTH_TRANSPORT_HEADER } from './cookies/cookies.js';
+export type { CookieSession } from './cookies/cookie-transport.service.js';
 export { RevocationListenerMismatchError } from './revocation/revocation-sync.service.js';
 export { deviceNameFromUserAgent } from './sessions/device-name.js';
-export { PurgeService, type PurgeResult } from './revocation/purge.service.js';
+export { PurgeService, type PurgeResult } from './purge/purge.service.js';
 export { TokenService } from './tokens/token.service.js';
-export { JwtAuthGuard } from './guards/jwt-auth.guard.js';
+export { JwtAuthGuard } from './tokens/jwt-auth.guard.js';
 export { JwtStrategy } from './tokens/jwt.strategy.js';
-export { Public } from './decorators/public.decorator.js';
-export { CurrentUser } from './decorators/current-user.decorator.js';
-export { StrictRevocationCheck } from './decorators/strict-revocation.decorator.js';
-export { RequireVerifiedEmail } from './decorators/require-verified-email.decorator.js';
+export { Public } from './tokens/public.decorator.js';
+export { CurrentUser } from './tokens/current-user.decorator.js';
+export { StrictRevocationCheck } from './revocation/strict-revocation.decorator.js';
+export { RequireVerifiedEmail } from './recovery/require-verified-email.decorator.js';
 export { AccountRecoveryService } from './recovery/account-recovery.service.js';
 export { MailOutboxService, type DrainResult } from './mail/mail-outbox.service.js';
 export { SmtpMailTransport } from './mail/smtp-mail.transport.js';
 export { FileMailTransport } from './mail/file-mail.transport.js';
-export type { MailMessage, MailTransport } from './interfaces/mail-transport.interface.js';
+export type { MailMessage, MailTransport } from './mail/mail-transport.interface.js';
 export {
   AUTH_ENTITIES,
   UserEntity,
@@ -48,7 +54,7 @@ export {
   SigningKeyEntity,
   AccountTokenEntity,
   MailOutboxEntity,
-} from './entities/index.js';
+} from './auth.entities.js';
 export { SigningKeys, type KeyState, type KeyTimeline } from './keys/signing-keys.service.js';
 export { KeyRotationService, KeyRotationPendingError, type RotatedKey } from './keys/key-rotation.service.js';
 export { SIGNING_ALGORITHMS, isSigningAlgorithm } from './keys/signing-key.js';
@@ -61,10 +67,14 @@ export type {
   AuthModuleOptions,
   HmacAlgorithm,
   SigningAlgorithm,
-} from './interfaces/auth-module-options.interface.js';
-export type { AuthenticatedUser } from './interfaces/authenticated-user.interface.js';
-export type { AuthTokenClaims } from './interfaces/jwt-claims.interface.js';
-export type { Clock } from './interfaces/clock.interface.js';
-export type { SecurityEvent, SecurityEventHandler, SecurityEventType } from './interfaces/security-event.interface.js';
-export type { PasswordHasher } from './interfaces/password-hasher.interface.js';
-export type { TokenPair } from './interfaces/token-pair.interface.js';
+} from './auth-module-options.interface.js';
+export type { AuthenticatedUser } from './tokens/authenticated-user.interface.js';
+export type { AuthTokenClaims } from './tokens/jwt-claims.interface.js';
+export type { Clock } from './common/clock.interface.js';
+export type {
+  SecurityEvent,
+  SecurityEventHandler,
+  SecurityEventType,
+} from './security-events/security-event.interface.js';
+export type { PasswordHasher } from './common/password-hasher.interface.js';
+export type { TokenPair } from './login/token-pair.interface.js';

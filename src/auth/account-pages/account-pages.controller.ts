@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyDecorators, Controller, Get, Header, Inject, NotFoundException, Param } from '@nestjs/common';
-import { Public } from '../decorators/public.decorator.js';
+import { Public } from '../tokens/public.decorator.js';
 import { ACCOUNT_PAGES_OPTIONS, type ResolvedAccountPagesOptions } from './account-pages.options.js';
 import {
   ACCOUNT_CSS,

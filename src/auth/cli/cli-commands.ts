@@ -10,9 +10,9 @@ import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '.
 const services = async () => {
   const [{ AuthService }, { KeyRotationPendingError, KeyRotationService }, { PurgeService }, { RevocationService }] =
     await Promise.all([
-      import('../auth.service.js'),
+      import('../login/auth.service.js'),
       import('../keys/key-rotation.service.js'),
-      import('../revocation/purge.service.js'),
+      import('../purge/purge.service.js'),
       import('../revocation/revocation.service.js'),
     ]);
   return { AuthService, KeyRotationPendingError, KeyRotationService, PurgeService, RevocationService };

@@ -3,10 +3,10 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth.module.js';
 import { AUTH_MODULE_OPTIONS } from '../auth.module-definition.js';
 import { AUTH_RESOLVED_OPTIONS, issuerKeySettings, resolveAuthOptions } from '../auth-options.js';
-import { AUTH_ENTITIES } from '../entities/index.js';
-import type { AuthModuleOptions, ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
+import { AUTH_ENTITIES } from '../auth.entities.js';
+import type { AuthModuleOptions, ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import { AUTH_KEY_SETTINGS } from '../keys/signing-keys.service.js';
-import { formatSecurityEvent } from '../security-events.service.js';
+import { formatSecurityEvent } from '../security-events/security-events.service.js';
 import type { OperatorEnvironment } from './operator-environment.js';
 
 @Module({})

@@ -1,6 +1,6 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { StoredSigningKey } from '../repositories/signing-key.repository.js';
+import type { StoredSigningKey } from './signing-key.repository.js';
 import { ASYMMETRIC_ALGORITHMS, KID_PATTERN } from './signing-key.js';
 
 /** Injection token of a source of public keys other than the signing_keys table. */

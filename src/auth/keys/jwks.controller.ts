@@ -1,7 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { JWKS_MAX_AGE_SECONDS } from '../auth.constants.js';
-import { Public } from '../decorators/public.decorator.js';
+import { Public } from '../tokens/public.decorator.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
 import { JsonWebKeySetResponse } from '../openapi/responses.js';
 import { SigningKeys } from './signing-keys.service.js';

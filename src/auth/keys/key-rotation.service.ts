@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import { SigningKeyRepository } from '../repositories/signing-key.repository.js';
+import type { Clock } from '../common/clock.interface.js';
+import { SigningKeyRepository } from './signing-key.repository.js';
 import { AUTH_KEY_SETTINGS, type KeySettings, type KeyTimeline, SigningKeys } from './signing-keys.service.js';
 import { generateKey, type SigningAlgorithm } from './signing-key.js';
 

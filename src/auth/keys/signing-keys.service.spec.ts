@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Latch } from '../../../test/support/latch.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import type { SigningKeyRepository, StoredSigningKey } from '../repositories/signing-key.repository.js';
+import type { Clock } from '../common/clock.interface.js';
+import type { SigningKeyRepository, StoredSigningKey } from './signing-key.repository.js';
 import type { KeySource } from './jwks-key-source.js';
 import { generateKey, keyFromSecretOption } from './signing-key.js';
 import { SigningKeys } from './signing-keys.service.js';

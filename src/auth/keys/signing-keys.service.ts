@@ -1,12 +1,12 @@
 import type { JsonWebKey } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit, Optional } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import { SigningKeyRepository, type StoredSigningKey } from '../repositories/signing-key.repository.js';
+import type { Clock } from '../common/clock.interface.js';
+import { SigningKeyRepository, type StoredSigningKey } from './signing-key.repository.js';
 import type { CompactJws } from './jws.js';
 import { AUTH_KEY_SOURCE, type KeySource } from './jwks-key-source.js';
 import { type KeyEncryption } from './key-encryption.js';
-import { isDatabaseUnavailable } from '../errors/database-errors.js';
+import { isDatabaseUnavailable } from '../common/database-errors.js';
 import {
   generateKey,
   isAsymmetric,

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { MailMessage, MailTransport } from '../interfaces/mail-transport.interface.js';
+import type { MailMessage, MailTransport } from './mail-transport.interface.js';
 
 /**
  * Development without a mail server: each mail is composed by nodemailer as it would be sent

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import { MailOutboxRepository } from '../repositories/mail-outbox.repository.js';
+import type { Clock } from '../common/clock.interface.js';
+import { MailOutboxRepository } from './mail-outbox.repository.js';
 import { AUTH_MAIL_SETTINGS, type MailSettings } from './mail-settings.js';
 
 /** How often each instance looks for mails that are due (new ones are sent at once, see kick). */

@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../auth.constants.js';
-import type { AuthMailOptions } from '../interfaces/auth-module-options.interface.js';
-import type { MailTransport } from '../interfaces/mail-transport.interface.js';
+import type { AuthMailOptions } from '../auth-module-options.interface.js';
+import type { MailTransport } from './mail-transport.interface.js';
 import { KeyEncryption } from '../keys/key-encryption.js';
 
 /** Injection token of the resolved mail settings (null: the module sends no mail). */

@@ -1,4 +1,4 @@
-import type { RenderedMail } from '../repositories/account-token.repository.js';
+import type { RenderedMail } from '../recovery/account-token.repository.js';
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 

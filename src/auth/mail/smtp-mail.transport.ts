@@ -1,5 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { MailMessage, MailTransport } from '../interfaces/mail-transport.interface.js';
+import type { MailMessage, MailTransport } from './mail-transport.interface.js';
 
 /** Seconds nodemailer may spend connecting to, greeting, or waiting on the SMTP server. */
 const SMTP_TIMEOUT_MS = 10_000;

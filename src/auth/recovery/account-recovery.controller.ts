@@ -10,17 +10,17 @@ import {
   UseGuards,
   UsePipes,
 } from '@nestjs/common';
-import { authValidationPipe, clientInfo } from '../auth.controller.js';
-import { Public } from '../decorators/public.decorator.js';
-import { EmailDto, ResetPasswordDto, VerifyEmailDto } from '../dto/account-recovery.dto.js';
-import { AuthExceptionsFilter } from '../filters/auth-exceptions.filter.js';
-import { JwtAuthGuard } from '../guards/jwt-auth.guard.js';
-import type { ClientRequest } from '../http/client-address.js';
-import { CookieTransportService } from '../http/cookie-transport.service.js';
+import { authValidationPipe, clientInfo } from '../login/auth.controller.js';
+import { Public } from '../tokens/public.decorator.js';
+import { EmailDto, ResetPasswordDto, VerifyEmailDto } from './account-recovery.dto.js';
+import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
+import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
+import type { ClientRequest } from '../common/client-address.js';
+import { CookieTransportService } from '../cookies/cookie-transport.service.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
 import { MailRequestedResponse } from '../openapi/responses.js';
 import { ApiArea } from '../openapi/swagger.js';
-import { BodyShapePipe } from '../pipes/body-shape.pipe.js';
+import { BodyShapePipe } from '../common/body-shape.pipe.js';
 import { AccountRecoveryService } from './account-recovery.service.js';
 
 /** The answers to a mail request: the same whether the account exists or not. */

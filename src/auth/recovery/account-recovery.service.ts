@@ -2,25 +2,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors, PASSWORD_HASHER } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import type { AccountTokenPurpose } from '../entities/account-token.entity.js';
-import { secondsUntil, TooManyRequestsException } from '../errors/exceptions.js';
-import { throttleKey } from '../http/client-address.js';
-import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import type { PasswordHasher } from '../interfaces/password-hasher.interface.js';
+import type { AccountTokenPurpose } from './account-token.entity.js';
+import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
+import { throttleKey } from '../common/client-address.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import type { Clock } from '../common/clock.interface.js';
+import type { PasswordHasher } from '../common/password-hasher.interface.js';
 import { MailOutboxService } from '../mail/mail-outbox.service.js';
 import { AUTH_MAIL_SETTINGS, type MailSettings } from '../mail/mail-settings.js';
 import { emailVerificationMail, passwordResetMail } from '../mail/mail-templates.js';
 import type { EntityManager } from 'typeorm';
-import {
-  AccountTokenRepository,
-  type RenderedMail,
-  type TokenIssue,
-} from '../repositories/account-token.repository.js';
+import { AccountTokenRepository, type RenderedMail, type TokenIssue } from './account-token.repository.js';
 import { OUTBOX_AAD } from '../mail/mail-outbox.service.js';
-import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
+import { RateLimitRepository } from '../throttling/rate-limit.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
-import { SecurityEventsService } from '../security-events.service.js';
+import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 /** 32 random bytes, base64url: what a link carries. Anything else is not one of ours. */
 const ACCOUNT_TOKEN = /^[A-Za-z0-9_-]{43}$/;

@@ -1,4 +1,4 @@
-import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
+import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
 import { hexWord, JtiTable } from './jti-table.js';
 import type { RevocationEvent } from './revocation-events.js';
 

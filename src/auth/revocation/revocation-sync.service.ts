@@ -6,10 +6,10 @@ import type { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions.js';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
-import type { Clock } from '../interfaces/clock.interface.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import type { Clock } from '../common/clock.interface.js';
 import { SigningKeys } from '../keys/signing-keys.service.js';
-import { RevocationRepository } from '../repositories/revocation.repository.js';
+import { RevocationRepository } from './revocation.repository.js';
 import {
   decodeHint,
   encodeHeartbeat,

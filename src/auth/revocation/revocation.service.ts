@@ -1,13 +1,13 @@
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors } from '../auth.constants.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
+import type { Clock } from '../common/clock.interface.js';
+import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
-import { RevocationRepository, type RevokedTokenRecord } from '../repositories/revocation.repository.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import { RevocationRepository, type RevokedTokenRecord } from './revocation.repository.js';
 import type { RevocationEvent } from './revocation-events.js';
 import { RevocationSyncService } from './revocation-sync.service.js';
-import { SecurityEventsService } from '../security-events.service.js';
+import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export const REVOCATION_REASONS = {
   logout: 'logout',

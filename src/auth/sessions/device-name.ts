@@ -1,5 +1,5 @@
 import Bowser from 'bowser';
-import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../http/client-address.js';
+import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../common/client-address.js';
 
 /** A readable device name from a user agent, e.g. "Firefox on Linux"; used when a login names none. */
 export function deviceNameFromUserAgent(userAgent: string | null | undefined): string {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import { SessionRepository } from '../repositories/session.repository.js';
+import type { Clock } from '../common/clock.interface.js';
+import { SessionRepository } from './session.repository.js';
 
 /** How stale `last_used_at` may get: guarded requests write it at most this often per session. */
 export const LAST_USED_WRITE_INTERVAL_MS = 60_000;

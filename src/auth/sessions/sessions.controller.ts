@@ -11,12 +11,12 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import { AuthService, type DeviceSession } from '../auth.service.js';
-import { CurrentUser } from '../decorators/current-user.decorator.js';
-import { CookieTransportService, type TransportRequest } from '../http/cookie-transport.service.js';
-import { AuthExceptionsFilter } from '../filters/auth-exceptions.filter.js';
-import { JwtAuthGuard } from '../guards/jwt-auth.guard.js';
-import type { AuthenticatedUser } from '../interfaces/authenticated-user.interface.js';
+import { AuthService, type DeviceSession } from '../login/auth.service.js';
+import { CurrentUser } from '../tokens/current-user.decorator.js';
+import { CookieTransportService, type TransportRequest } from '../cookies/cookie-transport.service.js';
+import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
+import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
+import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
 import { DeviceSessionResponse } from '../openapi/responses.js';
 import { ApiArea } from '../openapi/swagger.js';

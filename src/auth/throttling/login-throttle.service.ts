@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import { throttleKey } from '../http/client-address.js';
-import { secondsUntil, TooManyRequestsException } from '../errors/exceptions.js';
-import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import { LoginFailureRepository } from '../repositories/login-failure.repository.js';
-import { SecurityEventsService } from '../security-events.service.js';
+import { throttleKey } from '../common/client-address.js';
+import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import type { Clock } from '../common/clock.interface.js';
+import { LoginFailureRepository } from './login-failure.repository.js';
+import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 /** 429 with the seconds to wait, which the module's filter also puts in `Retry-After`. */
 export class LoginThrottledException extends TooManyRequestsException {

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import { throttleKey } from '../http/client-address.js';
-import { secondsUntil, TooManyRequestsException } from '../errors/exceptions.js';
-import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
-import { SecurityEventsService } from '../security-events.service.js';
+import { throttleKey } from '../common/client-address.js';
+import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import type { Clock } from '../common/clock.interface.js';
+import { RateLimitRepository } from './rate-limit.repository.js';
+import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export const REGISTER_SCOPE = 'register';
 

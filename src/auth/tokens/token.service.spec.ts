@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { UnauthorizedException } from '@nestjs/common';
 import { issuerKeySettings, resolveAuthOptions } from '../auth-options.js';
-import type { AuthModuleOptions } from '../interfaces/auth-module-options.interface.js';
-import type { Clock } from '../interfaces/clock.interface.js';
+import type { AuthModuleOptions } from '../auth-module-options.interface.js';
+import type { Clock } from '../common/clock.interface.js';
 import { SigningKeys } from '../keys/signing-keys.service.js';
-import type { SigningKeyRepository } from '../repositories/signing-key.repository.js';
+import type { SigningKeyRepository } from '../keys/signing-key.repository.js';
 import type { RevocationSyncService } from '../revocation/revocation-sync.service.js';
 import { TokenService } from './token.service.js';
 

@@ -3,13 +3,13 @@ import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, type TokenType } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { readCompactJws } from '../keys/jws.js';
-import { AuthUnavailableException } from '../errors/exceptions.js';
+import { AuthUnavailableException } from '../common/exceptions.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { KeyUnusableError, SigningKeys } from '../keys/signing-keys.service.js';
 import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
-import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
-import type { Clock } from '../interfaces/clock.interface.js';
-import type { AuthTokenClaims } from '../interfaces/jwt-claims.interface.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import type { Clock } from '../common/clock.interface.js';
+import type { AuthTokenClaims } from './jwt-claims.interface.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERIFIED_CACHE_SIZE = 10_000;

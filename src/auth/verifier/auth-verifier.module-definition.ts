@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { AuthVerifierOptions } from '../interfaces/auth-verifier-options.interface.js';
+import type { AuthVerifierOptions } from './auth-verifier-options.interface.js';
 
 export const {
   ConfigurableModuleClass: ConfigurableAuthVerifierModule,

@@ -2,18 +2,22 @@ import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS, resolveAuthOptions } from '../auth-options.js';
-import { JwtAuthGuard } from '../guards/jwt-auth.guard.js';
-import type { ResolvedAuthOptions } from '../interfaces/auth-module-options.interface.js';
-import type { AuthVerifierOptions } from '../interfaces/auth-verifier-options.interface.js';
+import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import type { AuthVerifierOptions } from './auth-verifier-options.interface.js';
 import { AUTH_KEY_SOURCE, JwksKeySource } from '../keys/jwks-key-source.js';
 import { AUTH_KEY_SETTINGS, type KeySettings, SigningKeys } from '../keys/signing-keys.service.js';
-import { SystemClock } from '../providers/clock.provider.js';
-import { AccountTokenRepository } from '../repositories/account-token.repository.js';
-import { RevocationRepository } from '../repositories/revocation.repository.js';
-import { SigningKeyRepository } from '../repositories/signing-key.repository.js';
+import { SystemClock } from '../common/clock.provider.js';
+import { AccountTokenRepository } from '../recovery/account-token.repository.js';
+import { RevocationRepository } from '../revocation/revocation.repository.js';
+import { SigningKeyRepository } from '../keys/signing-key.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
-import { LogSecurityEventHandler, SECURITY_EVENT_HANDLER, SecurityEventsService } from '../security-events.service.js';
+import {
+  LogSecurityEventHandler,
+  SECURITY_EVENT_HANDLER,
+  SecurityEventsService,
+} from '../security-events/security-events.service.js';
 import { SessionActivityService } from '../sessions/session-activity.service.js';
 import { JwtStrategy } from '../tokens/jwt.strategy.js';
 import { TokenService } from '../tokens/token.service.js';

@@ -1,0 +1,147 @@
+import type { SigningAlgorithm } from './keys/signing-key.js';
+import type { MailTransport } from './mail/mail-transport.interface.js';
+import type { SecurityEventHandler } from './security-events/security-event.interface.js';
+
+/** How the module sends its mails (password reset, email verification). */
+export interface AuthMailOptions {
+  /** Delivers: `new SmtpMailTransport(url)`, `new FileMailTransport(dir)`, or one of your own. */
+  transport: MailTransport;
+  /** The From of every mail (`Example <no-reply@example.com>`). */
+  from: string;
+  /** Links in mails start with this: `https://app.example.com`. */
+  publicUrl: string;
+  /** Where AccountPagesModule is mounted: links go to `<publicUrl><pagesPath>/reset-password?token=…`. Default `/account`. */
+  pagesPath?: string;
+  /** Named in the mails. Default `your account`. */
+  appName?: string;
+}
+
+export type { HmacAlgorithm, SigningAlgorithm } from './keys/signing-key.js';
+
+export interface AuthModuleOptions {
+  /**
+   * HMAC secret of at least 32 bytes: the zero-configuration key (HS256). It signs while
+   * signing_keys holds no key that has taken over, and verifies its tokens until they expire.
+   * Optional with an asymmetric `algorithm`, or when signing_keys holds the keys.
+   */
+  secret?: string | Buffer;
+  /**
+   * Algorithm of the keys this module creates: `HS256` (default, with `secret`), `HS384`,
+   * `HS512`, `EdDSA` (Ed25519) or `ES256` (P-256). With an asymmetric one and no key yet, the
+   * first start creates one. Each key pins its own algorithm; a token is checked with its key's.
+   */
+  algorithm?: SigningAlgorithm;
+  /**
+   * Secret (at least 32 bytes) that encrypts the private keys in signing_keys (AES-256-GCM).
+   * Required as soon as keys live there: an asymmetric `algorithm`, or after a rotation.
+   */
+  keyEncryptionSecret?: string | Buffer;
+  /**
+   * Seconds between a key's creation by a rotation and its first signature, so that every
+   * instance and every JWKS cache has it before any token needs it. Default 600 (twice the JWKS
+   * cache lifetime).
+   */
+  keyActivationDelay?: number;
+  /** Optional `iss` claim written into and required from every token. */
+  issuer?: string;
+  /** Optional `aud` claim written into and required from every token. */
+  audience?: string;
+  /** Access-token lifetime in seconds. Default 900. */
+  accessTokenTtl?: number;
+  /** Refresh-token idle lifetime in seconds. Default 1209600 (14 days). */
+  refreshTokenTtl?: number;
+  /** Absolute session lifetime from login, in seconds. Default 2592000 (30 days). */
+  sessionMaxAge?: number;
+  /** Seconds during which the refresh token just rotated out is answered 401 without revoking the session. Default 10. */
+  refreshReuseGrace?: number;
+  /** Cron expression of the purge job, or `false` to not schedule it. Default every 10 minutes. */
+  purgeCron?: string | false;
+  /** Seconds a session row is kept after it ended, before the purge deletes it. Default 7 days. */
+  sessionRetention?: number;
+  /**
+   * Seconds a token's `iat` may lie in the future of this instance's clock: the instance that
+   * signed it may run a little ahead. Default 5.
+   */
+  clockTolerance?: number;
+  /** Failed logins of one account from one client IP, within the window, before 429. Default 5. */
+  loginMaxFailedAttempts?: number;
+  /** Failed logins from one client IP over all accounts, within the window, before 429. Default 10x the above. */
+  loginMaxFailedAttemptsPerIp?: number;
+  /**
+   * Failed logins of one account over all client IPs, within the window, before 429: bounds
+   * guessing one password from many addresses (at the price that such an attack also locks the
+   * real user out until the window passes). Default 100.
+   */
+  loginMaxFailedAttemptsPerAccount?: number;
+  /** Seconds a failed login counts for. Default 900. */
+  loginLockoutWindow?: number;
+  /** Registrations from one client IP (IPv6: one /64) within `registerWindow` before 429. Default 20. */
+  registerMaxPerIp?: number;
+  /** Seconds a registration counts for, for `registerMaxPerIp`. Default 3600. */
+  registerWindow?: number;
+  /**
+   * Receives security events (failed and throttled logins, refresh-token reuse, logout-all,
+   * password change, account deletion, bans). Default: one structured log line per event.
+   * Events never carry a token, a hash or a password.
+   */
+  securityEvents?: SecurityEventHandler;
+  /**
+   * Connection string for the revocation listener (LISTEN) when the TypeORM connection goes
+   * through a transaction-mode pooler that cannot carry notifications. Default: the TypeORM
+   * connection's own settings. It must reach the same database as the pool; this is checked at start.
+   */
+  revocationListenerUrl?: string;
+  /** Check revocation in the database on every request, on every route, instead of in memory. Default false. */
+  strictRevocation?: boolean;
+  /** How often (ms) the listening connection is probed; a dead one is noticed within twice this. Default 500. */
+  revocationHeartbeatMs?: number;
+  /** Most rows one purge statement deletes (1..10000). Default 10000. */
+  purgeBatchSize?: number;
+  /**
+   * Least pause (ms) between two full purge batches; the pause is also at least as long as the
+   * batch took, so that a large purge does not crowd out requests. Default 25.
+   */
+  purgeBatchPauseMs?: number;
+  /**
+   * Mail for password reset and email verification (needs `keyEncryptionSecret`: the mails waiting
+   * in the outbox are encrypted with a key derived from it). Without it, those routes answer 404
+   * and registration sends nothing.
+   */
+  mail?: AuthMailOptions;
+  /** Seconds a password-reset link is valid. Default 1800. */
+  passwordResetTtl?: number;
+  /** Seconds an email-verification link is valid. Default 86400. */
+  emailVerificationTtl?: number;
+  /** Login of an account whose address is not verified answers 403 (once the password was right). Default false. */
+  requireVerifiedEmail?: boolean;
+  /** Reset and verification mails asked for by one client (IPv6: one /64) per `mailWindow` before 429. Default 20. */
+  mailMaxPerIp?: number;
+  /** Reset and verification mails asked for one email address per `mailWindow` before 429. Default 5. */
+  mailMaxPerEmail?: number;
+  /** Seconds a mail request counts for. Default 3600. */
+  mailWindow?: number;
+  /**
+   * Origins (`https://app.example.com`) besides the app's own (the Host a request is sent to)
+   * from which cookie-authenticated requests are accepted; see the CSRF rules. Default none.
+   */
+  trustedOrigins?: string[];
+}
+
+/** Options with every default applied; what the services read. */
+export type ResolvedAuthOptions = Required<
+  Omit<
+    AuthModuleOptions,
+    | 'issuer'
+    | 'audience'
+    | 'secret'
+    | 'keyEncryptionSecret'
+    | 'securityEvents'
+    | 'revocationListenerUrl'
+    | 'trustedOrigins'
+    | 'mail'
+  >
+> &
+  Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'> & {
+    /** Normalised origins (scheme, host, port). */
+    trustedOrigins: ReadonlySet<string>;
+  };

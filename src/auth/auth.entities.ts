@@ -1,0 +1,33 @@
+export { UserEntity } from './accounts/user.entity.js';
+export { SessionEntity } from './sessions/session.entity.js';
+export { RevokedTokenEntity } from './revocation/revoked-token.entity.js';
+export { LoginFailureEntity } from './throttling/login-failure.entity.js';
+export { DeletedUserEntity } from './accounts/deleted-user.entity.js';
+export { RateLimitHitEntity } from './throttling/rate-limit-hit.entity.js';
+export { SigningKeyEntity } from './keys/signing-key.entity.js';
+export { AccountTokenEntity } from './recovery/account-token.entity.js';
+export { MailOutboxEntity } from './mail/mail-outbox.entity.js';
+
+import { AccountTokenEntity } from './recovery/account-token.entity.js';
+import { DeletedUserEntity } from './accounts/deleted-user.entity.js';
+import { MailOutboxEntity } from './mail/mail-outbox.entity.js';
+
+import { LoginFailureEntity } from './throttling/login-failure.entity.js';
+import { RateLimitHitEntity } from './throttling/rate-limit-hit.entity.js';
+import { RevokedTokenEntity } from './revocation/revoked-token.entity.js';
+import { SessionEntity } from './sessions/session.entity.js';
+import { SigningKeyEntity } from './keys/signing-key.entity.js';
+import { UserEntity } from './accounts/user.entity.js';
+
+/** Every entity of the module, for a host's TypeORM `entities` list. */
+export const AUTH_ENTITIES = [
+  UserEntity,
+  SessionEntity,
+  RevokedTokenEntity,
+  LoginFailureEntity,
+  DeletedUserEntity,
+  RateLimitHitEntity,
+  SigningKeyEntity,
+  AccountTokenEntity,
+  MailOutboxEntity,
+];

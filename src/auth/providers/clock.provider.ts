@@ -1,9 +1,0 @@
-import { Injectable } from '@nestjs/common';
-import type { Clock } from '../interfaces/clock.interface.js';
-
-@Injectable()
-export class SystemClock implements Clock {
-  now(): Date {
-    return new Date();
-  }
-}

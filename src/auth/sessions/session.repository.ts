@@ -1,0 +1,172 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { DataSource, Repository } from 'typeorm';
+import { SessionEntity } from './session.entity.js';
+
+/**
+ * SQL condition: the session aliased `alias` is not ended by its user's `tokens_valid_after`
+ * (logout-all, ban): it was signed in at or after the cut-off (both on the database's clock; a
+ * refresh never moves a session's sign-in time). Logout-all does not rewrite session rows, so
+ * every query that asks whether a session is still in use applies this one definition.
+ */
+export function notCutOff(alias: string): string {
+  return `NOT EXISTS (SELECT 1 FROM users cut WHERE cut.id = ${alias}.user_id
+            AND cut.tokens_valid_after > ${alias}.created_at)`;
+}
+
+/** A session about to be opened; its sign-in time comes from the database when it is written. */
+export interface SessionRequest {
+  id: string;
+  userId: string;
+  /** The password hash the presented password was verified against. */
+  verifiedPasswordHash: string;
+  deviceName: string | null;
+  userAgent: string | null;
+  ip: string | null;
+  /** The module's clock, for last_used_at. */
+  now: Date;
+  expiresAt: Date;
+}
+
+/** What the caller signs once the sign-in time is known: the refresh token goes into the row. */
+export interface SignedSession<T> {
+  refreshTokenHash: string;
+  refreshExpiresAt: Date;
+  value: T;
+}
+
+export interface RefreshRotation {
+  sessionId: string;
+  userId: string;
+  presentedHash: string;
+  newHash: string;
+  newRefreshExpiresAt: Date;
+  now: Date;
+}
+
+export interface SessionWithUserCutoff {
+  session: SessionEntity;
+  tokensValidAfter: Date | null;
+}
+
+@Injectable()
+export class SessionRepository {
+  constructor(
+    @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Opens a session for a password just verified, in one transaction: the user's row is locked
+   * (FOR SHARE) only if it still has that very password hash, so a password change, a deletion or
+   * a cut-off committed meanwhile either happens before (no row: null) or waits for this session
+   * to exist and then ends it. The sign-in time is the database's clock, the clock of every
+   * cut-off. `sign` gets it and the user's suspension, and may throw (then nothing is written).
+   */
+  async openWithVerifiedPassword<T>(
+    request: SessionRequest,
+    sign: (signedInAt: Date, suspendedUntil: Date | null) => SignedSession<T>,
+  ): Promise<T | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const [user] = (await manager.query(
+        `SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
+           FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE`,
+        [request.userId, request.verifiedPasswordHash],
+      )) as Array<{ signed_in_at: Date; suspended_until: Date | null }>;
+      if (!user) return null;
+      const signed = sign(user.signed_in_at, user.suspended_until);
+      await manager.query(
+        `INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
+                               refresh_token_hash, refresh_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          request.id,
+          request.userId,
+          request.deviceName,
+          request.userAgent,
+          request.ip,
+          user.signed_in_at,
+          request.now,
+          request.expiresAt,
+          signed.refreshTokenHash,
+          signed.refreshExpiresAt,
+        ],
+      );
+      return signed.value;
+    });
+  }
+
+  /**
+   * Swaps the current refresh token for a new one in a single conditional UPDATE, so that of N
+   * concurrent refreshes with one token exactly one wins. False when the presented token is not
+   * current, or the session or user no longer allows it.
+   */
+  async rotateRefreshToken(rotation: RefreshRotation): Promise<boolean> {
+    const result = await this.sessions.query(
+      `UPDATE sessions s
+          SET previous_refresh_token_hash = s.refresh_token_hash,
+              refresh_token_hash = $4,
+              refresh_rotated_at = $6,
+              refresh_expires_at = $5,
+              last_used_at = $6
+        WHERE s.id = $1 AND s.user_id = $2 AND s.refresh_token_hash = $3
+          AND s.revoked_at IS NULL AND s.expires_at > $6 AND s.refresh_expires_at > $6
+          AND ${notCutOff('s')}
+        RETURNING s.id`,
+      [
+        rotation.sessionId,
+        rotation.userId,
+        rotation.presentedHash,
+        rotation.newHash,
+        rotation.newRefreshExpiresAt,
+        rotation.now,
+      ],
+    );
+    return (result as unknown[][])[0].length === 1;
+  }
+
+  /**
+   * The user's sessions that can still be used: not revoked (one by one, or by the user's cut-off,
+   * which a logout-all or a ban moves), not past their end, not idle too long.
+   */
+  listActive(userId: string, now: Date): Promise<SessionEntity[]> {
+    return this.sessions
+      .createQueryBuilder('session')
+      .where('session.userId = :userId', { userId })
+      .andWhere('session.revokedAt IS NULL')
+      .andWhere('session.expiresAt > :now AND session.refreshExpiresAt > :now', { now })
+      .andWhere(notCutOff('session'))
+      .orderBy('session.lastUsedAt', 'DESC')
+      .addOrderBy('session.createdAt', 'DESC')
+      .getMany();
+  }
+
+  /**
+   * Moves last_used_at to `now` unless it was written less than `minIntervalMs` before; returns the
+   * value stored afterwards (null when the session is gone), in one round trip.
+   */
+  async touch(sessionId: string, now: Date, minIntervalMs: number): Promise<Date | null> {
+    const rows: Array<{ last_used_at: Date | null }> = await this.sessions.query(
+      `WITH touched AS (
+         UPDATE sessions SET last_used_at = $2
+          WHERE id = $1 AND revoked_at IS NULL AND last_used_at <= $3
+          RETURNING last_used_at)
+       SELECT COALESCE((SELECT last_used_at FROM touched),
+                       (SELECT last_used_at FROM sessions WHERE id = $1)) AS last_used_at`,
+      [sessionId, now, new Date(now.getTime() - minIntervalMs)],
+    );
+    return rows[0]?.last_used_at ?? null;
+  }
+
+  async findWithUserCutoff(sessionId: string): Promise<SessionWithUserCutoff | null> {
+    const session = await this.sessions
+      .createQueryBuilder('session')
+      .innerJoinAndSelect('session.user', 'user')
+      .where('session.id = :sessionId', { sessionId })
+      .getOne();
+    if (!session?.user) return null;
+    const tokensValidAfter = session.user.tokensValidAfter;
+    delete session.user;
+    return { session, tokensValidAfter };
+  }
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AuthService, RevocationService, RevocationSyncService, PurgeService } from '../src/auth/index.js';
+import { AccountService, RevocationService, RevocationSyncService, PurgeService } from '../src/auth/index.js';
 import type { TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually } from './support/latch.js';
@@ -113,15 +113,15 @@ describe('account deletion', () => {
 
   it('deleteUser(userId) for host apps does the same; false for an unknown user', async () => {
     const user = await registerAndLogin(a.http);
-    expect(await a.app.get(AuthService).deleteUser(user.userId)).toBe(true);
+    expect(await a.app.get(AccountService).deleteUser(user.userId)).toBe(true);
     expect(await status(a, user.accessToken)).toBe(401);
     await eventually(async () => (await status(b, user.accessToken)) === 401, 1_000);
-    expect(await a.app.get(AuthService).deleteUser(user.userId)).toBe(false);
+    expect(await a.app.get(AccountService).deleteUser(user.userId)).toBe(false);
   });
 
   it('keeps the tombstone until the session retention has passed, then the purge removes it', async () => {
     const user = await registerAndLogin(a.http);
-    await a.app.get(AuthService).deleteUser(user.userId);
+    await a.app.get(AccountService).deleteUser(user.userId);
     const tombstones = async () =>
       (await a.dataSource.query('SELECT count(*)::int AS n FROM deleted_users WHERE user_id = $1', [user.userId]))[0].n;
     await a.app.get(PurgeService).purgeExpired();

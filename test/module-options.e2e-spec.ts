@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, InjectionToken } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { DataSource } from 'typeorm';
+import * as api from '../src/auth/index.js';
 import { AUTH_ENTITIES, AuthModule } from '../src/auth/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { PASSWORD, TEST_SECRET } from './support/test-app.js';
@@ -76,6 +77,47 @@ describe('AuthModule with strictRevocation: true', () => {
       await http.get('/auth/me').set('Authorization', auth).expect(401);
     } finally {
       await app.close();
+      await database.drop();
+    }
+  });
+});
+
+describe('the services the package exports, injected into a host’s own provider', () => {
+  /** Every class the package exports whose name says it is a service: each must be injectable. */
+  const exportedServices = Object.entries(api).filter(([name]) => name.endsWith('Service'));
+
+  it('are all exported by AuthModule too', async () => {
+    expect(exportedServices.map(([name]) => name)).toEqual(
+      expect.arrayContaining([
+        'AuthService',
+        'AccountService',
+        'SessionsService',
+        'LoginThrottleService',
+        'RegistrationThrottleService',
+        'SecurityEventsService',
+      ]),
+    );
+    const database = await createTestDatabase();
+    const HOST_SERVICE = Symbol('HOST_SERVICE');
+    try {
+      // As a host declares a provider of its own beside AuthModule.forRoot(): it sees only the
+      // module's exports, and compile() fails on the first service that is not one of them.
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          TypeOrmModule.forRoot({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES }),
+          AuthModule.forRoot({ secret: TEST_SECRET, purgeCron: false }),
+        ],
+        providers: [
+          {
+            provide: HOST_SERVICE,
+            inject: exportedServices.map(([, service]) => service as InjectionToken),
+            useFactory: (...services: unknown[]) => services,
+          },
+        ],
+      }).compile();
+      expect(moduleRef.get<unknown[]>(HOST_SERVICE).every((service) => typeof service === 'object')).toBe(true);
+      await moduleRef.close();
+    } finally {
       await database.drop();
     }
   });

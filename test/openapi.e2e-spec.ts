@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
+import { MODULE_METADATA, PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { RequestMethod } from '@nestjs/common';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { AuthController } from '../src/auth/login/auth.controller.js';
+import { AuthModule } from '../src/auth/auth.module.js';
 import { JwksController } from '../src/auth/keys/jwks.controller.js';
-import { AccountRecoveryController } from '../src/auth/recovery/account-recovery.controller.js';
-import { SessionsController } from '../src/auth/sessions/sessions.controller.js';
 import { IS_PUBLIC_KEY } from '../src/auth/auth.constants.js';
 import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
 
@@ -23,10 +21,12 @@ interface OpenApiDocument {
 /** Every route the module's controllers declare, read from Nest's own route metadata. */
 function moduleRoutes(prefix: string): Array<{ method: string; path: string; isPublic: boolean }> {
   // The JWKS route is mounted outside the module's prefix.
-  const controllers: Array<[abstract new (...args: never[]) => unknown, string]> = [
-    [AuthController, prefix],
-    [SessionsController, prefix],
-    [AccountRecoveryController, prefix],
+  // Every controller AuthModule declares, so that a capability added later is covered too.
+  type ControllerClass = abstract new (...args: never[]) => unknown;
+  const declared = Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, AuthModule) as ControllerClass[];
+  expect(declared.length).toBeGreaterThanOrEqual(4);
+  const controllers: Array<[ControllerClass, string]> = [
+    ...declared.map((controller): [ControllerClass, string] => [controller, prefix]),
     [JwksController, ''],
   ];
   return controllers.flatMap(([controller, routePrefix]) => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  AuthService,
+  AccountService,
   formatSecurityEvent,
   RevocationService,
   SECURITY_EVENT_HANDLER,
@@ -113,7 +113,7 @@ describe('security events', () => {
     expect(banned).toMatchObject({ userId: user.userId, reason: 'user_banned' });
     expect(banned?.sessionId).toBeUndefined();
 
-    await t.app.get(AuthService).deleteUser(user.userId);
+    await t.app.get(AccountService).deleteUser(user.userId);
     expect(captured.ofType('account_deleted').at(-1)).toMatchObject({ userId: user.userId });
     expect(captured.ofType('session_revoked').at(-1)).toMatchObject({ userId: user.userId, reason: 'account_deleted' });
 

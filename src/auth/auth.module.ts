@@ -16,7 +16,11 @@ import { AUTH_KEY_ACTIVATION_DELAY, KeyRotationService } from './keys/key-rotati
 import { AUTH_KEY_SETTINGS, SigningKeys } from './keys/signing-keys.service.js';
 import { SigningKeyRepository } from './keys/signing-key.repository.js';
 import type { ResolvedAuthOptions } from './auth-module-options.interface.js';
+import { AccountController } from './accounts/account.controller.js';
+import { AccountService } from './accounts/account.service.js';
+import { PasswordCheckService } from './accounts/password-check.service.js';
 import { AuthService } from './login/auth.service.js';
+import { SessionsService } from './sessions/sessions.service.js';
 import { AUTH_MAIL_SETTINGS, resolveMailSettings } from './mail/mail-settings.js';
 import { MailOutboxService } from './mail/mail-outbox.service.js';
 import { AccountRecoveryController } from './recovery/account-recovery.controller.js';
@@ -57,7 +61,7 @@ import { TokenService } from './tokens/token.service.js';
  */
 @Module({
   imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), PassportModule],
-  controllers: [AuthController, SessionsController, AccountRecoveryController],
+  controllers: [AuthController, AccountController, SessionsController, AccountRecoveryController],
   providers: [
     {
       provide: AUTH_RESOLVED_OPTIONS,
@@ -97,6 +101,9 @@ import { TokenService } from './tokens/token.service.js';
     RevocationService,
     RevocationSyncService,
     AuthService,
+    AccountService,
+    PasswordCheckService,
+    SessionsService,
     PurgeService,
     LoginThrottleService,
     RegistrationThrottleService,
@@ -112,8 +119,14 @@ import { TokenService } from './tokens/token.service.js';
     LoginFailureRepository,
     RateLimitRepository,
   ],
+  // What a host may inject (src/auth/index.ts exports these classes); the rest is internal.
   exports: [
     AuthService,
+    AccountService,
+    SessionsService,
+    LoginThrottleService,
+    RegistrationThrottleService,
+    SecurityEventsService,
     RevocationService,
     RevocationSyncService,
     PurgeService,

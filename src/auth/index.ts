@@ -6,13 +6,10 @@ export { AccountPagesModule } from './account-pages/account-pages.module.js';
 export type { AccountPagesOptions } from './account-pages/account-pages.options.js';
 export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
-export {
-  AuthService,
-  type AccountView,
-  type ClientInfo,
-  type DeviceSession,
-  type PublicUser,
-} from './login/auth.service.js';
+export { AuthService } from './login/auth.service.js';
+export { AccountService, type AccountView, type PublicUser } from './accounts/account.service.js';
+export { SessionsService, type DeviceSession } from './sessions/sessions.service.js';
+export type { ClientInfo } from './common/client-info.js';
 export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation/revocation.service.js';
 export { RevocationSyncService, type RevocationSyncState } from './revocation/revocation-sync.service.js';
 export { LoginThrottleService, LoginThrottledException } from './throttling/login-throttle.service.js';

@@ -8,14 +8,14 @@ import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '.
  * Nest, TypeORM and the module to load.
  */
 const services = async () => {
-  const [{ AuthService }, { KeyRotationPendingError, KeyRotationService }, { PurgeService }, { RevocationService }] =
+  const [{ AccountService }, { KeyRotationPendingError, KeyRotationService }, { PurgeService }, { RevocationService }] =
     await Promise.all([
-      import('../login/auth.service.js'),
+      import('../accounts/account.service.js'),
       import('../keys/key-rotation.service.js'),
       import('../purge/purge.service.js'),
       import('../revocation/revocation.service.js'),
     ]);
-  return { AuthService, KeyRotationPendingError, KeyRotationService, PurgeService, RevocationService };
+  return { AccountService, KeyRotationPendingError, KeyRotationService, PurgeService, RevocationService };
 };
 
 /**
@@ -203,8 +203,8 @@ async function revokeUser(
   email: string,
   until: Date | undefined,
 ): Promise<number> {
-  const { AuthService, RevocationService } = await services();
-  const user = await app.get(AuthService).findUserByEmail(email);
+  const { AccountService, RevocationService } = await services();
+  const user = await app.get(AccountService).findUserByEmail(email);
   if (!user) {
     output.err(`No user with email ${email}`);
     return 1;

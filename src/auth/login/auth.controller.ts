@@ -2,8 +2,6 @@ import {
   BadRequestException,
   Body,
   Controller,
-  Delete,
-  Get,
   Header,
   HttpCode,
   HttpStatus,
@@ -14,45 +12,25 @@ import {
   UseFilters,
   UseGuards,
   UsePipes,
-  ValidationPipe,
 } from '@nestjs/common';
 import { AuthErrors } from '../auth.constants.js';
-import { type AccountView, AuthService, type ClientInfo, type PublicUser } from './auth.service.js';
+import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
+import { BodyShapePipe } from '../common/body-shape.pipe.js';
+import { authValidationPipe, clientInfo, type HttpRequest } from '../common/client-info.js';
 import { type CookieSession, CookieTransportService } from '../cookies/cookie-transport.service.js';
-import { type ClientRequest, clientAddress, storableUserAgent } from '../common/client-address.js';
+import { ApiRoute } from '../openapi/api-route.decorator.js';
+import { TokenPairResponse } from '../openapi/responses.js';
+import { ApiArea } from '../openapi/swagger.js';
+import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
+import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
 import { Public } from '../tokens/public.decorator.js';
-import { ChangePasswordDto } from '../accounts/change-password.dto.js';
-import { DeleteAccountDto } from '../accounts/delete-account.dto.js';
+import { AuthService } from './auth.service.js';
 import { LoginDto } from './login.dto.js';
 import { RefreshDto } from './refresh.dto.js';
-import { RegisterDto } from '../accounts/register.dto.js';
-import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
-import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
-import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import type { TokenPair } from './token-pair.interface.js';
-import { ApiRoute } from '../openapi/api-route.decorator.js';
-import { MeResponse, PublicUserResponse, TokenPairResponse } from '../openapi/responses.js';
-import { ApiArea } from '../openapi/swagger.js';
-import { BodyShapePipe } from '../common/body-shape.pipe.js';
 
-/** What the controllers read of a request: headers, client address, method and path. */
-type HttpRequest = ClientRequest & { method?: string; url?: string };
-
-/** Validation is the module's own, whatever pipes the host app configures. */
-export const authValidationPipe = new ValidationPipe({
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  // Refuses bodies that are not a plain object of the DTO's shape (arrays, primitives).
-  forbidUnknownValues: true,
-  transform: true,
-});
-
-/** The client as the module records it: a valid IP address only, a user agent that fits its column. */
-export function clientInfo(request: ClientRequest): ClientInfo {
-  return { userAgent: storableUserAgent(request.headers['user-agent']), ip: clientAddress(request) };
-}
-
+/** `/auth/login`, `refresh`, `logout`, `logout-all`: a session's tokens, from sign-in to sign-out. */
 @Controller()
 @ApiArea('auth')
 @UsePipes(new BodyShapePipe(), authValidationPipe)
@@ -63,22 +41,6 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly transport: CookieTransportService,
   ) {}
-
-  @Public()
-  @Post('register')
-  @ApiRoute({
-    summary: 'Create an account',
-    bearer: false,
-    body: true,
-    success: { status: 201, description: 'Registered (not signed in: log in next)', type: PublicUserResponse },
-    errors: {
-      409: 'Email is already registered (in any letter case)',
-      429: 'Too many registrations from this client (`REGISTER_MAX_PER_IP` per `REGISTER_WINDOW`)',
-    },
-  })
-  register(@Body() body: RegisterDto, @Req() request: ClientRequest): Promise<PublicUser> {
-    return this.auth.register(body.email, body.password, clientInfo(request));
-  }
 
   // Token responses must never be stored by a browser or an intermediary (RFC 6749, section 5.1).
   @Public()
@@ -182,61 +144,5 @@ export class AuthController {
   ): Promise<void> {
     await this.auth.logoutAll(user);
     this.transport.clearIfUsed(request, response);
-  }
-
-  @Post('password')
-  @ApiRoute({
-    csrf: true,
-    summary: 'Change the password',
-    description: 'Every other session of the user is signed out; this one stays.',
-    body: true,
-    success: { status: 204, description: 'Changed' },
-    errors: {
-      401: 'Current password is incorrect, or the access token is missing, invalid, expired or revoked',
-      429: 'Too many wrong current passwords (counted as failed logins)',
-    },
-  })
-  @HttpCode(HttpStatus.NO_CONTENT)
-  changePassword(
-    @CurrentUser() user: AuthenticatedUser,
-    @Body() body: ChangePasswordDto,
-    @Req() request: ClientRequest,
-  ): Promise<void> {
-    return this.auth.changePassword(user, body.currentPassword, body.newPassword, clientInfo(request));
-  }
-
-  /** Deletes the caller's account after checking the current password (throttled like a login). */
-  @Delete('account')
-  @ApiRoute({
-    csrf: true,
-    summary: 'Delete the account',
-    description:
-      'The user and every session go; every token is refused at once everywhere; the email can register again.',
-    body: true,
-    success: { status: 204, description: 'Deleted' },
-    errors: {
-      401: 'Current password is incorrect (nothing deleted), or the access token is missing, invalid, expired or revoked',
-      429: 'Too many wrong passwords (counted as failed logins)',
-    },
-  })
-  @HttpCode(HttpStatus.NO_CONTENT)
-  async deleteAccount(
-    @CurrentUser() user: AuthenticatedUser,
-    @Body() body: DeleteAccountDto,
-    @Req() request: HttpRequest,
-    @Res({ passthrough: true }) response: unknown,
-  ): Promise<void> {
-    await this.auth.deleteAccount(user, body.password, clientInfo(request));
-    this.transport.clearIfUsed(request, response);
-  }
-
-  @Get('me')
-  @ApiRoute({
-    summary: 'The signed-in user',
-    success: { status: 200, description: 'The user', type: MeResponse },
-    errors: { 404: 'User not found' },
-  })
-  me(@CurrentUser() user: AuthenticatedUser): Promise<AccountView> {
-    return this.auth.me(user);
   }
 }

@@ -10,7 +10,7 @@ import {
   UseGuards,
   UsePipes,
 } from '@nestjs/common';
-import { authValidationPipe, clientInfo } from '../login/auth.controller.js';
+import { authValidationPipe, clientInfo } from '../common/client-info.js';
 import { Public } from '../tokens/public.decorator.js';
 import { EmailDto, ResetPasswordDto, VerifyEmailDto } from './account-recovery.dto.js';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';

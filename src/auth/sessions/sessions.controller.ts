@@ -11,7 +11,7 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import { AuthService, type DeviceSession } from '../login/auth.service.js';
+import { type DeviceSession, SessionsService } from './sessions.service.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { CookieTransportService, type TransportRequest } from '../cookies/cookie-transport.service.js';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
@@ -28,7 +28,7 @@ import { ApiArea } from '../openapi/swagger.js';
 @UseFilters(AuthExceptionsFilter)
 export class SessionsController {
   constructor(
-    private readonly auth: AuthService,
+    private readonly sessions: SessionsService,
     private readonly transport: CookieTransportService,
   ) {}
 
@@ -38,7 +38,7 @@ export class SessionsController {
     success: { status: 200, description: 'Active sessions', type: DeviceSessionResponse, isArray: true },
   })
   list(@CurrentUser() user: AuthenticatedUser): Promise<DeviceSession[]> {
-    return this.auth.listSessions(user);
+    return this.sessions.listSessions(user);
   }
 
   @Delete()
@@ -50,7 +50,7 @@ export class SessionsController {
     success: { status: 204, description: 'Signed out (also when there was no other session)' },
   })
   revokeOthers(@CurrentUser() user: AuthenticatedUser): Promise<void> {
-    return this.auth.revokeOtherSessions(user);
+    return this.sessions.revokeOtherSessions(user);
   }
 
   @Delete(':id')
@@ -71,7 +71,7 @@ export class SessionsController {
     @Req() request: TransportRequest,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
-    await this.auth.revokeDevice(user, id);
+    await this.sessions.revokeDevice(user, id);
     // Signing out this very device is a logout: its cookies go too.
     if (id === user.sessionId) this.transport.clearIfUsed(request, response);
   }

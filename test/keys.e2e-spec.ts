@@ -6,7 +6,7 @@ import { createRemoteJWKSet, jwtVerify, SignJWT } from 'jose';
 import { KeyRotationService, PurgeService, RevocationSyncService, SigningKeys } from '../src/auth/index.js';
 import { KeyEncryption } from '../src/auth/keys/key-encryption.js';
 import { generateKey, keyFromStorage } from '../src/auth/keys/signing-key.js';
-import { RevocationRepository } from '../src/auth/revocation/revocation.repository.js';
+import { RevocationStateRepository } from '../src/auth/revocation/revocation-state.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall } from './support/latch.js';
@@ -308,7 +308,10 @@ describe('signing keys', () => {
     expect(await statusOf(app, token)).toBe(401);
 
     // The listener lost, its reconnection held at the load: memory may miss anything now.
-    const { latch: held, restore } = holdNextCall(app.app.get(RevocationRepository, { strict: false }), 'loadActive');
+    const { latch: held, restore } = holdNextCall(
+      app.app.get(RevocationStateRepository, { strict: false }),
+      'loadActive',
+    );
     try {
       const sync = app.app.get(RevocationSyncService);
       await app.dataSource.query('SELECT pg_terminate_backend($1)', [sync.listenerBackendPid]);

@@ -8,7 +8,7 @@ import {
   RevocationService,
   RevocationSyncService,
 } from '../src/auth/index.js';
-import { RevocationRepository } from '../src/auth/revocation/revocation.repository.js';
+import { RevocationStateRepository } from '../src/auth/revocation/revocation-state.repository.js';
 import { REVOCATION_CHANNEL } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
@@ -159,7 +159,7 @@ describe('the in-memory revocation state on two instances', () => {
       .set(...bearer(before.accessToken))
       .expect(204);
     const victim = await registerAndLogin(a.http);
-    const repository = b.app.get(RevocationRepository, { strict: false });
+    const repository = b.app.get(RevocationStateRepository, { strict: false });
     const original = repository.loadActive.bind(repository);
     const held = new Latch();
     jest.spyOn(repository, 'loadActive').mockImplementationOnce(async (now, horizon, target) => {
@@ -242,7 +242,7 @@ describe('loading the state in pages', () => {
         .map((row) => row.jti)
         .sort();
       expect(expected).toHaveLength(7);
-      const repository = app.app.get(RevocationRepository, { strict: false });
+      const repository = app.app.get(RevocationStateRepository, { strict: false });
       for (const pageSize of [1, 2, 3, 7, 100]) {
         const pages: string[] = [];
         await repository.loadActive(

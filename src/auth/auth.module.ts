@@ -25,7 +25,8 @@ import { AUTH_MAIL_SETTINGS, resolveMailSettings } from './mail/mail-settings.js
 import { MailOutboxService } from './mail/mail-outbox.service.js';
 import { AccountRecoveryController } from './recovery/account-recovery.controller.js';
 import { AccountRecoveryService } from './recovery/account-recovery.service.js';
-import { AccountTokenRepository } from './recovery/account-token.repository.js';
+import { AccountTokenRepository, dropResetLinks } from './recovery/account-token.repository.js';
+import { USER_CUTOFF_HOOKS } from './revocation/user-cutoff-hooks.js';
 import { MailOutboxRepository } from './mail/mail-outbox.repository.js';
 import { AUTH_ROUTE_PREFIX, CookieTransportService } from './cookies/cookie-transport.service.js';
 import { SystemClock } from './common/clock.provider.js';
@@ -39,6 +40,7 @@ import { PurgeService } from './purge/purge.service.js';
 import { LoginFailureRepository } from './throttling/login-failure.repository.js';
 import { PurgeRepository } from './purge/purge.repository.js';
 import { RateLimitRepository } from './throttling/rate-limit.repository.js';
+import { RevocationStateRepository } from './revocation/revocation-state.repository.js';
 import { RevocationRepository } from './revocation/revocation.repository.js';
 import { SessionRepository } from './sessions/session.repository.js';
 import { UserRepository } from './accounts/user.repository.js';
@@ -89,6 +91,8 @@ import { TokenService } from './tokens/token.service.js';
     MailOutboxService,
     AccountRecoveryService,
     AccountTokenRepository,
+    // What ends with a user's sessions, in the same transaction (see USER_CUTOFF_HOOKS).
+    { provide: USER_CUTOFF_HOOKS, useValue: [dropResetLinks] },
     MailOutboxRepository,
     {
       provide: SECURITY_EVENT_HANDLER,
@@ -115,6 +119,7 @@ import { TokenService } from './tokens/token.service.js';
     UserRepository,
     SessionRepository,
     RevocationRepository,
+    RevocationStateRepository,
     PurgeRepository,
     LoginFailureRepository,
     RateLimitRepository,

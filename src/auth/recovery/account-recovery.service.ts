@@ -15,7 +15,7 @@ import type { EntityManager } from 'typeorm';
 import { AccountTokenRepository, type RenderedMail, type TokenIssue } from './account-token.repository.js';
 import { OUTBOX_AAD } from '../mail/mail-outbox.service.js';
 import { RateLimitRepository } from '../throttling/rate-limit.repository.js';
-import { RevocationService } from '../revocation/revocation.service.js';
+import { REVOCATION_REASONS, RevocationService } from '../revocation/revocation.service.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 /** 32 random bytes, base64url: what a link carries. Anything else is not one of ours. */
@@ -65,8 +65,11 @@ export class AccountRecoveryService {
     const hash = tokenHash(token);
     // Checked before the password is hashed: a guessed token costs a lookup, not a hash.
     if (!hash || !(await this.tokens.findValid(hash, 'password_reset', this.clock.now()))) throw invalidLink();
-    const userId = await this.revocation.resetPassword(hash, await this.hasher.hash(newPassword));
-    if (!userId) throw invalidLink();
+    const reset = await this.tokens.resetPassword(hash, await this.hasher.hash(newPassword), this.clock.now());
+    if (!reset) throw invalidLink();
+    const { userId } = reset;
+    this.revocation.committed(reset.events);
+    this.events.emit('session_revoked', { userId, reason: REVOCATION_REASONS.passwordReset });
     this.events.emit('password_reset', { userId, ip: client.ip });
   }
 

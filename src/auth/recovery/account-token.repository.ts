@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import { RevocationRepository } from '../revocation/revocation.repository.js';
+import type { RevocationEvent } from '../revocation/revocation-events.js';
+import type { UserCutoffHook } from '../revocation/user-cutoff-hooks.js';
 import type { AccountTokenPurpose } from './account-token.entity.js';
 
 export interface RenderedMail {
@@ -24,7 +27,43 @@ export interface TokenIssue {
 /** The single-use tokens sent by mail (password reset, email verification), hashes only. */
 @Injectable()
 export class AccountTokenRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly revocations: RevocationRepository,
+  ) {}
+
+  /**
+   * A password reset by mail, in one transaction: the token is used up (two requests with the same
+   * token: one wins), every session of the user ended by the cut-off (as logout-all), the password
+   * replaced, the address marked verified (the mail reached its owner), and the cut-off announced.
+   * A suspension stays. Null when the token is not (or no longer) valid.
+   */
+  async resetPassword(
+    tokenHash: string,
+    passwordHash: string,
+    now: Date,
+  ): Promise<{ userId: string; events: RevocationEvent[] } | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const [used] = (await manager.query(
+        `DELETE FROM account_tokens
+          WHERE token_hash = $1 AND purpose = 'password_reset' AND expires_at > $2
+          RETURNING user_id::text AS "userId"`,
+        [tokenHash, now],
+      )) as [Array<{ userId: string }>, number];
+      if (used.length === 0) return null;
+      const { userId } = used[0];
+      const cutoff = await this.revocations.cutOffUserIn(manager, userId, now);
+      if (!cutoff) return null;
+      await manager.query(
+        `UPDATE users SET password_hash = $2, email_verified_at = COALESCE(email_verified_at, $3), updated_at = $3
+          WHERE id = $1`,
+        [userId, passwordHash, now],
+      );
+      const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
+      await this.revocations.notifyIn(manager, events);
+      return { userId, events };
+    });
+  }
 
   /**
    * For the account of `email`, if there is one: replaces its token of this purpose (one per user
@@ -102,3 +141,13 @@ export class AccountTokenRepository {
     return rows[0][0]?.userId ?? null;
   }
 }
+
+/**
+ * A user's password-reset links still out (their tokens, and their unsent mails) stop working when
+ * their sessions are cut off or their password changes: whoever asked for one (the user, or
+ * someone in their mailbox) asks again. A USER_CUTOFF_HOOKS entry.
+ */
+export const dropResetLinks: UserCutoffHook = async (manager, userId) => {
+  await manager.query(`DELETE FROM account_tokens WHERE user_id = $1 AND purpose = 'password_reset'`, [userId]);
+  await manager.query(`DELETE FROM mail_outbox WHERE user_id = $1 AND purpose = 'password_reset'`, [userId]);
+};

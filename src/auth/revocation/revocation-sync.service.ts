@@ -9,7 +9,7 @@ import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import { SigningKeys } from '../keys/signing-keys.service.js';
-import { RevocationRepository } from './revocation.repository.js';
+import { RevocationStateRepository } from './revocation-state.repository.js';
 import {
   decodeHint,
   encodeHeartbeat,
@@ -70,7 +70,7 @@ export class RevocationSyncService implements OnApplicationBootstrap, OnApplicat
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly revocations: RevocationRepository,
+    private readonly revocations: RevocationStateRepository,
     private readonly keys: SigningKeys,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,

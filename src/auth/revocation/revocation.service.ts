@@ -5,6 +5,7 @@ import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import { RevocationRepository, type RevokedTokenRecord } from './revocation.repository.js';
+import { RevocationStateRepository } from './revocation-state.repository.js';
 import type { RevocationEvent } from './revocation-events.js';
 import { RevocationSyncService } from './revocation-sync.service.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
@@ -36,6 +37,7 @@ export class RevocationService {
 
   constructor(
     private readonly revocations: RevocationRepository,
+    private readonly state: RevocationStateRepository,
     private readonly sync: RevocationSyncService,
     private readonly events: SecurityEventsService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
@@ -67,7 +69,7 @@ export class RevocationService {
   async assertAccessTokenValid(claims: AuthTokenClaims, check: { strict?: boolean } = {}): Promise<void> {
     if (this.checkedInMemory(claims, check.strict === true)) return;
     this.databaseCheckCount += 1;
-    const state = await this.revocations.findState(claims.jti, claims.sid, claims.sub);
+    const state = await this.state.findState(claims.jti, claims.sid, claims.sub);
     if (!state || state.tokenRevoked || state.sessionRevokedAt) throw new UnauthorizedException(AuthErrors.revoked);
     if (isSignedInBefore(claims.auth_time_ms, state.tokensValidAfter)) {
       throw new UnauthorizedException(AuthErrors.revoked);
@@ -119,18 +121,6 @@ export class RevocationService {
   }
 
   /**
-   * A password reset by mail (the token is used up in the same transaction): the new password,
-   * and every session of the user ended at once on every instance. The user id, or null when
-   * the token is not valid (any more).
-   */
-  async resetPassword(tokenHash: string, passwordHash: string): Promise<string | null> {
-    const result = await this.revocations.resetPassword(tokenHash, passwordHash, this.clock.now());
-    if (!result || !this.applied(result.events)) return null;
-    this.events.emit('session_revoked', { userId: result.userId, reason: REVOCATION_REASONS.passwordReset });
-    return result.userId;
-  }
-
-  /**
    * Deletes the user and their sessions; every token of theirs is refused at once on every
    * instance, including instances that start later. False when there is no such user.
    */
@@ -166,6 +156,14 @@ export class RevocationService {
       if (event.kind !== 'sessions') continue;
       for (const sessionId of event.ids) this.events.emit('session_revoked', { userId, sessionId, reason });
     }
+  }
+
+  /**
+   * Revocations another capability committed in a transaction of its own (a password reset):
+   * this instance knows them at once, as it knows its own.
+   */
+  committed(events: RevocationEvent[]): void {
+    this.applied(events);
   }
 
   /** This instance knows its own revocations as soon as they are committed. */

@@ -9,6 +9,7 @@ import { AUTH_KEY_SOURCE, JwksKeySource } from '../keys/jwks-key-source.js';
 import { AUTH_KEY_SETTINGS, type KeySettings, SigningKeys } from '../keys/signing-keys.service.js';
 import { SystemClock } from '../common/clock.provider.js';
 import { AccountTokenRepository } from '../recovery/account-token.repository.js';
+import { RevocationStateRepository } from '../revocation/revocation-state.repository.js';
 import { RevocationRepository } from '../revocation/revocation.repository.js';
 import { SigningKeyRepository } from '../keys/signing-key.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
@@ -76,6 +77,7 @@ const readOnlyActivity: Pick<SessionActivityService, 'touch' | 'remember'> = {
     RevocationService,
     RevocationSyncService,
     RevocationRepository,
+    RevocationStateRepository,
     AccountTokenRepository,
     SecurityEventsService,
     JwtStrategy,

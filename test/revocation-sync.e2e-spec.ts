@@ -8,6 +8,7 @@ import {
   RevocationService,
   RevocationSyncService,
 } from '../src/auth/index.js';
+import { NotificationListener } from '../src/auth/notifications/notification-listener.service.js';
 import { RevocationStateRepository } from '../src/auth/revocation/revocation-state.repository.js';
 import { REVOCATION_CHANNEL } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -137,7 +138,8 @@ describe('the in-memory revocation state on two instances', () => {
     const sync = syncOf(b);
     const pid = sync.listenerBackendPid;
     // The connection stays healthy for queries (SELECT 1 would succeed) but hears nothing more.
-    const client = (sync as unknown as { client: { query(sql: string): Promise<unknown> } }).client;
+    const listener = b.app.get(NotificationListener, { strict: false });
+    const client = (listener as unknown as { client: { query(sql: string): Promise<unknown> } }).client;
     await client.query('UNLISTEN *');
     const detectedAfter = await eventually(() => sync.status !== 'live', 3_000);
     expect(detectedAfter).toBeLessThan(2_000);

@@ -45,6 +45,9 @@ import { RevocationRepository } from './revocation/revocation.repository.js';
 import { SessionRepository } from './sessions/session.repository.js';
 import { UserRepository } from './accounts/user.repository.js';
 import { RevocationService } from './revocation/revocation.service.js';
+import { NotificationListener } from './notifications/notification-listener.service.js';
+import { NotificationRepository } from './notifications/notification.repository.js';
+import { SigningKeysSubscriber } from './keys/signing-keys.subscriber.js';
 import { RevocationSyncService } from './revocation/revocation-sync.service.js';
 import { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
 import {
@@ -103,7 +106,11 @@ import { TokenService } from './tokens/token.service.js';
     { provide: PASSWORD_HASHER, useClass: Argon2PasswordHasher },
     TokenService,
     RevocationService,
+    // One LISTEN connection; the revocation state and the signing keys subscribe to it.
+    NotificationListener,
+    NotificationRepository,
     RevocationSyncService,
+    SigningKeysSubscriber,
     AuthService,
     AccountService,
     PasswordCheckService,

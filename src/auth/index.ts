@@ -25,7 +25,7 @@ export {
 export { clientAddress, throttleKey } from './common/client-address.js';
 export { ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, AUTH_TRANSPORT_HEADER } from './cookies/cookies.js';
 export type { CookieSession } from './cookies/cookie-transport.service.js';
-export { RevocationListenerMismatchError } from './revocation/revocation-sync.service.js';
+export { RevocationListenerMismatchError } from './notifications/notification-listener.service.js';
 export { deviceNameFromUserAgent } from './sessions/device-name.js';
 export { PurgeService, type PurgeResult } from './purge/purge.service.js';
 export { TokenService } from './tokens/token.service.js';

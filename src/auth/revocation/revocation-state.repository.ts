@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { TOKEN_PAGE_RECORD_LENGTH } from './revocation-store.js';
-import { REVOCATION_CHANNEL, type RevocationEvent, type RevocationHint } from './revocation-events.js';
+import type { RevocationEvent, RevocationHint } from './revocation-events.js';
 
 export interface RevocationState {
   tokenRevoked: boolean;
@@ -105,11 +105,6 @@ export class RevocationStateRepository {
         return rows.map(([deletedAt]) => ({ kind: 'userDeleted', userId: hint.userId, deletedAt }));
       }
     }
-  }
-
-  /** One NOTIFY on the revocation channel through the pool (the listener's heartbeat). */
-  async notifyThroughPool(payload: string): Promise<void> {
-    await this.pool().query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);
   }
 
   /**

@@ -6,7 +6,7 @@ import type { AuthModuleOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import { SigningKeys } from '../keys/signing-keys.service.js';
 import type { SigningKeyRepository } from '../keys/signing-key.repository.js';
-import type { RevocationSyncService } from '../revocation/revocation-sync.service.js';
+import type { NotificationListener } from '../notifications/notification-listener.service.js';
 import { TokenService } from './token.service.js';
 
 class ManualClock implements Clock {
@@ -22,7 +22,7 @@ const secret = 'unit-test-secret-unit-test-secret-123';
 function tokenService(options: AuthModuleOptions, clock: Clock): TokenService {
   const resolved = resolveAuthOptions(options);
   const keys = new SigningKeys({} as SigningKeyRepository, issuerKeySettings(options, resolved), clock);
-  return new TokenService(keys, { isLive: true } as RevocationSyncService, resolved, clock);
+  return new TokenService(keys, { isLive: true } as NotificationListener, resolved, clock);
 }
 
 function setup(options = {}) {

@@ -6,7 +6,7 @@ import { readCompactJws } from '../keys/jws.js';
 import { AuthUnavailableException } from '../common/exceptions.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { KeyUnusableError, SigningKeys } from '../keys/signing-keys.service.js';
-import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
+import { NotificationListener } from '../notifications/notification-listener.service.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { AuthTokenClaims } from './jwt-claims.interface.js';
@@ -52,7 +52,7 @@ const UNKNOWN_KEY = Symbol('unknown key');
 export class TokenService {
   constructor(
     private readonly keys: SigningKeys,
-    private readonly sync: RevocationSyncService,
+    private readonly listener: NotificationListener,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
   ) {}
@@ -119,7 +119,7 @@ export class TokenService {
   async verifiedPayload(token: string): Promise<unknown> {
     const payload = this.signedPayload(token);
     if (payload !== UNKNOWN_KEY) return payload;
-    if ((this.sync.isLive && this.keys.authoritative) || !(await this.keys.reloadForUnknownKid())) return undefined;
+    if ((this.listener.isLive && this.keys.authoritative) || !(await this.keys.reloadForUnknownKid())) return undefined;
     const again = this.signedPayload(token);
     return again === UNKNOWN_KEY ? undefined : again;
   }

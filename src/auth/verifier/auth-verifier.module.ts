@@ -13,6 +13,9 @@ import { RevocationStateRepository } from '../revocation/revocation-state.reposi
 import { RevocationRepository } from '../revocation/revocation.repository.js';
 import { SigningKeyRepository } from '../keys/signing-key.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
+import { NotificationListener } from '../notifications/notification-listener.service.js';
+import { NotificationRepository } from '../notifications/notification.repository.js';
+import { SigningKeysSubscriber } from '../keys/signing-keys.subscriber.js';
 import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
 import {
   LogSecurityEventHandler,
@@ -75,7 +78,11 @@ const readOnlyActivity: Pick<SessionActivityService, 'touch' | 'remember'> = {
     SigningKeyRepository,
     TokenService,
     RevocationService,
+    // One LISTEN connection; the revocation state and the signing keys subscribe to it.
+    NotificationListener,
+    NotificationRepository,
     RevocationSyncService,
+    SigningKeysSubscriber,
     RevocationRepository,
     RevocationStateRepository,
     AccountTokenRepository,

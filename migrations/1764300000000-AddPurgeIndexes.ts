@@ -9,8 +9,9 @@ const ENDED_AT = `((LEAST("expires_at", "refresh_expires_at", COALESCE("revoked_
  * without it, collecting a batch has to scan every session.
  *
  * It runs under TypeORM's defaults (`migrationsTransactionMode: 'all'`, inside the migrations'
- * transaction): there the index is built with a plain CREATE INDEX, which holds writes to
- * `sessions` for as long as the build takes: nothing on a new or small table. Outside a transaction
+ * transaction): there the index is built with a plain CREATE INDEX, whose lock holds writes to
+ * `sessions` until that transaction commits (after the migrations that follow it): nothing to
+ * notice on a new or small table. Outside a transaction
  * (`migration:run -t none`, or `migrationsTransactionMode: 'none'`) it is built CONCURRENTLY.
  *
  * A large existing deployment builds it beforehand without blocking writes, with the statement

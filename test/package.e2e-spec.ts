@@ -374,6 +374,8 @@ describe('a host app that installs the packed tarball', () => {
         [['revoke-user', 'a@example.com', '--until', 'next tuesday'], env(), '--until must be an ISO-8601 date-time'],
         [['revoke-user'], env(), 'revoke-user takes exactly one email'],
         [['purge', 'now'], env(), 'purge takes no arguments'],
+        [['revoke-user', 'a@example.com', '--until', '2020-01-01T00:00:00Z'], env(), '--until must be in the future'],
+        [['keys', 'retire'], env(), 'keys retire needs ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL'],
         [['purge'], {}, 'DATABASE_URL is required'],
         [['purge'], { DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL must be a postgres:// URL'],
         [['keys', 'rotate'], { DATABASE_URL: database.url }, 'keys rotate needs KEY_ENCRYPTION_SECRET'],
@@ -416,7 +418,10 @@ describe('a host app that installs the packed tarball', () => {
 
       const purged = await cli(['purge'], { DATABASE_URL: database.url });
       expect(purged.code).toBe(0);
-      expect(purged.stdout).toMatch(/^Deleted \d+ expired revoked token\(s\), .* and retired 0 signing key\(s\)\.\n$/);
+      // Without the app's token lifetimes, it leaves the keys to the app's own purge job.
+      expect(purged.stdout).toMatch(
+        /^Deleted \d+ expired revoked token\(s\), .* and retired no signing key \(set ACCESS_TOKEN_TTL/,
+      );
     }, 60_000);
 
     it('lists, rotates and retires keys; the running app publishes the new key at once', async () => {
@@ -449,7 +454,12 @@ describe('a host app that installs the packed tarball', () => {
       const again = await cli(['keys', 'rotate']);
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/is already waiting to sign from/);
-      expect(await cli(['keys', 'retire'])).toMatchObject({ code: 0, stdout: 'No key to retire.\n' });
+      // The host app's lifetimes, which keys retire must be told.
+      const lifetimes = { ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '1209600' };
+      expect(await cli(['keys', 'retire'], { ...env(), ...lifetimes })).toMatchObject({
+        code: 0,
+        stdout: 'No key to retire.\n',
+      });
     }, 60_000);
   });
 });

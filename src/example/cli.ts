@@ -36,7 +36,8 @@ async function main(argv: string[]): Promise<number> {
     { logger: ['error', 'warn'] },
   );
   try {
-    return await command.run(app, consoleOutput);
+    // The example app's own configuration: its lifetimes and algorithm are known here.
+    return await command.run(app, consoleOutput, { keyLifetimesKnown: true, rotationAlgorithm: config.jwtAlgorithm });
   } finally {
     await app.close();
     await database.stop();

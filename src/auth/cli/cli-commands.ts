@@ -8,13 +8,11 @@ import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '.
  * Nest, TypeORM and the module to load.
  */
 const services = async () => {
-  const [{ AccountService }, { KeyRotationPendingError, KeyRotationService }, { PurgeService }, { RevocationService }] =
-    await Promise.all([
-      import('../accounts/account.service.js'),
-      import('../keys/key-rotation.service.js'),
-      import('../purge/purge.service.js'),
-      import('../revocation/revocation.service.js'),
-    ]);
+  // One after the other: Jest's ESM loader (the unit specs) fails on concurrent dynamic imports.
+  const { AccountService } = await import('../accounts/account.service.js');
+  const { KeyRotationPendingError, KeyRotationService } = await import('../keys/key-rotation.service.js');
+  const { PurgeService } = await import('../purge/purge.service.js');
+  const { RevocationService } = await import('../revocation/revocation.service.js');
   return { AccountService, KeyRotationPendingError, KeyRotationService, PurgeService, RevocationService };
 };
 
@@ -51,12 +49,24 @@ export const consoleOutput: CliOutput = {
   err: (line) => console.error(line),
 };
 
+/** What the command may assume of the app's configuration. */
+export interface CliSettings {
+  /**
+   * Whether the CLI was given the app's token lifetimes. A key retires once no token it signed
+   * can be live; computed from the defaults instead of the app's longer lifetimes, it would retire
+   * too early and sign users out. Without them, `purge` leaves the keys to the app's own purge.
+   */
+  keyLifetimesKnown: boolean;
+  /** The algorithm `keys rotate` adds without --algorithm; absent: that of the key signing now. */
+  rotationAlgorithm?: SigningAlgorithm;
+}
+
 export interface CliCommand {
   /** For the help text and messages. */
   name: string;
   /** Whether the command reads or writes keys (the CLI then needs the key secrets). */
   keys: 'none' | 'read' | 'write';
-  run(app: INestApplicationContext, output: CliOutput): Promise<number>;
+  run(app: INestApplicationContext, output: CliOutput, settings: CliSettings): Promise<number>;
 }
 
 /** Parses argv (without node and the script). Throws CliUsageError for anything it does not know. */
@@ -96,7 +106,11 @@ function parseKeysCommand(args: string[]): CliCommand {
     if (algorithm !== undefined && !isSigningAlgorithm(algorithm)) {
       throw new CliUsageError(`--algorithm must be one of ${SIGNING_ALGORITHMS.join(', ')} (got "${algorithm}")`);
     }
-    return { name: 'keys rotate', keys: 'write', run: (app, output) => rotateKeys(app, output, algorithm) };
+    return {
+      name: 'keys rotate',
+      keys: 'write',
+      run: (app, output, settings) => rotateKeys(app, output, algorithm ?? settings.rotationAlgorithm),
+    };
   }
   throw new CliUsageError(
     action === undefined ? 'keys needs an action: list, rotate or retire' : `Unknown keys action: ${action}`,
@@ -115,12 +129,35 @@ function parse<T>(parseArguments: () => T): T {
   }
 }
 
-/** ISO-8601 with a date and a time zone (or Z), so that an instant never depends on the machine's zone. */
-export function parseInstant(text: string): Date {
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+/**
+ * ISO-8601 with a date and a time zone (or Z), so that an instant never depends on the machine's
+ * zone; a real calendar date and time (no 30 February rolled into March); in the future, since a
+ * suspension that has already ended is a mistake, not a ban.
+ */
+export function parseInstant(text: string, now = Date.now()): Date {
+  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2})))?$/.exec(
+    text,
+  );
   const date = new Date(text);
-  if (!iso.test(text) || Number.isNaN(date.getTime())) {
+  const [, year, month, day, hour = '0', minute = '0', second = '0', offsetHours = '0', offsetMinutes = '0'] =
+    iso ?? [];
+  const calendar = iso ? new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))) : null;
+  const valid =
+    calendar !== null &&
+    !Number.isNaN(date.getTime()) &&
+    calendar.getUTCFullYear() === Number(year) &&
+    calendar.getUTCMonth() === Number(month) - 1 &&
+    calendar.getUTCDate() === Number(day) &&
+    Number(hour) <= 23 &&
+    Number(minute) <= 59 &&
+    Number(second) <= 59 &&
+    Number(offsetHours) <= 23 &&
+    Number(offsetMinutes) <= 59;
+  if (!valid) {
     throw new CliUsageError(`--until must be an ISO-8601 date-time such as 2026-12-01T00:00:00Z (got "${text}")`);
+  }
+  if (date.getTime() <= now) {
+    throw new CliUsageError(`--until must be in the future (got "${text}"); without --until, revoke-user only revokes`);
   }
   return date;
 }
@@ -164,8 +201,13 @@ async function rotateKeys(
   algorithm: SigningAlgorithm | undefined,
 ): Promise<number> {
   const { KeyRotationPendingError, KeyRotationService } = await services();
+  const rotation = app.get(KeyRotationService);
+  // Without a choice, the kind of key that signs now: a key of another algorithm would change
+  // what the app signs with once it activates, under every verifier's feet.
+  const signingNow = (await rotation.list()).find((key) => key.state === 'current')?.algorithm;
+  const chosen = algorithm ?? (signingNow && isSigningAlgorithm(signingNow) ? signingNow : undefined);
   try {
-    const rotated = await app.get(KeyRotationService).rotate(algorithm);
+    const rotated = await rotation.rotate(chosen);
     output.out(
       `Published signing key ${rotated.kid} (${rotated.algorithm}); every instance has it now, and it signs from ${instant(rotated.activatesAt)}.`,
     );
@@ -184,16 +226,19 @@ async function retireKeys(app: INestApplicationContext, output: CliOutput): Prom
   return 0;
 }
 
-async function purge(app: INestApplicationContext, output: CliOutput): Promise<number> {
+async function purge(app: INestApplicationContext, output: CliOutput, settings: CliSettings): Promise<number> {
   const { PurgeService } = await services();
-  const result = await app.get(PurgeService).purgeExpired();
+  const result = await app.get(PurgeService).purgeExpired({ retireKeys: settings.keyLifetimesKnown });
   if (result.skipped) {
     output.out('Another instance holds the purge lock; nothing deleted.');
-  } else {
-    output.out(
-      `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s) and ${result.accountTokens} expired account token(s) in ${result.statements} batch(es), and retired ${result.signingKeys} signing key(s).`,
-    );
+    return 0;
   }
+  output.out(
+    `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s) and ${result.accountTokens} expired account token(s) in ${result.statements} batch(es), ` +
+      (settings.keyLifetimesKnown
+        ? `and retired ${result.signingKeys} signing key(s).`
+        : 'and retired no signing key (set ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL to the app’s to retire them here; the app’s own purge does).'),
+  );
   return 0;
 }
 
@@ -209,8 +254,12 @@ async function revokeUser(
     output.err(`No user with email ${email}`);
     return 1;
   }
-  await app.get(RevocationService).revokeAllForUser(user.id, { until });
-  const suspended = until !== undefined && until.getTime() > Date.now();
+  if (!(await app.get(RevocationService).revokeAllForUser(user.id, { until }))) {
+    // Deleted between the lookup and the revocation.
+    output.err(`No user with email ${email}`);
+    return 1;
+  }
+  const suspended = until !== undefined;
   output.out(
     suspended
       ? `Revoked every token of ${user.email}; account suspended until ${until.toISOString()}.`

@@ -46,7 +46,10 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    return await command.run(app, consoleOutput);
+    return await command.run(app, consoleOutput, {
+      keyLifetimesKnown: environment.accessTokenTtl !== undefined && environment.refreshTokenTtl !== undefined,
+      rotationAlgorithm: environment.algorithm,
+    });
   } finally {
     await app.close();
   }

@@ -44,6 +44,15 @@ describe('readOperatorEnvironment', () => {
     });
   });
 
+  it('takes a clock tolerance of 0, as the app does, and the lifetimes keys retire needs', () => {
+    expect(
+      readOperatorEnvironment(
+        { DATABASE_URL, CLOCK_TOLERANCE: '0', ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '1209600' },
+        parseCliCommand(['keys', 'retire']),
+      ),
+    ).toEqual({ databaseUrl: DATABASE_URL, clockTolerance: 0, accessTokenTtl: 900, refreshTokenTtl: 1_209_600 });
+  });
+
   it.each([
     [{}, ['purge'], 'DATABASE_URL is required'],
     [{ DATABASE_URL: 'mysql://localhost/app' }, ['purge'], 'DATABASE_URL must be a postgres:// URL'],
@@ -54,6 +63,8 @@ describe('readOperatorEnvironment', () => {
     [{ DATABASE_URL, JWT_ALGORITHM: 'RS256' }, ['keys', 'list'], 'JWT_ALGORITHM must be one of'],
     [{ DATABASE_URL, REFRESH_TOKEN_TTL: '14d' }, ['purge'], 'REFRESH_TOKEN_TTL must be a whole number of seconds'],
     [{ DATABASE_URL, SESSION_RETENTION: '0' }, ['purge'], 'SESSION_RETENTION must be a whole number of seconds'],
+    [{ DATABASE_URL }, ['keys', 'retire'], 'keys retire needs ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL'],
+    [{ DATABASE_URL, ACCESS_TOKEN_TTL: '900' }, ['keys', 'retire'], 'keys retire needs ACCESS_TOKEN_TTL and'],
   ])('refuses %j for %j: %s', (env, argv, message) => {
     const command = parseCliCommand(argv);
     expect(() => readOperatorEnvironment(env, command)).toThrow(OperatorEnvironmentError);

@@ -11,13 +11,13 @@ export const OPERATOR_ENVIRONMENT_HELP = `Environment:
   KEY_ENCRYPTION_SECRET  keys rotate (required); keys list and keys retire check the stored keys with it
   JWT_SECRET             keys list, keys retire: the app's \`secret\` option, if it has one
   JWT_ALGORITHM          keys rotate: the algorithm of the new key when --algorithm is not given
-                         (HS256, EdDSA or ES256; default HS256): the app's \`algorithm\` option
-  The app's lifetimes, in seconds, where it changed the defaults (the module option in brackets),
-  from which keys retire, keys list, keys rotate and purge (which also retires keys) compute dates:
-  ACCESS_TOKEN_TTL [accessTokenTtl], REFRESH_TOKEN_TTL [refreshTokenTtl], CLOCK_TOLERANCE
-  [clockTolerance], KEY_ACTIVATION_DELAY [keyActivationDelay], SESSION_RETENTION [sessionRetention],
-  LOGIN_LOCKOUT_WINDOW [loginLockoutWindow]. Shorter than the app's, a key would retire while tokens
-  it signed are still live.`;
+                         (HS256, EdDSA or ES256); without either, that of the key signing now
+  The app's lifetimes in seconds (the module option in brackets), where it changed the defaults:
+  SESSION_RETENTION [sessionRetention], LOGIN_LOCKOUT_WINDOW [loginLockoutWindow] (purge),
+  KEY_ACTIVATION_DELAY [keyActivationDelay], CLOCK_TOLERANCE [clockTolerance] (keys), and always
+  for keys retire, ACCESS_TOKEN_TTL [accessTokenTtl] and REFRESH_TOKEN_TTL [refreshTokenTtl]: a key
+  retires once no token it signed can be live. Without these two, purge retires no key (the app's
+  own purge job does) and keys list dates the end of a key's use from the defaults.`;
 
 export interface OperatorEnvironment {
   databaseUrl: string;
@@ -83,10 +83,17 @@ export function readOperatorEnvironment(env: Env, command: CliCommand): Operator
     const raw = env[name]?.trim();
     if (!raw) continue;
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-      throw new OperatorEnvironmentError(`${name} must be a whole number of seconds, 1 or more (got "${raw}")`);
+    // A clock tolerance of 0 is the app's to choose; a lifetime or a delay of 0 is not.
+    const least = name === 'CLOCK_TOLERANCE' ? 0 : 1;
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < least) {
+      throw new OperatorEnvironmentError(`${name} must be a whole number of seconds, ${least} or more (got "${raw}")`);
     }
     result[option] = value;
+  }
+  if (command.name === 'keys retire' && (result.accessTokenTtl === undefined || result.refreshTokenTtl === undefined)) {
+    throw new OperatorEnvironmentError(
+      "keys retire needs ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL, the app's (even when they are the defaults, 900 and 1209600): a key retired before its last token expires signs users out",
+    );
   }
   return result;
 }

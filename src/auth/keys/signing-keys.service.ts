@@ -82,8 +82,9 @@ const JWKS_SETTLE_MS = 2_000;
 
 /**
  * The keys this instance signs and verifies with, kept in memory: loaded at start and whenever
- * signing_keys changes (RevocationSyncService hears the change on the revocation channel, so keys
- * travel exactly like revocations, with the same fail-closed reconnection).
+ * signing_keys changes (SigningKeysSubscriber hears the change through the NotificationListener,
+ * on the channel revocations use, so keys travel exactly like revocations, with the same
+ * fail-closed reconnection).
  *
  * A token's `kid` chooses the key and the key pins the algorithm. A token without a `kid` (signed
  * before keys had ids) can only be checked with the `secret` option's key.

@@ -87,8 +87,12 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** One purge pass; only one instance purges at a time (PostgreSQL advisory lock). */
-  async purgeExpired(): Promise<PurgeResult> {
+  /**
+   * One purge pass; only one instance purges at a time (PostgreSQL advisory lock). `retireKeys:
+   * false` leaves the signing keys alone (the operator CLI, when it does not know the app's token
+   * lifetimes, which say when a key can go).
+   */
+  async purgeExpired(options: { retireKeys?: boolean } = {}): Promise<PurgeResult> {
     const now = this.clock.now();
     const sessionCutoff = new Date(now.getTime() - this.options.sessionRetention * 1000);
     const attemptCutoff = new Date(now.getTime() - this.options.loginLockoutWindow * 1000);
@@ -127,7 +131,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
       };
     });
     // Under the keys' own lock, after the purge lock is released.
-    const signingKeys = result ? (await this.rotation.retire()).length : 0;
+    const signingKeys = result && options.retireKeys !== false ? (await this.rotation.retire()).length : 0;
     return result
       ? { skipped: false, ...result, signingKeys }
       : {

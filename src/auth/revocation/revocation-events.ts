@@ -5,7 +5,7 @@
  *
  * A notification is only a hint naming what changed: any role that can connect may NOTIFY, so a
  * receiver never takes a payload's word for a revocation's extent. It reads the committed state of
- * what the hint names (RevocationRepository.confirm) and applies that.
+ * what the hint names (RevocationStateRepository.confirm) and applies that.
  */
 export const REVOCATION_CHANNEL = 'auth_revocations';
 
@@ -25,7 +25,7 @@ export type RevocationHint =
   | { kind: 'sessions'; ids: string[] }
   | { kind: 'user'; userId: string }
   | { kind: 'userDeleted'; userId: string }
-  /** A listener's own round trip through the pool (RevocationSyncService's heartbeat). */
+  /** A listener's own round trip through the pool (NotificationListener's heartbeat). */
   | { kind: 'heartbeat'; nonce: string }
   /** signing_keys changed (a key added or retired): reload the keys. */
   | { kind: 'keys' };

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { notCutOff } from '../sessions/session.repository.js';
@@ -23,8 +23,11 @@ export interface RevokedTokenRecord {
 export class RevocationRepository {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    /** What other capabilities drop with a user's sessions (recovery: the reset links out). */
-    @Optional() @Inject(USER_CUTOFF_HOOKS) private readonly hooks: UserCutoffHook[] = [],
+    /**
+     * What other capabilities drop with a user's sessions (recovery: the reset links out). Not
+     * optional: a module that forgot it would end sessions and leave the links working.
+     */
+    @Inject(USER_CUTOFF_HOOKS) private readonly hooks: UserCutoffHook[],
   ) {}
 
   /**

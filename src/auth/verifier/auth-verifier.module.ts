@@ -9,7 +9,9 @@ import { AUTH_KEY_SOURCE, JwksKeySource } from '../keys/jwks-key-source.js';
 import { AUTH_KEY_SETTINGS, type KeySettings, SigningKeys } from '../keys/signing-keys.service.js';
 import { SystemClock } from '../common/clock.provider.js';
 import { AccountTokenRepository } from '../recovery/account-token.repository.js';
+import { dropResetLinks } from '../recovery/account-token.repository.js';
 import { RevocationStateRepository } from '../revocation/revocation-state.repository.js';
+import { USER_CUTOFF_HOOKS } from '../revocation/user-cutoff-hooks.js';
 import { RevocationRepository } from '../revocation/revocation.repository.js';
 import { SigningKeyRepository } from '../keys/signing-key.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
@@ -84,6 +86,8 @@ const readOnlyActivity: Pick<SessionActivityService, 'touch' | 'remember'> = {
     RevocationSyncService,
     SigningKeysSubscriber,
     RevocationRepository,
+    // Its RevocationService can ban and log out everywhere: what ends with that ends here too.
+    { provide: USER_CUTOFF_HOOKS, useValue: [dropResetLinks] },
     RevocationStateRepository,
     AccountTokenRepository,
     SecurityEventsService,

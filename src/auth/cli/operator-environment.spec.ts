@@ -18,7 +18,6 @@ describe('readOperatorEnvironment', () => {
   it('reads the secrets, the algorithm and the app’s lifetimes into the module options', () => {
     const env = {
       DATABASE_URL,
-      DATABASE_LISTEN_URL: 'postgresql://user:pass@db-direct:5432/app',
       JWT_SECRET: SECRET,
       KEY_ENCRYPTION_SECRET: 'k'.repeat(40),
       JWT_ALGORITHM: 'EdDSA',
@@ -31,7 +30,6 @@ describe('readOperatorEnvironment', () => {
     };
     expect(readOperatorEnvironment(env, parseCliCommand(['keys', 'rotate']))).toEqual({
       databaseUrl: DATABASE_URL,
-      databaseListenUrl: 'postgresql://user:pass@db-direct:5432/app',
       secret: SECRET,
       keyEncryptionSecret: 'k'.repeat(40),
       algorithm: 'EdDSA',

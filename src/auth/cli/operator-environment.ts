@@ -7,7 +7,6 @@ import type { CliCommand } from './cli-commands.js';
  */
 export const OPERATOR_ENVIRONMENT_HELP = `Environment:
   DATABASE_URL           every command: the app's PostgreSQL (postgres://user:pass@host:5432/db)
-  DATABASE_LISTEN_URL    a direct connection for LISTEN, when DATABASE_URL goes through a pooler
   KEY_ENCRYPTION_SECRET  keys rotate (required); keys list and keys retire check the stored keys with it
   JWT_SECRET             keys list, keys retire: the app's \`secret\` option, if it has one
   JWT_ALGORITHM          keys rotate: the algorithm of the new key when --algorithm is not given
@@ -21,7 +20,6 @@ export const OPERATOR_ENVIRONMENT_HELP = `Environment:
 
 export interface OperatorEnvironment {
   databaseUrl: string;
-  databaseListenUrl?: string;
   secret?: string;
   keyEncryptionSecret?: string;
   algorithm?: SigningAlgorithm;
@@ -54,8 +52,6 @@ export function readOperatorEnvironment(env: Env, command: CliCommand): Operator
   const databaseUrl = postgresUrl(env, 'DATABASE_URL');
   if (!databaseUrl) throw new OperatorEnvironmentError('DATABASE_URL is required (postgres://user:pass@host:5432/db)');
   const result: OperatorEnvironment = { databaseUrl };
-  const listen = postgresUrl(env, 'DATABASE_LISTEN_URL');
-  if (listen) result.databaseListenUrl = listen;
   for (const name of ['JWT_SECRET', 'KEY_ENCRYPTION_SECRET'] as const) {
     const value = env[name];
     if (value === undefined || value === '') continue;

@@ -6,6 +6,7 @@ import { AUTH_RESOLVED_OPTIONS, issuerKeySettings, resolveAuthOptions } from '..
 import { AUTH_ENTITIES } from '../auth.entities.js';
 import type { AuthModuleOptions, ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import { AUTH_KEY_SETTINGS } from '../keys/signing-keys.service.js';
+import { AUTH_LISTENER_ENABLED } from '../notifications/notification-listener.service.js';
 import { formatSecurityEvent } from '../security-events/security-events.service.js';
 import type { OperatorEnvironment } from './operator-environment.js';
 
@@ -16,13 +17,12 @@ class AuthOperatorModule {}
  * The module as the CLI runs it: AuthModule with its own connection, in the `operator` role. It
  * never signs, so it creates no key at start (an app with other key settings would then sign with
  * a key the operator made by accident) and needs a secret only for the key commands; it never
- * schedules the purge. Its security events (a ban, a logout-all) go to stderr, one JSON line each.
+ * schedules the purge, and it does not listen (what it changes, it announces). Its security events (a ban, a logout-all) go to stderr, one JSON line each.
  */
 export function operatorModule(environment: OperatorEnvironment): DynamicModule {
-  const { databaseUrl, databaseListenUrl, ...lifetimes } = environment;
+  const { databaseUrl, ...lifetimes } = environment;
   const options: AuthModuleOptions = {
     ...lifetimes,
-    revocationListenerUrl: databaseListenUrl,
     purgeCron: false,
     securityEvents: {
       handle: (event) => {
@@ -53,6 +53,9 @@ export function operatorModule(environment: OperatorEnvironment): DynamicModule 
             inject: [AUTH_MODULE_OPTIONS],
             useFactory: (given: AuthModuleOptions) => resolveAuthOptions(given, 'operator'),
           },
+          // No LISTEN connection, no revocation state loaded: the CLI checks no token, so it starts
+          // as fast with a million denylist rows as with none, and works behind a pooler.
+          { provide: AUTH_LISTENER_ENABLED, useValue: false },
           {
             provide: AUTH_KEY_SETTINGS,
             inject: [AUTH_MODULE_OPTIONS, AUTH_RESOLVED_OPTIONS],

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
@@ -13,6 +20,13 @@ import {
   type RevocationHint,
 } from '../revocation/revocation-events.js';
 import { NotificationRepository } from './notification.repository.js';
+
+/**
+ * Injection token: `false` keeps the listener from connecting (the operator CLI, which checks no
+ * token, and so needs neither the LISTEN connection nor the revocation state in memory; what it
+ * changes it announces with NOTIFY in its own transactions, as any instance does).
+ */
+export const AUTH_LISTENER_ENABLED = Symbol('AUTH_LISTENER_ENABLED');
 
 /** `live`: every subscriber is current and notifications arrive; anything else: trust nothing in memory. */
 export type ListenerState = 'starting' | 'live' | 'degraded' | 'stopped';
@@ -81,6 +95,7 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly notifications: NotificationRepository,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Optional() @Inject(AUTH_LISTENER_ENABLED) private readonly enabled: boolean = true,
   ) {}
 
   /** Subscribers are resynchronised in the order they subscribed. */
@@ -107,6 +122,8 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // Never live: anything that asks (no one, in the CLI) is answered from the database.
+    if (!this.enabled) return;
     // The app does not start (nor answer /health) before every subscriber is current; if that
     // cannot be done, the app does not start at all.
     await this.connectAndResync();

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import pg from 'pg';
+import { operatorModule } from '../src/auth/cli/operator.module.js';
+import { RevocationService, RevocationSyncService } from '../src/auth/index.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { bearer, registerAndLogin, startApp, type TestApp } from './support/test-app.js';
+
+/**
+ * The module as `npx nest-jwt-revocation` runs it (operator role), in process: what it starts and
+ * what it does not, beside an app instance on the same database.
+ */
+describe('the operator CLI’s module', () => {
+  let database: TestDatabase;
+  let app: TestApp;
+  let operator: INestApplicationContext;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    app = await startApp(database.url);
+    operator = await NestFactory.createApplicationContext(operatorModule({ databaseUrl: database.url }), {
+      logger: false,
+    });
+  });
+  afterAll(async () => {
+    await operator?.close();
+    await app?.close();
+    await database?.drop();
+  });
+
+  it('opens no LISTEN connection and loads no revocation state, whatever the denylist holds', async () => {
+    const sync = operator.get(RevocationSyncService);
+    expect({ listener: sync.listenerBackendPid, loads: sync.loadCount, status: sync.status }).toEqual({
+      listener: null,
+      loads: 0,
+      status: 'starting',
+    });
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'`,
+      );
+      // The app's listener only.
+      expect(rows.map((row) => row.pid)).toEqual([app.app.get(RevocationSyncService).listenerBackendPid]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('announces what it revokes: the app refuses the user’s token at once', async () => {
+    const user = await registerAndLogin(app.http);
+    await app.http
+      .get('/profile')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    expect(await operator.get(RevocationService).revokeAllForUser(user.userId)).toBe(true);
+    for (let attempt = 0; ; attempt += 1) {
+      const status = (await app.http.get('/profile').set(...bearer(user.accessToken))).status;
+      if (status === 401) break;
+      if (attempt > 100) throw new Error(`still ${status}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+
+  it('creates no signing key at its start, even given a key-encryption secret and no key yet', async () => {
+    // An issuer started so (no secret, a key-encryption secret) creates its first key, which every
+    // instance would then sign with.
+    const keys = async () => (await app.dataSource.query('SELECT kid FROM signing_keys')) as unknown[];
+    expect(await keys()).toEqual([]);
+    const withSecret = await NestFactory.createApplicationContext(
+      operatorModule({ databaseUrl: database.url, keyEncryptionSecret: 'k'.repeat(32) }),
+      { logger: false },
+    );
+    await withSecret.close();
+    expect(await keys()).toEqual([]);
+  });
+});

@@ -17,12 +17,14 @@ class AuthOperatorModule {}
  * The module as the CLI runs it: AuthModule with its own connection, in the `operator` role. It
  * never signs, so it creates no key at start (an app with other key settings would then sign with
  * a key the operator made by accident) and needs a secret only for the key commands; it never
- * schedules the purge, and it does not listen (what it changes, it announces). Its security events (a ban, a logout-all) go to stderr, one JSON line each.
+ * schedules the purge, and it does not listen (what it changes, it announces). Its security
+ * events (a ban, a logout-all) go to stderr, one JSON line each.
  */
 export function operatorModule(environment: OperatorEnvironment): DynamicModule {
-  const { databaseUrl, ...lifetimes } = environment;
+  // The secrets, the algorithm and the lifetimes are module options of the same names.
+  const { databaseUrl, ...given } = environment;
   const options: AuthModuleOptions = {
-    ...lifetimes,
+    ...given,
     purgeCron: false,
     securityEvents: {
       handle: (event) => {

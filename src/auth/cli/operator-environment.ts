@@ -1,4 +1,10 @@
-import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-algorithms.js';
+import { MIN_KEY_ENCRYPTION_SECRET_BYTES } from '../keys/key-encryption.js';
+import {
+  isSigningAlgorithm,
+  MIN_HMAC_SECRET_BYTES,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+} from '../keys/signing-algorithms.js';
 import type { CliCommand } from './cli-commands.js';
 
 /**
@@ -45,7 +51,8 @@ const SECONDS = {
   LOGIN_LOCKOUT_WINDOW: 'loginLockoutWindow',
 } as const;
 
-const MIN_SECRET_BYTES = 32;
+/** The module's own minimums, checked here before it loads. */
+const MIN_SECRET_BYTES = { JWT_SECRET: MIN_HMAC_SECRET_BYTES, KEY_ENCRYPTION_SECRET: MIN_KEY_ENCRYPTION_SECRET_BYTES };
 
 /** Reads and checks what `command` needs; the first problem is thrown as one line. */
 export function readOperatorEnvironment(env: Env, command: CliCommand): OperatorEnvironment {
@@ -55,8 +62,8 @@ export function readOperatorEnvironment(env: Env, command: CliCommand): Operator
   for (const name of ['JWT_SECRET', 'KEY_ENCRYPTION_SECRET'] as const) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) {
-      throw new OperatorEnvironmentError(`${name} must be at least ${MIN_SECRET_BYTES} bytes`);
+    if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES[name]) {
+      throw new OperatorEnvironmentError(`${name} must be at least ${MIN_SECRET_BYTES[name]} bytes`);
     }
     if (name === 'JWT_SECRET') result.secret = value;
     else result.keyEncryptionSecret = value;

@@ -14,3 +14,6 @@ export const isSigningAlgorithm = (value: unknown): value is SigningAlgorithm =>
   (SIGNING_ALGORITHMS as readonly unknown[]).includes(value);
 export const isAsymmetric = (algorithm: SigningAlgorithm): algorithm is AsymmetricAlgorithm =>
   (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm);
+
+/** Shortest HMAC secret accepted, in bytes (the hash's output size for HS256). */
+export const MIN_HMAC_SECRET_BYTES = 32;

@@ -20,7 +20,12 @@ import { JwtService } from '@nestjs/jwt';
  */
 const hmacJwt = new JwtService();
 
-import { isAsymmetric, type HmacAlgorithm, type SigningAlgorithm } from './signing-algorithms.js';
+import {
+  isAsymmetric,
+  MIN_HMAC_SECRET_BYTES,
+  type HmacAlgorithm,
+  type SigningAlgorithm,
+} from './signing-algorithms.js';
 
 export {
   ASYMMETRIC_ALGORITHMS,
@@ -28,6 +33,7 @@ export {
   SIGNING_ALGORITHMS,
   isAsymmetric,
   isSigningAlgorithm,
+  MIN_HMAC_SECRET_BYTES,
   type AsymmetricAlgorithm,
   type HmacAlgorithm,
   type SigningAlgorithm,
@@ -35,9 +41,6 @@ export {
 
 /** What a key id may look like: what this module writes, and nothing that needs escaping anywhere. */
 export const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Shortest HMAC secret accepted, in bytes (the hash's output size for HS256). */
-export const MIN_HMAC_SECRET_BYTES = 32;
 
 /**
  * One key of the ring, ready to use: its id, its pinned algorithm, the KeyObject that verifies

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { driverPool } from '../common/driver-pool.js';
 import { REVOCATION_CHANNEL } from '../revocation/revocation-events.js';
 
 /** The listener's own statement: a NOTIFY sent through the pool that the listener must hear. */
@@ -11,7 +11,6 @@ export class NotificationRepository {
 
   /** One NOTIFY on the channel through the driver's pool (the heartbeat's round trip). */
   async notifyThroughPool(payload: string): Promise<void> {
-    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
-    await pool.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);
+    await driverPool(this.dataSource).query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);
   }
 }

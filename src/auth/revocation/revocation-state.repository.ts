@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { driverPool } from '../common/driver-pool.js';
 import { TOKEN_PAGE_RECORD_LENGTH } from './revocation-store.js';
 import type { RevocationEvent, RevocationHint } from './revocation-events.js';
 
@@ -172,8 +173,7 @@ export class RevocationStateRepository {
     }
   }
 
-  /** The driver's pg pool, for the statements on the hot path and the bulk load. */
   private pool(): pg.Pool {
-    return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    return driverPool(this.dataSource);
   }
 }

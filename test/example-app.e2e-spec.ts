@@ -130,6 +130,50 @@ describe('the example app as a user runs it (built, in its own process)', () => 
     expect(failure?.stderr).not.toMatch(/at .*\.js:\d+/); // a message, not a stack trace
   });
 
+  it.each([
+    [
+      'an option that weakens TLS',
+      'smtp://alice:hunter2-secret@relay.example:25/?requireTLS=false',
+      {},
+      /^ {2}- SMTP_URL option requireTLS=false weakens TLS to relay\.example: allowed only for localhost or a relay named in SMTP_ALLOW_PLAINTEXT_TO$/m,
+    ],
+    [
+      'a host parsers read differently',
+      'smtp://alice:hunter2-secret@relay.example\\@localhost:25/',
+      {},
+      /^ {2}- SMTP_URL must not contain a backslash, whitespace or control characters$/m,
+    ],
+    [
+      'ignoreTLS to a relay not named in SMTP_ALLOW_PLAINTEXT_TO',
+      'smtp://alice:hunter2-secret@relay.example/?ignoreTLS=true',
+      { SMTP_ALLOW_PLAINTEXT_TO: 'relay.internal' },
+      /^ {2}- SMTP_URL option ignoreTLS=true weakens TLS to relay\.example/m,
+    ],
+  ])(
+    'refuses to start in production with an SMTP_URL with %s, in one line that shows no password',
+    async (_name, url, env, message) => {
+      const workDir = mkdtempSync(join(tmpdir(), 'auth-example-'));
+      const production = {
+        NODE_ENV: 'production',
+        JWT_SECRET: 'x'.repeat(32),
+        KEY_ENCRYPTION_SECRET: 'k'.repeat(32),
+        PUBLIC_URL: 'https://app.example.com',
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      };
+      const failure = await run(process.execPath, [MAIN], {
+        cwd: workDir,
+        env: childEnv({ ...production, ...env, SMTP_URL: url }),
+      }).then(
+        () => null,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(failure?.code).toBe(1);
+      expect(failure?.stderr).toMatch(message);
+      expect(failure?.stderr).not.toMatch(/hunter2|alice/);
+      expect(failure?.stderr).not.toMatch(/at .*\.js:\d+/);
+    },
+  );
+
   describe('against a database given by DATABASE_URL', () => {
     let database: TestDatabase;
     beforeAll(async () => {

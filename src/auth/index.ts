@@ -38,6 +38,7 @@ export { RequireVerifiedEmail } from './recovery/require-verified-email.decorato
 export { AccountRecoveryService } from './recovery/account-recovery.service.js';
 export { MailOutboxService, type DrainResult } from './mail/mail-outbox.service.js';
 export { SmtpMailTransport } from './mail/smtp-mail.transport.js';
+export { parseSmtpUrl, SmtpUrlError, type SmtpConnection, type SmtpTransportOptions } from './mail/smtp-url.js';
 export { FileMailTransport } from './mail/file-mail.transport.js';
 export type { MailMessage, MailTransport } from './mail/mail-transport.interface.js';
 export {

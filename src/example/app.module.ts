@@ -67,7 +67,9 @@ export class AppModule {
             revocationListenerUrl: config.databaseListenUrl ?? undefined,
             // Password reset and email verification: through SMTP_URL, or as .eml files under .data/mail.
             mail: {
-              transport: config.smtpUrl ? new SmtpMailTransport(config.smtpUrl) : new FileMailTransport(config.mailDir),
+              transport: config.smtpUrl
+                ? new SmtpMailTransport(config.smtpUrl, { allowPlaintextTo: config.smtpAllowPlaintextTo })
+                : new FileMailTransport(config.mailDir),
               from: config.mailFrom,
               publicUrl: config.publicUrl,
               pagesPath: '/account',

@@ -18,16 +18,20 @@ export class TestMailServer {
   readonly received: CapturedMail[] = [];
   private server: SMTPServer | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    readonly host: string,
+  ) {}
 
-  static async start(): Promise<TestMailServer> {
-    const mail = new TestMailServer(await freePort());
+  /** `host`: the address it listens on (any of 127.0.0.0/8 is this machine). */
+  static async start(host = '127.0.0.1'): Promise<TestMailServer> {
+    const mail = new TestMailServer(await freePort(), host);
     await mail.up();
     return mail;
   }
 
   get url(): string {
-    return `smtp://127.0.0.1:${this.port}`;
+    return `smtp://${this.host}:${this.port}`;
   }
 
   /** Starts (again) on the same port. */
@@ -54,7 +58,7 @@ export class TestMailServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
+      server.listen(this.port, this.host, () => resolve());
     });
     this.server = server;
   }

@@ -57,6 +57,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     trustProxy: 'loopback',
     httpAdapter: testAdapter(),
     smtpUrl: null,
+    smtpAllowPlaintextTo: [],
     // Mails of specs that do not read them are written here (the FileMailTransport).
     mailDir: join(tmpdir(), `auth-test-mail-${process.pid}`),
     mailFrom: 'Tests <no-reply@example.com>',

@@ -100,6 +100,42 @@ describe('loadAppConfig', () => {
     );
   });
 
+  it('SMTP_URL: TLS-weakening options only to localhost or a relay named in SMTP_ALLOW_PLAINTEXT_TO', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), KEY_ENCRYPTION_SECRET: 'k'.repeat(32) };
+    const refusal = (env: Record<string, string>): string => {
+      try {
+        loadAppConfig({ ...production, PUBLIC_URL: 'https://app.example.com', ...env }, dataDir());
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems.join('\n');
+      }
+      throw new Error('accepted');
+    };
+    expect(refusal({ SMTP_URL: 'smtp://alice:hunter2@relay.example:25/?requireTLS=false' })).toBe(
+      'SMTP_URL option requireTLS=false weakens TLS to relay.example: allowed only for localhost or a relay named in SMTP_ALLOW_PLAINTEXT_TO',
+    );
+    expect(refusal({ SMTP_URL: 'smtp://alice:hunter2@relay.example\\@localhost:25/' })).toBe(
+      'SMTP_URL must not contain a backslash, whitespace or control characters',
+    );
+    expect(
+      refusal({ SMTP_URL: 'smtp://relay.example/?ignoreTLS=true', SMTP_ALLOW_PLAINTEXT_TO: 'other.example' }),
+    ).toMatch(/^SMTP_URL option ignoreTLS=true weakens TLS to relay\.example/);
+    expect(refusal({ SMTP_URL: 'smtp://relay.example/', SMTP_ALLOW_PLAINTEXT_TO: 'relay.example:25' })).toBe(
+      'SMTP_ALLOW_PLAINTEXT_TO: SMTP relay name "relay.example:25" is not a host name',
+    );
+    const allowed = loadAppConfig(
+      {
+        ...production,
+        PUBLIC_URL: 'https://app.example.com',
+        SMTP_URL: 'smtp://relay.internal:25/?ignoreTLS=true',
+        SMTP_ALLOW_PLAINTEXT_TO: ' Relay.Internal , 10.0.0.25 ',
+      },
+      dataDir(),
+    );
+    expect(allowed.smtpAllowPlaintextTo).toEqual(['Relay.Internal', '10.0.0.25']);
+    expect(loadAppConfig({ JWT_SECRET: 's'.repeat(32) }, dataDir()).smtpAllowPlaintextTo).toEqual([]);
+  });
+
   it('mail: files under the data directory without SMTP_URL, refused in production; links start with PUBLIC_URL', () => {
     const dir = dataDir();
     const config = loadAppConfig({ PORT: '4000' }, dir);
@@ -139,7 +175,7 @@ describe('loadAppConfig', () => {
       ),
     ).toThrow('PUBLIC_URL must be an https URL when NODE_ENV=production');
     expect(() => loadAppConfig({ SMTP_URL: 'http://mail' }, dataDir())).toThrow(
-      'SMTP_URL must be an smtp:// or smtps:// URL',
+      'SMTP_URL must start with smtp:// or smtps://',
     );
     expect(() => loadAppConfig({ REQUIRE_VERIFIED_EMAIL: 'yes' }, dataDir())).toThrow(
       'REQUIRE_VERIFIED_EMAIL must be true or false',

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { validateCronExpression } from 'cron';
 import type { HttpAdapterKind } from '../app.setup.js';
+import { canonicalSmtpHost, parseSmtpUrl, SmtpUrlError } from '../../auth/mail/smtp-url.js';
 
 /** JWT_ALGORITHM values: HMAC with the shared secret, or a key pair kept in signing_keys. */
 export const JWT_ALGORITHMS = ['HS256', 'EdDSA', 'ES256'] as const;
@@ -50,6 +51,12 @@ export interface AppConfig {
   httpAdapter: HttpAdapterKind;
   /** SMTP_URL: the mail server (`smtp://user:pass@host:587`); null: mails are written as files into `mailDir`. */
   smtpUrl: string | null;
+  /**
+   * SMTP_ALLOW_PLAINTEXT_TO: relays (comma-separated host names or addresses) SMTP_URL may reach
+   * without TLS (`requireTLS=false`, `ignoreTLS=true`, `tls.rejectUnauthorized=false`, or plain
+   * `smtp://` without STARTTLS). Default none: only localhost.
+   */
+  smtpAllowPlaintextTo: string[];
   /** Where mails go without SMTP_URL: `<dataDir>/mail`. */
   mailDir: string;
   /** MAIL_FROM. */
@@ -134,14 +141,26 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const emailVerificationTtl = integer(env, 'EMAIL_VERIFICATION_TTL', 86_400, 60, 2_592_000, problems);
   const requireVerifiedEmail = flag(env, 'REQUIRE_VERIFIED_EMAIL', problems);
   const smtpUrl = env.SMTP_URL?.trim() || null;
-  if (smtpUrl) {
+  const smtpAllowPlaintextTo = (env.SMTP_ALLOW_PLAINTEXT_TO ?? '')
+    .split(',')
+    .map((relay) => relay.trim())
+    .filter((relay) => relay !== '');
+  const smtpProblem = (name: string, check: () => unknown) => {
     try {
-      const url = new URL(smtpUrl);
-      if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('protocol');
-    } catch {
-      problems.push('SMTP_URL must be an smtp:// or smtps:// URL');
+      check();
+    } catch (error) {
+      if (!(error instanceof SmtpUrlError)) throw error;
+      // The message names the host or the option, never the URL or its password.
+      const message = error.message.replace('allowPlaintextTo', 'SMTP_ALLOW_PLAINTEXT_TO');
+      problems.push(message.startsWith('SMTP URL ') ? message.replace('SMTP URL', name) : `${name}: ${message}`);
     }
-  } else if (production) {
+  };
+  const relayProblems = problems.length;
+  for (const relay of smtpAllowPlaintextTo) smtpProblem('SMTP_ALLOW_PLAINTEXT_TO', () => canonicalSmtpHost(relay));
+  // Refused here, with the other problems, as SmtpMailTransport would refuse it at start.
+  if (smtpUrl && problems.length === relayProblems)
+    smtpProblem('SMTP_URL', () => parseSmtpUrl(smtpUrl, { allowPlaintextTo: smtpAllowPlaintextTo }));
+  if (!smtpUrl && production) {
     // Recovery and verification are on in this app: a production mail must reach a mailbox, not a file.
     problems.push('SMTP_URL is required when NODE_ENV=production (password reset and email verification send mail)');
   }
@@ -217,6 +236,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     trustProxy,
     httpAdapter,
     smtpUrl,
+    smtpAllowPlaintextTo,
     mailDir: join(dataDir, 'mail'),
     mailFrom,
     publicUrl,

@@ -26,6 +26,7 @@ const HTTP_SPECS = [
   'hostile-input',
   'tokens',
   'keys',
+  'key-revocation',
   'verifier',
   'recovery',
   'ban',
@@ -35,8 +36,11 @@ const HTTP_SPECS = [
   'outage',
   'multi-instance',
   'revocation-sync',
+  'notification-flood',
   'openapi',
   'cookies',
+  'smtp-url',
+  'email-identity',
 ];
 
 /** @type {import('jest').Config} */

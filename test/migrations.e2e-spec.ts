@@ -79,7 +79,7 @@ describe('migrations', () => {
     ).map((row: { indexname: string }) => row.indexname);
     expect(indexes).toEqual(
       expect.arrayContaining([
-        'users_email_lower_key',
+        'users_email_canonical_key',
         'sessions_user_id_idx',
         'revoked_tokens_expires_at_idx',
         'revoked_tokens_pkey',
@@ -104,8 +104,17 @@ describe('migrations', () => {
          VALUES (gen_random_uuid(), $1, now(), now(), now(), repeat('a', 64), now())`,
         [userId],
       );
-    const insertUser = async (email: string): Promise<string> =>
-      (await dataSource.query(`INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id`, [email]))[0].id;
+    /** A user, on the schema of the moment (reverted below CanonicalEmails, users has no email_canonical). */
+    const insertUser = async (email: string): Promise<string> => {
+      const [{ canonical }] = await dataSource.query(
+        `SELECT count(*) > 0 AS canonical FROM information_schema.columns
+          WHERE table_name = 'users' AND column_name = 'email_canonical'`,
+      );
+      const sql = canonical
+        ? `INSERT INTO users (email, email_canonical, password_hash) VALUES ($1, $1, 'x') RETURNING id`
+        : `INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id`;
+      return (await dataSource.query(sql, [email]))[0].id;
+    };
 
     it('is built without blocking writes to sessions when the migrations run outside a transaction (-t none)', async () => {
       // Revert it outside a transaction (the CONCURRENTLY path of down()), to build it again.
@@ -217,6 +226,84 @@ describe('migrations', () => {
     expect(seen.at(-1)).toEqual([]);
     await dataSource.runMigrations();
     expect(await tables()).toEqual(ALL_TABLES);
+  });
+});
+
+describe('canonical email addresses (CanonicalEmails)', () => {
+  const CANONICAL = AUTH_MIGRATIONS.findIndex((migration) => migration.name === 'CanonicalEmails1765000000000');
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrated: false });
+    // The schema as it was before: unique on lower(email).
+    const before = new DataSource({ type: 'postgres', url: database.url, migrations: AUTH_MIGRATIONS.slice(0, CANONICAL) });
+    await before.initialize();
+    await before.runMigrations();
+    await before.destroy();
+    dataSource = new DataSource({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES, migrations: AUTH_MIGRATIONS });
+    await dataSource.initialize();
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await database.drop();
+  });
+
+  const insertUser = async (email: string, createdAt: string): Promise<string> =>
+    (
+      await dataSource.query(
+        `INSERT INTO users (email, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id::text AS id`,
+        [email, createdAt],
+      )
+    )[0].id;
+  const canonicalColumn = async () =>
+    (
+      await dataSource.query(
+        `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email_canonical'`,
+      )
+    )[0].n;
+
+  it('reports accounts that one address in two spellings would merge, merges nothing, and migrates once they are resolved', async () => {
+    // Distinct under lower(), one address once folded: ß/ss and an IDN domain in both forms.
+    const older = await insertUser('Stra\u00dfe@Example.com', '2025-01-01T00:00:00Z');
+    const younger = await insertUser('strasse@example.com', '2025-02-01T00:00:00Z');
+    const idn = await insertUser('ada@b\u00fccher.example', '2025-01-01T00:00:00Z');
+    const idnAscii = await insertUser('Ada@xn--bcher-kva.example', '2025-03-01T00:00:00Z');
+    const plain = await insertUser('  Plain@Example.COM', '2025-01-01T00:00:00Z');
+
+    const failure = await dataSource.runMigrations().then(
+      () => null,
+      (error: Error) => error.message,
+    );
+    expect(failure).toContain('2 group(s)');
+    expect(failure).toContain(`${older}, ${younger}`);
+    expect(failure).toContain(`${idn}, ${idnAscii}`);
+    expect(failure).not.toContain(plain);
+    // Never an address in the report (it goes to logs): ids only.
+    expect(failure).not.toMatch(/example/i);
+    // Rolled back: nothing changed, every account still there.
+    expect(await canonicalColumn()).toBe(0);
+    expect((await dataSource.query('SELECT count(*)::int AS n FROM users'))[0].n).toBe(5);
+
+    // The operator resolves each group (here: the younger accounts go), then migrates.
+    await dataSource.query('DELETE FROM users WHERE id = ANY($1::uuid[])', [[younger, idnAscii]]);
+    expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual(
+      AUTH_MIGRATIONS.slice(CANONICAL).map((migration) => migration.name),
+    );
+    const rows = await dataSource.query('SELECT id::text AS id, email, email_canonical FROM users ORDER BY email_canonical');
+    expect(rows).toEqual([
+      { id: idn, email: 'ada@b\u00fccher.example', email_canonical: 'ada@xn--bcher-kva.example' },
+      { id: plain, email: '  Plain@Example.COM', email_canonical: 'plain@example.com' },
+      { id: older, email: 'Stra\u00dfe@Example.com', email_canonical: 'strasse@example.com' },
+    ]);
+    // The canonical form is unique; lower(email) no longer decides anything.
+    await expect(
+      dataSource.query(`INSERT INTO users (email, email_canonical, password_hash) VALUES ('x', 'strasse@example.com', 'x')`),
+    ).rejects.toThrow(/users_email_canonical_key/);
+    const indexes = (await dataSource.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'users'`)).map(
+      (row: { indexname: string }) => row.indexname,
+    );
+    expect(indexes).toContain('users_email_canonical_key');
+    expect(indexes).not.toContain('users_email_lower_key');
   });
 });
 

@@ -231,7 +231,7 @@ describe('purge batches: plans that do not depend on the statistics', () => {
     // Nothing may correct the statistics behind the test's back.
     for (const table of TABLES) await db.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
     const [{ id: userId }] = await db.query(
-      `INSERT INTO users (email, password_hash) VALUES ('plan@example.com', 'x') RETURNING id`,
+      `INSERT INTO users (email, email_canonical, password_hash) VALUES ('plan@example.com', 'plan@example.com', 'x') RETURNING id`,
     );
     return { app, db, userId };
   }

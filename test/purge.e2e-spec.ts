@@ -52,7 +52,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await app.init();
     dataSource = app.get(DataSource);
     [{ id: userId }] = await dataSource.query(
-      `INSERT INTO users (email, password_hash) VALUES ('p@example.com', 'x') RETURNING id`,
+      `INSERT INTO users (email, email_canonical, password_hash) VALUES ('p@example.com', 'p@example.com', 'x') RETURNING id`,
     );
   });
   afterAll(async () => {

@@ -8,6 +8,7 @@ export type { AuthModuleExtras } from './auth.module-definition.js';
 export { AUTH_MODULE_OPTIONS } from './auth.module-definition.js';
 export { AuthService } from './login/auth.service.js';
 export { AccountService, type AccountView, type PublicUser } from './accounts/account.service.js';
+export { canonicalEmail } from './accounts/email-address.js';
 export { SessionsService, type DeviceSession } from './sessions/sessions.service.js';
 export type { ClientInfo } from './common/client-info.js';
 export { RevocationService, REVOCATION_REASONS, type RevokeAllOptions } from './revocation/revocation.service.js';

@@ -87,3 +87,24 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
   };
 }
+
+/**
+ * A fresh database whose collation folds case the way Debian's default (`C.UTF-8`) does, where
+ * PostgreSQL's `lower('İ')` is `i`, migrated with the module's migrations. On a server without
+ * that locale, creating it fails (and so does the spec that needs it).
+ */
+export async function createUtf8TestDatabase(): Promise<TestDatabase> {
+  const name = `auth_test_utf8_${randomBytes(6).toString('hex')}`;
+  await withAdminClient((client) =>
+    client.query(
+      `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`,
+    ),
+  );
+  await runAuthMigrations(databaseUrl(name));
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () =>
+      withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
+  };
+}

@@ -49,7 +49,7 @@ export class AccountController {
     body: true,
     success: { status: 201, description: 'Registered (not signed in: log in next)', type: PublicUserResponse },
     errors: {
-      409: 'Email is already registered (in any letter case)',
+      409: 'Email is already registered (in any spelling: letter case, Unicode form, IDN domain)',
       429: 'Too many registrations from this client (`REGISTER_MAX_PER_IP` per `REGISTER_WINDOW`)',
     },
   })

@@ -42,7 +42,7 @@ export class AccountService {
     @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
   ) {}
 
-  /** Throttled per client (429 before any hashing); 409 when the email is taken in any letter case. */
+  /** Throttled per client (429 before any hashing); 409 when the address is taken in any spelling (canonicalEmail). */
   async register(email: string, password: string, client: ClientInfo = { userAgent: null, ip: null }) {
     await this.registrations.check(client.ip);
     const user = await this.users.create(email.trim(), await this.hasher.hash(password));
@@ -99,7 +99,7 @@ export class AccountService {
     return deleted;
   }
 
-  /** For operators (CLI) and host apps: the user of an email, any letter case. */
+  /** For operators (CLI) and host apps: the user of an address, in any spelling (canonicalEmail). */
   async findUserByEmail(email: string): Promise<PublicUser | null> {
     const user = await this.users.findByEmail(email.trim());
     return user ? { id: user.id, email: user.email } : null;

@@ -1,15 +1,22 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 @Entity({ name: 'users' })
-// Case-insensitive uniqueness is a functional index on lower(email), created by the migration.
-@Index('users_email_lower_key', { synchronize: false })
+@Index('users_email_canonical_key', ['emailCanonical'], { unique: true })
 @Index('users_tokens_valid_after_idx', ['tokensValidAfter'], { where: '"tokens_valid_after" IS NOT NULL' })
 export class UserEntity {
   @PrimaryGeneratedColumn('uuid', { name: 'id' })
   id!: string;
 
+  /** The address as the user gave it (trimmed): where mail goes, what is shown. */
   @Column({ name: 'email', type: 'varchar', length: 254 })
   email!: string;
+
+  /**
+   * The address's one identity (canonicalEmail: NFKC, full case folding, ASCII domain), unique.
+   * Every lookup and every limit compares this, never `email` and never PostgreSQL's `lower()`.
+   */
+  @Column({ name: 'email_canonical', type: 'text' })
+  emailCanonical!: string;
 
   @Column({ name: 'password_hash', type: 'text' })
   passwordHash!: string;

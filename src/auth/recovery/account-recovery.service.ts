@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { AUTH_CLOCK, AuthErrors, PASSWORD_HASHER } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import { canonicalEmail } from '../accounts/email-address.js';
 import type { AccountTokenPurpose } from './account-token.entity.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
 import { throttleKey } from '../common/client-address.js';
@@ -119,7 +120,7 @@ export class AccountRecoveryService {
     const now = this.clock.now();
     await this.hit(`${flow}-ip`, throttleKey(client.ip), this.options.mailMaxPerIp, now, client);
     const issue = this.prepare(email, purpose, onlyUnverified, now, render);
-    const byEmail = createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+    const byEmail = createHash('sha256').update(canonicalEmail(email), 'utf8').digest('hex');
     let userId: string | null = null;
     await this.hit(`${flow}-email`, byEmail, this.options.mailMaxPerEmail, now, client, async (manager) => {
       userId = await this.tokens.issueWithMail(issue, manager);

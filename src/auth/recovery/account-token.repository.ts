@@ -4,6 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { RevocationRepository } from '../revocation/revocation.repository.js';
 import type { RevocationEvent } from '../revocation/revocation-events.js';
 import type { UserCutoffHook } from '../revocation/user-cutoff-hooks.js';
+import { canonicalEmail } from '../accounts/email-address.js';
 import type { AccountTokenPurpose } from './account-token.entity.js';
 
 export interface RenderedMail {
@@ -13,7 +14,7 @@ export interface RenderedMail {
 }
 
 export interface TokenIssue {
-  /** As typed: the account is found in any letter case, and the mail goes to its stored address. */
+  /** As typed: the account is found in any spelling (canonicalEmail); the mail goes to its stored address. */
   email: string;
   purpose: AccountTokenPurpose;
   tokenHash: string;
@@ -75,7 +76,7 @@ export class AccountTokenRepository {
     const rows = (await manager.query(
       `WITH target AS (
          SELECT id, email FROM users
-          WHERE lower(email) = lower($1) AND (NOT $2 OR email_verified_at IS NULL)),
+          WHERE email_canonical = $1 AND (NOT $2 OR email_verified_at IS NULL)),
        issued AS (
          INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at)
          SELECT $4, id, $3, $5, $6 FROM target
@@ -91,7 +92,7 @@ export class AccountTokenRepository {
          RETURNING user_id)
        SELECT user_id::text AS "userId" FROM queued`,
       [
-        issue.email.trim(),
+        canonicalEmail(issue.email),
         issue.onlyUnverified,
         issue.purpose,
         issue.tokenHash,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import { canonicalEmail } from '../accounts/email-address.js';
 import { throttleKey } from '../common/client-address.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
@@ -62,7 +63,8 @@ export class LoginThrottleService {
     return { succeeded: () => this.failures.resetAccount(accountKey, client) };
   }
 
+  /** One key per address in all its spellings (canonicalEmail), like the account it names. */
   static accountKey(email: string): string {
-    return createHash('sha256').update(email.trim().toLowerCase(), 'utf8').digest('hex');
+    return createHash('sha256').update(canonicalEmail(email), 'utf8').digest('hex');
   }
 }

@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { createRemoteJWKSet, jwtVerify, SignJWT } from 'jose';
 import { KeyRotationService, PurgeService, RevocationSyncService, SigningKeys } from '../src/auth/index.js';
 import { KeyEncryption } from '../src/auth/keys/key-encryption.js';
+import { NotificationSigner } from '../src/auth/notifications/notification-signer.js';
+import { encodeKeysChanged } from '../src/auth/revocation/revocation-events.js';
 import { generateKey, keyFromStorage } from '../src/auth/keys/signing-key.js';
 import { RevocationStateRepository } from '../src/auth/revocation/revocation-state.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -22,6 +24,9 @@ import {
   type TestApp,
 } from './support/test-app.js';
 import { accessClaims, decode, sign } from './support/tokens.js';
+
+/** "signing_keys changed", signed with the channel's key as the module sends it (an unsigned one is dropped). */
+const signedKeysNotice = (app: TestApp) => app.app.get(NotificationSigner, { strict: false }).sign(encodeKeysChanged());
 
 const header = (token: string) =>
   JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as Record<string, unknown>;
@@ -257,7 +262,7 @@ describe('signing keys', () => {
     const loads = app.app.get(SigningKeys).loads;
     // Whoever can write the table (without the key-encryption secret) swaps the public key in.
     await app.dataSource.query(`UPDATE signing_keys SET public_key = $1`, [attackerPem]);
-    await app.dataSource.query(`SELECT pg_notify('auth_revocations', '{"k":"K"}')`);
+    await app.dataSource.query(`SELECT pg_notify('auth_revocations', $1)`, [signedKeysNotice(app)]);
     await eventually(() => app.app.get(SigningKeys).loads > loads);
     expect(await statusOf(app, forged)).toBe(401);
     expect((await app.http.get('/.well-known/jwks.json')).body.keys).toEqual([]);
@@ -268,7 +273,7 @@ describe('signing keys', () => {
     ]);
 
     await app.dataSource.query(`UPDATE signing_keys SET public_key = $1`, [genuine]);
-    await app.dataSource.query(`SELECT pg_notify('auth_revocations', '{"k":"K"}')`);
+    await app.dataSource.query(`SELECT pg_notify('auth_revocations', $1)`, [signedKeysNotice(app)]);
     await eventually(
       async () => (await app.http.post('/auth/login').send({ email: user.email, password: PASSWORD })).status === 200,
     );

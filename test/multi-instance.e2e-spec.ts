@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AUTH_ENTITIES, AuthModule, RevocationService, RevocationSyncService } from '../src/auth/index.js';
+import { NotificationSigner } from '../src/auth/notifications/notification-signer.js';
 import { encodeEvent, REVOCATION_CHANNEL } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
@@ -90,7 +91,9 @@ describe('revocation across instances sharing one PostgreSQL', () => {
     await runner.startTransaction();
     await runner.query('SELECT pg_notify($1, $2)', [
       REVOCATION_CHANNEL,
-      encodeEvent({ kind: 'sessions', ids: [user.sessionId], revokedAt: clock.now().getTime() }),
+      a.app
+        .get(NotificationSigner, { strict: false })
+        .sign(encodeEvent({ kind: 'sessions', ids: [user.sessionId], revokedAt: clock.now().getTime() })),
     ]);
     await runner.rollbackTransaction();
     await runner.release();

@@ -9,6 +9,7 @@ import {
   RevocationSyncService,
 } from '../src/auth/index.js';
 import { NotificationListener } from '../src/auth/notifications/notification-listener.service.js';
+import { NotificationSigner } from '../src/auth/notifications/notification-signer.js';
 import { RevocationStateRepository } from '../src/auth/revocation/revocation-state.repository.js';
 import { REVOCATION_CHANNEL } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -48,7 +49,12 @@ describe('the in-memory revocation state on two instances', () => {
   const status = statusOf;
   const syncOf = (app: TestApp) => app.app.get(RevocationSyncService);
   const checksOf = (app: TestApp) => app.app.get(RevocationService).databaseChecks;
-  const notify = (payload: string) => a.dataSource.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);
+  /** Signed with the channel's key: what the module (or a replay of what it sent) puts on the channel. */
+  const notify = (payload: string) =>
+    a.dataSource.query('SELECT pg_notify($1, $2)', [
+      REVOCATION_CHANNEL,
+      a.app.get(NotificationSigner, { strict: false }).sign(payload),
+    ]);
 
   it('answers ordinary routes from memory: a revocation written in SQL without a notification is not seen there, but is on strict routes', async () => {
     const user = await registerAndLogin(a.http);
@@ -110,7 +116,7 @@ describe('the in-memory revocation state on two instances', () => {
     const sync = syncOf(b);
     const pid = sync.listenerBackendPid;
     const loads = sync.loadCount;
-    // Any role that can connect can NOTIFY; the old format carried the cut-off itself.
+    // Even signed (a holder of the channel's key, a replay): the old format carried the cut-off itself.
     await notify(JSON.stringify({ k: 'u', u: user.userId, v: 9_999_999_999_999 }));
     await notify(JSON.stringify({ k: 's', i: [user.sessionId], a: Date.now() }));
     await notify(JSON.stringify({ k: 't', j: '00000000-0000-4000-8000-000000000000', e: 9_999_999_999_999 }));
@@ -126,12 +132,33 @@ describe('the in-memory revocation state on two instances', () => {
     expect(sync.loadCount).toBe(loads);
   });
 
-  it('fails closed on an unreadable notification, then resynchronises by itself', async () => {
+  it("fails closed on a signed notification it cannot read (a newer version's?), then resynchronises by itself", async () => {
     const sync = syncOf(b);
     const loads = sync.loadCount;
     await notify('{"something":"else"}');
     await eventually(() => sync.status !== 'live', 1_000);
     await eventually(() => sync.status === 'live' && sync.loadCount === loads + 1, 5_000);
+  });
+
+  it('never stays live on a notification it could not confirm: it falls back to the database and reloads', async () => {
+    const user = await registerAndLogin(a.http);
+    expect(await status(b, user.accessToken)).toBe(200);
+    const sync = syncOf(b);
+    const loads = sync.loadCount;
+    // The logout's two hints (its session, its token) both fail to be confirmed on B.
+    const confirm = jest
+      .spyOn(b.app.get(RevocationStateRepository, { strict: false }), 'confirm')
+      .mockRejectedValueOnce(new Error('connection reset'))
+      .mockRejectedValueOnce(new Error('connection reset'));
+    await a.http
+      .post('/auth/logout')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    await eventually(() => confirm.mock.calls.length >= 2, 1_000);
+    // Whatever B's state at each moment, the revoked token is refused from here on.
+    await eventually(async () => (await status(b, user.accessToken)) === 401, 1_000);
+    await eventually(() => sync.status === 'live' && sync.loadCount === loads + 1, 5_000);
+    expect(await status(b, user.accessToken)).toBe(401);
   });
 
   it('notices a listener that stops receiving (UNLISTEN) within 2 s, and replaces it', async () => {

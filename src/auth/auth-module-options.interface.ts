@@ -95,6 +95,13 @@ export interface AuthModuleOptions {
   strictRevocation?: boolean;
   /** How often (ms) the listening connection is probed; a dead one is noticed within twice this. Default 500. */
   revocationHeartbeatMs?: number;
+  /**
+   * Secret (at least 32 bytes) from which the key that authenticates the notification channel is
+   * derived (HKDF-SHA256): a NOTIFY not signed with it is dropped unread. Default: derived from
+   * `secret`, or else from `keyEncryptionSecret`. Set it, the same everywhere, when verify-only
+   * services (AuthVerifierModule) share the database: they hold neither of those.
+   */
+  notificationSecret?: string | Buffer;
   /** Most rows one purge statement deletes (1..10000). Default 10000. */
   purgeBatchSize?: number;
   /**
@@ -135,6 +142,7 @@ export type ResolvedAuthOptions = Required<
     | 'audience'
     | 'secret'
     | 'keyEncryptionSecret'
+    | 'notificationSecret'
     | 'securityEvents'
     | 'revocationListenerUrl'
     | 'trustedOrigins'

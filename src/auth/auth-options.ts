@@ -88,6 +88,8 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   }
   if (options.secret !== undefined && byteLength(options.secret) < MIN_HMAC_SECRET_BYTES)
     problems.push(`secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+  if (options.notificationSecret !== undefined && byteLength(options.notificationSecret) < MIN_SECRET_BYTES)
+    problems.push(`notificationSecret must be at least ${MIN_SECRET_BYTES} bytes`);
   if (
     options.keyEncryptionSecret !== undefined &&
     byteLength(options.keyEncryptionSecret) < MIN_KEY_ENCRYPTION_SECRET_BYTES

@@ -47,6 +47,7 @@ import { UserRepository } from './accounts/user.repository.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { NotificationListener } from './notifications/notification-listener.service.js';
 import { NotificationRepository } from './notifications/notification.repository.js';
+import { NotificationSigner } from './notifications/notification-signer.js';
 import { SigningKeysSubscriber } from './keys/signing-keys.subscriber.js';
 import { RevocationSyncService } from './revocation/revocation-sync.service.js';
 import { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
@@ -109,6 +110,11 @@ import { TokenService } from './tokens/token.service.js';
     // One LISTEN connection; the revocation state and the signing keys subscribe to it.
     NotificationListener,
     NotificationRepository,
+    {
+      provide: NotificationSigner,
+      inject: [AUTH_MODULE_OPTIONS],
+      useFactory: (options: AuthModuleOptions) => NotificationSigner.fromOptions(options),
+    },
     RevocationSyncService,
     SigningKeysSubscriber,
     AuthService,

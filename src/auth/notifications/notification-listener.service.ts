@@ -20,6 +20,7 @@ import {
   type RevocationHint,
 } from '../revocation/revocation-events.js';
 import { NotificationRepository } from './notification.repository.js';
+import { NotificationSigner } from './notification-signer.js';
 
 /**
  * Injection token: `false` keeps the listener from connecting (the operator CLI, which checks no
@@ -56,6 +57,8 @@ const FIRST_ROUND_TRIP_TIMEOUT_MS = 5_000;
 /** How long the heartbeat's NOTIFY may take to commit through the pool (a busy pool is not a dead listener). */
 const HEARTBEAT_SEND_TIMEOUT_MS = 2_000;
 const CONNECT_TIMEOUT_MS = 5_000;
+/** Least time between two warnings about dropped notifications (a flood must not flood the log). */
+const DROPPED_WARNING_INTERVAL_MS = 60_000;
 
 /** The listener and the pool do not meet: notifications sent through one never reach the other. */
 export class RevocationListenerMismatchError extends Error {}
@@ -90,11 +93,15 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
   private roundTrips = 0;
   /** Heartbeat nonces sent and not yet received → their resolver. */
   private readonly awaiting = new Map<string, () => void>();
+  private dropped = 0;
+  private droppedSinceWarning = 0;
+  private lastDroppedWarning = Number.NEGATIVE_INFINITY;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly notifications: NotificationRepository,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+    private readonly signer: NotificationSigner,
     @Optional() @Inject(AUTH_LISTENER_ENABLED) private readonly enabled: boolean = true,
   ) {}
 
@@ -116,6 +123,11 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
     return this.generation;
   }
 
+  /** Notifications dropped unread since start: not signed with the channel's key, or (without a key) not readable. */
+  get droppedNotifications(): number {
+    return this.dropped;
+  }
+
   /** PostgreSQL backend pid of the listening connection (operators and tests can find it in pg_stat_activity). */
   get listenerBackendPid(): number | null {
     return this.backendPid;
@@ -124,6 +136,11 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
   async onApplicationBootstrap(): Promise<void> {
     // Never live: anything that asks (no one, in the CLI) is answered from the database.
     if (!this.enabled) return;
+    if (!this.signer.authenticated) {
+      this.logger.warn(
+        'The notification channel is not authenticated here (no notificationSecret): notifications are read as hints without checking who sent them',
+      );
+    }
     // The app does not start (nor answer /health) before every subscriber is current; if that
     // cannot be done, the app does not start at all.
     await this.connectAndResync();
@@ -177,10 +194,19 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
 
   private receive(generation: number, payload: string | undefined): void {
     if (generation !== this.generation) return;
-    const hint = decodeHint(payload);
+    // Any role that can connect may NOTIFY: what is not signed with the channel's key costs one
+    // HMAC and is dropped, with no query, no reload and no fallback (a flood of them changes
+    // nothing). A notification genuinely lost is the heartbeat's to find, as before.
+    const body = this.signer.open(payload);
+    const hint = body === null ? null : decodeHint(body);
     if (!hint) {
-      // Not ours, or damaged: what it meant cannot be known, so nothing in memory can be trusted.
-      this.lost(generation, 'unreadable notification');
+      if (body !== null && this.signer.authenticated) {
+        // Ours, yet unreadable (a newer version's?): what it meant cannot be known, so nothing in
+        // memory can be trusted.
+        this.lost(generation, 'unreadable notification');
+        return;
+      }
+      this.drop();
       return;
     }
     if (hint.kind === 'heartbeat') {
@@ -188,6 +214,20 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
       return;
     }
     for (const subscriber of this.subscribers) subscriber.receive(hint, generation);
+  }
+
+  /** Counted, and said at most once a minute: a key that differs between instances shows here too. */
+  private drop(): void {
+    this.dropped += 1;
+    this.droppedSinceWarning += 1;
+    const now = performance.now();
+    if (now - this.lastDroppedWarning < DROPPED_WARNING_INTERVAL_MS) return;
+    this.logger.warn(
+      `${this.droppedSinceWarning} notification(s) dropped unread: not signed with this instance's channel key, or not readable. ` +
+        'Someone may be sending them, or notificationSecret (or the secret it is derived from) differs between instances.',
+    );
+    this.lastDroppedWarning = now;
+    this.droppedSinceWarning = 0;
   }
 
   /**

@@ -19,6 +19,29 @@ export type RevocationSyncState = ListenerState;
 /** Tokens issued up to this long before a revocation may still be around (clock skew between instances). */
 const SKEW_MARGIN_MS = 60_000;
 const PRUNE_INTERVAL_MS = 60_000;
+/** Confirmations (one indexed query each) run at most this many at a time, whatever arrives. */
+export const MAX_CONFIRMING = 4;
+/**
+ * Hints waiting to be confirmed, at most (a hint naming what one already waiting names is not
+ * queued again). Past this the instance falls back to the database and reloads, once.
+ */
+export const MAX_WAITING_CONFIRMATIONS = 10_000;
+
+type ConfirmableHint = Exclude<ChannelHint, { kind: 'keys' }>;
+
+/** What a hint names: two hints with the same key are answered by one read. */
+function hintKey(hint: ConfirmableHint): string {
+  switch (hint.kind) {
+    case 'token':
+      return `t${hint.jti}`;
+    case 'sessions':
+      return `s${hint.ids.join(',')}`;
+    case 'user':
+      return `u${hint.userId}`;
+    case 'userDeleted':
+      return `d${hint.userId}`;
+  }
+}
 
 /**
  * Keeps this instance's RevocationStore current from the NotificationListener's channel: loaded
@@ -38,6 +61,12 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
   private pending: RevocationEvent[] | null = [];
   private loads = 0;
   private pruneTimer: NodeJS.Timeout | null = null;
+  /** Hints of the current connection waiting to be confirmed, from `waitingHead` on, and their keys. */
+  private waiting: Array<{ hint: ConfirmableHint; key: string; epoch: number }> = [];
+  private waitingHead = 0;
+  private readonly waitingKeys = new Set<string>();
+  private confirming = 0;
+  private confirmations = 0;
 
   constructor(
     private readonly listener: NotificationListener,
@@ -59,6 +88,11 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
   /** How many times the state was loaded from the database (1 after start; each resynchronisation adds one). */
   get loadCount(): number {
     return this.loads;
+  }
+
+  /** Confirmation queries started since start (one per hint confirmed; forged or duplicate hints start none). */
+  get confirmationCount(): number {
+    return this.confirmations;
   }
 
   /** Answer from memory; only meaningful while `isLive`. */
@@ -111,25 +145,72 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
 
   lost(): void {
     this.pending = [];
+    // What was waiting belongs to the lost connection: the next load reads all of it.
+    this.clearWaiting();
   }
 
   /**
-   * Applies what the database says about the hint's subject, not what the payload says: a forged
-   * NOTIFY (any role that can connect may send one) changes nothing that is not in the database.
-   * A confirmation that fails leaves memory unsure: fall back to the database and resynchronise.
+   * Applies what the database says about the hint's subject, not what the payload says: a
+   * notification (signed, but possibly replayed) changes nothing that is not in the database.
+   * The work is bounded whatever arrives: at most MAX_CONFIRMING queries at a time, a hint
+   * naming what a waiting one names is answered by that one's read (which starts later, so it
+   * sees this commit too), and past MAX_WAITING_CONFIRMATIONS waiting the instance fails closed
+   * (the database answers every check) and reloads once, instead of queueing without end.
    */
   receive(hint: ChannelHint, epoch: number): void {
-    if (hint.kind === 'keys') return;
-    this.revocations.confirm(hint).then(
-      (events) => {
-        if (epoch !== this.listener.epoch) return;
-        for (const event of events) {
-          this.store.apply(event);
-          this.pending?.push(event);
-        }
-      },
-      (error: Error) => this.listener.fail(epoch, `could not confirm a notification: ${error.message}`),
-    );
+    if (hint.kind === 'keys' || epoch !== this.listener.epoch) return;
+    const key = hintKey(hint);
+    if (this.waitingKeys.has(key)) return;
+    if (this.waitingKeys.size >= MAX_WAITING_CONFIRMATIONS) {
+      this.clearWaiting();
+      this.listener.fail(epoch, `more than ${MAX_WAITING_CONFIRMATIONS} notifications waiting to be confirmed`);
+      return;
+    }
+    this.waiting.push({ hint, key, epoch });
+    this.waitingKeys.add(key);
+    this.confirmNext();
+  }
+
+  /**
+   * Starts confirmations while fewer than MAX_CONFIRMING run. A confirmation that fails leaves
+   * memory unsure: fall back to the database and resynchronise (never stay live on it).
+   */
+  private confirmNext(): void {
+    while (this.confirming < MAX_CONFIRMING && this.waitingHead < this.waiting.length) {
+      const { hint, key, epoch } = this.waiting[this.waitingHead];
+      this.waitingHead += 1;
+      this.waitingKeys.delete(key);
+      if (this.waitingHead === this.waiting.length) this.clearWaiting();
+      else if (this.waitingHead >= 1024 && this.waitingHead * 2 >= this.waiting.length) {
+        this.waiting = this.waiting.slice(this.waitingHead);
+        this.waitingHead = 0;
+      }
+      if (epoch !== this.listener.epoch) continue;
+      this.confirming += 1;
+      this.confirmations += 1;
+      this.revocations
+        .confirm(hint)
+        .then(
+          (events) => {
+            if (epoch !== this.listener.epoch) return;
+            for (const event of events) {
+              this.store.apply(event);
+              this.pending?.push(event);
+            }
+          },
+          (error: Error) => this.listener.fail(epoch, `could not confirm a notification: ${error.message}`),
+        )
+        .finally(() => {
+          this.confirming -= 1;
+          this.confirmNext();
+        });
+    }
+  }
+
+  private clearWaiting(): void {
+    this.waiting = [];
+    this.waitingHead = 0;
+    this.waitingKeys.clear();
   }
 
   private prune(): void {

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { notCutOff } from '../sessions/session.repository.js';
-import { encodeEvent, REVOCATION_CHANNEL, type RevocationEvent, splitForNotify } from './revocation-events.js';
+import { NotificationRepository } from '../notifications/notification.repository.js';
+import { encodeEvent, type RevocationEvent, splitForNotify } from './revocation-events.js';
 import { USER_CUTOFF_HOOKS, type UserCutoffHook } from './user-cutoff-hooks.js';
 
 export interface UserCutoff {
@@ -28,6 +29,7 @@ export class RevocationRepository {
      * optional: a module that forgot it would end sessions and leave the links working.
      */
     @Inject(USER_CUTOFF_HOOKS) private readonly hooks: UserCutoffHook[],
+    private readonly notifications: NotificationRepository,
   ) {}
 
   /**
@@ -61,7 +63,7 @@ export class RevocationRepository {
         );
         events.push({ kind: 'token', jti: token.jti, expiresAt: token.expiresAt.getTime() });
       }
-      await notify(manager, events);
+      await this.notify(manager, events);
       return events;
     });
   }
@@ -84,7 +86,7 @@ export class RevocationRepository {
       const cutoff = await this.cutOffUser(manager, userId, suspendUntil, now);
       if (!cutoff) return null;
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
-      await notify(manager, events);
+      await this.notify(manager, events);
       return { events, cutoff };
     });
   }
@@ -99,7 +101,12 @@ export class RevocationRepository {
 
   /** Inside a caller's transaction: the NOTIFY that announces `events` when it commits. */
   notifyIn(manager: EntityManager, events: RevocationEvent[]): Promise<void> {
-    return notify(manager, events);
+    return this.notify(manager, events);
+  }
+
+  /** NOTIFY inside the revoking transaction (delivered on commit, never on rollback), in one statement, signed. */
+  private notify(manager: EntityManager, events: RevocationEvent[]): Promise<void> {
+    return this.notifications.notifyIn(manager, events.flatMap(splitForNotify).map(encodeEvent));
   }
 
   /**
@@ -121,7 +128,7 @@ export class RevocationRepository {
         [userId],
       )) as Array<{ deleted_at: Date }>;
       const events: RevocationEvent[] = [{ kind: 'userDeleted', userId, deletedAt: tombstone.deleted_at.getTime() }];
-      await notify(manager, events);
+      await this.notify(manager, events);
       return events;
     });
   }
@@ -146,7 +153,7 @@ export class RevocationRepository {
       // A reset link asked for before the change would undo it.
       await this.runHooks(manager, userId);
       const events = await revokeSessionsExcept(manager, userId, keepSessionId, now, reason);
-      await notify(manager, events);
+      await this.notify(manager, events);
       return events;
     });
   }
@@ -160,7 +167,7 @@ export class RevocationRepository {
   ): Promise<RevocationEvent[]> {
     return this.dataSource.transaction(async (manager) => {
       const events = await revokeSessionsExcept(manager, userId, keepSessionId, now, reason);
-      await notify(manager, events);
+      await this.notify(manager, events);
       return events;
     });
   }
@@ -220,14 +227,4 @@ async function revokeSessionsExcept(
     [userId, keepSessionId, now, reason],
   )) as [Array<{ id: string }>, number];
   return rows.length > 0 ? [{ kind: 'sessions', ids: rows.map((row) => row.id), revokedAt: now.getTime() }] : [];
-}
-
-/** NOTIFY inside the revoking transaction (delivered on commit, never on rollback), in one statement. */
-async function notify(manager: EntityManager, events: RevocationEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  const payloads = events.flatMap(splitForNotify).map(encodeEvent);
-  await manager.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [
-    REVOCATION_CHANNEL,
-    payloads,
-  ]);
 }

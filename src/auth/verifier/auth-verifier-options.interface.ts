@@ -14,6 +14,7 @@ export interface AuthVerifierOptions extends Pick<
   | 'strictRevocation'
   | 'revocationListenerUrl'
   | 'revocationHeartbeatMs'
+  | 'notificationSecret'
   | 'trustedOrigins'
   | 'securityEvents'
 > {

@@ -17,6 +17,7 @@ import { SigningKeyRepository } from '../keys/signing-key.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 import { NotificationListener } from '../notifications/notification-listener.service.js';
 import { NotificationRepository } from '../notifications/notification.repository.js';
+import { NotificationSigner } from '../notifications/notification-signer.js';
 import { SigningKeysSubscriber } from '../keys/signing-keys.subscriber.js';
 import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
 import {
@@ -83,6 +84,13 @@ const readOnlyActivity: Pick<SessionActivityService, 'touch' | 'remember'> = {
     // One LISTEN connection; the revocation state and the signing keys subscribe to it.
     NotificationListener,
     NotificationRepository,
+    // Only `notificationSecret`: a verifier holds none of the signing secrets.
+    {
+      provide: NotificationSigner,
+      inject: [AUTH_VERIFIER_OPTIONS],
+      useFactory: (options: AuthVerifierOptions) =>
+        NotificationSigner.fromOptions({ notificationSecret: options.notificationSecret }),
+    },
     RevocationSyncService,
     SigningKeysSubscriber,
     RevocationRepository,

@@ -6,6 +6,7 @@ import { AddPurgeIndexes1764300000000 } from '../../migrations/1764300000000-Add
 import { CreateSigningKeys1764500000000 } from '../../migrations/1764500000000-CreateSigningKeys.js';
 import { AddAccountRecovery1764600000000 } from '../../migrations/1764600000000-AddAccountRecovery.js';
 import { CanonicalEmails1765000000000 } from '../../migrations/1765000000000-CanonicalEmails.js';
+import { RevokeSigningKeys1765100000000 } from '../../migrations/1765100000000-RevokeSigningKeys.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
 export const AUTH_MIGRATIONS = [
@@ -17,6 +18,7 @@ export const AUTH_MIGRATIONS = [
   CreateSigningKeys1764500000000,
   AddAccountRecovery1764600000000,
   CanonicalEmails1765000000000,
+  RevokeSigningKeys1765100000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
 export { HardenAccounts1764200000000 };
@@ -24,3 +26,4 @@ export { AddPurgeIndexes1764300000000 };
 export { CreateSigningKeys1764500000000 };
 export { AddAccountRecovery1764600000000 };
 export { CanonicalEmails1765000000000 };
+export { RevokeSigningKeys1765100000000 };

@@ -55,7 +55,13 @@ export {
   MailOutboxEntity,
 } from './auth.entities.js';
 export { SigningKeys, type KeyState, type KeyTimeline } from './keys/signing-keys.service.js';
-export { KeyRotationService, KeyRotationPendingError, type RotatedKey } from './keys/key-rotation.service.js';
+export {
+  KeyRotationService,
+  KeyRotationPendingError,
+  KeyRevocationError,
+  type RevokedKey,
+  type RotatedKey,
+} from './keys/key-rotation.service.js';
 export { SIGNING_ALGORITHMS, isSigningAlgorithm } from './keys/signing-key.js';
 export { AUTH_MIGRATIONS } from './auth.migrations.js';
 export { AUTH_CLOCK, PASSWORD_HASHER, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from './auth.constants.js';

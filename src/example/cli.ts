@@ -37,7 +37,11 @@ async function main(argv: string[]): Promise<number> {
   );
   try {
     // The example app's own configuration: its lifetimes and algorithm are known here.
-    return await command.run(app, consoleOutput, { keyLifetimesKnown: true, rotationAlgorithm: config.jwtAlgorithm });
+    return await command.run(app, consoleOutput, {
+      keyLifetimesKnown: true,
+      rotationAlgorithm: config.jwtAlgorithm,
+      newKeyEncryptionSecret: process.env.NEW_KEY_ENCRYPTION_SECRET,
+    });
   } finally {
     await app.close();
     await database.stop();

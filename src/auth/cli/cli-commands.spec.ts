@@ -3,27 +3,41 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { CliUsageError, parseCliCommand, parseInstant } from './cli-commands.js';
 
 describe('parseCliCommand', () => {
-  it('knows the five commands and which of them touch keys', () => {
+  it('knows the seven commands and which of them touch keys', () => {
     expect(
-      [['purge'], ['revoke-user', 'a@example.com'], ['keys', 'list'], ['keys', 'rotate'], ['keys', 'retire']].map(
-        (argv) => {
-          const command = parseCliCommand(argv);
-          return [command.name, command.keys];
-        },
-      ),
+      [
+        ['purge'],
+        ['revoke-user', 'a@example.com'],
+        ['keys', 'list'],
+        ['keys', 'rotate'],
+        ['keys', 'retire'],
+        ['keys', 'revoke', 'kyJANJaLzcExiAH9iFukOa6XmpyUB2pcGWY67dO3bL4'],
+        ['keys', 'reencrypt'],
+      ].map((argv) => {
+        const command = parseCliCommand(argv);
+        return [command.name, command.keys];
+      }),
     ).toEqual([
       ['purge', 'none'],
       ['revoke-user', 'none'],
       ['keys list', 'read'],
       ['keys rotate', 'write'],
       ['keys retire', 'read'],
+      // The key-encryption secret only to replace the key that signs now: the service says so.
+      ['keys revoke', 'read'],
+      ['keys reencrypt', 'write'],
     ]);
   });
 
   it.each([
     [[], 'No command given'],
     [['frobnicate'], 'Unknown command: frobnicate'],
-    [['keys'], 'keys needs an action: list, rotate or retire'],
+    [['keys'], 'keys needs an action: list, rotate, retire, revoke or reencrypt'],
+    [['keys', 'revoke'], 'keys revoke takes exactly one kid (keys list shows them)'],
+    [['keys', 'revoke', 'a', 'b'], 'keys revoke takes exactly one kid (keys list shows them)'],
+    [['keys', 'revoke', '../etc'], '"../etc" is not a key id (keys list shows them)'],
+    [['keys', 'revoke', 'a', '--force'], "Unknown option '--force'"],
+    [['keys', 'reencrypt', 'now'], 'keys reencrypt takes no arguments (got: now)'],
     [['keys', 'shuffle'], 'Unknown keys action: shuffle'],
     [['keys', 'list', 'all'], 'keys list takes no arguments (got: all)'],
     [['keys', 'rotate', '--algorithm', 'RS256'], '--algorithm must be one of HS256, HS384, HS512, EdDSA, ES256'],

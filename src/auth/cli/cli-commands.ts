@@ -10,10 +10,20 @@ import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '.
 const services = async () => {
   // One after the other: Jest's ESM loader (the unit specs) fails on concurrent dynamic imports.
   const { AccountService } = await import('../accounts/account.service.js');
-  const { KeyRotationPendingError, KeyRotationService } = await import('../keys/key-rotation.service.js');
+  const { KeyRevocationError, KeyRotationPendingError, KeyRotationService } =
+    await import('../keys/key-rotation.service.js');
+  const { KeyUnusableError } = await import('../keys/signing-keys.service.js');
   const { PurgeService } = await import('../purge/purge.service.js');
   const { RevocationService } = await import('../revocation/revocation.service.js');
-  return { AccountService, KeyRotationPendingError, KeyRotationService, PurgeService, RevocationService };
+  return {
+    AccountService,
+    KeyRevocationError,
+    KeyRotationPendingError,
+    KeyRotationService,
+    KeyUnusableError,
+    PurgeService,
+    RevocationService,
+  };
 };
 
 /**
@@ -28,12 +38,22 @@ export const CLI_COMMANDS_HELP = `Commands:
                                          revoke every token of the user on every instance; with --until in the
                                          future, also suspend the account until then (login answers 403)
   keys list                              every signing key: kid, algorithm, state (next, current, previous,
-                                         expired) and dates
+                                         expired, revoked) and dates
   keys rotate [--algorithm EdDSA|ES256|HS256]
                                          add a key (default: the configured algorithm) that every instance
                                          learns now and that signs after the activation delay; older keys
                                          keep verifying until their last token has expired
-  keys retire                            delete the keys no live token can have been signed with`;
+  keys retire                            delete the keys no live token can have been signed with
+  keys revoke <kid>                      a leaked key: every instance and verifier refuses every token it signed
+                                         (access and refresh) at once, and JWKS drops it; if it signs now, a new
+                                         key of its algorithm signs in its place at once (needs
+                                         KEY_ENCRYPTION_SECRET)
+  keys reencrypt                         re-encrypt every stored key from KEY_ENCRYPTION_SECRET to
+                                         NEW_KEY_ENCRYPTION_SECRET in one transaction (nothing changes unless
+                                         every key decrypts); then restart every instance with the new secret`;
+
+/** What a key id may look like (signing-key.ts's KID_PATTERN, not loaded to parse). */
+const KID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A wrong invocation: exit code 2 with one line that says what is wrong. */
 export class CliUsageError extends Error {}
@@ -59,6 +79,8 @@ export interface CliSettings {
   keyLifetimesKnown: boolean;
   /** The algorithm `keys rotate` adds without --algorithm; absent: that of the key signing now. */
   rotationAlgorithm?: SigningAlgorithm;
+  /** `keys reencrypt`: the secret the keys are re-encrypted under (NEW_KEY_ENCRYPTION_SECRET). */
+  newKeyEncryptionSecret?: string;
 }
 
 export interface CliCommand {
@@ -100,6 +122,18 @@ function parseKeysCommand(args: string[]): CliCommand {
     noArguments('keys retire', rest);
     return { name: 'keys retire', keys: 'read', run: retireKeys };
   }
+  if (action === 'revoke') {
+    const parsed = parse(() => parseArgs({ args: rest, allowPositionals: true, strict: true, options: {} }));
+    const [kid, ...extra] = parsed.positionals;
+    if (!kid || extra.length > 0) throw new CliUsageError('keys revoke takes exactly one kid (keys list shows them)');
+    if (!KID.test(kid)) throw new CliUsageError(`"${kid}" is not a key id (keys list shows them)`);
+    // The key-encryption secret is needed only to replace the key that signs now (the service says so).
+    return { name: 'keys revoke', keys: 'read', run: (app, output) => revokeKey(app, output, kid) };
+  }
+  if (action === 'reencrypt') {
+    noArguments('keys reencrypt', rest);
+    return { name: 'keys reencrypt', keys: 'write', run: reencryptKeys };
+  }
   if (action === 'rotate') {
     const parsed = parse(() => parseArgs({ args: rest, strict: true, options: { algorithm: { type: 'string' } } }));
     const algorithm = parsed.values.algorithm;
@@ -113,7 +147,9 @@ function parseKeysCommand(args: string[]): CliCommand {
     };
   }
   throw new CliUsageError(
-    action === undefined ? 'keys needs an action: list, rotate or retire' : `Unknown keys action: ${action}`,
+    action === undefined
+      ? 'keys needs an action: list, rotate, retire, revoke or reencrypt'
+      : `Unknown keys action: ${action}`,
   );
 }
 
@@ -214,6 +250,51 @@ async function rotateKeys(
     return 0;
   } catch (error) {
     if (!(error instanceof KeyRotationPendingError)) throw error;
+    output.err(error.message);
+    return 1;
+  }
+}
+
+async function revokeKey(app: INestApplicationContext, output: CliOutput, kid: string): Promise<number> {
+  const { KeyRevocationError, KeyRotationService, KeyUnusableError } = await services();
+  try {
+    const revoked = await app.get(KeyRotationService).revoke(kid);
+    if (!revoked.changed) {
+      output.out(`Signing key ${kid} was already revoked (${instant(revoked.revokedAt)}); nothing changed.`);
+      return 0;
+    }
+    const replaced = revoked.replacement
+      ? ` Key ${revoked.replacement.kid} (${revoked.replacement.algorithm}) signs in its place.`
+      : '';
+    output.out(`Revoked signing key ${kid}: every instance refuses every token it signed from now on.${replaced}`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof KeyRevocationError) && !(error instanceof KeyUnusableError)) throw error;
+    output.err(error.message);
+    return 1;
+  }
+}
+
+/** Shortest NEW_KEY_ENCRYPTION_SECRET (MIN_KEY_ENCRYPTION_SECRET_BYTES, not loaded to parse). */
+const MIN_NEW_SECRET_BYTES = 32;
+
+async function reencryptKeys(app: INestApplicationContext, output: CliOutput, settings: CliSettings): Promise<number> {
+  const secret = settings.newKeyEncryptionSecret;
+  if (!secret || Buffer.byteLength(secret, 'utf8') < MIN_NEW_SECRET_BYTES) {
+    output.err(
+      `keys reencrypt needs NEW_KEY_ENCRYPTION_SECRET, at least ${MIN_NEW_SECRET_BYTES} bytes: the secret the keys are re-encrypted under`,
+    );
+    return 2;
+  }
+  const { KeyRotationService, KeyUnusableError } = await services();
+  try {
+    const kids = await app.get(KeyRotationService).reencrypt(secret);
+    output.out(
+      `Re-encrypted ${kids.length} signing key(s) under NEW_KEY_ENCRYPTION_SECRET; restart every instance with it as KEY_ENCRYPTION_SECRET.`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof KeyUnusableError)) throw error;
     output.err(error.message);
     return 1;
   }

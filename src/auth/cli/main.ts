@@ -49,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     return await command.run(app, consoleOutput, {
       keyLifetimesKnown: environment.accessTokenTtl !== undefined && environment.refreshTokenTtl !== undefined,
       rotationAlgorithm: environment.algorithm,
+      newKeyEncryptionSecret: environment.newKeyEncryptionSecret,
     });
   } finally {
     await app.close();

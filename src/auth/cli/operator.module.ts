@@ -22,7 +22,9 @@ class AuthOperatorModule {}
  */
 export function operatorModule(environment: OperatorEnvironment): DynamicModule {
   // The secrets, the algorithm and the lifetimes are module options of the same names.
-  const { databaseUrl, ...given } = environment;
+  // (The new key-encryption secret of `keys reencrypt` is the command's, never a module option.)
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { databaseUrl, newKeyEncryptionSecret, ...given } = environment;
   const options: AuthModuleOptions = {
     ...given,
     purgeCron: false,

@@ -4,7 +4,8 @@ import { Check, Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm'
  * A key that signs or signed tokens. The private key (or HMAC secret) is kept only encrypted
  * (KeyEncryption: AES-256-GCM under the key-encryption secret); the public key in the clear, as
  * SPKI PEM. A key signs from `activates_at` until a newer key activates, and verifies until the
- * last token it signed has expired; then `keys retire` (or the purge job) deletes the row.
+ * last token it signed has expired; then `keys retire` (or the purge job) deletes the row. A key
+ * revoked (`revoked_at`, `keys revoke`) neither signs nor verifies from then on, on any instance.
  */
 @Entity({ name: 'signing_keys' })
 @Check('signing_keys_algorithm_check', `"algorithm" IN ('HS256', 'HS384', 'HS512', 'EdDSA', 'ES256')`)
@@ -27,4 +28,7 @@ export class SigningKeyEntity {
 
   @Column({ name: 'activates_at', type: 'timestamptz' })
   activatesAt!: Date;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt!: Date | null;
 }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { encodeKeysChanged, REVOCATION_CHANNEL } from '../revocation/revocation-events.js';
+import { NotificationRepository } from '../notifications/notification.repository.js';
+import { encodeKeysChanged } from '../revocation/revocation-events.js';
 
 /** Key of the advisory lock that serialises changes to signing_keys (first key, rotation, retirement). */
 const SIGNING_KEYS_LOCK = 7_302_114_902;
@@ -14,6 +15,8 @@ export interface StoredSigningKey {
   privateKeyEncrypted?: string;
   createdAt: Date;
   activatesAt: Date;
+  /** When it was revoked (`keys revoke`): from then on it neither signs nor verifies. */
+  revokedAt?: Date | null;
 }
 
 export interface NewSigningKey {
@@ -31,6 +34,7 @@ interface Row {
   private_key_encrypted?: string;
   created_at: Date;
   activates_at: Date;
+  revoked_at: Date | null;
 }
 
 const toStored = (row: Row): StoredSigningKey => ({
@@ -40,7 +44,10 @@ const toStored = (row: Row): StoredSigningKey => ({
   ...(row.private_key_encrypted === undefined ? {} : { privateKeyEncrypted: row.private_key_encrypted }),
   createdAt: row.created_at,
   activatesAt: row.activates_at,
+  revokedAt: row.revoked_at,
 });
+
+const COLUMNS = 'kid, algorithm, public_key, created_at, activates_at, revoked_at';
 
 /**
  * The signing_keys table. Every change is made under one advisory lock and announces itself on the
@@ -48,16 +55,26 @@ const toStored = (row: Row): StoredSigningKey => ({
  */
 @Injectable()
 export class SigningKeyRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly notifications: NotificationRepository,
+  ) {}
 
   /** Every key, oldest activation first; with the encrypted private keys only when asked for. */
   async loadAll(withPrivateKeys: boolean): Promise<StoredSigningKey[]> {
     const privateColumn = withPrivateKeys ? ', private_key_encrypted' : '';
     const rows = (await this.dataSource.query(
-      `SELECT kid, algorithm, public_key${privateColumn}, created_at, activates_at
-         FROM signing_keys ORDER BY activates_at, created_at, kid`,
+      `SELECT ${COLUMNS}${privateColumn} FROM signing_keys ORDER BY activates_at, created_at, kid`,
     )) as Row[];
     return rows.map(toStored);
+  }
+
+  /** The ids of the revoked keys (public: a verifier reading a JWKS learns revocations here at once). */
+  async revokedKids(): Promise<Set<string>> {
+    const rows = (await this.dataSource.query('SELECT kid FROM signing_keys WHERE revoked_at IS NOT NULL')) as Array<{
+      kid: string;
+    }>;
+    return new Set(rows.map((row) => row.kid));
   }
 
   /**
@@ -69,8 +86,7 @@ export class SigningKeyRepository {
     return this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [SIGNING_KEYS_LOCK]);
       const rows = (await manager.query(
-        `SELECT kid, algorithm, public_key, created_at, activates_at
-           FROM signing_keys ORDER BY activates_at, created_at, kid`,
+        `SELECT ${COLUMNS} FROM signing_keys ORDER BY activates_at, created_at, kid`,
       )) as Row[];
       return change(rows.map(toStored), manager);
     });
@@ -82,17 +98,45 @@ export class SigningKeyRepository {
        VALUES ($1, $2, $3, $4, $5)`,
       [key.kid, key.algorithm, key.publicKey, key.privateKeyEncrypted, key.activatesAt],
     );
-    await notifyKeysChanged(manager);
+    await this.notifyKeysChanged(manager);
+  }
+
+  /**
+   * Marks the key revoked (keeps `revokedAt` of one revoked before); every instance drops it from
+   * its key ring when the change commits.
+   */
+  async revoke(manager: EntityManager, kid: string, revokedAt: Date): Promise<void> {
+    await manager.query('UPDATE signing_keys SET revoked_at = $2 WHERE kid = $1 AND revoked_at IS NULL', [
+      kid,
+      revokedAt,
+    ]);
+    await this.notifyKeysChanged(manager);
+  }
+
+  /** The encrypted private keys, read inside change() (re-encryption). */
+  async encryptedKeys(manager: EntityManager): Promise<Map<string, string>> {
+    const rows = (await manager.query('SELECT kid, private_key_encrypted FROM signing_keys')) as Array<{
+      kid: string;
+      private_key_encrypted: string;
+    }>;
+    return new Map(rows.map((row) => [row.kid, row.private_key_encrypted]));
+  }
+
+  /** Writes re-encrypted private keys (kid → new ciphertext), inside change(). */
+  async replaceEncrypted(manager: EntityManager, encrypted: Map<string, string>): Promise<void> {
+    for (const [kid, ciphertext] of encrypted) {
+      await manager.query('UPDATE signing_keys SET private_key_encrypted = $2 WHERE kid = $1', [kid, ciphertext]);
+    }
   }
 
   async delete(manager: EntityManager, kids: string[]): Promise<void> {
     if (kids.length === 0) return;
     await manager.query('DELETE FROM signing_keys WHERE kid = ANY($1::text[])', [kids]);
-    await notifyKeysChanged(manager);
+    await this.notifyKeysChanged(manager);
   }
-}
 
-/** Every instance reads the keys again when the change commits (never for a rolled-back one). */
-async function notifyKeysChanged(manager: EntityManager): Promise<void> {
-  await manager.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, encodeKeysChanged()]);
+  /** Every instance reads the keys again when the change commits (never for a rolled-back one); signed. */
+  private notifyKeysChanged(manager: EntityManager): Promise<void> {
+    return this.notifications.notifyIn(manager, [encodeKeysChanged()]);
+  }
 }

@@ -69,7 +69,7 @@ describe('SigningKeys.reload', () => {
   };
   const verifier = (load: () => Promise<StoredSigningKey[]>, source?: KeySource) =>
     new SigningKeys(
-      { loadAll: load } as unknown as SigningKeyRepository,
+      { loadAll: load, revokedKids: async () => new Set<string>() } as unknown as SigningKeyRepository,
       { mode: 'verifier', algorithm: 'EdDSA', verifyWindowSeconds: 905 },
       clockAt(start),
       source,

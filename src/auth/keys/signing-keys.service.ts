@@ -44,15 +44,17 @@ export interface KeySettings {
 }
 
 /** Where a key is in its life, at a given instant. */
-export type KeyState = 'next' | 'current' | 'previous' | 'expired';
+export type KeyState = 'next' | 'current' | 'previous' | 'expired' | 'revoked';
 
 export interface KeyTimeline {
   kid: string;
   algorithm: string;
   createdAt: Date | null;
   activatesAt: Date | null;
-  /** When the last token it may have signed expires; null while it signs (or will). */
+  /** When the last token it may have signed expires; null while it signs (or will), and once revoked. */
   verifyUntil: Date | null;
+  /** When it was revoked (`keys revoke`): from then on it neither signs nor verifies. */
+  revokedAt: Date | null;
   state: KeyState;
   /** Configured by the `secret` option, not stored in signing_keys. */
   fromSecretOption: boolean;
@@ -65,7 +67,7 @@ interface Loaded {
    * key, or undefined for a row that could not be read here (logged): then nothing signs rather
    * than an older key.
    */
-  schedule: Array<{ kid: string; activatesAt: number; key: SigningKey | undefined }>;
+  schedule: Array<{ kid: string; activatesAt: number; key: SigningKey | undefined; revoked?: true }>;
   /** kid → end of validity (ms); absent: no newer key yet. */
   verifyUntil: Map<string, number>;
   /** Rows that could not be used here, with the reason. */
@@ -79,6 +81,13 @@ interface Loaded {
 const UNKNOWN_KID_RELOAD_INTERVAL_MS = { table: 1_000, source: 10_000 };
 /** How long after a change notification a JWKS is read a second time. */
 const JWKS_SETTLE_MS = 2_000;
+/**
+ * While the listener is not live (a notification may have been missed), how old the list of
+ * revoked keys may be when a token is checked: it is read again, at most this often.
+ */
+export const KEYS_MAX_AGE_UNLIVE_MS = 1_000;
+/** Allowance for the clocks of the machines: a key made current by a revocation signs at once on every one. */
+const REPLACEMENT_SKEW_MS = 60_000;
 
 /**
  * The keys this instance signs and verifies with, kept in memory: loaded at start and whenever
@@ -101,6 +110,16 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
    */
   private reloadAgain: Promise<void> | null = null;
   private lastUnknownKidReload = Number.NEGATIVE_INFINITY;
+  /**
+   * Ids of the revoked keys (signing_keys.revoked_at): refused whatever else says otherwise (a
+   * JWKS read before the revocation reached the auth server). Read with the table, or on their own
+   * where the keys come from a JWKS; `revokedReadAt` (performance.now()) is when the last
+   * successful read started.
+   */
+  private revoked: ReadonlySet<string> = new Set();
+  private revokedReadAt = Number.NEGATIVE_INFINITY;
+  private revokedReading: Promise<void> | null = null;
+  private revokedReadAgain: Promise<void> | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private settleTimer: NodeJS.Timeout | null = null;
 
@@ -165,9 +184,16 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
         });
       return this.reloadAgain;
     }
-    this.reloading = this.read().finally(() => {
-      this.reloading = null;
-    });
+    this.reloading = this.read()
+      .catch((error: unknown) => {
+        // What this instance holds may be stale now: the next token checked while the listener is
+        // not live reads again (assertRevocationsCurrent), whatever the age of the last read.
+        this.revokedReadAt = Number.NEGATIVE_INFINITY;
+        throw error;
+      })
+      .finally(() => {
+        this.reloading = null;
+      });
     return this.reloading;
   }
 
@@ -175,10 +201,13 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
    * signing_keys changed (the notification): read the keys again. A JWKS is read once, a little
    * later, however many notifications arrive (any role may send one): the auth server that serves
    * it may not have reloaded its own keys yet when this instance hears of the change, and a
-   * failed read keeps the keys this instance has.
+   * failed read keeps the keys this instance has. The revoked keys are read from the database at
+   * once, though: a revocation takes effect here without waiting for the JWKS (a failed read
+   * rejects, and the subscriber falls back).
    */
   keysChanged(): Promise<void> {
     if (!this.source) return this.reload();
+    const revocations = this.readRevoked();
     if (!this.settleTimer) {
       this.settleTimer = setTimeout(() => {
         this.settleTimer = null;
@@ -186,16 +215,17 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
       }, JWKS_SETTLE_MS);
       this.settleTimer.unref();
     }
-    return Promise.resolve();
+    return revocations;
   }
 
   /**
    * After the revocation listener (re)connects. The table is read as part of going live again; a
    * JWKS is the auth server's, and its being unreachable must not keep this instance off live
-   * revocation state: the keys it has stay.
+   * revocation state: the keys it has stay, but the revoked keys must be read (from the database).
    */
   async reloadAfterReconnect(): Promise<void> {
     if (!this.source) return this.reload();
+    await this.readRevoked();
     await this.reload().catch((error: Error) => this.logger.warn(`Could not read the JWKS again: ${error.message}`));
   }
 
@@ -207,8 +237,10 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     const now = this.clock.now().getTime();
     const { schedule, unusable } = this.loaded;
     for (let index = schedule.length - 1; index >= 0; index -= 1) {
-      const { kid, activatesAt, key } = schedule[index];
+      const { kid, activatesAt, key, revoked } = schedule[index];
       if (activatesAt > now) continue;
+      // Never an older key instead: revoking the key that signs makes a new one current with it.
+      if (revoked) throw new KeyUnusableError(`Key ${kid} signs now but was revoked: rotate to a new key`);
       if (key?.canSign) return key;
       throw new KeyUnusableError(
         `Key ${kid} signs now but cannot sign on this instance: ${unusable.get(kid) ?? 'no private key'}`,
@@ -217,28 +249,62 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     throw new KeyUnusableError('No signing key is active: configure a secret, or create a key (keys rotate)');
   }
 
-  /** Throws when a key in signing_keys could not be read here (a rotation would add to the problem). */
-  assertAllUsable(): void {
-    const [first] = this.loaded.unusable;
+  /**
+   * Throws when a key in signing_keys (other than `except`) could not be read here: a new key
+   * encrypted with this instance's key-encryption secret would add to the problem.
+   */
+  assertAllUsable(except?: string): void {
+    const first = [...this.loaded.unusable].find(([kid]) => kid !== except);
     if (first) throw new KeyUnusableError(`Key ${first[0]} cannot be used on this instance: ${first[1]}`);
   }
 
   /**
-   * The key that may verify this token now, or undefined: the `kid` must be known and still valid,
-   * and the header's `alg` must be the key's own.
+   * The key that may verify this token now, or undefined: the `kid` must be known, not revoked and
+   * still valid, and the header's `alg` must be the key's own.
    */
   keyFor(jws: CompactJws): SigningKey | undefined {
     const { byKid, verifyUntil } = this.loaded;
     const key = jws.kid === undefined ? this.settings.secretKey : byKid.get(jws.kid);
-    if (!key || key.algorithm !== jws.alg) return undefined;
+    if (!key || key.algorithm !== jws.alg || this.revoked.has(key.kid)) return undefined;
     const until = verifyUntil.get(key.kid);
     if (until !== undefined && until <= this.clock.now().getTime()) return undefined;
     return key;
   }
 
-  /** True when the kid names a key loaded here, whatever its state. */
+  /** True when the kid names a key loaded here, whatever its state (a revoked one too: refused without a reload). */
   knows(kid: string): boolean {
-    return this.loaded.byKid.has(kid);
+    return this.loaded.byKid.has(kid) || this.revoked.has(kid);
+  }
+
+  /**
+   * Whether a token that key `kid` verified earlier may still be taken on its word (the guard's
+   * cache of verified tokens): the key is still here and not revoked. Two lookups, every request.
+   */
+  stillVerifies(kid: string): boolean {
+    return this.loaded.byKid.has(kid) && !this.revoked.has(kid);
+  }
+
+  /** True when the key `kid` is revoked, as far as this instance knows. */
+  isRevoked(kid: string): boolean {
+    return this.revoked.has(kid);
+  }
+
+  /** The read of the keys under way (or the one that follows it), if any: a token may wait for it. */
+  pendingReload(): Promise<void> | null {
+    return this.reloadAgain ?? this.reloading;
+  }
+
+  /**
+   * While a notification may have been missed (the listener is not live): makes sure the revoked
+   * keys were read at most `maxAgeMs` ago, reading them again (with the table's keys, or alone
+   * where the keys come from a JWKS) if not. The read is shared by every request meanwhile, so
+   * it costs at most one query per `maxAgeMs`; it throws when the database cannot be read.
+   */
+  async assertRevocationsCurrent(maxAgeMs = KEYS_MAX_AGE_UNLIVE_MS): Promise<void> {
+    if (performance.now() - this.revokedReadAt <= maxAgeMs) return;
+    if (this.source) return this.readRevoked();
+    await (this.pendingReload() ?? this.reload());
+    if (performance.now() - this.revokedReadAt > maxAgeMs) await this.reload();
   }
 
   /**
@@ -269,7 +335,7 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     const keys: JsonWebKey[] = [];
     for (const key of this.loaded.byKid.values()) {
       const until = this.loaded.verifyUntil.get(key.kid);
-      if (until !== undefined && until <= now) continue;
+      if ((until !== undefined && until <= now) || this.revoked.has(key.kid)) continue;
       const jwk = key.publicJwk();
       if (jwk) keys.push(jwk);
     }
@@ -285,6 +351,7 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
       algorithm: string;
       createdAt: Date | null;
       activatesAt: number;
+      revokedAt: number | null;
       secret: boolean;
     }> = [
       ...(this.settings.secretKey
@@ -294,6 +361,7 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
               algorithm: this.settings.secretKey.algorithm,
               createdAt: null,
               activatesAt: Number.NEGATIVE_INFINITY,
+              revokedAt: null,
               secret: true,
             },
           ]
@@ -303,17 +371,26 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
         algorithm: row.algorithm,
         createdAt: row.createdAt,
         activatesAt: row.activatesAt.getTime(),
+        revokedAt: row.revokedAt ? row.revokedAt.getTime() : null,
         secret: false,
       })),
     ];
-    const currentIndex = entries.findLastIndex((entry) => entry.activatesAt <= now);
-    return entries.map((entry, index) => {
+    // The keys that took (or will take) over signing: a key revoked before its activation never did.
+    const signers = entries.filter((entry) => entry.revokedAt === null || entry.revokedAt >= entry.activatesAt);
+    const current = signers.findLast((entry) => entry.activatesAt <= now);
+    return entries.map((entry) => {
+      const index = signers.indexOf(entry);
       const successor =
-        entries.slice(index + 1).find((later) => later.activatesAt > entry.activatesAt) ?? entries[index + 1];
-      const verifyUntil = successor ? Math.max(successor.activatesAt, entry.activatesAt) + windowMs : null;
+        index < 0
+          ? undefined
+          : (signers.slice(index + 1).find((later) => later.activatesAt > entry.activatesAt) ?? signers[index + 1]);
+      let verifyUntil = successor ? Math.max(successor.activatesAt, entry.activatesAt) + windowMs : null;
       let state: KeyState;
-      if (entry.activatesAt > now) state = 'next';
-      else if (index === currentIndex) state = 'current';
+      if (entry.revokedAt !== null) {
+        state = 'revoked';
+        verifyUntil = null;
+      } else if (entry.activatesAt > now) state = 'next';
+      else if (entry === current) state = 'current';
       else state = verifyUntil !== null && verifyUntil <= now ? 'expired' : 'previous';
       return {
         kid: entry.kid,
@@ -321,16 +398,69 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
         createdAt: entry.createdAt,
         activatesAt: Number.isFinite(entry.activatesAt) ? new Date(entry.activatesAt) : null,
         verifyUntil: verifyUntil === null ? null : new Date(verifyUntil),
+        revokedAt: entry.revokedAt === null ? null : new Date(entry.revokedAt),
         state,
         fromSecretOption: entry.secret,
       };
     });
   }
 
+  /**
+   * When a key revoked now may be replaced: the instant a new key may start signing, at once on
+   * every machine whatever their clocks (a minute back), and never before the revoked key's own
+   * activation (the new key must come after it).
+   */
+  replacementActivation(revoked: StoredSigningKey): Date {
+    return new Date(Math.max(this.clock.now().getTime() - REPLACEMENT_SKEW_MS, revoked.activatesAt.getTime()));
+  }
+
   private async read(): Promise<void> {
-    const rows = this.source ? await this.source.load() : await this.repository.loadAll(this.readsPrivateKeys);
+    const started = performance.now();
+    let rows: StoredSigningKey[];
+    if (this.source) {
+      // Revocations first, from the database: known here even when the JWKS cannot be read.
+      await this.readRevoked();
+      rows = await this.source.load();
+    } else {
+      rows = await this.repository.loadAll(this.readsPrivateKeys);
+      this.revoked = new Set(rows.filter((row) => row.revokedAt).map((row) => row.kid));
+      this.revokedReadAt = started;
+    }
     this.loaded = this.build(rows);
     this.loadCount += 1;
+  }
+
+  /**
+   * The revoked keys' ids, from the database (where keys come from a JWKS). Callers while a read
+   * runs share the next one, which starts when that one ends (as reload()).
+   */
+  private readRevoked(): Promise<void> {
+    if (this.revokedReading) {
+      this.revokedReadAgain ??= this.revokedReading
+        .catch(() => undefined)
+        .then(() => {
+          this.revokedReadAgain = null;
+          return this.readRevoked();
+        });
+      return this.revokedReadAgain;
+    }
+    const started = performance.now();
+    this.revokedReading = this.repository
+      .revokedKids()
+      .then(
+        (revoked) => {
+          this.revoked = revoked;
+          this.revokedReadAt = started;
+        },
+        (error: unknown) => {
+          this.revokedReadAt = Number.NEGATIVE_INFINITY;
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.revokedReading = null;
+      });
+    return this.revokedReading;
   }
 
   /** A JWKS is read again when its cache lifetime has passed; a failed read keeps the keys it had. */
@@ -356,6 +486,14 @@ export class SigningKeys implements OnModuleInit, OnModuleDestroy {
     if (secretKey) byKid.set(secretKey.kid, secretKey);
     // Rows come in the order they take over signing (activation, then creation).
     for (const row of rows) {
+      if (row.revokedAt) {
+        // Never read, never trusted. Where it once took over signing, its place stays in the
+        // schedule: nothing older signs after it.
+        if (this.settings.mode !== 'verifier' && row.revokedAt >= row.activatesAt) {
+          schedule.push({ kid: row.kid, activatesAt: row.activatesAt.getTime(), key: undefined, revoked: true });
+        }
+        continue;
+      }
       const key = this.fromRow(row, unusable);
       if (key) byKid.set(key.kid, key);
       if (this.settings.mode !== 'verifier')

@@ -4,6 +4,7 @@ import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, type Tok
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { readCompactJws } from '../keys/jws.js';
 import { AuthUnavailableException } from '../common/exceptions.js';
+import { isDatabaseUnavailable } from '../common/database-errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { KeyUnusableError, SigningKeys } from '../keys/signing-keys.service.js';
 import { NotificationListener } from '../notifications/notification-listener.service.js';
@@ -23,6 +24,8 @@ const VERIFIED_KEY_CHARS = 22;
 interface VerifiedToken {
   token: string;
   payload: unknown;
+  /** The key that verified it: the entry is worth nothing once that key is revoked or gone. */
+  kid: string;
 }
 const CLAIM_NAMES = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'iat_ms', 'exp', 'auth_time_ms', 'iss', 'aud']);
 
@@ -114,14 +117,32 @@ export class TokenService {
   /**
    * The payload of a token whose signature is good, or undefined. A key id this instance does not
    * know is final while its view of the keys is live (a new key is known everywhere before it
-   * signs); otherwise the keys are read again first, as revocation falls back to the database.
+   * signs; one made current by a revocation is known once the read of the keys under way ends);
+   * otherwise the keys are read again first, as revocation falls back to the database. While not
+   * live, a revocation of the key may have been missed: the revoked keys are read again first
+   * when the last read is more than a second old.
    */
   async verifiedPayload(token: string): Promise<unknown> {
+    if (!this.listener.isLive) await this.revokedKeysCurrent();
     const payload = this.signedPayload(token);
     if (payload !== UNKNOWN_KEY) return payload;
-    if ((this.listener.isLive && this.keys.authoritative) || !(await this.keys.reloadForUnknownKid())) return undefined;
+    if (this.listener.isLive && this.keys.authoritative) {
+      const reading = this.keys.pendingReload();
+      if (!reading) return undefined;
+      await reading.catch(() => undefined);
+    } else if (!(await this.keys.reloadForUnknownKid())) return undefined;
     const again = this.signedPayload(token);
     return again === UNKNOWN_KEY ? undefined : again;
+  }
+
+  /** SigningKeys.assertRevocationsCurrent; 503 when the keys cannot be read (fail closed). */
+  private async revokedKeysCurrent(): Promise<void> {
+    try {
+      await this.keys.assertRevocationsCurrent();
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error;
+      throw new AuthUnavailableException();
+    }
   }
 
   /** Signature check with the key the token names; UNKNOWN_KEY when its kid is not loaded here. */
@@ -130,8 +151,13 @@ export class TokenService {
     if (!jws) return undefined;
     const key = this.keys.keyFor(jws);
     if (!key) return jws.kid !== undefined && !this.keys.knows(jws.kid) ? UNKNOWN_KEY : undefined;
-    return key.verifiedPayload(token, jws.input, jws.signature, jws.payloadPart);
+    const payload = key.verifiedPayload(token, jws.input, jws.signature, jws.payloadPart);
+    if (typeof payload === 'object' && payload !== null) this.verifiedBy.set(payload, key.kid);
+    return payload;
   }
+
+  /** Payloads whose signature was just verified here → the kid of the key that verified them. */
+  private readonly verifiedBy = new WeakMap<object, string>();
 
   /**
    * Strict claim checks on a payload whose signature is already verified: every claim present and
@@ -200,16 +226,27 @@ export class TokenService {
    * be redone. The map's key is the token's last characters (its signature), which V8 hashes far
    * faster than the whole token on every request; the entry keeps the whole token, and only an
    * identical string is a hit, so nothing unverified is ever found here. The claim and time
-   * checks still run on every request.
+   * checks still run on every request, and so does the check of the key: an entry whose key was
+   * revoked (or retired) since is dropped, and the token verified again, in vain. While the
+   * listener is not live, nothing is recalled: every token goes through verifiedPayload.
    */
   private readonly verified = new Map<string, VerifiedToken>();
 
   recallVerified(token: string): unknown {
-    const entry = this.verified.get(token.slice(-VERIFIED_KEY_CHARS));
-    return entry !== undefined && entry.token === token ? entry.payload : undefined;
+    const slot = token.slice(-VERIFIED_KEY_CHARS);
+    const entry = this.verified.get(slot);
+    if (entry === undefined || entry.token !== token || !this.listener.isLive) return undefined;
+    if (!this.keys.stillVerifies(entry.kid)) {
+      this.verified.delete(slot);
+      return undefined;
+    }
+    return entry.payload;
   }
 
+  /** Remembers a payload this service verified (verifiedPayload); anything else is not remembered. */
   rememberVerified(token: string, payload: unknown): void {
+    const kid = typeof payload === 'object' && payload !== null ? this.verifiedBy.get(payload) : undefined;
+    if (kid === undefined) return;
     const key = token.slice(-VERIFIED_KEY_CHARS);
     if (this.verified.size >= VERIFIED_CACHE_SIZE && !this.verified.has(key)) {
       // Oldest first: Map iterates in insertion order.
@@ -217,7 +254,7 @@ export class TokenService {
     }
     // Frozen: nothing may change a payload whose checks are remembered (see assertClaims).
     const frozen = typeof payload === 'object' && payload !== null ? Object.freeze(payload) : payload;
-    this.verified.set(key, { token, payload: frozen });
+    this.verified.set(key, { token, payload: frozen, kid });
   }
 
   /** SHA-256 of a token: what the database keeps instead of the token. */

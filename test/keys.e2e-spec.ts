@@ -216,6 +216,22 @@ describe('signing keys', () => {
       expect(await refused(sign(claims, TEST_SECRET, 'HS512'))).toEqual(INVALID);
     });
 
+    it('pins the algorithm to the key: a genuine signature by a key the server holds, under another alg, is refused', async () => {
+      const held = app.app.get(SigningKeys).signingKey();
+      const bySigningKey = (input: Buffer) => cryptoSign(null, input, held.signKey as KeyObject);
+      // The control: the server's own EdDSA key, its own alg.
+      expect(await statusOf(app, forge({ alg: 'EdDSA', typ: 'JWT', kid }, claims, bySigningKey))).toBe(200);
+      // The same key and signature, the header saying ES256: only the pin tells them apart.
+      expect(await refused(forge({ alg: 'ES256', typ: 'JWT', kid }, claims, bySigningKey))).toEqual(INVALID);
+      // The secret option's key (the server's own secret), with HMAC-SHA512 and HS512 in the header.
+      const secretKid = app.app.get(SigningKeys).timeline([])[0].kid;
+      const hmac512 = (input: Buffer) => createHmac('sha512', TEST_SECRET).update(input).digest();
+      expect(await refused(forge({ alg: 'HS512', typ: 'JWT', kid: secretKid }, claims, hmac512))).toEqual(INVALID);
+      expect(
+        await statusOf(app, forge({ alg: 'HS256', typ: 'JWT', kid: secretKid }, claims, hmacWith(TEST_SECRET))),
+      ).toBe(200);
+    });
+
     it('refuses the same forgeries as refresh tokens', async () => {
       const refreshClaims = { ...claims, typ: 'refresh', jti: randomUUID() };
       for (const token of [
@@ -278,6 +294,32 @@ describe('signing keys', () => {
       async () => (await app.http.post('/auth/login').send({ email: user.email, password: PASSWORD })).status === 200,
     );
     expect(await statusOf(app, forged)).toBe(401);
+  });
+
+  it('a key past its verification window verifies nothing, even before anything retires it', async () => {
+    const database = await freshDatabase();
+    const clock = new FakeClock();
+    const app = await start(database.url, 'EdDSA', clock);
+    const user = await registerAndLogin(app.http);
+    const first = app.app.get(SigningKeys).signingKey();
+    const rotated = await app.app.get(KeyRotationService).rotate();
+    clock.advance(600);
+    const end = (await app.app.get(KeyRotationService).list()).find((key) => key.kid === first.kid)?.verifyUntil;
+    expect(end?.getTime()).toBe(rotated.activatesAt.getTime() + (1_209_600 + 5) * 1000);
+    // A token the first key signs (as a token it signed before the rotation would be), checked now.
+    const signedByFirst = () =>
+      first.sign(accessClaims({ sub: user.userId, sid: user.sessionId }, clock.now().getTime()));
+    clock.set(new Date((end as Date).getTime() - 1));
+    expect(await statusOf(app, signedByFirst())).toBe(200);
+    clock.set(end as Date);
+    const late = await app.http.get('/profile').set(...bearer(signedByFirst()));
+    expect([late.status, late.body.message]).toEqual([401, 'Invalid token']);
+    expect((await app.http.get('/.well-known/jwks.json')).body.keys.map((key: { kid: string }) => key.kid)).toEqual([
+      rotated.kid,
+    ]);
+    // Still in the table (nothing retired it), and the new key verifies.
+    expect(app.app.get(SigningKeys).knows(first.kid)).toBe(true);
+    expect(await statusOf(app, (await login(app.http, user.email)).accessToken)).toBe(200);
   });
 
   it('two instances starting at once on an empty table create one first key between them', async () => {

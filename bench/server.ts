@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Controller, Get, type DynamicModule, Module, Post } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AppModule } from '../src/example/app.module.js';
-import { PurgeService, Public, RevocationService, RevocationSyncService } from '../src/auth/index.js';
+import { PurgeService, Public, RevocationService, RevocationSyncService, SigningKeys } from '../src/auth/index.js';
+import { NotificationListener } from '../src/auth/notifications/notification-listener.service.js';
 import { loadAppConfig } from '../src/example/config/app.config.js';
 import { ComparisonModule } from './comparison.module.js';
 import { serve } from './serve.js';
@@ -42,6 +43,10 @@ class BenchProbeController {
       loadCount: this.sync.loadCount,
       /** Revocation checks answered by the database so far (strict routes, or memory not live). */
       databaseChecks: this.moduleRef.get(RevocationService, { strict: false }).databaseChecks,
+      /** The notification channel (npm run bench:flood): payloads dropped unread, hints confirmed, key loads. */
+      droppedNotifications: this.moduleRef.get(NotificationListener, { strict: false }).droppedNotifications,
+      confirmations: this.sync.confirmationCount,
+      keyLoads: this.moduleRef.get(SigningKeys, { strict: false }).loads,
     };
   }
 

@@ -5,7 +5,8 @@ import pg from 'pg';
 import { operatorModule } from '../src/auth/cli/operator.module.js';
 import { RevocationService, RevocationSyncService } from '../src/auth/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { bearer, registerAndLogin, startApp, type TestApp } from './support/test-app.js';
+import { NotificationKeyMissingError } from '../src/auth/notifications/notification-signer.js';
+import { bearer, registerAndLogin, startApp, TEST_KEY_ENCRYPTION_SECRET, type TestApp } from './support/test-app.js';
 
 /**
  * The module as `npx nest-jwt-revocation` runs it (operator role), in process: what it starts and
@@ -19,9 +20,11 @@ describe('the operator CLI’s module', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     app = await startApp(database.url);
-    operator = await NestFactory.createApplicationContext(operatorModule({ databaseUrl: database.url }), {
-      logger: false,
-    });
+    // Given one of the app's secrets only: what it announces is signed with a key the app accepts.
+    operator = await NestFactory.createApplicationContext(
+      operatorModule({ databaseUrl: database.url, keyEncryptionSecret: TEST_KEY_ENCRYPTION_SECRET }),
+      { logger: false },
+    );
   });
   afterAll(async () => {
     await operator?.close();
@@ -62,6 +65,26 @@ describe('the operator CLI’s module', () => {
       if (attempt > 100) throw new Error(`still ${status}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  });
+
+  it('without any of the app’s secrets, revokes nothing rather than announce it unsigned (the app would drop it)', async () => {
+    const user = await registerAndLogin(app.http);
+    const keyless = await NestFactory.createApplicationContext(operatorModule({ databaseUrl: database.url }), {
+      logger: false,
+    });
+    try {
+      await expect(keyless.get(RevocationService).revokeAllForUser(user.userId)).rejects.toThrow(
+        NotificationKeyMissingError,
+      );
+    } finally {
+      await keyless.close();
+    }
+    const [row] = await app.dataSource.query('SELECT tokens_valid_after FROM users WHERE id = $1', [user.userId]);
+    expect(row.tokens_valid_after).toBeNull();
+    await app.http
+      .get('/profile')
+      .set(...bearer(user.accessToken))
+      .expect(200);
   });
 
   it('creates no signing key at its start, even given a key-encryption secret and no key yet', async () => {

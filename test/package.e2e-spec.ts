@@ -405,17 +405,24 @@ describe('a host app that installs the packed tarball', () => {
       const notes = () => fetch(`${app.base}/notes`, { headers: { authorization: `Bearer ${accessToken}` } });
       expect((await notes()).status).toBe(200);
 
-      // Only DATABASE_URL: revoke-user and purge need no secret.
-      const revoked = await cli(['revoke-user', email.toUpperCase()], { DATABASE_URL: database.url });
+      // Only DATABASE_URL and one of the app's secrets, to sign what it announces.
+      const revoked = await cli(['revoke-user', email.toUpperCase()], {
+        DATABASE_URL: database.url,
+        JWT_SECRET: secret,
+      });
       expect(revoked).toMatchObject({ code: 0, stdout: `Revoked every token of ${email}.\n` });
       // The app heard of it through PostgreSQL: the very next request is refused.
       expect((await notes()).status).toBe(401);
       // The event of the revocation, for the operator's audit trail, on stderr.
       expect(revoked.stderr).toMatch(/"event":"logout_all"/);
 
-      const unknown = await cli(['revoke-user', 'nobody@example.com'], { DATABASE_URL: database.url });
+      const unknown = await cli(['revoke-user', 'nobody@example.com'], {
+        DATABASE_URL: database.url,
+        JWT_SECRET: secret,
+      });
       expect(unknown).toEqual({ code: 1, stdout: '', stderr: 'No user with email nobody@example.com\n' });
 
+      // The purge needs no secret.
       const purged = await cli(['purge'], { DATABASE_URL: database.url });
       expect(purged.code).toBe(0);
       // Without the app's token lifetimes, it leaves the keys to the app's own purge job.

@@ -6,13 +6,30 @@ const DATABASE_URL = 'postgres://user:pass@db.internal:5432/app';
 const SECRET = 's'.repeat(32);
 
 describe('readOperatorEnvironment', () => {
-  it('needs only DATABASE_URL for purge and revoke-user', () => {
+  it('needs only DATABASE_URL for purge', () => {
     expect(readOperatorEnvironment({ DATABASE_URL }, parseCliCommand(['purge']))).toEqual({
       databaseUrl: DATABASE_URL,
     });
-    expect(readOperatorEnvironment({ DATABASE_URL }, parseCliCommand(['revoke-user', 'a@example.com']))).toEqual({
+  });
+
+  it('needs one of the app’s secrets for what it announces (signed, or the app would drop it)', () => {
+    const revoke = parseCliCommand(['revoke-user', 'a@example.com']);
+    expect(() => readOperatorEnvironment({ DATABASE_URL }, revoke)).toThrow(
+      'revoke-user needs NOTIFICATION_SECRET, JWT_SECRET or KEY_ENCRYPTION_SECRET',
+    );
+    expect(() =>
+      readOperatorEnvironment(
+        { DATABASE_URL, ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '1209600' },
+        parseCliCommand(['purge']),
+      ),
+    ).toThrow('purge needs NOTIFICATION_SECRET');
+    expect(readOperatorEnvironment({ DATABASE_URL, NOTIFICATION_SECRET: SECRET }, revoke)).toEqual({
       databaseUrl: DATABASE_URL,
+      notificationSecret: SECRET,
     });
+    expect(() => readOperatorEnvironment({ DATABASE_URL, NOTIFICATION_SECRET: 'short' }, revoke)).toThrow(
+      'NOTIFICATION_SECRET must be at least 32 bytes',
+    );
   });
 
   it('reads the secrets, the algorithm and the app’s lifetimes into the module options', () => {
@@ -45,10 +62,22 @@ describe('readOperatorEnvironment', () => {
   it('takes a clock tolerance of 0, as the app does, and the lifetimes keys retire needs', () => {
     expect(
       readOperatorEnvironment(
-        { DATABASE_URL, CLOCK_TOLERANCE: '0', ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '1209600' },
+        {
+          DATABASE_URL,
+          JWT_SECRET: SECRET,
+          CLOCK_TOLERANCE: '0',
+          ACCESS_TOKEN_TTL: '900',
+          REFRESH_TOKEN_TTL: '1209600',
+        },
         parseCliCommand(['keys', 'retire']),
       ),
-    ).toEqual({ databaseUrl: DATABASE_URL, clockTolerance: 0, accessTokenTtl: 900, refreshTokenTtl: 1_209_600 });
+    ).toEqual({
+      databaseUrl: DATABASE_URL,
+      secret: SECRET,
+      clockTolerance: 0,
+      accessTokenTtl: 900,
+      refreshTokenTtl: 1_209_600,
+    });
   });
 
   it.each([

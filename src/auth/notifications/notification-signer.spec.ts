@@ -31,7 +31,19 @@ describe('NotificationSigner', () => {
     }
   });
 
-  it('derives one key from the first secret given, so that every instance and the CLI agree', () => {
+  it('signs with the first secret given and accepts any of them, so that the CLI given one of the app’s secrets is heard', () => {
+    const app = NotificationSigner.fromOptions({ secret: SECRET, keyEncryptionSecret: `${SECRET}-kes` });
+    const cli = NotificationSigner.fromOptions({ keyEncryptionSecret: `${SECRET}-kes` });
+    expect(app.open(cli.sign(body))).toBe(body);
+    // A verifier given only notificationSecret hears the app only if the app has it too.
+    const verifier = NotificationSigner.fromOptions({ notificationSecret: `${SECRET}-n` });
+    expect(verifier.open(app.sign(body))).toBeNull();
+    const appWithIt = NotificationSigner.fromOptions({ notificationSecret: `${SECRET}-n`, secret: SECRET });
+    expect(verifier.open(appWithIt.sign(body))).toBe(body);
+    expect(appWithIt.open(verifier.sign(body))).toBe(body);
+  });
+
+  it('derives one key from a secret, whichever option carries it', () => {
     const fromSecret = NotificationSigner.fromOptions({
       secret: SECRET,
       keyEncryptionSecret: 'another-secret-of-32-bytes-or-more!!',

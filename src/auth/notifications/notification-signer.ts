@@ -37,24 +37,36 @@ export class NotificationKeyMissingError extends Error {}
  * confirmed against the database like the first (idempotent), within the same bounds.
  */
 export class NotificationSigner {
+  private readonly key: Buffer | null;
+
   private constructor(
-    private readonly key: Buffer | null,
-    /** Where the key came from; `none`: a verifier without `notificationSecret`. */
+    /** Every key accepted, the one that signs first. */
+    private readonly keys: Buffer[],
+    /** Where the signing key came from; `none`: a verifier without `notificationSecret`. */
     readonly source: NotificationKeySource,
-  ) {}
+  ) {
+    this.key = keys[0] ?? null;
+  }
 
   /**
-   * The key of the channel: HKDF-SHA256 of `notificationSecret`, or, without it, of the `secret`
-   * option, or of `keyEncryptionSecret` (the first given). Every instance, the CLI and every
-   * verifier must derive the same key: a verifier holds none of the signing secrets, so a
-   * deployment with verifiers sets `notificationSecret` everywhere.
+   * The channel's keys: HKDF-SHA256 of `notificationSecret`, of the `secret` option and of
+   * `keyEncryptionSecret`, each one given. The first signs; a payload signed with any of them is
+   * accepted (whoever holds one of these secrets is trusted already), so the operator CLI, given
+   * only one of the app's secrets, is still heard. A verifier holds none of the signing secrets:
+   * it is given `notificationSecret`, which the auth server must then have too.
    */
   static fromOptions(options: NotificationKeyOptions): NotificationSigner {
-    for (const source of ['notificationSecret', 'secret', 'keyEncryptionSecret'] as const) {
-      const value = options[source];
-      if (value !== undefined && value !== '') return new NotificationSigner(deriveNotificationKey(value), source);
+    const keys: Buffer[] = [];
+    let source: NotificationKeySource = 'none';
+    for (const name of ['notificationSecret', 'secret', 'keyEncryptionSecret'] as const) {
+      const value = options[name];
+      if (value === undefined || value === '') continue;
+      const key = deriveNotificationKey(value);
+      if (keys.some((known) => known.equals(key))) continue;
+      if (keys.length === 0) source = name;
+      keys.push(key);
     }
-    return new NotificationSigner(null, 'none');
+    return new NotificationSigner(keys, source);
   }
 
   /** True when payloads are checked (and can be sent). */
@@ -74,8 +86,18 @@ export class NotificationSigner {
   }
 
   /**
-   * The body of an authentic payload, or null (dropped). Costs at most one HMAC over at most
-   * 8000 bytes and a constant-time comparison; nothing is parsed before the tag is checked.
+   * The listener's heartbeat: signed when there is a key; without one (a verifier not given
+   * `notificationSecret`) sent as it is, since it is only for this instance's own listener, which
+   * then reads unchecked (everyone else drops it at the cost of a tag check).
+   */
+  signHeartbeat(body: string): string {
+    return this.key ? this.sign(body) : body;
+  }
+
+  /**
+   * The body of an authentic payload, or null (dropped). Costs at most one HMAC per accepted key
+   * (three at most) over at most 8000 bytes, each compared in constant time; nothing is parsed
+   * before the tag is checked.
    * Without a key (a verifier not given `notificationSecret`), the tag is cut off unchecked and
    * the body is taken as a hint, within the same bounds.
    */
@@ -89,8 +111,11 @@ export class NotificationSigner {
     if (!this.key) return signed !== null && TAG.test(signed) ? `${payload.slice(0, cut)}}` : payload;
     if (signed === null || !TAG.test(signed)) return null;
     const body = `${payload.slice(0, cut)}}`;
-    const expected = Buffer.from(tag(this.key, body), 'latin1');
-    return timingSafeEqual(expected, Buffer.from(signed, 'latin1')) ? body : null;
+    const given = Buffer.from(signed, 'latin1');
+    for (const key of this.keys) {
+      if (timingSafeEqual(Buffer.from(tag(key, body), 'latin1'), given)) return body;
+    }
+    return null;
   }
 }
 

@@ -16,9 +16,12 @@ export class NotificationRepository {
     private readonly signer: NotificationSigner,
   ) {}
 
-  /** One NOTIFY on the channel through the driver's pool (the heartbeat's round trip). */
+  /** The heartbeat: one NOTIFY on the channel through the driver's pool (the listener's round trip). */
   async notifyThroughPool(body: string): Promise<void> {
-    await driverPool(this.dataSource).query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, this.signer.sign(body)]);
+    await driverPool(this.dataSource).query('SELECT pg_notify($1, $2)', [
+      REVOCATION_CHANNEL,
+      this.signer.signHeartbeat(body),
+    ]);
   }
 
   /**

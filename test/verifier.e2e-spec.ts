@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -154,6 +156,18 @@ describe(`verify-only service (AuthVerifierModule, on the other adapter than the
       expect(header(user.accessToken).kid).toBe(rotated.kid);
       expect(await onVerifier(user.accessToken)).toEqual([200, user.userId]);
     });
+
+    it('follows keys revoke within a second, for a token it verified before too, and takes the new key at once', async () => {
+      const user = await registerAndLogin(auth.http);
+      expect(await onVerifier(user.accessToken)).toEqual([200, user.userId]);
+      expect(await onVerifier(user.accessToken)).toEqual([200, user.userId]);
+      const revoked = await auth.app.get(KeyRotationService).revoke(header(user.accessToken).kid);
+      await eventually(async () => (await onVerifier(user.accessToken))[0] === 401, 1_000);
+      expect(await onVerifier(user.accessToken)).toEqual([401, 'Invalid token']);
+      const fresh = await login(auth.http, user.email);
+      expect(header(fresh.accessToken).kid).toBe(revoked.replacement?.kid);
+      expect(await onVerifier(fresh.accessToken)).toEqual([200, user.userId]);
+    });
   });
 
   describe('with the public keys from the JWKS URL', () => {
@@ -206,6 +220,65 @@ describe(`verify-only service (AuthVerifierModule, on the other adapter than the
         .get('/orders')
         .set(...bearer(after.accessToken))
         .expect(401);
+    });
+
+    it('follows keys revoke within a second, before it reads the JWKS again, then takes the new key', async () => {
+      const verifier = await startVerifier({ databaseUrl: database.url, jwksUrl: jwksUrl() }, clock);
+      verifiers.push(verifier);
+      const user = await registerAndLogin(auth.http);
+      const onVerifier = async (token: string) => (await verifier.http.get('/orders').set(...bearer(token))).status;
+      expect(await onVerifier(user.accessToken)).toBe(200);
+      expect(await onVerifier(user.accessToken)).toBe(200);
+      const loads = verifier.app.get(SigningKeys).loads;
+      const revoked = await auth.app.get(KeyRotationService).revoke(header(user.accessToken).kid);
+      await eventually(async () => (await onVerifier(user.accessToken)) === 401, 1_000);
+      // Known from the database (revoked ids are public), not from a new read of the JWKS.
+      expect(verifier.app.get(SigningKeys).loads).toBe(loads);
+      const fresh = await login(auth.http, user.email);
+      expect(header(fresh.accessToken).kid).toBe(revoked.replacement?.kid);
+      await eventually(async () => (await onVerifier(fresh.accessToken)) === 200, 5_000);
+      expect(await onVerifier(user.accessToken)).toBe(401);
+    });
+
+    it('reads the JWKS at most once for a burst of tokens with unknown key ids', async () => {
+      // The JWKS through a proxy that counts the reads.
+      let reads = 0;
+      const proxy: Server = createServer((_request, response) => {
+        reads += 1;
+        fetch(jwksUrl()).then(
+          async (upstream) => {
+            response.writeHead(upstream.status, {
+              'content-type': upstream.headers.get('content-type') ?? 'application/json',
+              'cache-control': upstream.headers.get('cache-control') ?? 'no-store',
+            });
+            response.end(await upstream.text());
+          },
+          () => response.writeHead(502).end(),
+        );
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      try {
+        const proxied = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/.well-known/jwks.json`;
+        const verifier = await startVerifier({ databaseUrl: database.url, jwksUrl: proxied }, clock);
+        verifiers.push(verifier);
+        const atStart = reads;
+        const user = await registerAndLogin(auth.http);
+        const claims = JSON.parse(Buffer.from(user.accessToken.split('.')[1], 'base64url').toString()) as object;
+        const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+        const unknownKid = () =>
+          `${b64({ alg: 'ES256', typ: 'JWT', kid: randomBytes(32).toString('base64url').slice(0, 43) })}.${b64(claims)}.${randomBytes(64).toString('base64url')}`;
+        const status = async (token: string) => (await verifier.http.get('/orders').set(...bearer(token))).status;
+        // At once, and one after the other.
+        expect(new Set(await Promise.all(Array.from({ length: 50 }, () => status(unknownKid()))))).toEqual(
+          new Set([401]),
+        );
+        for (let index = 0; index < 50; index += 1) expect(await status(unknownKid())).toBe(401);
+        expect(reads - atStart).toBeLessThanOrEqual(1);
+        // The genuine token is still taken.
+        expect(await status(user.accessToken)).toBe(200);
+      } finally {
+        await new Promise((resolve) => proxy.close(resolve));
+      }
     });
 
     it('refuses to start when the JWKS cannot be read', async () => {

@@ -70,6 +70,28 @@ describe('JwksKeySource', () => {
     await expect(source.load()).rejects.toThrow('is larger than 262144 bytes');
   });
 
+  it('never follows a redirect: the JWKS URL is the only place keys come from', async () => {
+    // Where the redirect points: a real key set, whose requests are counted.
+    let followed = 0;
+    const elsewhere = createServer((_request, response) => {
+      followed += 1;
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ keys: [jwk(ed, 'EdDSA')] }));
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/jwks.json`;
+      const source = new JwksKeySource(url);
+      for (const status of [301, 302, 307, 308]) {
+        answer = { status, headers: { location: target }, body: '' };
+        await expect(source.load()).rejects.toThrow();
+      }
+      expect(followed).toBe(0);
+    } finally {
+      await new Promise((resolve) => elsewhere.close(resolve));
+    }
+  });
+
   it('wants https, but on the machine itself', () => {
     expect(() => new JwksKeySource('http://auth.example.com/.well-known/jwks.json')).toThrow('must be an https URL');
     expect(() => new JwksKeySource('file:///etc/passwd')).toThrow('must be an https URL');

@@ -3,30 +3,47 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { PURGE_ADVISORY_LOCK_KEY } from '../auth.constants.js';
 
-/** Batched deletes of rows that no longer matter, under a cluster-wide advisory lock. */
+/** Batched deletes of rows that no longer matter, under a cluster-wide, transaction-scoped advisory lock. */
 @Injectable()
 export class PurgeRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Runs `work` on one connection holding the purge advisory lock; returns null without running it
+   * Runs `work` while this instance holds the purge advisory lock; returns null without running it
    * when another connection (another instance) holds the lock.
+   *
+   * The lock is transaction-scoped (`pg_try_advisory_xact_lock`), taken in a transaction of its own
+   * on a connection of its own that stays open, doing nothing, while `work` runs its short batches
+   * on a second connection, and rolled back at the end, which releases it. A transaction keeps its
+   * one server connection behind a transaction-mode pooler (PgBouncer), so the lock cannot be left
+   * behind on a server connection that another client then holds: a session-level lock and its
+   * unlock, as two statements outside a transaction, could each land on a different one. The lock
+   * transaction takes no snapshot between statements (READ COMMITTED) and writes nothing, so it
+   * holds back neither vacuum nor anyone's rows.
    */
   async withPurgeLock<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T | null> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const lock = this.dataSource.createQueryRunner();
+    await lock.connect();
     try {
-      const [{ locked }] = (await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [
-        PURGE_ADVISORY_LOCK_KEY,
-      ])) as Array<{ locked: boolean }>;
-      if (!locked) return null;
+      await lock.startTransaction('READ COMMITTED');
       try {
-        return await work(runner);
+        const [{ locked }] = (await lock.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [
+          PURGE_ADVISORY_LOCK_KEY,
+        ])) as Array<{ locked: boolean }>;
+        if (!locked) return null;
+        const runner = this.dataSource.createQueryRunner();
+        await runner.connect();
+        try {
+          return await work(runner);
+        } finally {
+          await runner.release();
+        }
       } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [PURGE_ADVISORY_LOCK_KEY]);
+        // Ends the lock's transaction, and with it the lock.
+        await lock.rollbackTransaction().catch(() => undefined);
       }
     } finally {
-      await runner.release();
+      await lock.release();
     }
   }
 

@@ -37,8 +37,10 @@ export class RevocationStateRepository {
 
   /**
    * Everything that can revoke an access token, in one round trip: the strict check of every
-   * request on strict routes. Null when the session is gone. Runs as a named (prepared) statement
-   * straight on the driver's pool, without TypeORM's per-query runner.
+   * request on strict routes. Null when the session is gone. Runs straight on the driver's pool,
+   * without TypeORM's per-query runner, as an unnamed statement: a named (prepared) one lives on
+   * one server connection, and behind a transaction-mode pooler the next check of the same client
+   * may run on another, where it does not exist (500 on every such check).
    */
   async findState(jti: string, sessionId: string, userId: string): Promise<RevocationState | null> {
     const { rows } = await this.pool().query<{
@@ -47,7 +49,6 @@ export class RevocationStateRepository {
       expires_at: Date;
       tokens_valid_after: Date | null;
     }>({
-      name: 'auth_revocation_state',
       text: `SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1) AS token_revoked,
                     s.revoked_at, s.expires_at, u.tokens_valid_after
                FROM sessions s JOIN users u ON u.id = s.user_id

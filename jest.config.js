@@ -40,6 +40,7 @@ const HTTP_SPECS = [
   'openapi',
   'cookies',
   'smtp-url',
+  'pooler',
   'email-identity',
 ];
 

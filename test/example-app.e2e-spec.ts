@@ -8,7 +8,14 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { childEnv, launchNodeApp, type LaunchedApp, waitForOutput } from './support/launch.js';
 import { eventually } from './support/latch.js';
 import { freePort } from './support/ports.js';
-import { bearer, PASSWORD, registerAndLogin, startApp } from './support/test-app.js';
+import {
+  bearer,
+  PASSWORD,
+  registerAndLogin,
+  startApp,
+  TEST_KEY_ENCRYPTION_SECRET,
+  TEST_SECRET,
+} from './support/test-app.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -310,6 +317,83 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       const unknown = await cli('shuffle');
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain('Unknown keys action: shuffle');
+    }, 60_000);
+
+    it('npm run cli -- keys revoke and keys reencrypt: the running app refuses the key at once; one line and exit 1 when refused', async () => {
+      const own = await createTestDatabase();
+      const app = await startApp(own.url, { config: { jwtAlgorithm: 'EdDSA' } });
+      try {
+        const env = (extra: Record<string, string> = {}) =>
+          childEnv({
+            DATABASE_URL: own.url,
+            JWT_SECRET: TEST_SECRET,
+            JWT_ALGORITHM: 'EdDSA',
+            KEY_ENCRYPTION_SECRET: TEST_KEY_ENCRYPTION_SECRET,
+            ...extra,
+          });
+        const cli = (args: string[], extra?: Record<string, string>) =>
+          run(process.execPath, [CLI, 'keys', ...args], { cwd: ROOT, env: env(extra) }).then(
+            (answer) => ({ code: 0, ...answer }),
+            (error: { code: number; stdout: string; stderr: string }) => error,
+          );
+        const user = await registerAndLogin(app.http);
+        const kid = JSON.parse(Buffer.from(user.accessToken.split('.')[0], 'base64url').toString()).kid as string;
+        await app.http
+          .get('/profile')
+          .set(...bearer(user.accessToken))
+          .expect(200);
+
+        const revoked = await cli(['revoke', kid]);
+        expect(revoked.code).toBe(0);
+        expect(revoked.stdout).toMatch(
+          new RegExp(
+            `^Revoked signing key ${kid}: every instance refuses every token it signed from now on\\. Key [A-Za-z0-9_-]{43} \\(EdDSA\\) signs in its place\\.$`,
+            'm',
+          ),
+        );
+        await app.http
+          .get('/profile')
+          .set(...bearer(user.accessToken))
+          .expect(401);
+        app.clock.set(new Date()); // the CLI used the real clock
+        const fresh = await app.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+        expect(fresh.body.accessToken).not.toContain(kid);
+        expect((await cli(['list'])).stdout).toMatch(new RegExp(`^${kid}\\s+EdDSA\\s+revoked\\s`, 'm'));
+        expect((await cli(['revoke', kid])).stdout).toContain(`Signing key ${kid} was already revoked`);
+
+        const unknown = await cli(['revoke', 'B'.repeat(43)]);
+        expect([unknown.code, unknown.stderr.trim().split('\n')]).toEqual([1, [`No signing key ${'B'.repeat(43)}`]]);
+        const usage = await cli(['revoke']);
+        expect(usage.code).toBe(2);
+        expect(usage.stderr).toContain('keys revoke takes exactly one kid');
+
+        const NEW = 'the-new-key-encryption-secret-of-the-example';
+        const sealed = () => app.dataSource.query('SELECT kid, private_key_encrypted FROM signing_keys ORDER BY kid');
+        const before = await sealed();
+        const missing = await cli(['reencrypt']);
+        expect(missing.code).toBe(2);
+        expect(missing.stderr).toContain('keys reencrypt needs NEW_KEY_ENCRYPTION_SECRET');
+        const wrong = await cli(['reencrypt'], {
+          KEY_ENCRYPTION_SECRET: 'not-the-key-encryption-secret-of-this-app',
+          NEW_KEY_ENCRYPTION_SECRET: NEW,
+        });
+        // (The example's CLI is the app itself, which refuses to start with keys it cannot open.)
+        expect(wrong.code).toBe(1);
+        expect(wrong.stderr).toMatch(/does not decrypt with this key-encryption secret/);
+        expect(await sealed()).toEqual(before);
+        const done = await cli(['reencrypt'], { NEW_KEY_ENCRYPTION_SECRET: NEW });
+        expect(done.code).toBe(0);
+        expect(done.stdout).toContain('Re-encrypted 2 signing key(s) under NEW_KEY_ENCRYPTION_SECRET');
+        expect((await sealed()).map((row: { kid: string }) => row.kid)).toEqual(
+          before.map((row: { kid: string }) => row.kid),
+        );
+        expect(await sealed()).not.toEqual(before);
+        // The keys open with the new secret only.
+        expect((await cli(['list'], { KEY_ENCRYPTION_SECRET: NEW })).stderr).toBe('');
+      } finally {
+        await app.close();
+        await own.drop();
+      }
     }, 60_000);
   });
 });

@@ -357,6 +357,9 @@ describe('a host app that installs the packed tarball', () => {
         'keys list',
         'keys rotate [--algorithm EdDSA|ES256|HS256]',
         'keys retire',
+        'keys revoke <kid>',
+        'keys reencrypt',
+        'NEW_KEY_ENCRYPTION_SECRET',
         'DATABASE_URL',
         'JWT_SECRET',
         'KEY_ENCRYPTION_SECRET',
@@ -379,6 +382,23 @@ describe('a host app that installs the packed tarball', () => {
         [['purge'], {}, 'DATABASE_URL is required'],
         [['purge'], { DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL must be a postgres:// URL'],
         [['keys', 'rotate'], { DATABASE_URL: database.url }, 'keys rotate needs KEY_ENCRYPTION_SECRET'],
+        [['keys', 'revoke'], env(), 'keys revoke takes exactly one kid'],
+        [['keys', 'revoke', '../etc'], env(), '"../etc" is not a key id'],
+        [['keys', 'reencrypt'], { DATABASE_URL: database.url }, 'keys reencrypt needs KEY_ENCRYPTION_SECRET'],
+        [
+          ['keys', 'reencrypt'],
+          { DATABASE_URL: database.url, KEY_ENCRYPTION_SECRET: 'k'.repeat(32) },
+          'keys reencrypt needs NEW_KEY_ENCRYPTION_SECRET',
+        ],
+        [
+          ['keys', 'reencrypt'],
+          {
+            DATABASE_URL: database.url,
+            KEY_ENCRYPTION_SECRET: 'k'.repeat(32),
+            NEW_KEY_ENCRYPTION_SECRET: 'k'.repeat(32),
+          },
+          'NEW_KEY_ENCRYPTION_SECRET is KEY_ENCRYPTION_SECRET',
+        ],
         [['keys', 'list'], { DATABASE_URL: database.url, JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 bytes'],
       ];
       for (const [args, extra, message] of cases) {
@@ -467,6 +487,52 @@ describe('a host app that installs the packed tarball', () => {
         code: 0,
         stdout: 'No key to retire.\n',
       });
+
+      // Revoked (it has not signed yet: nothing replaces it): the running app drops it from JWKS at once.
+      expect(await cli(['keys', 'revoke', kid as string])).toEqual({
+        code: 0,
+        stdout: `Revoked signing key ${kid}: every instance refuses every token it signed from now on.\n`,
+        stderr: '',
+      });
+      const after = (await (await fetch(`${app.base}/.well-known/jwks.json`)).json()) as {
+        keys: Array<{ kid: string }>;
+      };
+      expect(after.keys.map((key) => key.kid)).not.toContain(kid);
+      expect((await cli(['keys', 'list'])).stdout).toMatch(new RegExp(`^${kid}\\s+EdDSA\\s+revoked\\s`, 'm'));
+      // The secret option's key and an unknown one: exit 1, one line.
+      const secretKid = /^(s-\S+) \(JWT_SECRET\)/m.exec(listed.stdout)?.[1] as string;
+      expect(await cli(['keys', 'revoke', secretKid])).toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: expect.stringMatching(/^Key s-\S+ is the secret option's \(JWT_SECRET\), not a stored key: .*\n$/),
+      });
+      expect(await cli(['keys', 'revoke', 'B'.repeat(43)])).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `No signing key ${'B'.repeat(43)}\n`,
+      });
+      // Re-encrypted under a new secret; the old one no longer opens the keys, the new one does.
+      const newSecret = `${keyEncryptionSecret}-renewed`;
+      expect(await cli(['keys', 'reencrypt'], { ...env(), NEW_KEY_ENCRYPTION_SECRET: newSecret })).toEqual({
+        code: 0,
+        stdout:
+          'Re-encrypted 1 signing key(s) under NEW_KEY_ENCRYPTION_SECRET; restart every instance with it as KEY_ENCRYPTION_SECRET.\n',
+        stderr: '',
+      });
+      const refused = await cli(['keys', 'reencrypt'], { ...env(), NEW_KEY_ENCRYPTION_SECRET: `${newSecret}-again` });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim().split('\n').at(-1)).toMatch(
+        /does not decrypt with this key-encryption secret .*; nothing was re-encrypted$/,
+      );
+      expect(
+        (
+          await cli(['keys', 'reencrypt'], {
+            ...env(),
+            KEY_ENCRYPTION_SECRET: newSecret,
+            NEW_KEY_ENCRYPTION_SECRET: keyEncryptionSecret,
+          })
+        ).code,
+      ).toBe(0);
     }, 60_000);
   });
 });

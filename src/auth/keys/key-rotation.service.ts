@@ -132,7 +132,7 @@ export class KeyRotationService {
       return { kid, revokedAt, changed: true, replacement };
     });
     if (result.changed) {
-      this.logger.warn(
+      this.logger.log(
         `Signing key ${kid} revoked` + (result.replacement ? `; key ${result.replacement.kid} signs in its place` : ''),
       );
     }

@@ -62,6 +62,38 @@ describe('SigningKeys.timeline', () => {
   });
 });
 
+describe('SigningKeys.timeline with revoked keys', () => {
+  const window = (14 * 86_400 + 5) * 1000;
+  const revokedRow = (kid: string, activatesAt: number, revokedAt: number): StoredSigningKey => ({
+    ...row(kid, activatesAt),
+    revokedAt: new Date(revokedAt),
+  });
+
+  it('a key revoked while it signed keeps its place: its replacement is current, the key before it keeps its end', () => {
+    const rows = [
+      row('first', start),
+      revokedRow('leaked', start + 10 * DAY, start + 12 * DAY),
+      row('replacement', start + 12 * DAY),
+    ];
+    const timeline = keysAt(start + 12 * DAY, false).timeline(rows);
+    expect(timeline.map((key) => [key.kid, key.state, key.verifyUntil?.getTime() ?? null])).toEqual([
+      ['first', 'previous', start + 10 * DAY + window],
+      ['leaked', 'revoked', null],
+      ['replacement', 'current', null],
+    ]);
+    expect(timeline[1].revokedAt?.getTime()).toBe(start + 12 * DAY);
+  });
+
+  it('a key revoked before it ever signed takes nothing from the key that signs: it stays current, without an end', () => {
+    const rows = [row('current', start), revokedRow('never', start + 10 * DAY, start + 5 * DAY)];
+    const timeline = keysAt(start + 20 * DAY, false).timeline(rows);
+    expect(timeline.map((key) => [key.kid, key.state, key.verifyUntil])).toEqual([
+      ['current', 'current', null],
+      ['never', 'revoked', null],
+    ]);
+  });
+});
+
 describe('SigningKeys.reload', () => {
   const eddsaRow = (): StoredSigningKey => {
     const generated = generateKey('EdDSA');

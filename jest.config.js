@@ -42,6 +42,8 @@ const HTTP_SPECS = [
   'smtp-url',
   'pooler',
   'email-identity',
+  'client-limits',
+  'mail-queue',
 ];
 
 /** @type {import('jest').Config} */

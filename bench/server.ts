@@ -76,5 +76,6 @@ class BenchAppModule {
 
 /** The example app plus the comparison routes, in a process of its own (the load comes from the parent). */
 const started = performance.now();
-// HTTP_ADAPTER picks the adapter, as in the example app.
-void serve(BenchAppModule.forRoot(process.env.DATABASE_URL!), loadAppConfig().httpAdapter, started);
+// HTTP_ADAPTER and TRUST_PROXY as in the example app (npm run bench:hammer tells clients apart by X-Forwarded-For).
+const { httpAdapter, trustProxy } = loadAppConfig();
+void serve(BenchAppModule.forRoot(process.env.DATABASE_URL!), httpAdapter, started, { trustProxy });

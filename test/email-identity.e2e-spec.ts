@@ -45,7 +45,9 @@ describe('one identity per email address, on a UTF-8 database', () => {
       .send({ email, password });
 
   it('is a database where lower() folds İ to a plain i (the premise of this spec)', async () => {
-    const [row] = await app.dataSource.query(`SELECT lower('\u0130rem') AS folded, current_setting('server_version') AS v`);
+    const [row] = await app.dataSource.query(
+      `SELECT lower('\u0130rem') AS folded, current_setting('server_version') AS v`,
+    );
     expect(row.folded).toBe('irem');
   });
 
@@ -108,7 +110,13 @@ describe('one identity per email address, on a UTF-8 database', () => {
     const local = fresh('mail');
     const email = `${local}@example.com`;
     await register(email).expect(201);
-    const spellings = [email, email.toUpperCase(), `${local}@EXAMPLE.COM`, `${local}@Example.Com`, `${local.toUpperCase()}@example.com`];
+    const spellings = [
+      email,
+      email.toUpperCase(),
+      `${local}@EXAMPLE.COM`,
+      `${local}@Example.Com`,
+      `${local.toUpperCase()}@example.com`,
+    ];
     for (const spelling of spellings) {
       await app.http
         .post('/auth/password/forgot')

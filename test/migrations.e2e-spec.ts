@@ -236,11 +236,20 @@ describe('canonical email addresses (CanonicalEmails)', () => {
   beforeAll(async () => {
     database = await createTestDatabase({ migrated: false });
     // The schema as it was before: unique on lower(email).
-    const before = new DataSource({ type: 'postgres', url: database.url, migrations: AUTH_MIGRATIONS.slice(0, CANONICAL) });
+    const before = new DataSource({
+      type: 'postgres',
+      url: database.url,
+      migrations: AUTH_MIGRATIONS.slice(0, CANONICAL),
+    });
     await before.initialize();
     await before.runMigrations();
     await before.destroy();
-    dataSource = new DataSource({ type: 'postgres', url: database.url, entities: AUTH_ENTITIES, migrations: AUTH_MIGRATIONS });
+    dataSource = new DataSource({
+      type: 'postgres',
+      url: database.url,
+      entities: AUTH_ENTITIES,
+      migrations: AUTH_MIGRATIONS,
+    });
     await dataSource.initialize();
   });
   afterAll(async () => {
@@ -289,7 +298,9 @@ describe('canonical email addresses (CanonicalEmails)', () => {
     expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual(
       AUTH_MIGRATIONS.slice(CANONICAL).map((migration) => migration.name),
     );
-    const rows = await dataSource.query('SELECT id::text AS id, email, email_canonical FROM users ORDER BY email_canonical');
+    const rows = await dataSource.query(
+      'SELECT id::text AS id, email, email_canonical FROM users ORDER BY email_canonical',
+    );
     expect(rows).toEqual([
       { id: idn, email: 'ada@b\u00fccher.example', email_canonical: 'ada@xn--bcher-kva.example' },
       { id: plain, email: '  Plain@Example.COM', email_canonical: 'plain@example.com' },
@@ -297,7 +308,9 @@ describe('canonical email addresses (CanonicalEmails)', () => {
     ]);
     // The canonical form is unique; lower(email) no longer decides anything.
     await expect(
-      dataSource.query(`INSERT INTO users (email, email_canonical, password_hash) VALUES ('x', 'strasse@example.com', 'x')`),
+      dataSource.query(
+        `INSERT INTO users (email, email_canonical, password_hash) VALUES ('x', 'strasse@example.com', 'x')`,
+      ),
     ).rejects.toThrow(/users_email_canonical_key/);
     const indexes = (await dataSource.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'users'`)).map(
       (row: { indexname: string }) => row.indexname,

@@ -14,6 +14,12 @@ export interface AuthMailOptions {
   pagesPath?: string;
   /** Named in the mails. Default `your account`. */
   appName?: string;
+  /**
+   * Mails each instance sends at once (1..32). Default 4: a slow or flooded queue does not hold
+   * a password-reset mail behind hundreds of others, and the mail server sees a bounded number of
+   * connections per instance.
+   */
+  concurrency?: number;
 }
 
 export type { HmacAlgorithm, SigningAlgorithm } from './keys/signing-key.js';
@@ -80,6 +86,25 @@ export interface AuthModuleOptions {
   /** Seconds a registration counts for, for `registerMaxPerIp`. Default 3600. */
   registerWindow?: number;
   /**
+   * Registrations from one IPv6 /48 (65,536 /64s: what one site is usually given) within
+   * `registerWindow` before 429, on top of `registerMaxPerIp`. Default 100.
+   */
+  registerMaxPerNetwork?: number;
+  /**
+   * Password checks (each costs an argon2 hash: login, and the current password before a change
+   * or a deletion) from one client IP (IPv6: one /64) within `passwordChecksWindow` before 429,
+   * counted whether the password was right or not. Bounds the hashing one client can take from
+   * everyone else. Default 100.
+   */
+  passwordChecksMaxPerIp?: number;
+  /** Seconds a password check counts for, for `passwordChecksMaxPerIp`. Default 60. */
+  passwordChecksWindow?: number;
+  /**
+   * Open sessions (devices) one user may have. A login past it ends the least recently used
+   * session at once, on every instance (`session_revoked`, reason `session_limit`). Default 100.
+   */
+  maxSessionsPerUser?: number;
+  /**
    * Receives security events (failed and throttled logins, refresh-token reuse, logout-all,
    * password change, account deletion, bans). Default: one structured log line per event.
    * Events never carry a token, a hash or a password.
@@ -125,6 +150,8 @@ export interface AuthModuleOptions {
   mailMaxPerIp?: number;
   /** Reset and verification mails asked for one email address per `mailWindow` before 429. Default 5. */
   mailMaxPerEmail?: number;
+  /** Reset and verification mails asked for by one IPv6 /48 per `mailWindow` before 429, on top of `mailMaxPerIp`. Default 100. */
+  mailMaxPerNetwork?: number;
   /** Seconds a mail request counts for. Default 3600. */
   mailWindow?: number;
   /**

@@ -20,6 +20,11 @@ function atLeastOne(name: string, value: number, problems: string[]): void {
   if (!Number.isInteger(value) || value < 1) problems.push(`${name} must be a whole number, 1 or more`);
 }
 
+function upToAMillion(name: string, value: number, problems: string[]): void {
+  if (!Number.isInteger(value) || value < 1 || value > 1_000_000)
+    problems.push(`${name} must be a whole number from 1 to 1000000`);
+}
+
 function positiveInteger(name: string, value: number, problems: string[]): void {
   if (!Number.isInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of seconds`);
 }
@@ -60,6 +65,10 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     loginLockoutWindow: options.loginLockoutWindow ?? DEFAULTS.loginLockoutWindow,
     registerMaxPerIp: options.registerMaxPerIp ?? DEFAULTS.registerMaxPerIp,
     registerWindow: options.registerWindow ?? DEFAULTS.registerWindow,
+    registerMaxPerNetwork: options.registerMaxPerNetwork ?? DEFAULTS.registerMaxPerNetwork,
+    passwordChecksMaxPerIp: options.passwordChecksMaxPerIp ?? DEFAULTS.passwordChecksMaxPerIp,
+    passwordChecksWindow: options.passwordChecksWindow ?? DEFAULTS.passwordChecksWindow,
+    maxSessionsPerUser: options.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
     revocationListenerUrl: options.revocationListenerUrl,
     strictRevocation: options.strictRevocation ?? false,
     revocationHeartbeatMs: options.revocationHeartbeatMs ?? DEFAULTS.revocationHeartbeatMs,
@@ -69,6 +78,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     requireVerifiedEmail: options.requireVerifiedEmail ?? false,
     mailMaxPerIp: options.mailMaxPerIp ?? DEFAULTS.mailMaxPerIp,
     mailMaxPerEmail: options.mailMaxPerEmail ?? DEFAULTS.mailMaxPerEmail,
+    mailMaxPerNetwork: options.mailMaxPerNetwork ?? DEFAULTS.mailMaxPerNetwork,
     mailWindow: options.mailWindow ?? DEFAULTS.mailWindow,
   };
   const problems: string[] = [];
@@ -115,6 +125,9 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
       problems.push('mail.from is required');
     if (!options.mail.transport || typeof options.mail.transport.send !== 'function')
       problems.push('mail.transport must have a send(message) method');
+    const concurrency = options.mail.concurrency;
+    if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32))
+      problems.push('mail.concurrency must be a whole number from 1 to 32');
     if (options.keyEncryptionSecret === undefined) {
       problems.push('keyEncryptionSecret is required with mail: the links waiting in the outbox are kept encrypted');
     }
@@ -139,6 +152,11 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   )
     problems.push('registerMaxPerIp must be a whole number from 1 to 1000000');
   positiveInteger('registerWindow', resolved.registerWindow, problems);
+  upToAMillion('registerMaxPerNetwork', resolved.registerMaxPerNetwork, problems);
+  upToAMillion('passwordChecksMaxPerIp', resolved.passwordChecksMaxPerIp, problems);
+  positiveInteger('passwordChecksWindow', resolved.passwordChecksWindow, problems);
+  upToAMillion('maxSessionsPerUser', resolved.maxSessionsPerUser, problems);
+  upToAMillion('mailMaxPerNetwork', resolved.mailMaxPerNetwork, problems);
   if (!Number.isInteger(resolved.refreshReuseGrace) || resolved.refreshReuseGrace < 0)
     problems.push('refreshReuseGrace must be a whole number of seconds, 0 or more');
   if (!Number.isInteger(resolved.clockTolerance) || resolved.clockTolerance < 0)

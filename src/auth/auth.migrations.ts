@@ -6,6 +6,7 @@ import { AddPurgeIndexes1764300000000 } from '../../migrations/1764300000000-Add
 import { CreateSigningKeys1764500000000 } from '../../migrations/1764500000000-CreateSigningKeys.js';
 import { AddAccountRecovery1764600000000 } from '../../migrations/1764600000000-AddAccountRecovery.js';
 import { CanonicalEmails1765000000000 } from '../../migrations/1765000000000-CanonicalEmails.js';
+import { PrioritiseMailOutbox1765200000000 } from '../../migrations/1765200000000-PrioritiseMailOutbox.js';
 import { RevokeSigningKeys1765100000000 } from '../../migrations/1765100000000-RevokeSigningKeys.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
@@ -19,6 +20,7 @@ export const AUTH_MIGRATIONS = [
   AddAccountRecovery1764600000000,
   CanonicalEmails1765000000000,
   RevokeSigningKeys1765100000000,
+  PrioritiseMailOutbox1765200000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
 export { HardenAccounts1764200000000 };
@@ -27,3 +29,4 @@ export { CreateSigningKeys1764500000000 };
 export { AddAccountRecovery1764600000000 };
 export { CanonicalEmails1765000000000 };
 export { RevokeSigningKeys1765100000000 };
+export { PrioritiseMailOutbox1765200000000 };

@@ -51,6 +51,7 @@ import { NotificationSigner } from './notifications/notification-signer.js';
 import { SigningKeysSubscriber } from './keys/signing-keys.subscriber.js';
 import { RevocationSyncService } from './revocation/revocation-sync.service.js';
 import { RegistrationThrottleService } from './throttling/registration-throttle.service.js';
+import { PasswordCheckBudgetService } from './throttling/password-check-budget.service.js';
 import {
   LogSecurityEventHandler,
   SECURITY_EVENT_HANDLER,
@@ -124,6 +125,7 @@ import { TokenService } from './tokens/token.service.js';
     PurgeService,
     LoginThrottleService,
     RegistrationThrottleService,
+    PasswordCheckBudgetService,
     SecurityEventsService,
     SessionActivityService,
     CookieTransportService,

@@ -16,6 +16,11 @@ export interface CapturedMail {
  */
 export class TestMailServer {
   readonly received: CapturedMail[] = [];
+  /** Messages being received now (their DATA not yet answered), and the most ever at once. */
+  inData = 0;
+  maxInData = 0;
+  /** While set, each message's DATA is answered only when this resolves (holdDeliveries). */
+  private held: Promise<void> | null = null;
   private server: SMTPServer | null = null;
 
   private constructor(
@@ -41,8 +46,15 @@ export class TestMailServer {
       disabledCommands: ['STARTTLS'],
       logger: false,
       onData: (stream, _session, callback) => {
+        this.inData += 1;
+        this.maxInData = Math.max(this.maxInData, this.inData);
+        const answer = (error?: Error) => {
+          this.inData -= 1;
+          callback(error);
+        };
         simpleParser(stream).then(
-          (parsed: ParsedMail) => {
+          async (parsed: ParsedMail) => {
+            await this.held;
             const to = Array.isArray(parsed.to) ? parsed.to[0] : parsed.to;
             this.received.push({
               to: to?.value[0]?.address ?? '',
@@ -50,9 +62,9 @@ export class TestMailServer {
               text: parsed.text ?? '',
               html: typeof parsed.html === 'string' ? parsed.html : '',
             });
-            callback();
+            answer();
           },
-          (error: Error) => callback(error),
+          (error: Error) => answer(error),
         );
       },
     });
@@ -61,6 +73,19 @@ export class TestMailServer {
       server.listen(this.port, this.host, () => resolve());
     });
     this.server = server;
+  }
+
+  /**
+   * Holds every message from now on at the end of its DATA (a slow mail server) until the
+   * returned function is called: `inData` then counts the mails a sender has in flight.
+   */
+  holdDeliveries(): () => void {
+    let release!: () => void;
+    this.held = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.held = null;
+      release();
+    };
   }
 
   /** Stops accepting connections: a mail server that is down. */

@@ -52,6 +52,10 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     // Generous: most specs register many users from one address.
     registerMaxPerIp: 1_000_000,
     registerWindow: 3600,
+    // Generous for the same reason; specs of the budget set their own.
+    passwordChecksMaxPerIp: 1_000_000,
+    passwordChecksWindow: 60,
+    maxSessionsPerUser: 100,
     trustedOrigins: [],
     // Tests name client IPs with X-Forwarded-For, sent from loopback (supertest).
     trustProxy: 'loopback',

@@ -45,10 +45,14 @@ describe('canonicalEmail', () => {
 
   it('is idempotent on random strings', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 30 }), (l, d) => {
-        const once = canonicalEmail(`${l}@${d}`);
-        expect(canonicalEmail(once)).toBe(once);
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 30 }),
+        fc.string({ unit: 'binary', maxLength: 30 }),
+        (l, d) => {
+          const once = canonicalEmail(`${l}@${d}`);
+          expect(canonicalEmail(once)).toBe(once);
+        },
+      ),
       { numRuns: 5000 },
     );
   });

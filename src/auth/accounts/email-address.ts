@@ -29,7 +29,7 @@ export function canonicalEmail(address: string): string {
   return `${folded.slice(0, at)}@${ascii}`;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /\P{ASCII}/u;
 
 /** Trimmed last: NFKC may turn a spacing mark into a space and its combining mark. */
 function fold(text: string): string {

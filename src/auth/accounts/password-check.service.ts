@@ -5,12 +5,14 @@ import type { ClientInfo } from '../common/client-info.js';
 import type { PasswordHasher } from '../common/password-hasher.interface.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 import { LoginThrottleService } from '../throttling/login-throttle.service.js';
+import { PasswordCheckBudgetService } from '../throttling/password-check-budget.service.js';
 import type { UserEntity } from './user.entity.js';
 import { UserRepository } from './user.repository.js';
 
 /**
  * Every check of a password the user types: at login, and before a password change or an account
- * deletion. Throttled the same way in each case (429 before any hashing), a failure is a
+ * deletion. Each is counted against the client's budget of checks (PasswordCheckBudgetService),
+ * right or wrong, then throttled by failures; both answer 429 before any hashing. A failure is a
  * `login_failed` event, and an unknown email costs the same time as a wrong password.
  */
 @Injectable()
@@ -21,13 +23,15 @@ export class PasswordCheckService implements OnModuleInit {
   constructor(
     private readonly users: UserRepository,
     private readonly throttle: LoginThrottleService,
+    private readonly budget: PasswordCheckBudgetService,
     private readonly events: SecurityEventsService,
     @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
   ) {}
 
   /** The user of this email when the password is theirs; 401 `Invalid email or password` otherwise. */
   async login(email: string, password: string, client: ClientInfo): Promise<UserEntity> {
-    const user = await this.users.findByEmail(email.trim());
+    await this.budget.spend(client.ip, null);
+    const user = await this.users.findByEmail(email);
     const attempt = await this.throttle.begin(email, client.ip, user?.id ?? null);
     const valid = await this.hasher.verify(user?.passwordHash ?? (await this.getDummyHash()), password);
     if (!user || !valid) {
@@ -42,6 +46,7 @@ export class PasswordCheckService implements OnModuleInit {
   async current(userId: string, password: string, client: ClientInfo): Promise<UserEntity> {
     const found = await this.users.findById(userId);
     if (!found) throw new UnauthorizedException(AuthErrors.revoked);
+    await this.budget.spend(client.ip, found.id);
     const attempt = await this.throttle.begin(found.email, client.ip, found.id);
     if (!(await this.hasher.verify(found.passwordHash, password))) {
       this.events.emit('login_failed', { userId: found.id, ip: client.ip, reason: 'wrong_current_password' });

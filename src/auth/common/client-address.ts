@@ -43,6 +43,16 @@ export function throttleKey(ip: string | null): string {
   return `${hextets.slice(0, 4).join(':')}::/64`;
 }
 
+/**
+ * The wider network a client's address belongs to, for the second limit on registrations and
+ * mails: an IPv6 address's /48 (65,536 /64s, what one site is usually given, so a /64 per request
+ * costs an attacker nothing). Null for IPv4 (an address is already scarce) and unknown clients.
+ */
+export function throttleNetworkKey(ip: string | null): string | null {
+  if (ip === null || !isIPv6(ip)) return null;
+  return `${expandIpv6(ip).slice(0, 3).join(':')}::/48`;
+}
+
 /** The eight 16-bit groups of a valid IPv6 address, as 4-digit lower-case hex. */
 function expandIpv6(ip: string): string[] {
   let text = ip.toLowerCase();

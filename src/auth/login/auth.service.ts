@@ -7,6 +7,7 @@ import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH } from '.
 import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../common/client-address.js';
 import type { ClientInfo } from '../common/client-info.js';
 import type { Clock } from '../common/clock.interface.js';
+import type { RevocationEvent } from '../revocation/revocation-events.js';
 import { isSignedInBefore, REVOCATION_REASONS, RevocationService } from '../revocation/revocation.service.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 import { deviceNameFromUserAgent } from '../sessions/device-name.js';
@@ -52,6 +53,7 @@ export class AuthService {
     const now = this.clock.now();
     const sessionId = randomUUID();
     const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
+    let endedByCap: RevocationEvent[] = [];
     const pair = await this.sessions.openWithVerifiedPassword(
       {
         id: sessionId,
@@ -80,12 +82,17 @@ export class AuthService {
           value: this.pair(access.token, access.expiresAt, refresh.token, sessionId, now),
         };
       },
+      // The least recently used sessions past maxSessionsPerUser end with this login's commit.
+      async (manager) => {
+        endedByCap = await this.revocation.endSessionsOverCapIn(manager, user.id, now);
+      },
     );
     if (!pair) {
       // The password changed (or the account went) between the check and the session.
       this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'password_changed_meanwhile' });
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }
+    this.revocation.sessionsEndedByCap(user.id, endedByCap);
     this.activity.remember(sessionId, now);
     this.events.emit('login_succeeded', { userId: user.id, sessionId, ip: client.ip });
     return { ...pair, emailVerified: user.emailVerifiedAt !== null };

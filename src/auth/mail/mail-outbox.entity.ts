@@ -8,6 +8,8 @@ import { UserEntity } from '../accounts/user.entity.js';
  */
 @Entity({ name: 'mail_outbox' })
 @Index('mail_outbox_next_attempt_at_idx', ['nextAttemptAt'])
+// The send order (an expression index, created by migration PrioritiseMailOutbox).
+@Index('mail_outbox_send_order_idx', { synchronize: false })
 @Index('mail_outbox_user_id_purpose_idx', ['userId', 'purpose'])
 export class MailOutboxEntity {
   @PrimaryGeneratedColumn('identity', {

@@ -12,6 +12,9 @@ export interface OutboxMail {
   attempts: number;
 }
 
+/** The order mails are sent in; `mail_outbox_send_order_idx` (migration PrioritiseMailOutbox) is on it. */
+export const SEND_ORDER = `(purpose = 'email_verification'), not_after, id`;
+
 /** The mail outbox: mails claimed by one instance at a time, deleted once sent or expired. */
 @Injectable()
 export class MailOutboxRepository {
@@ -20,7 +23,10 @@ export class MailOutboxRepository {
   /**
    * Claims up to `limit` mails that are due: their next attempt moves to `leaseUntil`, so that no
    * other instance sends them meanwhile (and a crashed sender's mails come back after the lease),
-   * and their attempt count goes up.
+   * and their attempt count goes up. Password-reset and security mails come before verification
+   * mails, and within each, the link that expires first goes first: a flood of verification mails
+   * cannot hold a reset mail until its link expires. The order is an index's
+   * (`mail_outbox_send_order_idx`), so a claim reads a few rows however long the queue.
    */
   async claimDue(now: Date, leaseUntil: Date, limit: number): Promise<OutboxMail[]> {
     const [rows] = (await this.dataSource.query(
@@ -28,7 +34,7 @@ export class MailOutboxRepository {
         WHERE o.id IN (
           SELECT id FROM mail_outbox
            WHERE next_attempt_at <= $1 AND not_after > $1
-           ORDER BY next_attempt_at LIMIT $3
+           ORDER BY ${SEND_ORDER} LIMIT $3
            FOR UPDATE SKIP LOCKED)
         RETURNING o.id::text AS id, o.purpose, o.recipient, o.subject, o.body_text AS text, o.body_html AS html, o.attempts`,
       [now, leaseUntil, limit],

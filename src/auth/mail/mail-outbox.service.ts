@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import type { Clock } from '../common/clock.interface.js';
-import { MailOutboxRepository } from './mail-outbox.repository.js';
+import { MailOutboxRepository, type OutboxMail } from './mail-outbox.repository.js';
 import { AUTH_MAIL_SETTINGS, type MailSettings } from './mail-settings.js';
 
 /** How often each instance looks for mails that are due (new ones are sent at once, see kick). */
@@ -11,8 +11,9 @@ const LEASE_MS = 120_000;
 const FIRST_RETRY_MS = 30_000;
 const MAX_RETRY_MS = 3_600_000;
 /**
- * Mails are claimed one at a time: each has a lease of its own, which a hanging mail server
+ * Each sender claims one mail at a time: each has a lease of its own, which a hanging mail server
  * (10 s per connection phase) cannot outlast, so no other instance sends it meanwhile.
+ * `mail.concurrency` senders (default 4) work at once per instance.
  */
 const BATCH = 1;
 /** Associated data of the encrypted bodies (with the purpose): they decrypt only as outbox bodies. */
@@ -27,7 +28,8 @@ export interface DrainResult {
 
 /**
  * Sends the outbox: right after a request queues a mail (without the request waiting for it),
- * and every 15 s for retries. A mail server that is down costs a retry later (30 s, doubling, at
+ * and every 15 s for retries, `mail.concurrency` mails at once, reset and security mails first
+ * and then the link that expires first (MailOutboxRepository.claimDue). A mail server that is down costs a retry later (30 s, doubling, at
  * most an hour between attempts) and a log line, never the request. A mail is deleted once sent,
  * and dropped unsent once its link has expired.
  */
@@ -80,41 +82,50 @@ export class MailOutboxService implements OnApplicationBootstrap, OnApplicationS
   private async drainOnce(): Promise<DrainResult> {
     const result: DrainResult = { sent: 0, failed: 0, dropped: 0 };
     if (!this.settings) return result;
-    const { transport, from, encryption } = this.settings;
     result.dropped = await this.outbox.dropExpired(this.clock.now());
     if (result.dropped > 0) this.logger.warn(`${result.dropped} mail(s) dropped unsent: their link has expired`);
+    // Bounded parallelism: a fixed number of senders, each claiming the next mail once it is done.
+    await Promise.all(Array.from({ length: this.settings.concurrency }, () => this.sendUntilEmpty(result)));
+    return result;
+  }
+
+  /** One sender: claims and sends the next due mail until none is left. */
+  private async sendUntilEmpty(result: DrainResult): Promise<void> {
     for (;;) {
       const now = this.clock.now();
       const batch = await this.outbox.claimDue(now, new Date(now.getTime() + LEASE_MS), BATCH);
-      for (const mail of batch) {
-        let text: string;
-        let html: string | null;
-        try {
-          const open = (sealed: string) => encryption.decrypt(sealed, OUTBOX_AAD, mail.purpose).toString('utf8');
-          text = open(mail.text);
-          html = mail.html ? open(mail.html) : null;
-        } catch {
-          // Sealed under another key-encryption secret: it can never be sent.
-          await this.outbox.delivered(mail.id);
-          result.dropped += 1;
-          this.logger.error(`Mail "${mail.subject}" dropped: it does not decrypt with this key-encryption secret`);
-          continue;
-        }
-        try {
-          await transport.send({ from, to: mail.recipient, subject: mail.subject, text, ...(html ? { html } : {}) });
-          await this.outbox.delivered(mail.id);
-          result.sent += 1;
-        } catch (error) {
-          const wait = Math.min(FIRST_RETRY_MS * 2 ** (mail.attempts - 1), MAX_RETRY_MS);
-          const message = (error as Error).message;
-          await this.outbox.failed(mail.id, new Date(this.clock.now().getTime() + wait), message);
-          result.failed += 1;
-          this.logger.warn(
-            `Mail "${mail.subject}" not sent (attempt ${mail.attempts}): ${message}; next attempt in ${Math.round(wait / 1000)} s`,
-          );
-        }
-      }
-      if (batch.length < BATCH) return result;
+      for (const mail of batch) await this.send(mail, result);
+      if (batch.length < BATCH) return;
+    }
+  }
+
+  private async send(mail: OutboxMail, result: DrainResult): Promise<void> {
+    const { transport, from, encryption } = this.settings as MailSettings;
+    let text: string;
+    let html: string | null;
+    try {
+      const open = (sealed: string) => encryption.decrypt(sealed, OUTBOX_AAD, mail.purpose).toString('utf8');
+      text = open(mail.text);
+      html = mail.html ? open(mail.html) : null;
+    } catch {
+      // Sealed under another key-encryption secret: it can never be sent.
+      await this.outbox.delivered(mail.id);
+      result.dropped += 1;
+      this.logger.error(`Mail "${mail.subject}" dropped: it does not decrypt with this key-encryption secret`);
+      return;
+    }
+    try {
+      await transport.send({ from, to: mail.recipient, subject: mail.subject, text, ...(html ? { html } : {}) });
+      await this.outbox.delivered(mail.id);
+      result.sent += 1;
+    } catch (error) {
+      const wait = Math.min(FIRST_RETRY_MS * 2 ** (mail.attempts - 1), MAX_RETRY_MS);
+      const message = (error as Error).message;
+      await this.outbox.failed(mail.id, new Date(this.clock.now().getTime() + wait), message);
+      result.failed += 1;
+      this.logger.warn(
+        `Mail "${mail.subject}" not sent (attempt ${mail.attempts}): ${message}; next attempt in ${Math.round(wait / 1000)} s`,
+      );
     }
   }
 }

@@ -17,7 +17,12 @@ export interface MailSettings {
    * database must never hold a usable token.
    */
   encryption: KeyEncryption;
+  /** Mails sent at once by this instance. */
+  concurrency: number;
 }
+
+/** Mails each instance sends at once, unless `mail.concurrency` says otherwise. */
+export const DEFAULT_MAIL_CONCURRENCY = 4;
 
 export function resolveMailSettings(
   mail: AuthMailOptions | undefined,
@@ -34,5 +39,6 @@ export function resolveMailSettings(
     appName: mail.appName ?? 'your account',
     pagesUrl: `${base}${path}`,
     encryption,
+    concurrency: mail.concurrency ?? DEFAULT_MAIL_CONCURRENCY,
   };
 }

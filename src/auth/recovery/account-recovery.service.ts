@@ -5,7 +5,7 @@ import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { canonicalEmail } from '../accounts/email-address.js';
 import type { AccountTokenPurpose } from './account-token.entity.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
-import { throttleKey } from '../common/client-address.js';
+import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { PasswordHasher } from '../common/password-hasher.interface.js';
@@ -15,7 +15,7 @@ import { emailVerificationMail, passwordResetMail } from '../mail/mail-templates
 import type { EntityManager } from 'typeorm';
 import { AccountTokenRepository, type RenderedMail, type TokenIssue } from './account-token.repository.js';
 import { OUTBOX_AAD } from '../mail/mail-outbox.service.js';
-import { RateLimitRepository } from '../throttling/rate-limit.repository.js';
+import { type RateLimitDecision, RateLimitRepository } from '../throttling/rate-limit.repository.js';
 import { REVOCATION_REASONS, RevocationService } from '../revocation/revocation.service.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
@@ -62,7 +62,7 @@ export class AccountRecoveryService {
    */
   async resetPassword(token: string, newPassword: string, client: RecoveryClient): Promise<void> {
     this.requireMail();
-    await this.hit('reset-submit-ip', throttleKey(client.ip), this.options.mailMaxPerIp, this.clock.now(), client);
+    await this.hitClient('reset-submit', this.clock.now(), client);
     const hash = tokenHash(token);
     // Checked before the password is hashed: a guessed token costs a lookup, not a hash.
     if (!hash || !(await this.tokens.findValid(hash, 'password_reset', this.clock.now()))) throw invalidLink();
@@ -118,7 +118,7 @@ export class AccountRecoveryService {
     render: (link: string) => RenderedMail,
   ): Promise<string | null> {
     const now = this.clock.now();
-    await this.hit(`${flow}-ip`, throttleKey(client.ip), this.options.mailMaxPerIp, now, client);
+    await this.hitClient(flow, now, client);
     const issue = this.prepare(email, purpose, onlyUnverified, now, render);
     const byEmail = createHash('sha256').update(canonicalEmail(email), 'utf8').digest('hex');
     let userId: string | null = null;
@@ -154,6 +154,22 @@ export class AccountRecoveryService {
   }
 
   /** One count of a sliding window; 429 with Retry-After over the limit. */
+  /**
+   * Counts a request against the client's limit (`<flow>-ip`: an IPv4 address, an IPv6 /64) and,
+   * for IPv6, its /48's (`<flow>-net`), in one step: a refused request spends neither.
+   */
+  private async hitClient(flow: string, now: Date, client: RecoveryClient): Promise<void> {
+    const windowSeconds = this.options.mailWindow;
+    const hits = [
+      { scope: `${flow}-ip`, key: throttleKey(client.ip), now, windowSeconds, max: this.options.mailMaxPerIp },
+    ];
+    const network = throttleNetworkKey(client.ip);
+    if (network) {
+      hits.push({ scope: `${flow}-net`, key: network, now, windowSeconds, max: this.options.mailMaxPerNetwork });
+    }
+    this.refuseUnless(await this.limits.hit(hits), now, client);
+  }
+
   private async hit(
     scope: string,
     key: string,
@@ -163,10 +179,13 @@ export class AccountRecoveryService {
     andThen?: (manager: EntityManager) => Promise<void>,
   ): Promise<void> {
     const window = this.options.mailWindow;
-    const decision = await this.limits.hit({ scope, key, now, windowSeconds: window, max }, andThen);
+    this.refuseUnless(await this.limits.hit({ scope, key, now, windowSeconds: window, max }, andThen), now, client);
+  }
+
+  private refuseUnless(decision: RateLimitDecision, now: Date, client: RecoveryClient): void {
     if (decision.allowed) return;
     const wait = secondsUntil(decision.unlocksAt, now);
-    this.events.emit('mail_throttled', { userId: null, ip: client.ip, reason: scope });
+    this.events.emit('mail_throttled', { userId: null, ip: client.ip, reason: decision.scope });
     throw new TooManyRequestsException(`Too many requests; retry in ${wait} seconds`, wait);
   }
 

@@ -110,6 +110,39 @@ export class RevocationRepository {
   }
 
   /**
+   * Ends the user's live sessions beyond the `keep` most recently used (last_used_at, then sign-in
+   * time), inside the caller's transaction (a login, once its session is written), and announces
+   * them there. Logins of one user take turns here (a transaction-scoped advisory lock), and each
+   * counts with a snapshot taken after the turn came, so concurrent logins never leave more than
+   * `keep` live sessions. The event that names the ended sessions (none if none were).
+   */
+  async endLeastRecentlyUsedIn(
+    manager: EntityManager,
+    userId: string,
+    keep: number,
+    now: Date,
+    reason: string,
+  ): Promise<RevocationEvent[]> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('session-cap:' || $1, 0))`, [userId]);
+    const [rows] = (await manager.query(
+      `UPDATE sessions SET revoked_at = $2, revoked_reason = $4
+        WHERE id IN (
+          SELECT s.id FROM sessions s
+           WHERE s.user_id = $1 AND s.revoked_at IS NULL
+             AND s.expires_at > $2 AND s.refresh_expires_at > $2
+             AND ${notCutOff('s')}
+           ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC
+          OFFSET $3)
+        RETURNING id`,
+      [userId, now, keep, reason],
+    )) as [Array<{ id: string }>, number];
+    if (rows.length === 0) return [];
+    const events: RevocationEvent[] = [{ kind: 'sessions', ids: rows.map((row) => row.id), revokedAt: now.getTime() }];
+    await this.notify(manager, events);
+    return events;
+  }
+
+  /**
    * Deletes a user (their sessions go with them, ON DELETE CASCADE) and leaves a tombstone, so
    * that instances loading their state later still refuse the user's unexpired access tokens;
    * announces it, all in one transaction. Null when there is no such user.

@@ -1,4 +1,5 @@
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { AUTH_CLOCK, AuthErrors } from '../auth.constants.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
@@ -18,6 +19,7 @@ export const REVOCATION_REASONS = {
   accountDeleted: 'account_deleted',
   ban: 'user_banned',
   passwordReset: 'password_reset',
+  sessionLimit: 'session_limit',
 } as const;
 
 export interface RevokeAllOptions {
@@ -147,6 +149,27 @@ export class RevocationService {
     const reason = REVOCATION_REASONS.deviceRevoked;
     const events = await this.revocations.revokeOtherSessions(userId, keepSessionId, this.clock.now(), reason);
     this.announceSessions(userId, events, reason);
+  }
+
+  /**
+   * Inside a login's transaction, once its session is written: ends the user's least recently
+   * used sessions beyond `maxSessionsPerUser`. Give what it returns to `sessionsEnded` once the
+   * transaction has committed.
+   */
+  endSessionsOverCapIn(manager: EntityManager, userId: string, now: Date): Promise<RevocationEvent[]> {
+    const { maxSessionsPerUser } = this.options;
+    return this.revocations.endLeastRecentlyUsedIn(
+      manager,
+      userId,
+      maxSessionsPerUser,
+      now,
+      REVOCATION_REASONS.sessionLimit,
+    );
+  }
+
+  /** Sessions a committed login ended for the cap: known here at once, one session_revoked event each. */
+  sessionsEndedByCap(userId: string, events: RevocationEvent[]): void {
+    this.announceSessions(userId, events, REVOCATION_REASONS.sessionLimit);
   }
 
   /** Applies revoked sessions to this instance's memory, and emits a session_revoked event for each. */

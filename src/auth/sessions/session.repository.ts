@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import type { DataSource, Repository } from 'typeorm';
+import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { SessionEntity } from './session.entity.js';
 
 /**
@@ -62,10 +62,12 @@ export class SessionRepository {
    * a cut-off committed meanwhile either happens before (no row: null) or waits for this session
    * to exist and then ends it. The sign-in time is the database's clock, the clock of every
    * cut-off. `sign` gets it and the user's suspension, and may throw (then nothing is written).
+   * `afterInsert` runs in the same transaction once the session row is written (the session cap).
    */
   async openWithVerifiedPassword<T>(
     request: SessionRequest,
     sign: (signedInAt: Date, suspendedUntil: Date | null) => SignedSession<T>,
+    afterInsert?: (manager: EntityManager) => Promise<void>,
   ): Promise<T | null> {
     return this.dataSource.transaction(async (manager) => {
       const [user] = (await manager.query(
@@ -92,6 +94,7 @@ export class SessionRepository {
           signed.refreshExpiresAt,
         ],
       );
+      if (afterInsert) await afterInsert(manager);
       return signed.value;
     });
   }

@@ -13,7 +13,8 @@ export interface RateLimitHit {
   max: number;
 }
 
-export type RateLimitDecision = { allowed: true } | { allowed: false; unlocksAt: Date };
+/** Refused: which limit (`scope`) is full, and when it frees up. */
+export type RateLimitDecision = { allowed: true } | { allowed: false; unlocksAt: Date; scope: string };
 
 /** Sliding-window counters in PostgreSQL (table rate_limit_hits), shared by every instance. */
 @Injectable()
@@ -21,33 +22,46 @@ export class RateLimitRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Counts the hits of (scope, key) within the window; under the limit, records this one and runs
-   * `andThen` in the same transaction. An
-   * advisory lock on (scope, key) makes check and insert one step across instances.
+   * Counts the hits of each (scope, key) within its window; when every one is under its limit,
+   * records one hit in each and runs `andThen`, all in one transaction; when any is full, records
+   * none (a client refused by its own limit spends nothing of its network's). An advisory lock
+   * on each (scope, key), taken in the order given, makes check and insert one step across
+   * instances.
    */
-  async hit(hit: RateLimitHit, andThen?: (manager: EntityManager) => Promise<void>): Promise<RateLimitDecision> {
-    const windowStart = new Date(hit.now.getTime() - hit.windowSeconds * 1000);
+  async hit(
+    hits: RateLimitHit | RateLimitHit[],
+    andThen?: (manager: EntityManager) => Promise<void>,
+  ): Promise<RateLimitDecision> {
+    const all = Array.isArray(hits) ? hits : [hits];
     return this.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('rate-limit:' || $1 || ':' || $2, 0))`, [
-        hit.scope,
-        hit.key,
-      ]);
-      const [row] = (await manager.query(
-        `SELECT array_agg(hit_at) AS times FROM (
-           SELECT hit_at FROM rate_limit_hits
-            WHERE scope = $1 AND key = $2 AND hit_at > $3
-            ORDER BY hit_at DESC LIMIT $4) recent`,
-        [hit.scope, hit.key, windowStart, hit.max],
-      )) as Array<{ times: Date[] | null }>;
-      const reachedAt = limitReachedAt(row.times, hit.max);
-      if (reachedAt) return { allowed: false, unlocksAt: new Date(reachedAt.getTime() + hit.windowSeconds * 1000) };
-      await manager.query(`INSERT INTO rate_limit_hits (scope, key, hit_at, expires_at) VALUES ($1, $2, $3, $4)`, [
-        hit.scope,
-        hit.key,
-        hit.now,
-        new Date(hit.now.getTime() + hit.windowSeconds * 1000),
-      ]);
-      // Work that must commit with the hit (or not at all), in the same transaction.
+      for (const hit of all) {
+        await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('rate-limit:' || $1 || ':' || $2, 0))`, [
+          hit.scope,
+          hit.key,
+        ]);
+        const windowStart = new Date(hit.now.getTime() - hit.windowSeconds * 1000);
+        const [row] = (await manager.query(
+          `SELECT array_agg(hit_at) AS times FROM (
+             SELECT hit_at FROM rate_limit_hits
+              WHERE scope = $1 AND key = $2 AND hit_at > $3
+              ORDER BY hit_at DESC LIMIT $4) recent`,
+          [hit.scope, hit.key, windowStart, hit.max],
+        )) as Array<{ times: Date[] | null }>;
+        const reachedAt = limitReachedAt(row.times, hit.max);
+        if (reachedAt) {
+          const unlocksAt = new Date(reachedAt.getTime() + hit.windowSeconds * 1000);
+          return { allowed: false, unlocksAt, scope: hit.scope };
+        }
+      }
+      for (const hit of all) {
+        await manager.query(`INSERT INTO rate_limit_hits (scope, key, hit_at, expires_at) VALUES ($1, $2, $3, $4)`, [
+          hit.scope,
+          hit.key,
+          hit.now,
+          new Date(hit.now.getTime() + hit.windowSeconds * 1000),
+        ]);
+      }
+      // Work that must commit with the hits (or not at all), in the same transaction.
       if (andThen) await andThen(manager);
       return { allowed: true };
     });

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import { throttleKey } from '../common/client-address.js';
+import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
@@ -9,10 +9,11 @@ import { RateLimitRepository } from './rate-limit.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export const REGISTER_SCOPE = 'register';
+export const REGISTER_NETWORK_SCOPE = 'register-net';
 
 /**
- * Bounds registrations per client (IPv4 address or IPv6 /64): each one costs a password hash and
- * a row. Counted before hashing, successful or not, in a sliding window.
+ * Bounds registrations per client (IPv4 address or IPv6 /64) and, wider, per IPv6 /48: each one
+ * costs a password hash and a row. Counted before hashing, successful or not, in a sliding window.
  */
 @Injectable()
 export class RegistrationThrottleService {
@@ -25,16 +26,26 @@ export class RegistrationThrottleService {
 
   async check(ip: string | null): Promise<void> {
     const now = this.clock.now();
-    const decision = await this.limits.hit({
-      scope: REGISTER_SCOPE,
-      key: throttleKey(ip),
-      now,
-      windowSeconds: this.options.registerWindow,
-      max: this.options.registerMaxPerIp,
-    });
+    const windowSeconds = this.options.registerWindow;
+    const hits = [
+      { scope: REGISTER_SCOPE, key: throttleKey(ip), now, windowSeconds, max: this.options.registerMaxPerIp },
+    ];
+    const network = throttleNetworkKey(ip);
+    if (network) {
+      hits.push({
+        scope: REGISTER_NETWORK_SCOPE,
+        key: network,
+        now,
+        windowSeconds,
+        max: this.options.registerMaxPerNetwork,
+      });
+    }
+    const decision = await this.limits.hit(hits);
     if (decision.allowed) return;
     const wait = secondsUntil(decision.unlocksAt, now);
-    this.events.emit('register_throttled', { userId: null, ip });
-    throw new TooManyRequestsException(`Too many registrations from this address; retry in ${wait} seconds`, wait);
+    const reason = decision.scope === REGISTER_NETWORK_SCOPE ? 'network' : 'ip';
+    this.events.emit('register_throttled', { userId: null, ip, reason });
+    const from = reason === 'network' ? 'this network' : 'this address';
+    throw new TooManyRequestsException(`Too many registrations from ${from}; retry in ${wait} seconds`, wait);
   }
 }

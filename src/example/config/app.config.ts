@@ -29,6 +29,8 @@ export interface AppConfig {
   jwtAlgorithm: JwtAlgorithm;
   /** KEY_ENCRYPTION_SECRET: encrypts private keys in signing_keys. */
   keyEncryptionSecret: string;
+  /** NOTIFICATION_SECRET: authenticates the notification channel (default: derived from the secrets above). */
+  notificationSecret?: string | null;
   accessTokenTtl: number;
   refreshTokenTtl: number;
   sessionMaxAge: number;
@@ -40,6 +42,9 @@ export interface AppConfig {
   loginLockoutWindow: number;
   registerMaxPerIp: number;
   registerWindow: number;
+  passwordChecksMaxPerIp: number;
+  passwordChecksWindow: number;
+  maxSessionsPerUser: number;
   /** AUTH_TRUSTED_ORIGINS: origins besides the app's own allowed to send cookie-authenticated requests. */
   trustedOrigins: string[];
   /**
@@ -127,6 +132,9 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const loginLockoutWindow = integer(env, 'LOGIN_LOCKOUT_WINDOW', 900, 1, 86_400, problems);
   const registerMaxPerIp = integer(env, 'REGISTER_MAX_PER_IP', 20, 1, 1_000_000, problems);
   const registerWindow = integer(env, 'REGISTER_WINDOW', 3600, 1, 31_536_000, problems);
+  const passwordChecksMaxPerIp = integer(env, 'PASSWORD_CHECKS_MAX_PER_IP', 100, 1, 1_000_000, problems);
+  const passwordChecksWindow = integer(env, 'PASSWORD_CHECKS_WINDOW', 60, 1, 86_400, problems);
+  const maxSessionsPerUser = integer(env, 'MAX_SESSIONS_PER_USER', 100, 1, 1_000_000, problems);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
   // Checked by the module at start (each must be an http(s) origin); here only split.
   const trustedOrigins = (env.AUTH_TRUSTED_ORIGINS ?? '')
@@ -210,6 +218,11 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     problems.push(`KEY_ENCRYPTION_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
   }
 
+  const notificationSecret = env.NOTIFICATION_SECRET ?? '';
+  if (notificationSecret !== '' && Buffer.byteLength(notificationSecret, 'utf8') < MIN_JWT_SECRET_BYTES) {
+    problems.push(`NOTIFICATION_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     production,
@@ -221,6 +234,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     jwtSecret: jwtSecret === '' ? null : jwtSecret,
     jwtAlgorithm,
     keyEncryptionSecret,
+    notificationSecret: notificationSecret === '' ? null : notificationSecret,
     accessTokenTtl,
     refreshTokenTtl,
     sessionMaxAge,
@@ -232,6 +246,9 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     loginLockoutWindow,
     registerMaxPerIp,
     registerWindow,
+    passwordChecksMaxPerIp,
+    passwordChecksWindow,
+    maxSessionsPerUser,
     trustedOrigins,
     trustProxy,
     httpAdapter,

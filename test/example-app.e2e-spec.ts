@@ -231,7 +231,9 @@ describe('the example app as a user runs it (built, in its own process)', () => 
     }, 60_000);
 
     it('npm run cli -- revoke-user revokes, suspends with --until, and refuses unknown emails', async () => {
-      const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
+      // The app's own secret: the CLI's announcement is signed with a key derived from it, and
+      // the app drops one signed with any other (docs/operations.md, the CLI's environment).
+      const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET });
       const app = await startApp(database.url);
       try {
         const banned = await registerAndLogin(app.http);

@@ -23,6 +23,10 @@ describe('resolveAuthOptions', () => {
       loginLockoutWindow: 900,
       registerMaxPerIp: 20,
       registerWindow: 3600,
+      registerMaxPerNetwork: 100,
+      passwordChecksMaxPerIp: 100,
+      passwordChecksWindow: 60,
+      maxSessionsPerUser: 100,
       revocationListenerUrl: undefined,
       strictRevocation: false,
       revocationHeartbeatMs: 500,
@@ -33,6 +37,7 @@ describe('resolveAuthOptions', () => {
       mailMaxPerIp: 20,
       mailMaxPerEmail: 5,
       mailWindow: 3600,
+      mailMaxPerNetwork: 100,
     });
   });
 
@@ -65,6 +70,28 @@ describe('resolveAuthOptions', () => {
     ).toThrow(
       /algorithm must be one of HS256, HS384, HS512, EdDSA, ES256; accessTokenTtl must be a positive.*; refreshReuseGrace .*; purgeBatchSize must be between 1 and 10000/,
     );
+  });
+
+  it('refuses budgets and caps that are not whole numbers from 1 to 1,000,000, and a mail concurrency past 32', () => {
+    const resolve = (options: object) => () =>
+      resolveAuthOptions({ secret: 'x'.repeat(32), ...options } as Parameters<typeof resolveAuthOptions>[0]);
+    expect(resolve({ passwordChecksMaxPerIp: 0, maxSessionsPerUser: 1.5, registerMaxPerNetwork: 2_000_000 })).toThrow(
+      /registerMaxPerNetwork must be a whole number from 1 to 1000000; passwordChecksMaxPerIp must be a whole number from 1 to 1000000; maxSessionsPerUser must be/,
+    );
+    expect(resolve({ passwordChecksWindow: 0, mailMaxPerNetwork: -1 })).toThrow(
+      /passwordChecksWindow must be a positive whole number of seconds; mailMaxPerNetwork must be/,
+    );
+    expect(
+      resolve({
+        keyEncryptionSecret: 'k'.repeat(32),
+        mail: {
+          transport: { send: async () => {} },
+          from: 'a@example.com',
+          publicUrl: 'https://a.example',
+          concurrency: 33,
+        },
+      }),
+    ).toThrow(/mail.concurrency must be a whole number from 1 to 32/);
   });
 });
 

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadAppConfig } from './app.config.js';
+import { ConfigError, loadAppConfig, publishDevSecret } from './app.config.js';
 
 const dataDir = () => join(mkdtempSync(join(tmpdir(), 'auth-config-')), '.data');
 
@@ -65,6 +65,34 @@ describe('loadAppConfig', () => {
     expect(first.keyEncryptionSecret).not.toBe(first.jwtSecret);
     expect(statSync(join(dir, 'key-encryption-secret')).mode & 0o777).toBe(0o600);
     expect(loadAppConfig({}, dir).keyEncryptionSecret).toBe(first.keyEncryptionSecret);
+  });
+
+  it('a development secret another process published first is read, not overwritten, and nothing is left behind', () => {
+    const dir = dataDir();
+    mkdirSync(dir);
+    const file = join(dir, 'key-encryption-secret');
+    // The winner's file is complete (it is only ever published whole, by a link), so the loser,
+    // whose link fails with EEXIST, uses it.
+    writeFileSync(file, `${'w'.repeat(64)}\n`, { mode: 0o600 });
+    expect(publishDevSecret(file, 'l'.repeat(64))).toBe('w'.repeat(64));
+    expect(readFileSync(file, 'utf8')).toBe(`${'w'.repeat(64)}\n`);
+    expect(readdirSync(dir)).toEqual(['key-encryption-secret']);
+    expect(loadAppConfig({ JWT_SECRET: 's'.repeat(32) }, dir).keyEncryptionSecret).toBe('w'.repeat(64));
+    // First to publish: its own secret, owner-only, and no temp file.
+    const own = join(dir, 'jwt-secret');
+    expect(publishDevSecret(own, 'o'.repeat(64))).toBe('o'.repeat(64));
+    expect(readFileSync(own, 'utf8')).toBe(`${'o'.repeat(64)}\n`);
+    expect(statSync(own).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir).sort()).toEqual(['jwt-secret', 'key-encryption-secret']);
+  });
+
+  it('refuses an empty development secret file instead of running on an empty secret', () => {
+    const dir = dataDir();
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'jwt-secret'), '', { mode: 0o600 });
+    expect(() => loadAppConfig({}, dir)).toThrow(`${join(dir, 'jwt-secret')} is empty: delete it`);
+    writeFileSync(join(dir, 'key-encryption-secret'), '\n', { mode: 0o600 });
+    expect(() => publishDevSecret(join(dir, 'key-encryption-secret'), 'l'.repeat(64))).toThrow(ConfigError);
   });
 
   it('requires the key-encryption secret in production, and the JWT secret only with HS256', () => {

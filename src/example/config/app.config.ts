@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { validateCronExpression } from 'cron';
@@ -325,10 +325,34 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
 /** A development secret, generated once and kept (owner-only) so that tokens and keys survive restarts. */
 function readOrCreateDevSecret(dataDir: string, name: string): string {
   const file = join(dataDir, name);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (existsSync(file)) return readDevSecret(file);
   mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  return publishDevSecret(file, randomBytes(48).toString('base64url'));
+}
+
+/**
+ * Publishes `secret` as `file` unless another process got there first, and returns the one that
+ * holds. Two apps started at once on a fresh checkout both get here: the secret is written whole to
+ * a temp file of this process and then hard-linked to `file`, which either publishes a complete
+ * file or fails with EEXIST; on EEXIST the winner's secret (complete, as it was linked) is used.
+ */
+export function publishDevSecret(file: string, secret: string): string {
+  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temp, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(temp, 0o600);
+    linkSync(temp, file);
+    return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readDevSecret(file);
+    throw error;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+function readDevSecret(file: string): string {
+  const secret = readFileSync(file, 'utf8').trim();
+  if (secret === '') throw new ConfigError([`${file} is empty: delete it and a new development secret is generated`]);
   return secret;
 }

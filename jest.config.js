@@ -44,6 +44,7 @@ const HTTP_SPECS = [
   'email-identity',
   'client-limits',
   'mail-queue',
+  'rate-limit-races',
 ];
 
 /** @type {import('jest').Config} */

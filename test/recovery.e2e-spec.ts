@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { MailOutboxService, PASSWORD_HASHER, type PasswordHasher, RevocationService } from '../src/auth/index.js';
+import { Argon2PasswordHasher } from '../src/auth/common/password-hasher.provider.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall } from './support/latch.js';
@@ -18,6 +19,20 @@ import {
 
 const NEW_PASSWORD = 'a brand new passphrase';
 const INVALID_LINK = [400, 'Invalid or expired link'];
+/** The real hasher, counting its calls: what a request costs in argon2 work. */
+class CountingHasher implements PasswordHasher {
+  private readonly real = new Argon2PasswordHasher();
+  calls = { hash: 0, verify: 0 };
+  hash(password: string): Promise<string> {
+    this.calls.hash += 1;
+    return this.real.hash(password);
+  }
+  verify(passwordHash: string, password: string): Promise<boolean> {
+    this.calls.verify += 1;
+    return this.real.verify(passwordHash, password);
+  }
+}
+
 const RESET_ANSWER = {
   message: 'If an account exists for this email, a link to reset its password is on its way',
 };
@@ -28,12 +43,13 @@ describe('password reset and email verification, over a real SMTP server', () =>
   let clock: FakeClock;
   let a: TestApp;
   let b: TestApp;
+  const hasher = new CountingHasher();
   beforeAll(async () => {
     mail = await TestMailServer.start();
     database = await createTestDatabase();
     clock = new FakeClock();
     const config = { smtpUrl: mail.url };
-    a = await startApp(database.url, { clock, config });
+    a = await startApp(database.url, { clock, config, overrides: [[PASSWORD_HASHER, hasher]] });
     b = await startApp(database.url, { clock, config });
   });
   afterAll(async () => {
@@ -136,6 +152,21 @@ describe('password reset and email verification, over a real SMTP server', () =>
       expect(await reset(a, fourth, 'the fourth passphrase')).toEqual([204]);
     });
 
+    it('a guessed, malformed or used token costs no password hash; a valid one costs exactly one', async () => {
+      const user = await registerAndLogin(a.http);
+      await forgot(a, user.email).expect(202);
+      const token = tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password');
+      const nearMiss = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+      const guesses = [randomBytes(32).toString('base64url'), nearMiss, 'abc', `${token}x`, `${token.slice(0, 42)}=`];
+      hasher.calls = { hash: 0, verify: 0 };
+      for (const guess of guesses) expect(await reset(a, guess)).toEqual(INVALID_LINK);
+      expect(hasher.calls).toEqual({ hash: 0, verify: 0 });
+      expect(await reset(a, token)).toEqual([204]);
+      expect(hasher.calls).toEqual({ hash: 1, verify: 0 });
+      expect(await reset(a, token, 'yet another passphrase')).toEqual(INVALID_LINK);
+      expect(hasher.calls).toEqual({ hash: 1, verify: 0 });
+    });
+
     it('two resets with one token at once: the first to commit wins, the other gets 400 and changes nothing', async () => {
       const user = await registerAndLogin(a.http);
       await forgot(a, user.email).expect(202);
@@ -175,7 +206,11 @@ describe('password reset and email verification, over a real SMTP server', () =>
     it('random timing, 8 rounds: two requests at once leave exactly one working link', async () => {
       for (let round = 0; round < 8; round += 1) {
         const user = await registerAndLogin(a.http);
-        await Promise.all([forgot(a, user.email).expect(202), forgot(b, user.email).expect(202)]);
+        const pause = () => new Promise((resolve) => setTimeout(resolve, Math.random() * 10));
+        await Promise.all([
+          pause().then(() => forgot(a, user.email).expect(202)),
+          pause().then(() => forgot(b, user.email).expect(202)),
+        ]);
         await Promise.all([a.app.get(MailOutboxService).drain(), b.app.get(MailOutboxService).drain()]);
         const [{ count }] = await a.dataSource.query(
           `SELECT count(*)::int AS count FROM account_tokens WHERE user_id = $1 AND purpose = 'password_reset'`,
@@ -211,6 +246,20 @@ describe('password reset and email verification, over a real SMTP server', () =>
         .set(...bearer(user.accessToken))
         .expect(204);
       expect(await reset(a, again)).toEqual(INVALID_LINK);
+
+      // A ban (here of a minute) ends the link too, and it stays dead once the ban is over
+      // (well before the link's own 30 minutes).
+      await forgot(a, user.email).expect(202);
+      const beforeBan = tokenIn(await mail.nth(user.email, 'reset-password', 3), 'reset-password');
+      const until = new Date(clock.now().getTime() + 60_000);
+      expect(await b.app.get(RevocationService).revokeAllForUser(user.userId, { until })).toBe(true);
+      const banned = await a.http.post('/auth/login').send({ email: user.email, password: 'changed on purpose' });
+      expect([banned.status, banned.body.message]).toEqual([403, `Account suspended until ${until.toISOString()}`]);
+      expect(await reset(a, beforeBan)).toEqual(INVALID_LINK);
+      clock.advance(61);
+      expect(await reset(b, beforeBan)).toEqual(INVALID_LINK);
+      expect(await loginStatus(a, user.email, 'changed on purpose')).toBe(200);
+      expect(await loginStatus(a, user.email, NEW_PASSWORD)).toBe(401);
     });
 
     it('keeps a suspended account suspended', async () => {

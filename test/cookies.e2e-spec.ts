@@ -36,7 +36,9 @@ function cookieValue(response: Response, name: string): string | undefined {
 describe('cookie transport (X-Auth-Transport: cookie) and its CSRF rules', () => {
   let t: TestAppWithDatabase;
   beforeAll(async () => {
-    t = await createTestApp({ config: { trustedOrigins: ['https://admin.example'], accessTokenTtl: 600 } });
+    t = await createTestApp({
+      config: { trustedOrigins: ['https://admin.example', 'http://localhost:4200'], accessTokenTtl: 600 },
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -169,6 +171,133 @@ describe('cookie transport (X-Auth-Transport: cookie) and its CSRF rules', () =>
         'Sec-Fetch-Site': 'same-site',
       })
       .expect(204);
+  });
+
+  it('compares the port too: an Origin that differs from the app’s own or a trusted one only by its port is refused', async () => {
+    const email = await newUser();
+    const jar = await cookieLogin(email);
+    const cookie = withCookies(jar);
+    const other = await cookieLogin(email, 'other');
+    // The app at localhost:3000 (its Host); the trusted origins are https://admin.example (port
+    // 443) and http://localhost:4200.
+    const refused: Array<Record<string, string>> = [
+      { Host: 'localhost:3000', Origin: 'http://localhost:3001' },
+      { Host: 'localhost:3000', Origin: 'http://localhost' },
+      { Host: 'localhost', Origin: 'http://localhost:3000' },
+      { Host: 'app.example', Origin: 'http://app.example:8080' },
+      { Host: 'localhost:3000', Origin: 'https://admin.example:8443' },
+      { Host: 'localhost:3000', Origin: 'http://localhost:4201' },
+      { Host: 'localhost:3000', Origin: 'http://localhost:420' },
+    ];
+    for (const headers of refused) {
+      for (const [method, path] of [
+        ['post', '/auth/logout-all'],
+        ['delete', '/auth/sessions'],
+        ['delete', `/auth/sessions/${other.sessionId}`],
+      ] as const) {
+        const response = await t.http[method](path)
+          .set('Cookie', cookie)
+          .set({ 'X-Auth-Transport': 'cookie', ...headers });
+        expect({ headers, path, status: response.status, body: response.body }).toEqual({
+          headers,
+          path,
+          status: 403,
+          body: CSRF_FAILED,
+        });
+      }
+      // Cookie-mode login and refresh go by the same rule, before anything happens.
+      const login = await t.http
+        .post('/auth/login')
+        .set({ 'X-Auth-Transport': 'cookie', ...headers })
+        .send({ email, password: PASSWORD });
+      expect({ headers, status: login.status, cookies: setCookies(login) }).toEqual({
+        headers,
+        status: 403,
+        cookies: [],
+      });
+      const refresh = await t.http
+        .post('/auth/refresh')
+        .set({ 'X-Auth-Transport': 'cookie', ...headers })
+        .set('Cookie', `${REFRESH}=${other.refresh}`)
+        .send({});
+      expect({ headers, status: refresh.status }).toEqual({ headers, status: 403 });
+    }
+    // Nothing changed: both sessions alive, no login added one, the refresh token unused.
+    await t.http.get('/profile').set('Cookie', cookie).expect(200);
+    await t.http.get('/profile').set('Cookie', withCookies(other)).expect(200);
+    const devices = await t.http.get('/auth/sessions').set('Cookie', cookie).expect(200);
+    expect(devices.body).toHaveLength(2);
+
+    // The same origins with the right port go through.
+    const refreshed = await t.http
+      .post('/auth/refresh')
+      .set({ 'X-Auth-Transport': 'cookie', Host: 'localhost:3000', Origin: 'http://localhost:3000' })
+      .set('Cookie', `${REFRESH}=${other.refresh}`)
+      .send({})
+      .expect(200);
+    expect(refreshed.body.sessionId).toBe(other.sessionId);
+    await t.http
+      .delete(`/auth/sessions/${other.sessionId}`)
+      .set('Cookie', cookie)
+      .set({ 'X-Auth-Transport': 'cookie', Host: 'localhost:3000', Origin: 'http://localhost:4200' })
+      .expect(204);
+    await t.http
+      .post('/auth/logout-all')
+      .set('Cookie', cookie)
+      .set({ 'X-Auth-Transport': 'cookie', Host: 'app.example:8080', Origin: 'http://app.example:8080' })
+      .expect(204);
+    const third = await cookieLogin(email, 'third');
+    await t.http
+      .post('/auth/login')
+      .set({ 'X-Auth-Transport': 'cookie', Host: 'localhost:3000', Origin: 'https://admin.example' })
+      .send({ email, password: PASSWORD })
+      .expect(200);
+    await t.http
+      .post('/auth/logout')
+      .set('Cookie', withCookies(third))
+      .set({ 'X-Auth-Transport': 'cookie', Host: 'localhost', Origin: 'http://localhost' })
+      .expect(204);
+  });
+
+  it('checks CSRF in the guard for a token it has verified before (its fast path): 403, nothing changes', async () => {
+    const email = await newUser();
+    const jar = await cookieLogin(email);
+    const other = await cookieLogin(email, 'other');
+    const cookie = withCookies(jar);
+    // Used once, legitimately: this instance now knows the token as verified.
+    await t.http.get('/profile').set('Cookie', cookie).expect(200);
+    const attempts: Array<Record<string, string>> = [
+      // Neither the transport header nor an Origin (a plain cross-site form in an old browser).
+      { Host: 'app.example' },
+      { 'X-Auth-Transport': 'cookie', 'Sec-Fetch-Site': 'cross-site', Host: 'app.example' },
+      { 'X-Auth-Transport': 'cookie', Host: 'app.example', Origin: 'http://evil.example' },
+      { 'X-Auth-Transport': 'cookie', Host: 'app.example', Origin: 'http://app.example:8080' },
+    ];
+    for (const headers of attempts) {
+      for (const [method, path] of [
+        ['post', '/auth/logout'],
+        ['post', '/auth/logout-all'],
+        ['delete', '/auth/sessions'],
+        ['delete', `/auth/sessions/${other.sessionId}`],
+        ['delete', `/auth/sessions/${jar.sessionId}`],
+      ] as const) {
+        const response = await t.http[method](path).set('Cookie', cookie).set(headers);
+        expect({ headers, path, status: response.status, body: response.body }).toEqual({
+          headers,
+          path,
+          status: 403,
+          body: CSRF_FAILED,
+        });
+        expect(setCookies(response)).toEqual([]);
+      }
+    }
+    // Nothing changed: both sessions work and are listed.
+    await t.http.get('/profile').set('Cookie', cookie).expect(200);
+    await t.http.get('/profile').set('Cookie', withCookies(other)).expect(200);
+    const devices = await t.http.get('/auth/sessions').set('Cookie', cookie).expect(200);
+    expect(devices.body.map((device: { id: string }) => device.id).sort()).toEqual(
+      [jar.sessionId, other.sessionId].sort(),
+    );
   });
 
   it('refuses a planted refresh cookie: a second one, or one of another session than the access cookie', async () => {

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
@@ -8,21 +9,37 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { launchNodeApp, type LaunchedApp } from './support/launch.js';
 import { linkIn, TestMailServer } from './support/mail.js';
 import { freePort } from './support/ports.js';
+import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
+import {
+  ACCOUNT_PAGES_OPTIONS,
+  type ResolvedAccountPagesOptions,
+} from '../src/auth/account-pages/account-pages.options.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'dist/src/example/main.js');
 const PASSWORD = 'correct horse battery';
+/** The access tokens' lifetime on the app whose clock the specs move (seconds). */
+const CLOCKED_TTL = 600;
 
 const missing = missingBrowserReason();
 if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${missing}`);
 
-/** The built example app (its /account pages; built by the global setup) in a real Chromium, as a person uses it. */
+/**
+ * The built example app (its /account pages; built by the global setup) in a real Chromium, as a
+ * person uses it; for the specs about access-token expiry, the same module in this process, whose
+ * clock they move.
+ */
 (missing && process.env.CI !== 'true' ? describe.skip : describe)('the account pages in Chromium', () => {
   let database: TestDatabase;
   let apps: LaunchedApp[] = [];
   let base: string;
-  /** The same app with 2-second access tokens: every action after a pause needs a refresh. */
-  let shortLivedBase: string;
+  /**
+   * The example app's module in this process, with the server's clock (AUTH_CLOCK) a FakeClock:
+   * its access tokens expire when the spec moves that clock, not after a real wait. A built app
+   * started as a process has no clock to inject.
+   */
+  let clocked: TestAppWithDatabase;
+  let clockedBase: string;
   let browser: Browser;
   /** The apps' SMTP server: what a person would find in their mailbox. */
   let mail: TestMailServer;
@@ -46,7 +63,21 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     if (missing) throw new Error(`CI=true and ${missing}`);
     database = await createTestDatabase();
     mail = await TestMailServer.start();
-    [base, shortLivedBase] = await Promise.all([launchExample(), launchExample({ ACCESS_TOKEN_TTL: '2' })]);
+    base = await launchExample();
+    const pages: ResolvedAccountPagesOptions = {
+      path: 'account',
+      authPath: '/auth',
+      appName: 'nest-jwt-revocation example',
+      // The browser scripts as built for the launched app (in this process the module would look
+      // for them beside src/auth, where only their TypeScript is).
+      scriptsDir: join(ROOT, 'dist/src/browser'),
+    };
+    clocked = await createTestApp({
+      config: { accessTokenTtl: CLOCKED_TTL },
+      overrides: [[ACCOUNT_PAGES_OPTIONS, pages]],
+    });
+    await clocked.app.listen(0, '127.0.0.1');
+    clockedBase = `http://localhost:${(clocked.app.getHttpServer().address() as AddressInfo).port}`;
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
   }, 180_000);
 
@@ -54,6 +85,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await browser?.close();
     await Promise.all(apps.map((app) => app.stop()));
     apps = [];
+    await clocked?.close();
     await database?.drop();
     await mail?.down();
   });
@@ -302,26 +334,46 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     }
   });
 
+  /**
+   * The access token's expiry, without waiting for it: the server's clock moves past it, the
+   * tabs' clocks (Date, timers) by as much, and the browser drops the access cookie as Chromium
+   * does at its Max-Age (on its own clock, which no test can move).
+   */
+  async function pastAccessTokenExpiry(context: BrowserContext): Promise<void> {
+    clocked.clock.advance(CLOCKED_TTL + 1);
+    await context.clock.fastForward((CLOCKED_TTL + 1) * 1000);
+    await context.clearCookies({ name: '__Host-auth_access' });
+  }
+
   it('keeps working past access-token expiry through silent refresh, with two tabs refreshing at the same moment', async () => {
     const context = await browser.newContext();
     try {
+      // Before any page: the tabs' time is the one the spec moves.
+      await context.clock.install();
       const address = email();
-      const first = await signUp(context, address, shortLivedBase);
+      const first = await signUp(context, address, clockedBase);
       const second = await context.newPage();
-      await second.goto(`${shortLivedBase}/account`);
+      await second.goto(`${clockedBase}/account`);
       await shows(second.locator('#email'), { text: address });
+      const refreshes: number[] = [];
+      context.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/auth/refresh') refreshes[refreshes.length - 1] += 1;
+      });
       for (let round = 0; round < 2; round += 1) {
-        // Past the 2-second access token: both tabs need a refresh, at the same moment.
-        await new Promise((done) => setTimeout(done, 2_500));
+        refreshes.push(0);
+        // Past the access token's expiry: both tabs need a refresh, at the same moment.
+        await pastAccessTokenExpiry(context);
         await Promise.all([first.reload(), second.reload()]);
         for (const page of [first, second]) {
           await shows(page.locator('#email'), { text: address });
           await shows(devices(page), { count: 1 });
-          expect(page.url()).toBe(`${shortLivedBase}/account`);
+          expect(page.url()).toBe(`${clockedBase}/account`);
         }
       }
+      // Each time, the tabs refreshed (one of them at least; the other may find it done).
+      expect(refreshes.map((count) => count > 0)).toEqual([true, true]);
       // One session throughout: never taken for a stolen refresh token.
-      const [session] = await query(
+      const [session] = await clocked.dataSource.query(
         'SELECT s.revoked_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1',
         [address],
       );
@@ -335,26 +387,38 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     const context = await browser.newContext();
     try {
       const address = email();
-      const page = await signUp(context, address, shortLivedBase);
-      await new Promise((done) => setTimeout(done, 2_500));
+      const page = await signUp(context, address, clockedBase);
       // The client believes the token still valid (as with a tab that slept, or a browser clock
-      // running behind): the first answer is a 401, as the browser has dropped the expired cookie.
-      const result = (await page.evaluate(`(async () => {
-        const { createAuthClient } = await import('/account/assets/client.js');
-        localStorage.setItem('nest-jwt-revocation:access-expires-at', String(Date.now() + 3600000));
-        const client = createAuthClient();
-        const seen = [];
-        const realFetch = window.fetch;
-        window.fetch = (input, init) => realFetch(input, init).then((response) => {
-          seen.push(new URL(String(input), location.href).pathname + ' ' + response.status);
-          return response;
-        });
-        const response = await client.fetch('/profile');
-        window.fetch = realFetch;
-        return { status: response.status, body: await response.json(), seen };
-      })()`)) as { status: number; body: { userId: string }; seen: string[] };
-      expect(result.seen).toEqual(['/profile 401', '/auth/refresh 200', '/profile 200']);
-      expect(result.status).toBe(200);
+      // running behind), so the first answer is a 401: first 'Token has expired' for the cookie the
+      // browser still sends (only the server's clock has moved), then 'Missing bearer token' once
+      // the browser has dropped the expired cookie.
+      for (const dropCookie of [false, true]) {
+        clocked.clock.advance(CLOCKED_TTL + 1);
+        if (dropCookie) await context.clearCookies({ name: '__Host-auth_access' });
+        const result = (await page.evaluate(`(async () => {
+          const { createAuthClient } = await import('/account/assets/client.js');
+          localStorage.setItem('nest-jwt-revocation:access-expires-at', String(Date.now() + 3600000));
+          const client = createAuthClient();
+          const seen = [];
+          const realFetch = window.fetch;
+          window.fetch = async (input, init) => {
+            const response = await realFetch(input, init);
+            let seenAs = new URL(String(input), location.href).pathname + ' ' + response.status;
+            if (response.status === 401) seenAs += ' ' + (await response.clone().json()).message;
+            seen.push(seenAs);
+            return response;
+          };
+          const response = await client.fetch('/profile');
+          window.fetch = realFetch;
+          return { status: response.status, body: await response.json(), seen };
+        })()`)) as { status: number; body: { userId: string }; seen: string[] };
+        expect(result.seen).toEqual([
+          `/profile 401 ${dropCookie ? 'Missing bearer token' : 'Token has expired'}`,
+          '/auth/refresh 200',
+          '/profile 200',
+        ]);
+        expect(result.status).toBe(200);
+      }
     } finally {
       await context.close();
     }

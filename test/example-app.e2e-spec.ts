@@ -267,6 +267,26 @@ describe('the example app as a user runs it (built, in its own process)', () => 
         app.clock.set(new Date()); // the CLI used the real clock
         await app.http.post('/auth/login').send({ email: revoked.email, password: PASSWORD }).expect(200);
 
+        // Given another secret than the app's, it refuses before changing anything: the app
+        // would drop its announcement and keep accepting the tokens from memory.
+        const kept = await registerAndLogin(app.http);
+        const mismatched = await run(process.execPath, [CLI, 'revoke-user', kept.email], {
+          cwd: ROOT,
+          env: childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) }),
+        }).catch((error) => error);
+        expect(mismatched.code).toBe(1);
+        expect(mismatched.stderr).toContain('sign the notification channel with another key than this CLI would');
+        expect(mismatched.stderr).toContain('Nothing was changed.');
+        await app.http
+          .get('/profile')
+          .set(...bearer(kept.accessToken))
+          .expect(200);
+        const [{ cutoff }] = await app.dataSource.query(
+          'SELECT tokens_valid_after AS cutoff FROM users WHERE email = $1',
+          [kept.email],
+        );
+        expect(cutoff).toBeNull();
+
         const unknown = await run(process.execPath, [CLI, 'revoke-user', 'nobody@example.com'], {
           cwd: ROOT,
           env,

@@ -256,6 +256,7 @@ async function rotateKeys(
 }
 
 async function revokeKey(app: INestApplicationContext, output: CliOutput, kid: string): Promise<number> {
+  if (!(await instancesWillHear(app, output))) return 1;
   const { KeyRevocationError, KeyRotationService, KeyUnusableError } = await services();
   try {
     const revoked = await app.get(KeyRotationService).revoke(kid);
@@ -323,12 +324,28 @@ async function purge(app: INestApplicationContext, output: CliOutput, settings: 
   return 0;
 }
 
+/**
+ * False (and one line on stderr) when the running instances sign their channel with another key
+ * than this CLI: they would drop its announcement and keep accepting the revoked tokens from
+ * memory. See checkChannelKey.
+ */
+async function instancesWillHear(app: INestApplicationContext, output: CliOutput): Promise<boolean> {
+  const { checkChannelKey } = await import('./channel-check.js');
+  if ((await checkChannelKey(app)) !== 'mismatch') return true;
+  output.err(
+    'The running instances sign the notification channel with another key than this CLI would, and would drop its announcement: ' +
+      "give it the app's NOTIFICATION_SECRET (without one, its JWT_SECRET; without that, its KEY_ENCRYPTION_SECRET). Nothing was changed.",
+  );
+  return false;
+}
+
 async function revokeUser(
   app: INestApplicationContext,
   output: CliOutput,
   email: string,
   until: Date | undefined,
 ): Promise<number> {
+  if (!(await instancesWillHear(app, output))) return 1;
   const { AccountService, RevocationService } = await services();
   const user = await app.get(AccountService).findUserByEmail(email);
   if (!user) {

@@ -97,6 +97,11 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
   private backendPid: number | null = null;
   /** Tells this instance's heartbeats from other instances'. */
   private readonly nonce = randomBytes(9).toString('base64url');
+
+  /** Whether a heartbeat's nonce is one of this instance's (the operator CLI's check skips its own). */
+  isOwnHeartbeat(nonce: string): boolean {
+    return nonce.startsWith(`${this.nonce}-`);
+  }
   private roundTrips = 0;
   /** Heartbeat nonces sent and not yet received → their resolver. */
   private readonly awaiting = new Map<string, () => void>();

@@ -117,6 +117,21 @@ export class NotificationSigner {
     }
     return null;
   }
+
+  /**
+   * Whether `payload` was signed with the key this signer signs with (not merely one it accepts):
+   * the operator CLI's check that the running instances, which sign their heartbeats with their
+   * own signing key, will accept what it announces (src/auth/cli/channel-check.ts).
+   */
+  signedWithSigningKey(payload: string): boolean {
+    if (!this.key || payload.length > 8000) return false;
+    const cut = payload.length - TAIL_LENGTH;
+    if (cut <= 1 || !payload.startsWith(TAIL_PREFIX, cut) || !payload.endsWith('"}')) return false;
+    const given = payload.slice(cut + TAIL_PREFIX.length, -2);
+    if (!TAG.test(given)) return false;
+    const expected = tag(this.key, `${payload.slice(0, cut)}}`);
+    return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(given, 'latin1'));
+  }
 }
 
 /** The channel's 32-byte key from a secret (see NotificationSigner.fromOptions). */

@@ -39,6 +39,7 @@ interface Probe {
   databaseChecks: number;
   droppedNotifications: number;
   confirmations: number;
+  catchUps: number;
   keyLoads: number;
 }
 
@@ -283,6 +284,7 @@ async function main(): Promise<void> {
       keyLoads: after[name].keyLoads - before[name].keyLoads,
       // The logout's two hints (its session, its token) and the victim's login are all that is real.
       confirmations: after[name].confirmations - before[name].confirmations,
+      catchUps: after[name].catchUps - before[name].catchUps,
       databaseChecks: after[name].databaseChecks - before[name].databaseChecks,
       state: after[name].sync,
     });

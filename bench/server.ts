@@ -46,6 +46,8 @@ class BenchProbeController {
       /** The notification channel (npm run bench:flood): payloads dropped unread, hints confirmed, key loads. */
       droppedNotifications: this.moduleRef.get(NotificationListener, { strict: false }).droppedNotifications,
       confirmations: this.sync.confirmationCount,
+      /** Catch-up reads of recent revocations while the listener was behind a backlog. */
+      catchUps: this.sync.catchUpCount,
       keyLoads: this.moduleRef.get(SigningKeys, { strict: false }).loads,
     };
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
-import { RevocationSyncService, SigningKeys } from '../src/auth/index.js';
+import { RevocationService, RevocationSyncService, SigningKeys } from '../src/auth/index.js';
 import { SigningKeysSubscriber } from '../src/auth/keys/signing-keys.subscriber.js';
 import { NotificationListener } from '../src/auth/notifications/notification-listener.service.js';
 import { NotificationSigner } from '../src/auth/notifications/notification-signer.js';
@@ -102,6 +102,33 @@ describe('a flood on the notification channel', () => {
     expect(sync.confirmationCount - before.confirmations).toBe(2);
     expect(confirm.mock.calls.map(([hint]) => hint.kind).sort()).toEqual(['sessions', 'token']);
     expect(await statusOf(b, user.accessToken)).toBe(200);
+  });
+
+  it('behind a backlog, reads recent revocations from the database: a logout whose notification is still queued is refused, from memory, at once', async () => {
+    const user = await registerAndLogin(a.http);
+    await b.http
+      .get('/profile')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    const sync = syncOf(b);
+    // The logout's notification is held back on B, as behind a flood it would be.
+    const held = jest.spyOn(sync, 'receive').mockImplementation(() => {});
+    await a.http
+      .post('/auth/logout')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await statusOf(b, user.accessToken)).toBe(200);
+    const catchUps = sync.catchUpCount;
+    const checks = b.app.get(RevocationService).databaseChecks;
+    // What the listener says once per heartbeat while a backlog holds its heartbeat back.
+    sync.behind(listenerOf(b).epoch);
+    await eventually(async () => (await statusOf(b, user.accessToken)) === 401, 2_000);
+    expect(sync.catchUpCount).toBe(catchUps + 1);
+    expect(sync.status).toBe('live');
+    // Refused from memory, not by the database.
+    expect(b.app.get(RevocationService).databaseChecks).toBe(checks);
+    held.mockRestore();
   });
 
   it('a burst of genuine (replayed) key notices reloads the keys at most twice', async () => {

@@ -49,6 +49,11 @@ export interface ChannelSubscriber {
   resync(epoch: number): Promise<void>;
   /** The connection `epoch` is gone: until the next resync, memory may be stale. */
   lost(epoch: number): void;
+  /**
+   * The listener of `epoch` is alive but behind: its heartbeat is late while other notifications
+   * keep arriving ahead of it (a flood). Said once per heartbeat interval while it lasts.
+   */
+  behind?(epoch: number): void;
 }
 
 const MAX_RECONNECT_DELAY_MS = 2_000;
@@ -276,8 +281,11 @@ export class NotificationListener implements OnApplicationBootstrap, OnApplicati
             const progressed = this.received !== seen;
             seen = this.received;
             const left = deadline - performance.now();
-            if (progressed && left > 0) receiveTimer = setTimeout(check, Math.min(timeoutMs, left));
-            else reject(new HeartbeatMissedError('heartbeat not received in time'));
+            if (progressed && left > 0) {
+              // Alive, behind a backlog: subscribers read what they must not wait for.
+              for (const subscriber of this.subscribers) subscriber.behind?.(this.generation);
+              receiveTimer = setTimeout(check, Math.min(timeoutMs, left));
+            } else reject(new HeartbeatMissedError('heartbeat not received in time'));
           };
           receiveTimer = setTimeout(check, timeoutMs);
         }),

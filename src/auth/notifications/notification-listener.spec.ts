@@ -72,6 +72,29 @@ describe('NotificationListener heartbeat deadline', () => {
     expect(outcome).toBe('received');
   });
 
+  it('tells its subscribers, once per interval, that it is behind while a backlog holds its heartbeat', async () => {
+    const behind: number[] = [];
+    listener.subscribe({
+      receive: () => {},
+      resync: async () => {},
+      lost: () => {},
+      behind: (epoch) => behind.push(epoch),
+    });
+    void internals()
+      .roundTrip(100)
+      .catch(() => {});
+    await jest.advanceTimersByTimeAsync(0);
+    for (let elapsed = 0; elapsed < 500; elapsed += 50) {
+      other();
+      await jest.advanceTimersByTimeAsync(50);
+    }
+    // Late at 100, 200, 300, 400 and 500 ms, with notifications arriving each time.
+    expect(behind).toEqual([listener.epoch, listener.epoch, listener.epoch, listener.epoch, listener.epoch]);
+    deliver(sent[0]);
+    await jest.advanceTimersByTimeAsync(300);
+    expect(behind).toHaveLength(5);
+  });
+
   it('gives up even a listener that keeps receiving, once the backlog is longer than the tolerance', async () => {
     let outcome: string | undefined;
     void internals()

@@ -50,6 +50,13 @@ function hintKey(hint: ConfirmableHint): string {
  * the database before they are applied. While the listener is not `live`, the guard checks the
  * database on every request: a revocation is never missed silently.
  */
+/**
+ * How far back a catch-up read under a backlog reaches: the longest a heartbeat may be late while
+ * notifications keep arriving (deadline plus backlog tolerance, under 2 s), twice, plus the
+ * tolerated clock difference between instances.
+ */
+const CATCH_UP_WINDOW_MS = 10_000;
+
 @Injectable()
 export class RevocationSyncService implements ChannelSubscriber, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RevocationSyncService.name);
@@ -67,6 +74,9 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
   private readonly waitingKeys = new Set<string>();
   private confirming = 0;
   private confirmations = 0;
+  /** A catch-up read under way (at most one), and how many were started. */
+  private catchingUp = false;
+  private catchUps = 0;
 
   constructor(
     private readonly listener: NotificationListener,
@@ -93,6 +103,11 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
   /** Confirmation queries started since start (one per hint confirmed; forged or duplicate hints start none). */
   get confirmationCount(): number {
     return this.confirmations;
+  }
+
+  /** Catch-up reads started because the listener was behind a flood (see behind()). */
+  get catchUpCount(): number {
+    return this.catchUps;
   }
 
   /** Answer from memory; only meaningful while `isLive`. */
@@ -141,6 +156,32 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
     this.logger.log(
       `Revocation state loaded in ${Math.round(performance.now() - started)} ms: ${tokens} tokens, ${sessions} sessions, ${users} users, ${deletedUsers} deleted users`,
     );
+  }
+
+  /**
+   * The listener is alive but behind a backlog (a flood of notifications, forged or not, read in
+   * order ahead of the real ones): a revocation committed now would reach memory only once the
+   * backlog is read, seconds later. So, once per heartbeat interval while that lasts and one at a
+   * time, read what was revoked in the last seconds straight from the database (three index range
+   * scans; RevocationStateRepository.changedSince) and apply it: memory stays current whatever
+   * the size of the flood, at a bounded cost. A read that fails fails closed.
+   */
+  behind(epoch: number): void {
+    if (this.catchingUp || epoch !== this.listener.epoch) return;
+    this.catchingUp = true;
+    this.catchUps += 1;
+    const since = new Date(this.clock.now().getTime() - CATCH_UP_WINDOW_MS);
+    this.revocations
+      .changedSince(since, CATCH_UP_WINDOW_MS / 1000)
+      .then(
+        (events) => {
+          if (epoch === this.listener.epoch) this.applyLocal(events);
+        },
+        (error: Error) => this.listener.fail(epoch, `could not read recent revocations: ${error.message}`),
+      )
+      .finally(() => {
+        this.catchingUp = false;
+      });
   }
 
   lost(): void {

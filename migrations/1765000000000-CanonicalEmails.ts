@@ -5,14 +5,14 @@ import { canonicalEmail } from '../src/auth/accounts/email-address.js';
 const BATCH = 5_000;
 
 /**
- * One identity per address: `users.email_canonical` (canonicalEmail: NFKC, full case folding,
+ * One identity per address: `users.email_canonical` (canonicalEmail: NFC, Unicode lower case,
  * ASCII domain), unique, replaces the unique index on `lower(email)`, whose folding depends on the
  * database's collation and disagreed with the module's own (on `C.UTF-8`, `lower('İ')` is `i`).
  *
  * The forms are computed here, in JavaScript, by the function the module compares with. Two
- * existing accounts whose addresses now share a form (`Straße@…` and `strasse@…`, `…@bücher.example`
- * and `…@xn--bcher-kva.example`) are never merged: the migration fails, naming the accounts, and
- * changes nothing. docs/operations.md#canonical-email-addresses says what to do.
+ * existing accounts whose addresses now share a form (`café@…` composed and decomposed,
+ * `…@bücher.example` and `…@xn--bcher-kva.example`) are never merged: the migration fails, naming
+ * the accounts, and changes nothing. docs/operations.md#canonical-email-addresses says what to do.
  */
 export class CanonicalEmails1765000000000 implements MigrationInterface {
   name = 'CanonicalEmails1765000000000';

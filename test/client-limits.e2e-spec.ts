@@ -26,7 +26,7 @@ describe('password checks are budgeted per client, right or wrong (PASSWORD_CHEC
   const captured = new CapturedEvents();
   beforeAll(async () => {
     t = await createTestApp({
-      config: { passwordChecksMaxPerIp: 4, passwordChecksWindow: 60 },
+      config: { passwordChecksMaxPerIp: 4, passwordChecksWindow: 60, passwordChecksMaxPerNetwork: 6 },
       overrides: [[SECURITY_EVENT_HANDLER, captured]],
     });
   });
@@ -93,6 +93,19 @@ describe('password checks are budgeted per client, right or wrong (PASSWORD_CHEC
     await client.login(email).expect(200);
     await client.login(uniqueEmail('nobody'), 'wrong password').expect(401);
     await client.login(email).expect(429);
+    t.clock.advance(61);
+  });
+
+  it('counts every /64 of an IPv6 /48 together too (PASSWORD_CHECKS_MAX_PER_NETWORK)', async () => {
+    const email = await register();
+    for (const subnet of ['a', 'b', 'c']) {
+      await from(`2001:db8:5:${subnet}::1`).login(email).expect(200);
+      await from(`2001:db8:5:${subnet}::2`).login(email, 'wrong password').expect(401);
+    }
+    const refused = await from('2001:db8:5:d::1').login(email).expect(429);
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(captured.events.at(-1)).toMatchObject({ type: 'login_throttled', reason: 'password_checks_network' });
+    await from('2001:db8:6:d::1').login(email).expect(200);
     t.clock.advance(61);
   });
 
@@ -201,6 +214,24 @@ describe('sessions per user are capped (MAX_SESSIONS_PER_USER): a login past it 
     );
     const [row] = await a.dataSource.query('SELECT revoked_reason FROM sessions WHERE id = $1', [second.sessionId]);
     expect(row.revoked_reason).toBe('session_limit');
+  });
+
+  it("keeps the login's own session even when another instance's clock wrote a later last use elsewhere", async () => {
+    const email = await register();
+    const sessions: string[] = [];
+    for (let i = 0; i < CAP; i += 1) {
+      sessions.push((await login(a, email, `device ${i}`)).sessionId);
+      clock.advance(1);
+    }
+    // Every earlier session looks used an hour from now (an instance whose clock runs ahead).
+    await a.dataSource.query(`UPDATE sessions SET last_used_at = $2 WHERE id = ANY($1::uuid[])`, [
+      sessions,
+      new Date(clock.now().getTime() + 3_600_000),
+    ]);
+    const fresh = await login(b, email, 'new');
+    await me(b, fresh.accessToken).expect(200);
+    await me(a, fresh.accessToken).expect(200);
+    expect(await liveSessions(email)).toBe(CAP);
   });
 
   it('two logins at the cap at once: the second waits for the first to commit, and the cap holds', async () => {

@@ -272,9 +272,10 @@ describe('canonical email addresses (CanonicalEmails)', () => {
     )[0].n;
 
   it('reports accounts that one address in two spellings would merge, merges nothing, and migrates once they are resolved', async () => {
-    // Distinct under lower(), one address once folded: ß/ss and an IDN domain in both forms.
-    const older = await insertUser('Stra\u00dfe@Example.com', '2025-01-01T00:00:00Z');
-    const younger = await insertUser('strasse@example.com', '2025-02-01T00:00:00Z');
+    // Distinct under lower(), one address once canonical: é composed and decomposed, and an IDN
+    // domain in both forms.
+    const older = await insertUser('Caf\u00e9@Example.com', '2025-01-01T00:00:00Z');
+    const younger = await insertUser('cafe\u0301@example.com', '2025-02-01T00:00:00Z');
     const idn = await insertUser('ada@b\u00fccher.example', '2025-01-01T00:00:00Z');
     const idnAscii = await insertUser('Ada@xn--bcher-kva.example', '2025-03-01T00:00:00Z');
     const plain = await insertUser('  Plain@Example.COM', '2025-01-01T00:00:00Z');
@@ -299,17 +300,17 @@ describe('canonical email addresses (CanonicalEmails)', () => {
       AUTH_MIGRATIONS.slice(CANONICAL).map((migration) => migration.name),
     );
     const rows = await dataSource.query(
-      'SELECT id::text AS id, email, email_canonical FROM users ORDER BY email_canonical',
+      'SELECT id::text AS id, email, email_canonical FROM users ORDER BY email_canonical COLLATE "C"',
     );
     expect(rows).toEqual([
       { id: idn, email: 'ada@b\u00fccher.example', email_canonical: 'ada@xn--bcher-kva.example' },
+      { id: older, email: 'Caf\u00e9@Example.com', email_canonical: 'caf\u00e9@example.com' },
       { id: plain, email: '  Plain@Example.COM', email_canonical: 'plain@example.com' },
-      { id: older, email: 'Stra\u00dfe@Example.com', email_canonical: 'strasse@example.com' },
     ]);
     // The canonical form is unique; lower(email) no longer decides anything.
     await expect(
       dataSource.query(
-        `INSERT INTO users (email, email_canonical, password_hash) VALUES ('x', 'strasse@example.com', 'x')`,
+        `INSERT INTO users (email, email_canonical, password_hash) VALUES ('x', 'caf\u00e9@example.com', 'x')`,
       ),
     ).rejects.toThrow(/users_email_canonical_key/);
     const indexes = (await dataSource.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'users'`)).map(

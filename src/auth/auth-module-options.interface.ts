@@ -99,6 +99,8 @@ export interface AuthModuleOptions {
   passwordChecksMaxPerIp?: number;
   /** Seconds a password check counts for, for `passwordChecksMaxPerIp`. Default 60. */
   passwordChecksWindow?: number;
+  /** Password checks from one IPv6 /48 within `passwordChecksWindow` before 429, on top of `passwordChecksMaxPerIp`. Default 1000. */
+  passwordChecksMaxPerNetwork?: number;
   /**
    * Open sessions (devices) one user may have. A login past it ends the least recently used
    * session at once, on every instance (`session_revoked`, reason `session_limit`). Default 100.

@@ -26,6 +26,7 @@ describe('resolveAuthOptions', () => {
       registerMaxPerNetwork: 100,
       passwordChecksMaxPerIp: 100,
       passwordChecksWindow: 60,
+      passwordChecksMaxPerNetwork: 1000,
       maxSessionsPerUser: 100,
       revocationListenerUrl: undefined,
       strictRevocation: false,

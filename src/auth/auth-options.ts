@@ -68,6 +68,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     registerMaxPerNetwork: options.registerMaxPerNetwork ?? DEFAULTS.registerMaxPerNetwork,
     passwordChecksMaxPerIp: options.passwordChecksMaxPerIp ?? DEFAULTS.passwordChecksMaxPerIp,
     passwordChecksWindow: options.passwordChecksWindow ?? DEFAULTS.passwordChecksWindow,
+    passwordChecksMaxPerNetwork: options.passwordChecksMaxPerNetwork ?? DEFAULTS.passwordChecksMaxPerNetwork,
     maxSessionsPerUser: options.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
     revocationListenerUrl: options.revocationListenerUrl,
     strictRevocation: options.strictRevocation ?? false,
@@ -155,6 +156,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   upToAMillion('registerMaxPerNetwork', resolved.registerMaxPerNetwork, problems);
   upToAMillion('passwordChecksMaxPerIp', resolved.passwordChecksMaxPerIp, problems);
   positiveInteger('passwordChecksWindow', resolved.passwordChecksWindow, problems);
+  upToAMillion('passwordChecksMaxPerNetwork', resolved.passwordChecksMaxPerNetwork, problems);
   upToAMillion('maxSessionsPerUser', resolved.maxSessionsPerUser, problems);
   upToAMillion('mailMaxPerNetwork', resolved.mailMaxPerNetwork, problems);
   if (!Number.isInteger(resolved.refreshReuseGrace) || resolved.refreshReuseGrace < 0)

@@ -71,6 +71,7 @@ export const DEFAULTS = {
   registerMaxPerNetwork: 100,
   passwordChecksMaxPerIp: 100,
   passwordChecksWindow: 60,
+  passwordChecksMaxPerNetwork: 1000,
   maxSessionsPerUser: 100,
   revocationHeartbeatMs: 500,
   passwordResetTtl: 1800,

@@ -65,6 +65,7 @@ export class AppModule {
             registerMaxPerIp: config.registerMaxPerIp,
             passwordChecksMaxPerIp: config.passwordChecksMaxPerIp,
             passwordChecksWindow: config.passwordChecksWindow,
+            passwordChecksMaxPerNetwork: config.passwordChecksMaxPerNetwork,
             maxSessionsPerUser: config.maxSessionsPerUser,
             registerWindow: config.registerWindow,
             trustedOrigins: config.trustedOrigins,

@@ -55,6 +55,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     // Generous for the same reason; specs of the budget set their own.
     passwordChecksMaxPerIp: 1_000_000,
     passwordChecksWindow: 60,
+    passwordChecksMaxPerNetwork: 1_000_000,
     maxSessionsPerUser: 100,
     trustedOrigins: [],
     // Tests name client IPs with X-Forwarded-For, sent from loopback (supertest).

@@ -12,7 +12,7 @@ export class UserEntity {
   email!: string;
 
   /**
-   * The address's one identity (canonicalEmail: NFKC, full case folding, ASCII domain), unique.
+   * The address's one identity (canonicalEmail: NFC, Unicode lower case, ASCII domain), unique.
    * Every lookup and every limit compares this, never `email` and never PostgreSQL's `lower()`.
    */
   @Column({ name: 'email_canonical', type: 'text' })

@@ -1,5 +1,6 @@
 import { isEmail, ValidateBy, type ValidationOptions } from 'class-validator';
 import { codePointLength } from './client-address.js';
+import { usesCompatibilityCharacters } from '../accounts/email-address.js';
 
 /**
  * At most `max` characters as PostgreSQL counts them (code points), no NUL, which PostgreSQL
@@ -28,14 +29,20 @@ export function StorableString(max: number, options?: ValidationOptions): Proper
 /**
  * An email address, as class-validator's IsEmail checks it, but never throwing: validator.js
  * measures the address with encodeURI, which throws a URIError on a lone surrogate (JSON can carry
- * one, "\ud800"), and the request then failed as a 500. No such string is an address.
+ * one, "\ud800"), and the request then failed as a 500. No such string is an address. Nor is one
+ * written with compatibility characters (fullwidth letters, ligatures).
  */
 export function IsEmailAddress(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isEmail',
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && !hasLoneSurrogate(value) && isEmail(value),
+        validate: (value: unknown) =>
+          typeof value === 'string' &&
+          !hasLoneSurrogate(value) &&
+          // Fullwidth letters and the like: another spelling of an ordinary address (canonicalEmail).
+          !usesCompatibilityCharacters(value) &&
+          isEmail(value),
         defaultMessage: (args) => `${args?.property ?? 'value'} must be an email`,
       },
     },

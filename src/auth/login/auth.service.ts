@@ -84,7 +84,7 @@ export class AuthService {
       },
       // The least recently used sessions past maxSessionsPerUser end with this login's commit.
       async (manager) => {
-        endedByCap = await this.revocation.endSessionsOverCapIn(manager, user.id, now);
+        endedByCap = await this.revocation.endSessionsOverCapIn(manager, user.id, sessionId, now);
       },
     );
     if (!pair) {

@@ -51,9 +51,10 @@ function hintKey(hint: ConfirmableHint): string {
  * database on every request: a revocation is never missed silently.
  */
 /**
- * How far back a catch-up read under a backlog reaches: the longest a heartbeat may be late while
- * notifications keep arriving (deadline plus backlog tolerance, under 2 s), twice, plus the
- * tolerated clock difference between instances.
+ * The least a catch-up read under a backlog reaches back: the longest a heartbeat may be late
+ * while notifications keep arriving (deadline plus backlog tolerance), twice, plus the clock
+ * difference tolerated between instances (sessions are stamped on the revoking instance's clock);
+ * see catchUpWindowMs.
  */
 const CATCH_UP_WINDOW_MS = 10_000;
 
@@ -170,9 +171,10 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
     if (this.catchingUp || epoch !== this.listener.epoch) return;
     this.catchingUp = true;
     this.catchUps += 1;
-    const since = new Date(this.clock.now().getTime() - CATCH_UP_WINDOW_MS);
+    const window = this.catchUpWindowMs();
+    const since = new Date(this.clock.now().getTime() - window);
     this.revocations
-      .changedSince(since, CATCH_UP_WINDOW_MS / 1000)
+      .changedSince(since, window / 1000)
       .then(
         (events) => {
           if (epoch === this.listener.epoch) this.applyLocal(events);
@@ -182,6 +184,11 @@ export class RevocationSyncService implements ChannelSubscriber, OnApplicationBo
       .finally(() => {
         this.catchingUp = false;
       });
+  }
+
+  private catchUpWindowMs(): number {
+    const { clockTolerance, revocationHeartbeatMs } = this.options;
+    return Math.max(CATCH_UP_WINDOW_MS, 2 * (2 * revocationHeartbeatMs + 1_500) + 2 * clockTolerance * 1000);
   }
 
   lost(): void {

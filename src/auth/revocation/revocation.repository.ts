@@ -119,22 +119,26 @@ export class RevocationRepository {
   async endLeastRecentlyUsedIn(
     manager: EntityManager,
     userId: string,
+    newSessionId: string,
     keep: number,
     now: Date,
     reason: string,
   ): Promise<RevocationEvent[]> {
-    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('session-cap:' || $1, 0))`, [userId]);
+    await lockUserSessions(manager, userId);
     const [rows] = (await manager.query(
+      // revoked_at IS NULL again outside: a row revoked meanwhile (a logout the lock did not
+      // order) is re-checked against this, and keeps its own reason.
       `UPDATE sessions SET revoked_at = $2, revoked_reason = $4
-        WHERE id IN (
+        WHERE revoked_at IS NULL AND id IN (
           SELECT s.id FROM sessions s
            WHERE s.user_id = $1 AND s.revoked_at IS NULL
              AND s.expires_at > $2 AND s.refresh_expires_at > $2
              AND ${notCutOff('s')}
-           ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC
+           -- The login's own session first, whatever another instance's clock wrote elsewhere.
+           ORDER BY (s.id = $5) DESC, s.last_used_at DESC, s.created_at DESC, s.id DESC
           OFFSET $3)
         RETURNING id`,
-      [userId, now, keep, reason],
+      [userId, now, keep, reason, newSessionId],
     )) as [Array<{ id: string }>, number];
     if (rows.length === 0) return [];
     const events: RevocationEvent[] = [{ kind: 'sessions', ids: rows.map((row) => row.id), revokedAt: now.getTime() }];
@@ -244,6 +248,14 @@ export class RevocationRepository {
   }
 }
 
+/**
+ * The per-user turn that statements ending several sessions of one user take (the session cap,
+ * signing out every other device): one at a time, they never lock the same rows in two orders.
+ */
+async function lockUserSessions(manager: EntityManager, userId: string): Promise<void> {
+  await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('session-cap:' || $1, 0))`, [userId]);
+}
+
 /** Revokes the user's sessions that are still live, but one; the event that announces them (none if none were). */
 async function revokeSessionsExcept(
   manager: EntityManager,
@@ -252,6 +264,7 @@ async function revokeSessionsExcept(
   now: Date,
   reason: string,
 ): Promise<RevocationEvent[]> {
+  await lockUserSessions(manager, userId);
   const [rows] = (await manager.query(
     `UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
       WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL

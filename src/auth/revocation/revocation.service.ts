@@ -156,15 +156,15 @@ export class RevocationService {
    * used sessions beyond `maxSessionsPerUser`. Give what it returns to `sessionsEnded` once the
    * transaction has committed.
    */
-  endSessionsOverCapIn(manager: EntityManager, userId: string, now: Date): Promise<RevocationEvent[]> {
+  endSessionsOverCapIn(
+    manager: EntityManager,
+    userId: string,
+    newSessionId: string,
+    now: Date,
+  ): Promise<RevocationEvent[]> {
     const { maxSessionsPerUser } = this.options;
-    return this.revocations.endLeastRecentlyUsedIn(
-      manager,
-      userId,
-      maxSessionsPerUser,
-      now,
-      REVOCATION_REASONS.sessionLimit,
-    );
+    const reason = REVOCATION_REASONS.sessionLimit;
+    return this.revocations.endLeastRecentlyUsedIn(manager, userId, newSessionId, maxSessionsPerUser, now, reason);
   }
 
   /** Sessions a committed login ended for the cap: known here at once, one session_revoked event each. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import { throttleKey } from '../common/client-address.js';
+import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
@@ -9,6 +9,7 @@ import { RateLimitRepository } from './rate-limit.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export const PASSWORD_CHECK_SCOPE = 'password-check';
+export const PASSWORD_CHECK_NETWORK_SCOPE = 'password-check-net';
 /** Clients this instance remembers as over budget; past it, the memory starts again (the database still decides). */
 const MAX_REMEMBERED_REFUSALS = 10_000;
 
@@ -40,24 +41,34 @@ export class PasswordCheckBudgetService {
   async spend(ip: string | null, userId: string | null): Promise<void> {
     const now = this.clock.now();
     const key = throttleKey(ip);
-    const remembered = this.refusedUntil.get(key);
-    if (remembered !== undefined) {
+    // IPv6: the client's /48 has a budget too (65,536 /64s would otherwise have one each).
+    const network = throttleNetworkKey(ip);
+    for (const counted of network ? [key, network] : [key]) {
+      const remembered = this.refusedUntil.get(counted);
+      if (remembered === undefined) continue;
       // Refused from memory without an event: the refusal that began it had one, and a client
       // hammering must not turn into one log line per request.
       if (remembered > now.getTime()) throw this.refusal(new Date(remembered), now);
-      this.refusedUntil.delete(key);
+      this.refusedUntil.delete(counted);
     }
-    const decision = await this.limits.hit({
-      scope: PASSWORD_CHECK_SCOPE,
-      key,
-      now,
-      windowSeconds: this.options.passwordChecksWindow,
-      max: this.options.passwordChecksMaxPerIp,
-    });
+    const windowSeconds = this.options.passwordChecksWindow;
+    const hits = [{ scope: PASSWORD_CHECK_SCOPE, key, now, windowSeconds, max: this.options.passwordChecksMaxPerIp }];
+    if (network) {
+      const max = this.options.passwordChecksMaxPerNetwork;
+      hits.push({ scope: PASSWORD_CHECK_NETWORK_SCOPE, key: network, now, windowSeconds, max });
+    }
+    const decision = await this.limits.hit(hits);
     if (decision.allowed) return;
     if (this.refusedUntil.size >= MAX_REMEMBERED_REFUSALS) this.refusedUntil.clear();
-    this.refusedUntil.set(key, decision.unlocksAt.getTime());
-    this.events.emit('login_throttled', { userId, ip, reason: 'password_checks' });
+    this.refusedUntil.set(
+      decision.scope === PASSWORD_CHECK_NETWORK_SCOPE ? (network as string) : key,
+      decision.unlocksAt.getTime(),
+    );
+    this.events.emit('login_throttled', {
+      userId,
+      ip,
+      reason: decision.scope === PASSWORD_CHECK_NETWORK_SCOPE ? 'password_checks_network' : 'password_checks',
+    });
     throw this.refusal(decision.unlocksAt, now);
   }
 

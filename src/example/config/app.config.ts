@@ -44,6 +44,7 @@ export interface AppConfig {
   registerWindow: number;
   passwordChecksMaxPerIp: number;
   passwordChecksWindow: number;
+  passwordChecksMaxPerNetwork: number;
   maxSessionsPerUser: number;
   /** AUTH_TRUSTED_ORIGINS: origins besides the app's own allowed to send cookie-authenticated requests. */
   trustedOrigins: string[];
@@ -134,6 +135,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const registerWindow = integer(env, 'REGISTER_WINDOW', 3600, 1, 31_536_000, problems);
   const passwordChecksMaxPerIp = integer(env, 'PASSWORD_CHECKS_MAX_PER_IP', 100, 1, 1_000_000, problems);
   const passwordChecksWindow = integer(env, 'PASSWORD_CHECKS_WINDOW', 60, 1, 86_400, problems);
+  const passwordChecksMaxPerNetwork = integer(env, 'PASSWORD_CHECKS_MAX_PER_NETWORK', 1000, 1, 1_000_000, problems);
   const maxSessionsPerUser = integer(env, 'MAX_SESSIONS_PER_USER', 100, 1, 1_000_000, problems);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
   // Checked by the module at start (each must be an http(s) origin); here only split.
@@ -248,6 +250,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     registerWindow,
     passwordChecksMaxPerIp,
     passwordChecksWindow,
+    passwordChecksMaxPerNetwork,
     maxSessionsPerUser,
     trustedOrigins,
     trustProxy,

@@ -117,7 +117,8 @@ describe('a flood on the notification channel', () => {
       .post('/auth/logout')
       .set(...bearer(user.accessToken))
       .expect(204);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Its notifications reached B and were held (the session's, the token's).
+    await eventually(() => held.mock.calls.length >= 2);
     expect(await statusOf(b, user.accessToken)).toBe(200);
     const catchUps = sync.catchUpCount;
     const checks = b.app.get(RevocationService).databaseChecks;

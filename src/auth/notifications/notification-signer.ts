@@ -102,20 +102,11 @@ export class NotificationSigner {
    * the body is taken as a hint, within the same bounds.
    */
   open(payload: string | undefined): string | null {
-    if (payload === undefined || payload.length > 8000) return null;
-    const cut = payload.length - TAIL_LENGTH;
-    const signed =
-      cut > 1 && payload.startsWith(TAIL_PREFIX, cut) && payload.endsWith('"}') && payload[0] === '{'
-        ? payload.slice(cut + TAIL_PREFIX.length, -2)
-        : null;
-    if (!this.key) return signed !== null && TAG.test(signed) ? `${payload.slice(0, cut)}}` : payload;
-    if (signed === null || !TAG.test(signed)) return null;
-    const body = `${payload.slice(0, cut)}}`;
-    const given = Buffer.from(signed, 'latin1');
-    for (const key of this.keys) {
-      if (timingSafeEqual(Buffer.from(tag(key, body), 'latin1'), given)) return body;
-    }
-    return null;
+    if (payload === undefined || payload.length > MAX_PAYLOAD_CHARS) return null;
+    const tagged = splitTagged(payload);
+    if (!this.key) return tagged ? tagged.body : payload;
+    if (!tagged) return null;
+    return this.keys.some((key) => tagged.signedWith(key)) ? tagged.body : null;
   }
 
   /**
@@ -124,14 +115,27 @@ export class NotificationSigner {
    * own signing key, will accept what it announces (src/auth/cli/channel-check.ts).
    */
   signedWithSigningKey(payload: string): boolean {
-    if (!this.key || payload.length > 8000) return false;
-    const cut = payload.length - TAIL_LENGTH;
-    if (cut <= 1 || !payload.startsWith(TAIL_PREFIX, cut) || !payload.endsWith('"}')) return false;
-    const given = payload.slice(cut + TAIL_PREFIX.length, -2);
-    if (!TAG.test(given)) return false;
-    const expected = tag(this.key, `${payload.slice(0, cut)}}`);
-    return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(given, 'latin1'));
+    if (!this.key || payload.length > MAX_PAYLOAD_CHARS) return false;
+    return splitTagged(payload)?.signedWith(this.key) ?? false;
   }
+}
+
+/** Longest payload read (PostgreSQL's own limit on a NOTIFY payload is 8000 bytes). */
+const MAX_PAYLOAD_CHARS = 8000;
+
+/**
+ * A payload cut into the body its tag covers and the tag, when it has the shape sign() gives it
+ * (`{…,"m":"<22 base64url characters>"}`); null otherwise. Nothing is parsed.
+ */
+function splitTagged(payload: string): { body: string; signedWith(key: Buffer): boolean } | null {
+  const cut = payload.length - TAIL_LENGTH;
+  if (cut <= 1 || payload[0] !== '{' || !payload.startsWith(TAIL_PREFIX, cut) || !payload.endsWith('"}')) return null;
+  const given = payload.slice(cut + TAIL_PREFIX.length, -2);
+  if (!TAG.test(given)) return null;
+  const body = `${payload.slice(0, cut)}}`;
+  const givenBytes = Buffer.from(given, 'latin1');
+  // Compared in constant time.
+  return { body, signedWith: (key) => timingSafeEqual(Buffer.from(tag(key, body), 'latin1'), givenBytes) };
 }
 
 /** The channel's 32-byte key from a secret (see NotificationSigner.fromOptions). */

@@ -116,31 +116,11 @@ export class RevocationStateRepository {
    * behind a flood of notifications keeps up without waiting to read through it. Tokens denied one
    * by one are not read: each is denied with its session (logout), which this reads.
    */
-  async changedSince(since: Date, marginSeconds: number): Promise<RevocationEvent[]> {
-    const pool = this.pool();
-    const from = `least($1::timestamptz, now() - make_interval(secs => $2))`;
-    const [sessions, users, deleted] = await Promise.all([
-      pool.query<[string, number]>({
-        text: `SELECT id::text, floor(extract(epoch FROM revoked_at) * 1000)::float8 FROM sessions WHERE revoked_at > ${from}`,
-        values: [since, marginSeconds],
-        rowMode: 'array',
-      }),
-      pool.query<[string, number]>({
-        text: `SELECT id::text, floor(extract(epoch FROM tokens_valid_after) * 1000)::float8 FROM users WHERE tokens_valid_after > ${from}`,
-        values: [since, marginSeconds],
-        rowMode: 'array',
-      }),
-      pool.query<[string, number]>({
-        text: `SELECT user_id::text, floor(extract(epoch FROM deleted_at) * 1000)::float8 FROM deleted_users WHERE deleted_at > ${from}`,
-        values: [since, marginSeconds],
-        rowMode: 'array',
-      }),
+  changedSince(since: Date, marginSeconds: number): Promise<RevocationEvent[]> {
+    return revocationsAfter(this.pool(), `least($1::timestamptz, now() - make_interval(secs => $2))`, [
+      since,
+      marginSeconds,
     ]);
-    return [
-      ...sessions.rows.map(([id, revokedAt]): RevocationEvent => ({ kind: 'sessions', ids: [id], revokedAt })),
-      ...users.rows.map(([userId, validAfter]): RevocationEvent => ({ kind: 'user', userId, validAfter })),
-      ...deleted.rows.map(([userId, deletedAt]): RevocationEvent => ({ kind: 'userDeleted', userId, deletedAt })),
-    ];
   }
 
   /**
@@ -179,26 +159,7 @@ export class RevocationStateRepository {
       }
       // The small reads below choose their own plans.
       await client.query('RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort');
-      const sessions = await client.query<[string, number]>({
-        text: `SELECT id::text, floor(extract(epoch FROM revoked_at) * 1000)::float8 FROM sessions WHERE revoked_at > $1`,
-        values: [horizon],
-        rowMode: 'array',
-      });
-      for (const [id, revokedAt] of sessions.rows) target.apply({ kind: 'sessions', ids: [id], revokedAt });
-      const users = await client.query<[string, number]>({
-        text: `SELECT id::text, floor(extract(epoch FROM tokens_valid_after) * 1000)::float8
-                 FROM users WHERE tokens_valid_after > $1`,
-        values: [horizon],
-        rowMode: 'array',
-      });
-      for (const [userId, validAfter] of users.rows) target.apply({ kind: 'user', userId, validAfter });
-      const deleted = await client.query<[string, number]>({
-        text: `SELECT user_id::text, floor(extract(epoch FROM deleted_at) * 1000)::float8
-                 FROM deleted_users WHERE deleted_at > $1`,
-        values: [horizon],
-        rowMode: 'array',
-      });
-      for (const [userId, deletedAt] of deleted.rows) target.apply({ kind: 'userDeleted', userId, deletedAt });
+      for (const event of await revocationsAfter(client, '$1::timestamptz', [horizon])) target.apply(event);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
@@ -211,4 +172,32 @@ export class RevocationStateRepository {
   private pool(): pg.Pool {
     return driverPool(this.dataSource);
   }
+}
+
+/**
+ * Sessions revoked, cut-offs set and users deleted after the instant `after` (an SQL expression
+ * over `values`): the part of the revocation state that a start loads within its horizon and a
+ * listener behind a backlog reads again for the last seconds. Three index range scans.
+ */
+async function revocationsAfter(
+  db: pg.Pool | pg.PoolClient,
+  after: string,
+  values: unknown[],
+): Promise<RevocationEvent[]> {
+  const read = (text: string) => db.query<[string, number]>({ text, values, rowMode: 'array' });
+  // One after the other: on a transaction's client, pg queues statements but warns of overlapping ones.
+  const sessions = await read(
+    `SELECT id::text, floor(extract(epoch FROM revoked_at) * 1000)::float8 FROM sessions WHERE revoked_at > ${after}`,
+  );
+  const users = await read(
+    `SELECT id::text, floor(extract(epoch FROM tokens_valid_after) * 1000)::float8 FROM users WHERE tokens_valid_after > ${after}`,
+  );
+  const deleted = await read(
+    `SELECT user_id::text, floor(extract(epoch FROM deleted_at) * 1000)::float8 FROM deleted_users WHERE deleted_at > ${after}`,
+  );
+  return [
+    ...sessions.rows.map(([id, revokedAt]): RevocationEvent => ({ kind: 'sessions', ids: [id], revokedAt })),
+    ...users.rows.map(([userId, validAfter]): RevocationEvent => ({ kind: 'user', userId, validAfter })),
+    ...deleted.rows.map(([userId, deletedAt]): RevocationEvent => ({ kind: 'userDeleted', userId, deletedAt })),
+  ];
 }

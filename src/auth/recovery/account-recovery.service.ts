@@ -5,7 +5,6 @@ import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { canonicalEmail } from '../accounts/email-address.js';
 import type { AccountTokenPurpose } from './account-token.entity.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
-import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { PasswordHasher } from '../common/password-hasher.interface.js';
@@ -15,7 +14,7 @@ import { emailVerificationMail, passwordResetMail } from '../mail/mail-templates
 import type { EntityManager } from 'typeorm';
 import { AccountTokenRepository, type RenderedMail, type TokenIssue } from './account-token.repository.js';
 import { OUTBOX_AAD } from '../mail/mail-outbox.service.js';
-import { type RateLimitDecision, RateLimitRepository } from '../throttling/rate-limit.repository.js';
+import { clientHits, type RateLimitDecision, RateLimitRepository } from '../throttling/rate-limit.repository.js';
 import { REVOCATION_REASONS, RevocationService } from '../revocation/revocation.service.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
@@ -153,23 +152,22 @@ export class AccountRecoveryService {
     };
   }
 
-  /** One count of a sliding window; 429 with Retry-After over the limit. */
   /**
    * Counts a request against the client's limit (`<flow>-ip`: an IPv4 address, an IPv6 /64) and,
    * for IPv6, its /48's (`<flow>-net`), in one step: a refused request spends neither.
    */
   private async hitClient(flow: string, now: Date, client: RecoveryClient): Promise<void> {
-    const windowSeconds = this.options.mailWindow;
-    const hits = [
-      { scope: `${flow}-ip`, key: throttleKey(client.ip), now, windowSeconds, max: this.options.mailMaxPerIp },
-    ];
-    const network = throttleNetworkKey(client.ip);
-    if (network) {
-      hits.push({ scope: `${flow}-net`, key: network, now, windowSeconds, max: this.options.mailMaxPerNetwork });
-    }
+    const hits = clientHits(
+      client.ip,
+      now,
+      this.options.mailWindow,
+      { scope: `${flow}-ip`, max: this.options.mailMaxPerIp },
+      { scope: `${flow}-net`, max: this.options.mailMaxPerNetwork },
+    );
     this.refuseUnless(await this.limits.hit(hits), now, client);
   }
 
+  /** One count of a sliding window; 429 with Retry-After over the limit. */
   private async hit(
     scope: string,
     key: string,

@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
-import { RateLimitRepository } from './rate-limit.repository.js';
+import { clientHits, RateLimitRepository } from './rate-limit.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export const PASSWORD_CHECK_SCOPE = 'password-check';
@@ -40,30 +39,26 @@ export class PasswordCheckBudgetService {
   /** Counts one check for this client; 429 with Retry-After (and no hashing) past the budget. */
   async spend(ip: string | null, userId: string | null): Promise<void> {
     const now = this.clock.now();
-    const key = throttleKey(ip);
     // IPv6: the client's /48 has a budget too (65,536 /64s would otherwise have one each).
-    const network = throttleNetworkKey(ip);
-    for (const counted of network ? [key, network] : [key]) {
-      const remembered = this.refusedUntil.get(counted);
+    const hits = clientHits(
+      ip,
+      now,
+      this.options.passwordChecksWindow,
+      { scope: PASSWORD_CHECK_SCOPE, max: this.options.passwordChecksMaxPerIp },
+      { scope: PASSWORD_CHECK_NETWORK_SCOPE, max: this.options.passwordChecksMaxPerNetwork },
+    );
+    for (const { key } of hits) {
+      const remembered = this.refusedUntil.get(key);
       if (remembered === undefined) continue;
       // Refused from memory without an event: the refusal that began it had one, and a client
       // hammering must not turn into one log line per request.
       if (remembered > now.getTime()) throw this.refusal(new Date(remembered), now);
-      this.refusedUntil.delete(counted);
-    }
-    const windowSeconds = this.options.passwordChecksWindow;
-    const hits = [{ scope: PASSWORD_CHECK_SCOPE, key, now, windowSeconds, max: this.options.passwordChecksMaxPerIp }];
-    if (network) {
-      const max = this.options.passwordChecksMaxPerNetwork;
-      hits.push({ scope: PASSWORD_CHECK_NETWORK_SCOPE, key: network, now, windowSeconds, max });
+      this.refusedUntil.delete(key);
     }
     const decision = await this.limits.hit(hits);
     if (decision.allowed) return;
     if (this.refusedUntil.size >= MAX_REMEMBERED_REFUSALS) this.refusedUntil.clear();
-    this.refusedUntil.set(
-      decision.scope === PASSWORD_CHECK_NETWORK_SCOPE ? (network as string) : key,
-      decision.unlocksAt.getTime(),
-    );
+    this.refusedUntil.set(decision.key, decision.unlocksAt.getTime());
     this.events.emit('login_throttled', {
       userId,
       ip,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
 import { limitReachedAt } from './login-failure.repository.js';
 
 export interface RateLimitHit {
@@ -13,8 +14,27 @@ export interface RateLimitHit {
   max: number;
 }
 
-/** Refused: which limit (`scope`) is full, and when it frees up. */
-export type RateLimitDecision = { allowed: true } | { allowed: false; unlocksAt: Date; scope: string };
+/** Refused: which limit (`scope`, for whom: `key`) is full, and when it frees up. */
+export type RateLimitDecision = { allowed: true } | { allowed: false; unlocksAt: Date; scope: string; key: string };
+
+/**
+ * The hits one request counts: its client's (an IPv4 address, an IPv6 /64) and, for IPv6, its
+ * /48's (65,536 /64s, what one site is usually given), each a scope and a limit of its own, in one
+ * window. Given together to RateLimitRepository.hit, a request refused by either counts against
+ * neither.
+ */
+export function clientHits(
+  ip: string | null,
+  now: Date,
+  windowSeconds: number,
+  client: { scope: string; max: number },
+  network: { scope: string; max: number },
+): RateLimitHit[] {
+  const hits = [{ scope: client.scope, key: throttleKey(ip), now, windowSeconds, max: client.max }];
+  const networkKey = throttleNetworkKey(ip);
+  if (networkKey) hits.push({ scope: network.scope, key: networkKey, now, windowSeconds, max: network.max });
+  return hits;
+}
 
 /** Sliding-window counters in PostgreSQL (table rate_limit_hits), shared by every instance. */
 @Injectable()
@@ -50,7 +70,7 @@ export class RateLimitRepository {
         const reachedAt = limitReachedAt(row.times, hit.max);
         if (reachedAt) {
           const unlocksAt = new Date(reachedAt.getTime() + hit.windowSeconds * 1000);
-          return { allowed: false, unlocksAt, scope: hit.scope };
+          return { allowed: false, unlocksAt, scope: hit.scope, key: hit.key };
         }
       }
       for (const hit of all) {

@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
-import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
-import { RateLimitRepository } from './rate-limit.repository.js';
+import { clientHits, RateLimitRepository } from './rate-limit.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export const REGISTER_SCOPE = 'register';
@@ -26,20 +25,13 @@ export class RegistrationThrottleService {
 
   async check(ip: string | null): Promise<void> {
     const now = this.clock.now();
-    const windowSeconds = this.options.registerWindow;
-    const hits = [
-      { scope: REGISTER_SCOPE, key: throttleKey(ip), now, windowSeconds, max: this.options.registerMaxPerIp },
-    ];
-    const network = throttleNetworkKey(ip);
-    if (network) {
-      hits.push({
-        scope: REGISTER_NETWORK_SCOPE,
-        key: network,
-        now,
-        windowSeconds,
-        max: this.options.registerMaxPerNetwork,
-      });
-    }
+    const hits = clientHits(
+      ip,
+      now,
+      this.options.registerWindow,
+      { scope: REGISTER_SCOPE, max: this.options.registerMaxPerIp },
+      { scope: REGISTER_NETWORK_SCOPE, max: this.options.registerMaxPerNetwork },
+    );
     const decision = await this.limits.hit(hits);
     if (decision.allowed) return;
     const wait = secondsUntil(decision.unlocksAt, now);

@@ -52,6 +52,14 @@ class BenchProbeController {
     };
   }
 
+  /** The server's CPU time so far (user + system, µs): a benchmark divides its growth by the requests served. */
+  @Public()
+  @Get('cpu')
+  cpu() {
+    const { user, system } = process.cpuUsage();
+    return { micros: user + system };
+  }
+
   @Public()
   @Post('purge')
   async runPurge() {

@@ -9,7 +9,8 @@
 # Without --durable the server runs as the tests' embedded one does (fsync and synchronous_commit
 # off); with it, as the benchmarks' embedded one does (PostgreSQL's defaults, max_connections=200),
 # so that timings compare. PG15_BIN overrides where the server binaries are (default
-# /usr/lib/postgresql/15/bin).
+# /usr/lib/postgresql/15/bin); PG15_EXTRA_SETTINGS adds server settings (e.g.
+# "-c shared_preload_libraries=pg_stat_statements" for npm run bench:writes's BENCH_STATEMENTS).
 set -euo pipefail
 
 settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
@@ -17,6 +18,7 @@ if [[ "${1:-}" == "--durable" ]]; then
   settings="-c max_connections=200"
   shift
 fi
+settings="$settings ${PG15_EXTRA_SETTINGS:-}"
 
 PG_BIN="${PG15_BIN:-/usr/lib/postgresql/15/bin}"
 for tool in initdb pg_ctl postgres; do

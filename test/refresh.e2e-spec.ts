@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { bearer, createTestApp, registerAndLogin, type TestAppWithDatabase } from './support/test-app.js';
-import { decode } from './support/tokens.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { decode, sign } from './support/tokens.js';
 
 const REVOKED = { statusCode: 401, message: 'Token has been revoked', error: 'Unauthorized' };
 const EXPIRED = { statusCode: 401, message: 'Token has expired', error: 'Unauthorized' };
@@ -122,6 +123,83 @@ describe('refresh-token rotation', () => {
     }
     t.clock.set(new Date(loginAt + 10_000_000));
     expect((await refresh(current).expect(401)).body).toEqual(EXPIRED);
+  });
+
+  it('names the session in each refresh token: its sign-in time and its end, as the row has them', async () => {
+    const user = await registerAndLogin(t.http);
+    const [session] = await t.dataSource.query('SELECT created_at, expires_at FROM sessions WHERE id = $1', [
+      user.sessionId,
+    ]);
+    const expectSession = (token: string) =>
+      expect(decode(token)).toMatchObject({
+        auth_time_ms: session.created_at.getTime(),
+        session_exp_ms: session.expires_at.getTime(),
+      });
+    expectSession(user.refreshToken);
+    t.clock.advance(5);
+    expectSession((await refresh(user.refreshToken).expect(200)).body.refreshToken);
+    // Access tokens do not carry the session's end.
+    expect(decode(user.accessToken)).not.toHaveProperty('session_exp_ms');
+  });
+
+  it('signs for the session as the database has it when the token says otherwise (a session ended earlier)', async () => {
+    const user = await registerAndLogin(t.http);
+    // An operator (or a later version) brings the session's end forward; the token still names the old one.
+    const end = new Date(t.clock.now().getTime() + 600_000);
+    await t.dataSource.query('UPDATE sessions SET expires_at = $2 WHERE id = $1', [user.sessionId, end]);
+    t.clock.advance(5);
+    const response = await refresh(user.refreshToken).expect(200);
+    expect(decode(response.body.refreshToken)).toMatchObject({
+      session_exp_ms: end.getTime(),
+      exp: Math.floor(end.getTime() / 1000),
+    });
+    expect((decode(response.body.accessToken).exp as number) * 1000).toBeLessThanOrEqual(end.getTime());
+    await refresh(response.body.refreshToken).expect(200);
+  });
+
+  it('still rotates a refresh token issued before tokens named their session’s end', async () => {
+    const user = await registerAndLogin(t.http);
+    const [session] = await t.dataSource.query('SELECT created_at FROM sessions WHERE id = $1', [user.sessionId]);
+    const nowMs = t.clock.now().getTime();
+    const iat = Math.floor(nowMs / 1000);
+    const older = sign({
+      sub: user.userId,
+      sid: user.sessionId,
+      jti: randomUUID(),
+      typ: 'refresh',
+      iat,
+      iat_ms: nowMs,
+      exp: iat + 3_600,
+      auth_time_ms: session.created_at.getTime(),
+    });
+    const hash = createHash('sha256').update(older).digest('hex');
+    await t.dataSource.query('UPDATE sessions SET refresh_token_hash = $2 WHERE id = $1', [user.sessionId, hash]);
+    t.clock.advance(5);
+    const response = await refresh(older).expect(200);
+    expect(decode(response.body.refreshToken)).toHaveProperty('session_exp_ms');
+    // The token it replaced, presented again after the grace, is reuse as ever.
+    t.clock.advance(11);
+    await refresh(older).expect(401);
+    await refresh(response.body.refreshToken).expect(401);
+  });
+
+  it('refuses a refresh token whose named session end comes before its own expiry', async () => {
+    const user = await registerAndLogin(t.http);
+    const claims = decode(user.refreshToken);
+    const forged = sign({ ...claims, session_exp_ms: (claims.exp as number) * 1000 - 1 });
+    const response = await refresh(forged).expect(401);
+    expect(response.body).toEqual({ statusCode: 401, message: 'Invalid token', error: 'Unauthorized' });
+  });
+
+  it('refuses an access token that names a session end (a refresh-token claim)', async () => {
+    const user = await registerAndLogin(t.http);
+    const claims = decode(user.accessToken);
+    const forged = sign({ ...claims, session_exp_ms: (claims.exp as number) * 1000 });
+    const response = await t.http
+      .get('/profile')
+      .set(...bearer(forged))
+      .expect(401);
+    expect(response.body).toEqual({ statusCode: 401, message: 'Invalid token', error: 'Unauthorized' });
   });
 
   it('refuses an access token sent to /auth/refresh', async () => {

@@ -14,6 +14,7 @@ import { deviceNameFromUserAgent } from '../sessions/device-name.js';
 import { SessionActivityService } from '../sessions/session-activity.service.js';
 import { SessionRepository } from '../sessions/session.repository.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
+import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
 import { TokenService } from '../tokens/token.service.js';
 import type { TokenPair } from './token-pair.interface.js';
 
@@ -102,33 +103,34 @@ export class AuthService {
    * Rotates a refresh token. The token just rotated out, presented within the reuse grace, gets a
    * plain 401 (a client racing itself); any other rotated-out token is taken as theft and ends the
    * whole session. New tokens carry the session's sign-in time, never a later one.
+   *
+   * A refresh token names its session's sign-in time and end (auth_time_ms, session_exp_ms): the
+   * next tokens are signed from those, and one conditional UPDATE, which checks them against the
+   * row too, rotates. Anything else (a token without them, or an UPDATE that changed nothing)
+   * reads the session and goes the careful way: rotate from the row, or explain the refusal.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const claims = await this.tokens.verifyFresh(refreshToken, TOKEN_TYPE_REFRESH);
+    const now = this.clock.now();
+    const presentedHash = TokenService.hash(refreshToken);
+    if (claims.auth_time_ms !== undefined && claims.session_exp_ms !== undefined) {
+      const signedFor = { createdAt: new Date(claims.auth_time_ms), expiresAt: new Date(claims.session_exp_ms) };
+      const rotated = await this.rotate(claims, signedFor, presentedHash, now, true);
+      if (rotated) return rotated;
+    }
     const found = await this.sessions.findWithUserCutoff(claims.sid);
     if (!found || found.session.userId !== claims.sub) throw new UnauthorizedException(AuthErrors.revoked);
     const { session } = found;
-
-    const now = this.clock.now();
-    const subject = { userId: claims.sub, sessionId: claims.sid, authenticatedAt: session.createdAt };
-    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt, now);
-    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt, now);
-    const presentedHash = TokenService.hash(refreshToken);
-    const rotated = await this.sessions.rotateRefreshToken({
-      sessionId: claims.sid,
-      userId: claims.sub,
-      presentedHash,
-      newHash: TokenService.hash(refresh.token),
-      newRefreshExpiresAt: refresh.expiresAt,
-      now,
-    });
-    if (rotated) {
-      this.activity.remember(claims.sid, now);
-      return this.pair(access.token, access.expiresAt, refresh.token, claims.sid, now);
-    }
+    const sameSession =
+      claims.session_exp_ms !== undefined &&
+      session.createdAt.getTime() === claims.auth_time_ms &&
+      session.expiresAt.getTime() === claims.session_exp_ms;
+    // The fast path above already tried this very rotation: the row as read now says why it failed.
+    const rotated = sameSession ? null : await this.rotate(claims, session, presentedHash, now, false);
+    if (rotated) return rotated;
 
     // Not rotated: find out why, from the state as it is now (another request may have rotated first).
-    const current = (await this.sessions.findWithUserCutoff(claims.sid)) ?? found;
+    const current = sameSession ? found : ((await this.sessions.findWithUserCutoff(claims.sid)) ?? found);
     if (current.session.revokedAt || isSignedInBefore(current.session.createdAt.getTime(), current.tokensValidAfter)) {
       throw new UnauthorizedException(AuthErrors.revoked);
     }
@@ -145,6 +147,35 @@ export class AuthService {
       this.events.emit('refresh_reuse_detected', { userId: claims.sub, sessionId: claims.sid });
     }
     throw new UnauthorizedException(AuthErrors.revoked);
+  }
+
+  /**
+   * Signs the next pair for the session (its sign-in time and end as given) and swaps the refresh
+   * token in one conditional UPDATE; null when nothing was rotated. `checkSession`: the UPDATE
+   * also requires the row's sign-in time and end to be the ones signed for.
+   */
+  private async rotate(
+    claims: AuthTokenClaims,
+    session: { createdAt: Date; expiresAt: Date },
+    presentedHash: string,
+    now: Date,
+    checkSession: boolean,
+  ): Promise<TokenPair | null> {
+    const subject = { userId: claims.sub, sessionId: claims.sid, authenticatedAt: session.createdAt };
+    const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt, now);
+    const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt, now);
+    const rotated = await this.sessions.rotateRefreshToken({
+      sessionId: claims.sid,
+      userId: claims.sub,
+      presentedHash,
+      newHash: TokenService.hash(refresh.token),
+      newRefreshExpiresAt: refresh.expiresAt,
+      now,
+      signedFor: checkSession ? { createdAt: session.createdAt, expiresAt: session.expiresAt } : undefined,
+    });
+    if (!rotated) return null;
+    this.activity.remember(claims.sid, now);
+    return this.pair(access.token, access.expiresAt, refresh.token, claims.sid, now);
   }
 
   async logout(user: AuthenticatedUser): Promise<void> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, EntityManager, Repository } from 'typeorm';
+import { driverPool } from '../common/driver-pool.js';
 import { SessionEntity } from './session.entity.js';
 
 /**
@@ -42,6 +43,11 @@ export interface RefreshRotation {
   newHash: string;
   newRefreshExpiresAt: Date;
   now: Date;
+  /**
+   * The session as the new tokens were signed for it (sign-in time and absolute end, from the
+   * presented token's claims, before any read): the row must match both, or nothing is rotated.
+   */
+  signedFor?: { createdAt: Date; expiresAt: Date };
 }
 
 export interface SessionWithUserCutoff {
@@ -102,10 +108,25 @@ export class SessionRepository {
   /**
    * Swaps the current refresh token for a new one in a single conditional UPDATE, so that of N
    * concurrent refreshes with one token exactly one wins. False when the presented token is not
-   * current, or the session or user no longer allows it.
+   * current, or the session or user no longer allows it, or (with `signedFor`) the session is not
+   * the one the new tokens were signed for. One round trip on the driver's pool: this is the
+   * whole database cost of a refresh.
    */
   async rotateRefreshToken(rotation: RefreshRotation): Promise<boolean> {
-    const result = await this.sessions.query(
+    const params: unknown[] = [
+      rotation.sessionId,
+      rotation.userId,
+      rotation.presentedHash,
+      rotation.newHash,
+      rotation.newRefreshExpiresAt,
+      rotation.now,
+    ];
+    let signedFor = '';
+    if (rotation.signedFor) {
+      params.push(rotation.signedFor.createdAt, rotation.signedFor.expiresAt);
+      signedFor = 'AND s.created_at = $7 AND s.expires_at = $8';
+    }
+    const result = await driverPool(this.dataSource).query(
       `UPDATE sessions s
           SET previous_refresh_token_hash = s.refresh_token_hash,
               refresh_token_hash = $4,
@@ -114,18 +135,10 @@ export class SessionRepository {
               last_used_at = $6
         WHERE s.id = $1 AND s.user_id = $2 AND s.refresh_token_hash = $3
           AND s.revoked_at IS NULL AND s.expires_at > $6 AND s.refresh_expires_at > $6
-          AND ${notCutOff('s')}
-        RETURNING s.id`,
-      [
-        rotation.sessionId,
-        rotation.userId,
-        rotation.presentedHash,
-        rotation.newHash,
-        rotation.newRefreshExpiresAt,
-        rotation.now,
-      ],
+          AND ${notCutOff('s')} ${signedFor}`,
+      params,
     );
-    return (result as unknown[][])[0].length === 1;
+    return result.rowCount === 1;
   }
 
   /**

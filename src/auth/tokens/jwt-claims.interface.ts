@@ -23,4 +23,11 @@ export interface AuthTokenClaims {
    * token that outlives it. Required in access tokens.
    */
   auth_time_ms: number;
+  /**
+   * Refresh tokens only: the session's absolute end (sessions.expires_at), in milliseconds. With
+   * `auth_time_ms` it lets a refresh sign the next tokens before it touches the database, and
+   * rotate in one conditional UPDATE that also checks both against the row. Absent from refresh
+   * tokens issued before it existed (their refresh reads the session first).
+   */
+  session_exp_ms?: number;
 }

@@ -27,7 +27,19 @@ interface VerifiedToken {
   /** The key that verified it: the entry is worth nothing once that key is revoked or gone. */
   kid: string;
 }
-const CLAIM_NAMES = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'iat_ms', 'exp', 'auth_time_ms', 'iss', 'aud']);
+const CLAIM_NAMES = new Set([
+  'sub',
+  'sid',
+  'jti',
+  'typ',
+  'iat',
+  'iat_ms',
+  'exp',
+  'auth_time_ms',
+  'session_exp_ms',
+  'iss',
+  'aud',
+]);
 
 export interface IssuedToken {
   token: string;
@@ -84,6 +96,8 @@ export class TokenService {
       exp,
       auth_time_ms: subject.authenticatedAt.getTime(),
     };
+    // A refresh token names its session's end: the next refresh can sign before it reads anything.
+    if (type === TOKEN_TYPE_REFRESH) payload.session_exp_ms = notAfter.getTime();
     if (this.options.issuer) payload.iss = this.options.issuer;
     if (this.options.audience) payload.aud = this.options.audience;
     const token = this.signingKey().sign(payload);
@@ -172,7 +186,17 @@ export class TokenService {
     // clock can change the answer.
     if (this.wellFormed.get(payload) === expectedType) return this.assertCurrent(payload as AuthTokenClaims);
     const claims = payload as Record<string, unknown>;
-    const { sub, sid, jti, typ, iat, iat_ms: iatMs, exp, auth_time_ms: authTimeMs } = claims;
+    const {
+      sub,
+      sid,
+      jti,
+      typ,
+      iat,
+      iat_ms: iatMs,
+      exp,
+      auth_time_ms: authTimeMs,
+      session_exp_ms: sessionExpMs,
+    } = claims;
     const wellFormed =
       Object.keys(claims).every((name) => CLAIM_NAMES.has(name)) &&
       typeof sub === 'string' &&
@@ -191,7 +215,12 @@ export class TokenService {
       // the sign-in time); access tokens live minutes and must carry it.
       (authTimeMs === undefined
         ? typ === TOKEN_TYPE_REFRESH
-        : Number.isSafeInteger(authTimeMs) && (authTimeMs as number) >= 0);
+        : Number.isSafeInteger(authTimeMs) && (authTimeMs as number) >= 0) &&
+      // Only refresh tokens name the session's end, and then it is a time the token does not outlive.
+      (sessionExpMs === undefined ||
+        (typ === TOKEN_TYPE_REFRESH &&
+          Number.isSafeInteger(sessionExpMs) &&
+          (sessionExpMs as number) >= (exp as number) * 1000));
     if (!wellFormed || typ !== expectedType) throw new UnauthorizedException(AuthErrors.invalid);
     // Written into every token when configured, and then required; never compared when not.
     if (this.options.issuer !== undefined && claims.iss !== this.options.issuer) {

@@ -52,12 +52,21 @@ class BenchProbeController {
     };
   }
 
+  /**
+   * Guarded by the global JwtAuthGuard, answering what GET /health answers: against /health with
+   * the same request bytes, the guard's own cost, without the user in the answer (npm run bench:writes).
+   */
+  @Get('guarded')
+  guarded(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
   /** The server's CPU time so far (user + system, µs): a benchmark divides its growth by the requests served. */
   @Public()
   @Get('cpu')
   cpu() {
     const { user, system } = process.cpuUsage();
-    return { micros: user + system };
+    return { micros: user + system, user, system };
   }
 
   @Public()

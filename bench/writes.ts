@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -40,8 +40,9 @@ const USERS = 128;
 /** Client addresses of the many-address logins (by X-Forwarded-For; the server trusts loopback). */
 const ADDRESSES = 16;
 const REFRESH_CHAINS = 32;
-/** Requests per measurement of the server's CPU time on Fastify. */
-const CPU_REQUESTS = 60_000;
+/** Requests per measurement of the server's CPU time on Fastify, and the rate they are sent at. */
+const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 30_000);
+const CPU_RATE = Number(process.env.BENCH_CPU_RATE ?? 6_000);
 const PGBENCH = join(process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin', 'pgbench');
 const HASH_RATE = join(dirname(fileURLToPath(import.meta.url)), 'hash-rate.js');
 const run = promisify(execFile);
@@ -57,6 +58,49 @@ const TARGETS = {
 
 function median(values: number[]): number {
   return percentile(values, 50);
+}
+
+/** CPU time (ms) of every PostgreSQL process of this machine so far (user + system), from /proc. */
+function postgresCpuMs(): number {
+  const tick = 10; // USER_HZ is 100 on Linux
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}
+
+/** The server's CPU time so far (ms, user + system, all its threads: the hash's too). */
+async function serverCpuMs(server: BenchServer): Promise<number> {
+  return ((await (await fetch(`${server.base}/bench/cpu`)).json()) as { micros: number }).micros / 1000;
+}
+
+/**
+ * Where a request's CPU time goes, in ms per request: the server (main thread and the hash's
+ * threads), PostgreSQL, and this load generator, over one measured run.
+ */
+async function cpuSplit(
+  server: BenchServer,
+  runLoad: () => Promise<Run>,
+): Promise<{ run: Run; server: number; postgres: number; generator: number }> {
+  const before = { server: await serverCpuMs(server), postgres: postgresCpuMs(), generator: process.cpuUsage() };
+  const result = await runLoad();
+  const generator = process.cpuUsage(before.generator);
+  const per = (ms: number) => ms / Math.max(1, result.total);
+  return {
+    run: result,
+    server: per((await serverCpuMs(server)) - before.server),
+    postgres: per(postgresCpuMs() - before.postgres),
+    generator: per((generator.user + generator.system) / 1000),
+  };
 }
 
 /** Bare argon2id verifications per second, `concurrency` at once, in a fresh process. */
@@ -98,31 +142,42 @@ function cannon(options: autocannon.Options): Promise<Run> {
   });
 }
 
-/** Correct logins round-robin over the users, from one address or from ADDRESSES of them. */
-function loginLoad(server: BenchServer, emails: string[], addresses: number, seconds: number): Promise<Run> {
-  let next = 0;
-  return cannon({
-    url: server.base,
-    connections: LOGIN_CONNECTIONS,
-    duration: seconds,
-    requests: [
-      {
-        method: 'POST',
-        path: '/auth/login',
-        setupRequest: (request) => {
-          const n = next++;
-          return {
-            ...request,
-            headers: {
-              'content-type': 'application/json',
-              'x-forwarded-for': `198.51.100.${(n % addresses) + 1}`,
-            },
-            body: JSON.stringify({ email: emails[n % emails.length], password: PASSWORD }),
-          };
-        },
-      },
-    ],
-  });
+/**
+ * Correct logins round-robin over the users, from one address or from `addresses` of them (by
+ * X-Forwarded-For). The requests are built once, so that the load generator, which shares the
+ * machine, costs as little as it can: one autocannon connection each, each walking the users
+ * from its own place (together on one account, they would fill its throttle: an attempt counts
+ * as a failure until it succeeds).
+ */
+async function loginLoad(server: BenchServer, emails: string[], addresses: number, seconds: number): Promise<Run> {
+  const requests = emails.map((email, n) => ({
+    method: 'POST' as const,
+    path: '/auth/login',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.${(n % addresses) + 1}` },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  }));
+  const step = Math.floor(requests.length / LOGIN_CONNECTIONS);
+  const runs = await Promise.all(
+    Array.from({ length: LOGIN_CONNECTIONS }, (_, c) =>
+      cannon({
+        url: server.base,
+        connections: 1,
+        duration: seconds,
+        requests: [...requests.slice(c * step), ...requests.slice(0, c * step)],
+      }),
+    ),
+  );
+  const sum = (pick: (run: Run) => number) => runs.reduce((total, run) => total + pick(run), 0);
+  return {
+    rps: sum((run) => run.rps),
+    p50: percentile(
+      runs.map((run) => run.p50),
+      50,
+    ),
+    non2xx: sum((run) => run.non2xx),
+    errors: sum((run) => run.errors),
+    total: sum((run) => run.total),
+  };
 }
 
 interface Chain {
@@ -190,22 +245,38 @@ class RefreshChains {
   }
 }
 
-/** The server's CPU time per request (µs) over CPU_REQUESTS requests, and their rate. */
-async function cpuPerRequest(server: BenchServer, path: string, token: string): Promise<{ cpu: number; rps: number }> {
-  const cpu = async () => ((await (await fetch(`${server.base}/bench/cpu`)).json()) as { micros: number }).micros;
+/**
+ * The server's CPU time per request (µs: all of it, and its user-space part) over CPU_REQUESTS
+ * requests sent at CPU_RATE per second, and the rate they were served at. At a rate both routes
+ * sustain, server and load generator wait for each other alike on both: flat out, the slower
+ * route leaves the generator idle, and every answer then pays for waking it (kernel time that
+ * has nothing to do with the route).
+ */
+async function cpuPerRequest(
+  server: BenchServer,
+  path: string,
+  token: string,
+): Promise<{ cpu: number; user: number; rps: number }> {
+  const cpu = async () => (await (await fetch(`${server.base}/bench/cpu`)).json()) as { micros: number; user: number };
   const before = await cpu();
   const started = performance.now();
   const result = await cannon({
     url: `${server.base}${path}`,
     connections: 20,
     amount: CPU_REQUESTS,
+    overallRate: CPU_RATE,
     headers: { authorization: `Bearer ${token}` },
   });
   const seconds = (performance.now() - started) / 1000;
   const after = await cpu();
-  if (result.non2xx > 0 || result.errors > 0)
+  if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { cpu: (after - before) / result.total, rps: result.total / seconds };
+  }
+  return {
+    cpu: (after.micros - before.micros) / result.total,
+    user: (after.user - before.user) / result.total,
+    rps: result.total / seconds,
+  };
 }
 
 async function main(): Promise<void> {
@@ -273,11 +344,19 @@ async function main(): Promise<void> {
         const same = ok('login, one address', await loginLoad(express, emails, 1, SECONDS));
         add('login same', same.rps);
         add('login same p50', same.p50);
-        const many = ok('login, many addresses', await loginLoad(express, emails, ADDRESSES, SECONDS));
+        const split = await cpuSplit(express, () => loginLoad(express, emails, ADDRESSES, SECONDS));
+        const many = ok('login, many addresses', split.run);
         add('login many', many.rps);
+        add('login cpu server', split.server);
+        add('login cpu postgres', split.postgres);
+        add('login cpu generator', split.generator);
       }
       if (PHASES.has('refresh')) {
-        const refresh = await chains.load(SECONDS);
+        const split = await cpuSplit(express, () => chains.load(SECONDS));
+        const refresh = split.run;
+        add('refresh cpu server', split.server);
+        add('refresh cpu postgres', split.postgres);
+        add('refresh cpu generator', split.generator);
         // Refused refreshes are only the ones cut off by the end of a run (at most one per chain).
         if (refresh.errors > 0 || refresh.non2xx > REFRESH_CHAINS) {
           throw new Error(`refresh: ${refresh.errors} errors, ${refresh.non2xx} non-2xx of ${refresh.total}`);
@@ -289,6 +368,11 @@ async function main(): Promise<void> {
       if (PHASES.has('fastify')) {
         const health = await cpuPerRequest(fastify, '/health', accessToken);
         const profile = await cpuPerRequest(fastify, '/profile', accessToken);
+        const guarded = await cpuPerRequest(fastify, '/bench/guarded', accessToken);
+        add('fastify guarded cpu', guarded.cpu);
+        add('fastify health user', health.user);
+        add('fastify profile user', profile.user);
+        add('fastify guarded user', guarded.user);
         add('fastify health cpu', health.cpu);
         add('fastify profile cpu', profile.cpu);
         add('fastify health rps', health.rps);

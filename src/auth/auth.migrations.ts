@@ -8,6 +8,7 @@ import { AddAccountRecovery1764600000000 } from '../../migrations/1764600000000-
 import { CanonicalEmails1765000000000 } from '../../migrations/1765000000000-CanonicalEmails.js';
 import { PrioritiseMailOutbox1765200000000 } from '../../migrations/1765200000000-PrioritiseMailOutbox.js';
 import { RevokeSigningKeys1765100000000 } from '../../migrations/1765100000000-RevokeSigningKeys.js';
+import { AdmitPasswordChecks1765300000000 } from '../../migrations/1765300000000-AdmitPasswordChecks.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
 export const AUTH_MIGRATIONS = [
@@ -21,6 +22,7 @@ export const AUTH_MIGRATIONS = [
   CanonicalEmails1765000000000,
   RevokeSigningKeys1765100000000,
   PrioritiseMailOutbox1765200000000,
+  AdmitPasswordChecks1765300000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
 export { HardenAccounts1764200000000 };
@@ -30,3 +32,4 @@ export { AddAccountRecovery1764600000000 };
 export { CanonicalEmails1765000000000 };
 export { RevokeSigningKeys1765100000000 };
 export { PrioritiseMailOutbox1765200000000 };
+export { AdmitPasswordChecks1765300000000 };

@@ -36,6 +36,7 @@ import type { AuthModuleOptions } from './auth-module-options.interface.js';
 import { JwtStrategy } from './tokens/jwt.strategy.js';
 import { LoginThrottleService } from './throttling/login-throttle.service.js';
 import { Argon2PasswordHasher } from './common/password-hasher.provider.js';
+import { PasswordCheckRepository } from './throttling/password-check.repository.js';
 import { PurgeService } from './purge/purge.service.js';
 import { LoginFailureRepository } from './throttling/login-failure.repository.js';
 import { PurgeRepository } from './purge/purge.repository.js';
@@ -137,6 +138,7 @@ import { TokenService } from './tokens/token.service.js';
     RevocationStateRepository,
     PurgeRepository,
     LoginFailureRepository,
+    PasswordCheckRepository,
     RateLimitRepository,
   ],
   // What a host may inject (src/auth/index.ts exports these classes); the rest is internal.

@@ -4,7 +4,9 @@ import { AuthErrors, PASSWORD_HASHER } from '../auth.constants.js';
 import type { ClientInfo } from '../common/client-info.js';
 import type { PasswordHasher } from '../common/password-hasher.interface.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
-import { LoginThrottleService } from '../throttling/login-throttle.service.js';
+import { type LoginAttempt, LoginThrottleService } from '../throttling/login-throttle.service.js';
+import { type CheckedAccount, PasswordCheckRepository } from '../throttling/password-check.repository.js';
+import { canonicalEmail } from './email-address.js';
 import { PasswordCheckBudgetService } from '../throttling/password-check-budget.service.js';
 import type { UserEntity } from './user.entity.js';
 import { UserRepository } from './user.repository.js';
@@ -24,30 +26,45 @@ export class PasswordCheckService implements OnModuleInit {
     private readonly users: UserRepository,
     private readonly throttle: LoginThrottleService,
     private readonly budget: PasswordCheckBudgetService,
+    private readonly admissions: PasswordCheckRepository,
     private readonly events: SecurityEventsService,
     @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
   ) {}
 
-  /** The user of this email when the password is theirs; 401 `Invalid email or password` otherwise. */
-  async login(email: string, password: string, client: ClientInfo): Promise<UserEntity> {
-    await this.budget.spend(client.ip, null);
-    const user = await this.users.findByEmail(email);
-    const attempt = await this.throttle.begin(email, client.ip, user?.id ?? null);
+  /**
+   * The account of this email when the password is theirs, with the attempt (whose failures a
+   * success clears: the caller does, with the session it opens); 401 `Invalid email or password`
+   * otherwise. One transaction before the hash spends the client's budget, records the attempt
+   * and reads the account (PasswordCheckRepository.admit).
+   */
+  async login(
+    email: string,
+    password: string,
+    client: ClientInfo,
+  ): Promise<{ user: CheckedAccount; attempt: LoginAttempt }> {
+    const hits = this.budget.hitsFor(client.ip);
+    const limits = this.throttle.limitsFor(email, client.ip);
+    const admission = await this.admissions.admit(hits, limits, canonicalEmail(email));
+    this.budget.judge(admission.budget, client.ip, null);
+    const user = admission.account;
+    const attempt = this.throttle.judge(admission.attempt, limits, client.ip, user?.id ?? null);
     const valid = await this.hasher.verify(user?.passwordHash ?? (await this.getDummyHash()), password);
     if (!user || !valid) {
       this.events.emit('login_failed', { userId: user?.id ?? null, ip: client.ip, reason: 'bad_credentials' });
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }
-    await attempt.succeeded();
-    return user;
+    return { user, attempt };
   }
 
   /** The signed-in user, when this is their password; 401 `Current password is incorrect` otherwise. */
   async current(userId: string, password: string, client: ClientInfo): Promise<UserEntity> {
     const found = await this.users.findById(userId);
     if (!found) throw new UnauthorizedException(AuthErrors.revoked);
-    await this.budget.spend(client.ip, found.id);
-    const attempt = await this.throttle.begin(found.email, client.ip, found.id);
+    const hits = this.budget.hitsFor(client.ip);
+    const limits = this.throttle.limitsFor(found.email, client.ip);
+    const admission = await this.admissions.admit(hits, limits, null);
+    this.budget.judge(admission.budget, client.ip, found.id);
+    const attempt = this.throttle.judge(admission.attempt, limits, client.ip, found.id);
     if (!(await this.hasher.verify(found.passwordHash, password))) {
       this.events.emit('login_failed', { userId: found.id, ip: client.ip, reason: 'wrong_current_password' });
       throw new UnauthorizedException(AuthErrors.wrongCurrentPassword);

@@ -8,3 +8,26 @@ import type { DataSource } from 'typeorm';
 export function driverPool(dataSource: DataSource): pg.Pool {
   return (dataSource.driver as unknown as { master: pg.Pool }).master;
 }
+
+/**
+ * Runs `work` in a transaction on one client of the driver's pool: BEGIN, the work, COMMIT, or
+ * ROLLBACK when it throws. A client whose connection failed is discarded, not handed back.
+ */
+export async function inDriverTransaction<T>(
+  dataSource: DataSource,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await driverPool(dataSource).connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

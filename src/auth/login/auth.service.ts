@@ -44,9 +44,10 @@ export class AuthService {
    * commits meanwhile leaves no session behind.
    */
   async login(email: string, password: string, deviceName: string | null, client: ClientInfo): Promise<TokenPair> {
-    const user = await this.passwords.login(email, password, client);
+    const { user, attempt } = await this.passwords.login(email, password, client);
     // Said only once the password was right, as a suspension is.
     if (this.options.requireVerifiedEmail && !user.emailVerifiedAt) {
+      await attempt.succeeded();
       this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'email_not_verified' });
       throw new ForbiddenException(AuthErrors.emailNotVerified);
     }
@@ -55,41 +56,54 @@ export class AuthService {
     const sessionId = randomUUID();
     const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
     let endedByCap: RevocationEvent[] = [];
-    const pair = await this.sessions.openWithVerifiedPassword(
-      {
-        id: sessionId,
-        userId: user.id,
-        verifiedPasswordHash: user.passwordHash,
-        deviceName: truncateCodePoints(
-          deviceName?.trim() || deviceNameFromUserAgent(client.userAgent),
-          MAX_DEVICE_NAME_CHARS,
-        ),
-        userAgent: client.userAgent,
-        ip: client.ip,
-        now,
-        expiresAt: sessionEnd,
-      },
-      (signedInAt, suspendedUntil) => {
-        if (suspendedUntil && suspendedUntil > now) {
-          this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
-          throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
-        }
-        const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt };
-        const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
-        const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);
-        return {
-          refreshTokenHash: TokenService.hash(refresh.token),
-          refreshExpiresAt: refresh.expiresAt,
-          value: this.pair(access.token, access.expiresAt, refresh.token, sessionId, now),
-        };
-      },
-      // The least recently used sessions past maxSessionsPerUser end with this login's commit.
-      async (manager) => {
-        endedByCap = await this.revocation.endSessionsOverCapIn(manager, user.id, sessionId, now);
-      },
-    );
+    const pair = await this.sessions
+      .openWithVerifiedPassword(
+        {
+          id: sessionId,
+          userId: user.id,
+          verifiedPasswordHash: user.passwordHash,
+          deviceName: truncateCodePoints(
+            deviceName?.trim() || deviceNameFromUserAgent(client.userAgent),
+            MAX_DEVICE_NAME_CHARS,
+          ),
+          userAgent: client.userAgent,
+          ip: client.ip,
+          now,
+          expiresAt: sessionEnd,
+          // The right password clears the account's failures from this client, with the session.
+          clearFailures: attempt.failures,
+        },
+        (signedInAt, suspendedUntil) => {
+          if (suspendedUntil && suspendedUntil > now) {
+              this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
+            throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
+          }
+          const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt };
+          const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
+          const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);
+          return {
+            refreshTokenHash: TokenService.hash(refresh.token),
+            refreshExpiresAt: refresh.expiresAt,
+            value: this.pair(access.token, access.expiresAt, refresh.token, sessionId, now),
+          };
+        },
+        {
+          // The least recently used sessions past maxSessionsPerUser end with this login's commit.
+          maxLive: this.options.maxSessionsPerUser,
+          overCap: async (manager) => {
+            endedByCap = await this.revocation.endSessionsOverCapIn(manager, user.id, sessionId, now);
+          },
+        },
+      )
+      .catch(async (error: unknown) => {
+        // The password was right (a suspension, or no session could be written): its failures are
+        // cleared all the same, as they were before the session was attempted.
+        await attempt.succeeded().catch(() => undefined);
+        throw error;
+      });
     if (!pair) {
       // The password changed (or the account went) between the check and the session.
+      await attempt.succeeded();
       this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'password_changed_meanwhile' });
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }

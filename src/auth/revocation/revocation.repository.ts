@@ -5,6 +5,7 @@ import { notCutOff } from '../sessions/session.repository.js';
 import { NotificationRepository } from '../notifications/notification.repository.js';
 import { encodeEvent, type RevocationEvent, splitForNotify } from './revocation-events.js';
 import { USER_CUTOFF_HOOKS, type UserCutoffHook } from './user-cutoff-hooks.js';
+import { userSessionsLock } from './user-sessions-lock.js';
 
 export interface UserCutoff {
   tokensValidAfter: Date;
@@ -248,12 +249,9 @@ export class RevocationRepository {
   }
 }
 
-/**
- * The per-user turn that statements ending several sessions of one user take (the session cap,
- * signing out every other device): one at a time, they never lock the same rows in two orders.
- */
+/** The user's turn for ending several of their sessions (userSessionsLock). */
 async function lockUserSessions(manager: EntityManager, userId: string): Promise<void> {
-  await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('session-cap:' || $1, 0))`, [userId]);
+  await manager.query(`SELECT ${userSessionsLock('$1')}`, [userId]);
 }
 
 /** Revokes the user's sessions that are still live, but one; the event that announces them (none if none were). */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { driverPool } from '../common/driver-pool.js';
+import { userSessionsLock } from '../revocation/user-sessions-lock.js';
 import { SessionEntity } from './session.entity.js';
 
 /**
@@ -27,6 +28,8 @@ export interface SessionRequest {
   /** The module's clock, for last_used_at. */
   now: Date;
   expiresAt: Date;
+  /** The login's failures from this client, cleared when the session is written (LoginAttempt.failures). */
+  clearFailures?: { accountKey: string; ip: string };
 }
 
 /** What the caller signs once the sign-in time is known: the refresh token goes into the row. */
@@ -63,30 +66,41 @@ export class SessionRepository {
   ) {}
 
   /**
-   * Opens a session for a password just verified, in one transaction: the user's row is locked
-   * (FOR SHARE) only if it still has that very password hash, so a password change, a deletion or
-   * a cut-off committed meanwhile either happens before (no row: null) or waits for this session
-   * to exist and then ends it. The sign-in time is the database's clock, the clock of every
-   * cut-off. `sign` gets it and the user's suspension, and may throw (then nothing is written).
-   * `afterInsert` runs in the same transaction once the session row is written (the session cap).
+   * Opens a session for a password just verified, in one transaction of four round trips: the
+   * user's row is locked (FOR SHARE) only if it still has that very password hash, so a password
+   * change, a deletion or a cut-off committed meanwhile either happens before (no row: null) or
+   * waits for this session to exist and then ends it. The sign-in time is the database's clock,
+   * the clock of every cut-off. `sign` gets it and the user's suspension, and may throw (then
+   * nothing is written). The session is written, the login's failures cleared and the user's
+   * live sessions counted in one statement, under the user's turn for the session cap
+   * (userSessionsLock), taken after the row lock; `overCap` runs in the same transaction when
+   * there are more than `maxLive` with this one (the cap ends the least recently used).
    */
   async openWithVerifiedPassword<T>(
     request: SessionRequest,
     sign: (signedInAt: Date, suspendedUntil: Date | null) => SignedSession<T>,
-    afterInsert?: (manager: EntityManager) => Promise<void>,
+    cap?: { maxLive: number; overCap: (manager: EntityManager) => Promise<void> },
   ): Promise<T | null> {
     return this.dataSource.transaction(async (manager) => {
       const [user] = (await manager.query(
-        `SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
-           FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE`,
+        `WITH account AS MATERIALIZED (
+           SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
+             FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE)
+         SELECT signed_in_at, suspended_until, ${userSessionsLock('$1')} FROM account`,
         [request.userId, request.verifiedPasswordHash],
       )) as Array<{ signed_in_at: Date; suspended_until: Date | null }>;
       if (!user) return null;
       const signed = sign(user.signed_in_at, user.suspended_until);
-      await manager.query(
-        `INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
-                               refresh_token_hash, refresh_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      const [{ live }] = (await manager.query(
+        `WITH opened AS (
+           INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
+                                 refresh_token_hash, refresh_expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)),
+         cleared AS (DELETE FROM login_failures WHERE account_key = $11 AND ip = $12)
+         -- The session just written is not seen here (one statement): it is the one more.
+         SELECT count(*)::int + 1 AS live FROM sessions s
+          WHERE s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $7 AND s.refresh_expires_at > $7
+            AND ${notCutOff('s')}`,
         [
           request.id,
           request.userId,
@@ -98,9 +112,11 @@ export class SessionRepository {
           request.expiresAt,
           signed.refreshTokenHash,
           signed.refreshExpiresAt,
+          request.clearFailures?.accountKey ?? null,
+          request.clearFailures?.ip ?? null,
         ],
-      );
-      if (afterInsert) await afterInsert(manager);
+      )) as Array<{ live: number }>;
+      if (cap && live > cap.maxLive) await cap.overCap(manager);
       return signed.value;
     });
   }

@@ -8,6 +8,7 @@ import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js'
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import { LoginFailureRepository } from './login-failure.repository.js';
+import { type AttemptDecision, type AttemptLimits, PasswordCheckRepository } from './password-check.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 /** 429 with the seconds to wait, which the module's filter also puts in `Retry-After`. */
@@ -18,6 +19,8 @@ export class LoginThrottledException extends TooManyRequestsException {
 }
 
 export interface LoginAttempt {
+  /** The account's failures from this client: what a success clears (also inside a login's session transaction). */
+  failures: { accountKey: string; ip: string };
   /** Call when the password was right: clears the account's failures from this client. */
   succeeded(): Promise<void>;
 }
@@ -34,6 +37,7 @@ export interface LoginAttempt {
 export class LoginThrottleService {
   constructor(
     private readonly failures: LoginFailureRepository,
+    private readonly admissions: PasswordCheckRepository,
     private readonly events: SecurityEventsService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
@@ -44,23 +48,33 @@ export class LoginThrottleService {
    * only labels the security event.
    */
   async begin(email: string, ip: string | null, userId: string | null = null): Promise<LoginAttempt> {
+    const limits = this.limitsFor(email, ip);
+    const { attempt } = await this.admissions.admit([], limits, null);
+    return this.judge(attempt, limits, ip, userId);
+  }
+
+  /** The limits of an attempt on this account from this client, now. */
+  limitsFor(email: string, ip: string | null): AttemptLimits {
     const now = this.clock.now();
-    const accountKey = LoginThrottleService.accountKey(email);
-    const client = throttleKey(ip);
-    const decision = await this.failures.beginAttempt({
-      accountKey,
-      ip: client,
+    return {
+      accountKey: LoginThrottleService.accountKey(email),
+      ip: throttleKey(ip),
       now,
       windowStart: new Date(now.getTime() - this.options.loginLockoutWindow * 1000),
       maxPerAccount: this.options.loginMaxFailedAttempts,
       maxPerIp: this.options.loginMaxFailedAttemptsPerIp,
       maxPerAccountOverall: this.options.loginMaxFailedAttemptsPerAccount,
-    });
+    };
+  }
+
+  /** The attempt, when the database admitted it; LoginThrottledException (and its event) when not. */
+  judge(decision: AttemptDecision, limits: AttemptLimits, ip: string | null, userId: string | null): LoginAttempt {
     if (!decision.allowed) {
       this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
-      throw new LoginThrottledException(secondsUntil(decision.unlocksAt, now));
+      throw new LoginThrottledException(secondsUntil(decision.unlocksAt, limits.now));
     }
-    return { succeeded: () => this.failures.resetAccount(accountKey, client) };
+    const failures = { accountKey: limits.accountKey, ip: limits.ip };
+    return { failures, succeeded: () => this.failures.resetAccount(failures.accountKey, failures.ip) };
   }
 
   /** One key per address in all its spellings (canonicalEmail), like the account it names. */

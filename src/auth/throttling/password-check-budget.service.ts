@@ -4,7 +4,7 @@ import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { secondsUntil, TooManyRequestsException } from '../common/exceptions.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
-import { clientHits, RateLimitRepository } from './rate-limit.repository.js';
+import { clientHits, type RateLimitDecision, type RateLimitHit } from './rate-limit.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export const PASSWORD_CHECK_SCOPE = 'password-check';
@@ -30,16 +30,18 @@ export class PasswordCheckBudgetService {
   private readonly refusedUntil = new Map<string, number>();
 
   constructor(
-    private readonly limits: RateLimitRepository,
     private readonly events: SecurityEventsService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
-  /** Counts one check for this client; 429 with Retry-After (and no hashing) past the budget. */
-  async spend(ip: string | null, userId: string | null): Promise<void> {
+  /**
+   * The hits one check counts for this client: its address and, for IPv6, its /48 (65,536 /64s
+   * would otherwise have a budget each). Refused from memory, before anything is read, while the
+   * database's last refusal of this client holds.
+   */
+  hitsFor(ip: string | null): RateLimitHit[] {
     const now = this.clock.now();
-    // IPv6: the client's /48 has a budget too (65,536 /64s would otherwise have one each).
     const hits = clientHits(
       ip,
       now,
@@ -55,7 +57,11 @@ export class PasswordCheckBudgetService {
       if (remembered > now.getTime()) throw this.refusal(new Date(remembered), now);
       this.refusedUntil.delete(key);
     }
-    const decision = await this.limits.hit(hits);
+    return hits;
+  }
+
+  /** Nothing when the database counted the check (PasswordCheckRepository.admit); 429 with Retry-After when it refused. */
+  judge(decision: RateLimitDecision, ip: string | null, userId: string | null): void {
     if (decision.allowed) return;
     if (this.refusedUntil.size >= MAX_REMEMBERED_REFUSALS) this.refusedUntil.clear();
     this.refusedUntil.set(decision.key, decision.unlocksAt.getTime());
@@ -64,7 +70,7 @@ export class PasswordCheckBudgetService {
       ip,
       reason: decision.scope === PASSWORD_CHECK_NETWORK_SCOPE ? 'password_checks_network' : 'password_checks',
     });
-    throw this.refusal(decision.unlocksAt, now);
+    throw this.refusal(decision.unlocksAt, this.clock.now());
   }
 
   private refusal(unlocksAt: Date, now: Date): TooManyRequestsException {

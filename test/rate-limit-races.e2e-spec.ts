@@ -19,13 +19,14 @@ describe('rate limits hold under concurrent requests, on two instances', () => {
   // The module's defaults, which the example app keeps: mails per client and per address.
   const MAIL_MAX_PER_IP = 20;
   const MAIL_MAX_PER_EMAIL = 5;
+  const PASSWORD_CHECKS_MAX = 4;
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
     database = await createTestDatabase();
     const clock = new FakeClock();
-    const config = { registerMaxPerIp: REGISTER_MAX };
+    const config = { registerMaxPerIp: REGISTER_MAX, passwordChecksMaxPerIp: PASSWORD_CHECKS_MAX };
     a = await startApp(database.url, { clock, config });
     b = await startApp(database.url, { clock, config });
   });
@@ -58,6 +59,14 @@ describe('rate limits hold under concurrent requests, on two instances', () => {
       .post('/auth/password/reset')
       .set('X-Forwarded-For', ip)
       .send({ token: randomBytes(32).toString('base64url'), newPassword: 'a brand new passphrase' })
+      .then((response) => response);
+
+  /** A login with a wrong password for an unknown address: 401 when checked, 429 when the budget refuses. */
+  const login = (app: TestApp, ip: string) =>
+    app.http
+      .post('/auth/login')
+      .set('X-Forwarded-For', ip)
+      .send({ email: uniqueEmail('nobody'), password: 'a wrong guess' })
       .then((response) => response);
 
   /** Connections of the database waiting for an advisory lock. */
@@ -214,6 +223,38 @@ describe('rate limits hold under concurrent requests, on two instances', () => {
 
     it('random timing, 5 rounds of 24 guessed tokens at once from one client: exactly 20 checked (400) in every round', async () => {
       await randomRounds(5, 24, MAIL_MAX_PER_IP, 400, (app, ip) => reset(app, ip), newClient);
+    });
+  });
+
+  describe(`password checks per client (passwordChecksMaxPerIp ${PASSWORD_CHECKS_MAX})`, () => {
+    // The admission is one call of auth_admit_password_check: its lock cannot be held from here
+    // in the middle, so a transaction of the test's own holds the client's key instead.
+    it('counts under the client’s lock: a check waits while another transaction holds it, then is counted', async () => {
+      const ip = newClient();
+      const holder = await a.dataSource.createQueryRunner();
+      await holder.connect();
+      try {
+        await holder.startTransaction();
+        await holder.query(`SELECT pg_advisory_xact_lock(hashtextextended('rate-limit:password-check:' || $1, 0))`, [
+          ip,
+        ]);
+        let answered = false;
+        const pending = login(b, ip).then((response) => {
+          answered = true;
+          return response;
+        });
+        await eventually(async () => answered || (await advisoryWaits()) === 1, 5_000);
+        expect(answered).toBe(false);
+        await holder.commitTransaction();
+        expect((await pending).status).toBe(401);
+      } finally {
+        if (holder.isTransactionActive) await holder.rollbackTransaction();
+        await holder.release();
+      }
+    });
+
+    it('random timing, 4 rounds of 10 logins at once from one client: exactly 4 checked (401) in every round', async () => {
+      await randomRounds(4, 10, PASSWORD_CHECKS_MAX, 401, (app, ip) => login(app, ip), newClient);
     });
   });
 });

@@ -1,6 +1,7 @@
 import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { calculateJwkThumbprint, compactVerify, importJWK } from 'jose';
+import jsonwebtoken from 'jsonwebtoken';
 import { readCompactJws } from './jws.js';
 import { KeyDecryptionError, KeyEncryption } from './key-encryption.js';
 import { generateKey, keyFromSecretOption, keyFromStorage, SigningKey, type SigningAlgorithm } from './signing-key.js';
@@ -42,6 +43,18 @@ describe('SigningKey', () => {
     const { payload } = await compactVerify(key.sign(claims), await importJWK(jwk as never, algorithm));
     expect(JSON.parse(Buffer.from(payload).toString())).toEqual(claims);
   });
+
+  it.each(['HS256', 'HS384', 'HS512'] as const)(
+    '%s: signs the very token jsonwebtoken signs, and jsonwebtoken verifies it (third parties keep working)',
+    (algorithm) => {
+      const secret = Buffer.from(`a secret long enough for every HMAC here, ${algorithm}!!`.repeat(2));
+      const key = keyFromStorage('kid-1', algorithm, null, secret, 0);
+      const payload = { sub: 'someone', iat: 1_700_000_000, exp: 1_700_000_900, auth_time_ms: 1_699_999_999_123 };
+      const token = key.sign(payload);
+      expect(token).toBe(jsonwebtoken.sign(payload, secret, { algorithm, keyid: 'kid-1' }));
+      expect(jsonwebtoken.verify(token, secret, { algorithms: [algorithm], ignoreExpiration: true })).toEqual(payload);
+    },
+  );
 
   it('accepts one encoding of a signature only: canonical base64url, and the low s of ECDSA', () => {
     for (const algorithm of ['EdDSA', 'ES256'] as const) {

@@ -14,11 +14,15 @@ import {
 import { JwtService } from '@nestjs/jwt';
 
 /**
- * HMAC tokens are signed and checked by @nestjs/jwt (jsonwebtoken), as before keys had ids;
- * jsonwebtoken knows no EdDSA, so asymmetric tokens are signed and checked with node:crypto
- * directly. Either way the key is chosen by `kid` and pins the algorithm before any check.
+ * HMAC tokens are checked by @nestjs/jwt (jsonwebtoken), as before keys had ids, and signed with
+ * node:crypto directly: one HMAC over the header (encoded once per key) and the payload, the very
+ * bytes jsonwebtoken wrote (same header fields in the same order), without its per-call option
+ * merging and claim validation, which cost a login or a refresh more than the HMAC itself.
+ * jsonwebtoken knows no EdDSA, so asymmetric tokens are signed and checked with node:crypto.
+ * Either way the key is chosen by `kid` and pins the algorithm before any check.
  */
 const hmacJwt = new JwtService();
+const HMAC_HASHES: Record<HmacAlgorithm, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 
 import {
   isAsymmetric,
@@ -81,15 +85,10 @@ export class SigningKey {
   /** Signs a claim set (compact JWS, RFC 7515), with this key's algorithm and kid in the header. */
   sign(payload: object): string {
     if (!this.signKey) throw new Error(`Key ${this.kid} cannot sign on this instance`);
-    if (!isAsymmetric(this.algorithm)) {
-      // (@nestjs/jwt's types say string | Buffer; jsonwebtoken 9 takes the KeyObject.)
-      return hmacJwt.sign(payload as Record<string, unknown>, {
-        algorithm: this.algorithm,
-        privateKey: this.signKey as unknown as Buffer,
-        keyid: this.kid,
-      });
-    }
     const input = `${this.encodedHeader}.${base64url(JSON.stringify(payload))}`;
+    if (!isAsymmetric(this.algorithm)) {
+      return `${input}.${createHmac(HMAC_HASHES[this.algorithm], this.signKey).update(input).digest('base64url')}`;
+    }
     return `${input}.${this.signature(input).toString('base64url')}`;
   }
 

@@ -10,6 +10,28 @@ export function driverPool(dataSource: DataSource): pg.Pool {
 }
 
 /**
+ * What a repository needs of a transaction to run statements in it: TypeORM's EntityManager has
+ * it, and so has driverStatements() over a client of the driver's pool. Results as TypeORM's
+ * `query` gives them: the rows, or for UPDATE and DELETE `[rows, rowCount]`.
+ */
+export interface TransactionStatements {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as TypeORM's EntityManager.query
+  query<T = any>(query: string, parameters?: unknown[]): Promise<T>;
+}
+
+/** A pool client as TransactionStatements, with TypeORM's result shapes (see there). */
+export function driverStatements(client: pg.PoolClient): TransactionStatements {
+  return {
+    query: async <T>(query: string, parameters?: unknown[]) => {
+      const result = await client.query(query, parameters);
+      return (
+        result.command === 'UPDATE' || result.command === 'DELETE' ? [result.rows, result.rowCount] : result.rows
+      ) as T;
+    },
+  };
+}
+
+/**
  * Runs `work` in a transaction on one client of the driver's pool: BEGIN, the work, COMMIT, or
  * ROLLBACK when it throws. A client whose connection failed is discarded, not handed back.
  */

@@ -75,7 +75,7 @@ export class AuthService {
         },
         (signedInAt, suspendedUntil) => {
           if (suspendedUntil && suspendedUntil > now) {
-              this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
+            this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
             throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
           }
           const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt };

@@ -1,6 +1,7 @@
+import type { TransactionStatements } from '../common/driver-pool.js';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { driverPool } from '../common/driver-pool.js';
 import { REVOCATION_CHANNEL } from '../revocation/revocation-events.js';
 import { NotificationSigner } from './notification-signer.js';
@@ -28,7 +29,7 @@ export class NotificationRepository {
    * Inside the caller's transaction, in one statement: delivered when it commits, never when it
    * rolls back. Throws (and so rolls the change back) when this module has no key to sign with.
    */
-  async notifyIn(manager: EntityManager, bodies: string[]): Promise<void> {
+  async notifyIn(manager: TransactionStatements, bodies: string[]): Promise<void> {
     if (bodies.length === 0) return;
     const payloads = bodies.map((body) => this.signer.sign(body));
     await manager.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [

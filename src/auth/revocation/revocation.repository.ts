@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { TransactionStatements } from '../common/driver-pool.js';
 import { notCutOff } from '../sessions/session.repository.js';
 import { NotificationRepository } from '../notifications/notification.repository.js';
 import { encodeEvent, type RevocationEvent, splitForNotify } from './revocation-events.js';
@@ -106,7 +107,7 @@ export class RevocationRepository {
   }
 
   /** NOTIFY inside the revoking transaction (delivered on commit, never on rollback), in one statement, signed. */
-  private notify(manager: EntityManager, events: RevocationEvent[]): Promise<void> {
+  private notify(manager: TransactionStatements, events: RevocationEvent[]): Promise<void> {
     return this.notifications.notifyIn(manager, events.flatMap(splitForNotify).map(encodeEvent));
   }
 
@@ -118,7 +119,7 @@ export class RevocationRepository {
    * `keep` live sessions. The event that names the ended sessions (none if none were).
    */
   async endLeastRecentlyUsedIn(
-    manager: EntityManager,
+    manager: TransactionStatements,
     userId: string,
     newSessionId: string,
     keep: number,
@@ -250,7 +251,7 @@ export class RevocationRepository {
 }
 
 /** The user's turn for ending several of their sessions (userSessionsLock). */
-async function lockUserSessions(manager: EntityManager, userId: string): Promise<void> {
+async function lockUserSessions(manager: TransactionStatements, userId: string): Promise<void> {
   await manager.query(`SELECT ${userSessionsLock('$1')}`, [userId]);
 }
 

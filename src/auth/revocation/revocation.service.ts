@@ -1,5 +1,5 @@
+import type { TransactionStatements } from '../common/driver-pool.js';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { AUTH_CLOCK, AuthErrors } from '../auth.constants.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
@@ -157,7 +157,7 @@ export class RevocationService {
    * transaction has committed.
    */
   endSessionsOverCapIn(
-    manager: EntityManager,
+    manager: TransactionStatements,
     userId: string,
     newSessionId: string,
     now: Date,

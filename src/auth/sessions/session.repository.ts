@@ -1,7 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import type { DataSource, EntityManager, Repository } from 'typeorm';
-import { driverPool } from '../common/driver-pool.js';
+import type { DataSource, Repository } from 'typeorm';
+import {
+  driverPool,
+  driverStatements,
+  inDriverTransaction,
+  type TransactionStatements,
+} from '../common/driver-pool.js';
 import { userSessionsLock } from '../revocation/user-sessions-lock.js';
 import { SessionEntity } from './session.entity.js';
 
@@ -66,7 +71,8 @@ export class SessionRepository {
   ) {}
 
   /**
-   * Opens a session for a password just verified, in one transaction of four round trips: the
+   * Opens a session for a password just verified, in one transaction of four round trips (on the
+   * driver's pool, without TypeORM's per-query runner): the
    * user's row is locked (FOR SHARE) only if it still has that very password hash, so a password
    * change, a deletion or a cut-off committed meanwhile either happens before (no row: null) or
    * waits for this session to exist and then ends it. The sign-in time is the database's clock,
@@ -79,28 +85,33 @@ export class SessionRepository {
   async openWithVerifiedPassword<T>(
     request: SessionRequest,
     sign: (signedInAt: Date, suspendedUntil: Date | null) => SignedSession<T>,
-    cap?: { maxLive: number; overCap: (manager: EntityManager) => Promise<void> },
+    cap?: { maxLive: number; overCap: (transaction: TransactionStatements) => Promise<void> },
   ): Promise<T | null> {
-    return this.dataSource.transaction(async (manager) => {
-      const [user] = (await manager.query(
+    return inDriverTransaction(this.dataSource, async (client) => {
+      const {
+        rows: [user],
+      } = await client.query<{ signed_in_at: Date; suspended_until: Date | null }>(
         `WITH account AS MATERIALIZED (
            SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
              FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE)
          SELECT signed_in_at, suspended_until, ${userSessionsLock('$1')} FROM account`,
         [request.userId, request.verifiedPasswordHash],
-      )) as Array<{ signed_in_at: Date; suspended_until: Date | null }>;
+      );
       if (!user) return null;
       const signed = sign(user.signed_in_at, user.suspended_until);
-      const [{ live }] = (await manager.query(
+      const {
+        rows: [{ live }],
+      } = await client.query<{ live: number }>(
         `WITH opened AS (
            INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
                                  refresh_token_hash, refresh_expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)),
          cleared AS (DELETE FROM login_failures WHERE account_key = $11 AND ip = $12)
-         -- The session just written is not seen here (one statement): it is the one more.
+         -- The session just written is not seen here (one statement): it is the one more. Every
+         -- row is this user's, so their cut-off (notCutOff) is read once, not once per row.
          SELECT count(*)::int + 1 AS live FROM sessions s
           WHERE s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $7 AND s.refresh_expires_at > $7
-            AND ${notCutOff('s')}`,
+            AND s.created_at >= COALESCE((SELECT tokens_valid_after FROM users WHERE id = $2), '-infinity')`,
         [
           request.id,
           request.userId,
@@ -115,8 +126,8 @@ export class SessionRepository {
           request.clearFailures?.accountKey ?? null,
           request.clearFailures?.ip ?? null,
         ],
-      )) as Array<{ live: number }>;
-      if (cap && live > cap.maxLive) await cap.overCap(manager);
+      );
+      if (cap && live > cap.maxLive) await cap.overCap(driverStatements(client));
       return signed.value;
     });
   }

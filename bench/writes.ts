@@ -33,8 +33,8 @@ import {
  * Runs under scripts/with-pg15.sh --durable (PostgreSQL 15's defaults: every commit flushed),
  * whose pgbench it uses (PG15_BIN). Exits 1 when a target is missed.
  */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const LOGIN_CONNECTIONS = 16;
 const USERS = 128;
 /** Client addresses of the many-address logins (by X-Forwarded-For; the server trusts loopback). */
@@ -297,9 +297,12 @@ async function main(): Promise<void> {
     TRUST_PROXY: 'loopback',
     REGISTER_MAX_PER_IP: '1000000',
     REGISTER_MAX_PER_NETWORK: '1000000',
-    // One address logs in at the machine's whole login rate: a budget that lets it through.
-    PASSWORD_CHECKS_MAX_PER_IP: process.env.BENCH_PASSWORD_CHECKS_MAX ?? '1000000',
-    PASSWORD_CHECKS_WINDOW: process.env.BENCH_PASSWORD_CHECKS_WINDOW ?? '60',
+    // One address logs in at the machine's whole login rate: a budget that lets it through (1,000
+    // checks a second). Its check reads up to that many of the client's recent hits; with a long
+    // window (BENCH_PASSWORD_CHECKS_WINDOW=60, BENCH_PASSWORD_CHECKS_MAX=1000000) every login reads
+    // the last minute's (docs/benchmarks.md shows both).
+    PASSWORD_CHECKS_MAX_PER_IP: process.env.BENCH_PASSWORD_CHECKS_MAX ?? '1000',
+    PASSWORD_CHECKS_WINDOW: process.env.BENCH_PASSWORD_CHECKS_WINDOW ?? '1',
     PASSWORD_CHECKS_MAX_PER_NETWORK: '1000000',
   };
   const express = await startServer(
@@ -397,23 +400,45 @@ async function main(): Promise<void> {
     const perRound = (a: string, b: string) => median(samples[a].map((value, i) => value / samples[b][i]));
     const figure = (key: string, digits = 0) => median(samples[key]).toFixed(digits);
     console.log(`\n${machine()}; PostgreSQL ${database.version}; ${ROUNDS} interleaved rounds of ${SECONDS} s`);
+    console.log(
+      `Password-check budget: ${limits.PASSWORD_CHECKS_MAX_PER_IP} per ${limits.PASSWORD_CHECKS_WINDOW} s; Fastify at ${CPU_RATE} requests/s, ${CPU_REQUESTS} per measurement`,
+    );
     console.log('\n| measured (median of the rounds) | value |');
     console.log('|---|---:|');
-    console.log(`| bare argon2id verify, ${LOGIN_CONNECTIONS} at once | ${figure('hash')} /s |`);
-    console.log(
-      `| POST /auth/login, ${LOGIN_CONNECTIONS} connections, ${USERS} users, one address | ${figure('login same')} /s (p50 ${figure('login same p50')} ms) |`,
-    );
-    console.log(`| POST /auth/login, the same from ${ADDRESSES} addresses | ${figure('login many')} /s |`);
-    console.log(
-      `| POST /auth/refresh, ${REFRESH_CHAINS} rotating chains | ${figure('refresh')} /s (p50 ${figure('refresh p50')} ms) |`,
-    );
-    console.log(`| pgbench -N, ${REFRESH_CHAINS} clients | ${figure('pgbench')} tps |`);
-    console.log(
-      `| Fastify GET /health with the token sent and ignored | ${figure('fastify health rps')} /s, ${figure('fastify health cpu', 1)} µs CPU per request |`,
-    );
-    console.log(
-      `| Fastify GET /profile | ${figure('fastify profile rps')} /s, ${figure('fastify profile cpu', 1)} µs CPU per request |`,
-    );
+    const rows1: Array<[string, string]> = [
+      [`bare argon2id verify, ${LOGIN_CONNECTIONS} at once`, `${figure('hash')} /s`],
+      [
+        `POST /auth/login, ${LOGIN_CONNECTIONS} connections, ${USERS} users, one address`,
+        `${figure('login same')} /s (p50 ${figure('login same p50')} ms)`,
+      ],
+      [`POST /auth/login, the same from ${ADDRESSES} addresses`, `${figure('login many')} /s`],
+      [
+        "a login's CPU: server (its hash included) / PostgreSQL / load generator",
+        `${figure('login cpu server', 1)} / ${figure('login cpu postgres', 1)} / ${figure('login cpu generator', 2)} ms`,
+      ],
+      [
+        `POST /auth/refresh, ${REFRESH_CHAINS} rotating chains`,
+        `${figure('refresh')} /s (p50 ${figure('refresh p50')} ms)`,
+      ],
+      [
+        "a refresh's CPU: server / PostgreSQL / load generator",
+        `${figure('refresh cpu server', 2)} / ${figure('refresh cpu postgres', 2)} / ${figure('refresh cpu generator', 2)} ms`,
+      ],
+      [`pgbench -N, ${REFRESH_CHAINS} clients`, `${figure('pgbench')} tps`],
+      [
+        'Fastify GET /health, the token sent and ignored: server CPU per request (user space)',
+        `${figure('fastify health cpu', 1)} µs (${figure('fastify health user', 1)} µs)`,
+      ],
+      [
+        'Fastify GET /profile: server CPU per request (user space)',
+        `${figure('fastify profile cpu', 1)} µs (${figure('fastify profile user', 1)} µs)`,
+      ],
+      [
+        'Fastify GET /bench/guarded (guarded, answers what /health answers): server CPU per request (user space)',
+        `${figure('fastify guarded cpu', 1)} µs (${figure('fastify guarded user', 1)} µs)`,
+      ],
+    ];
+    for (const [name, value] of rows1) console.log(`| ${name} | ${value} |`);
 
     const rows: Array<[string, number, number | null]> = [
       ['login vs bare argon2id verify', perRound('login same', 'hash'), TARGETS.loginVsHash],
@@ -425,8 +450,13 @@ async function main(): Promise<void> {
         TARGETS.fastifySameBytes,
       ],
       [
-        'Fastify /profile vs same-bytes /health, by requests per second',
-        perRound('fastify profile rps', 'fastify health rps'),
+        'Fastify /profile vs same-bytes /health, by user-space CPU per request',
+        perRound('fastify health user', 'fastify profile user'),
+        null,
+      ],
+      [
+        'Fastify guarded /bench/guarded vs same-bytes /health, by server CPU per request',
+        perRound('fastify health cpu', 'fastify guarded cpu'),
         null,
       ],
     ];

@@ -16,9 +16,9 @@ export class AdmitPasswordChecks1765300000000 implements MigrationInterface {
     await queryRunner.query(`
       CREATE FUNCTION auth_admit_password_check(
         p_budget_scopes text[], p_budget_keys text[], p_budget_window_starts timestamptz[],
-        p_budget_maxes int[], p_budget_hit_ats timestamptz[], p_budget_expiries timestamptz[],
+        p_budget_maxes bigint[], p_budget_hit_ats timestamptz[], p_budget_expiries timestamptz[],
         p_account_key text, p_client text, p_window_start timestamptz,
-        p_max_per_account int, p_max_per_client int, p_max_per_account_overall int,
+        p_max_per_account bigint, p_max_per_client bigint, p_max_per_account_overall bigint,
         p_now timestamptz, p_lookup_email text)
       RETURNS TABLE (budget_reached timestamptz[], account_ip_at timestamptz, ip_at timestamptz,
                      account_at timestamptz, id uuid, email text, password_hash text,
@@ -81,8 +81,8 @@ export class AdmitPasswordChecks1765300000000 implements MigrationInterface {
 
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `DROP FUNCTION auth_admit_password_check(text[], text[], timestamptz[], int[], timestamptz[], timestamptz[],
-         text, text, timestamptz, int, int, int, timestamptz, text)`,
+      `DROP FUNCTION auth_admit_password_check(text[], text[], timestamptz[], bigint[], timestamptz[], timestamptz[],
+         text, text, timestamptz, bigint, bigint, bigint, timestamptz, text)`,
     );
   }
 }

@@ -157,6 +157,23 @@ describe('refresh-token rotation', () => {
     await refresh(response.body.refreshToken).expect(200);
   });
 
+  it('keeps rotating a session whose row holds microseconds (written by hand): a current token is never reuse', async () => {
+    const user = await registerAndLogin(t.http);
+    // An operator's SQL: PostgreSQL keeps microseconds, tokens carry milliseconds.
+    await t.dataSource.query(
+      `UPDATE sessions SET expires_at = expires_at - interval '0.000123 seconds',
+                           created_at = created_at - interval '0.000456 seconds' WHERE id = $1`,
+      [user.sessionId],
+    );
+    let current = user.refreshToken;
+    for (let i = 0; i < 3; i += 1) {
+      t.clock.advance(5);
+      current = (await refresh(current).expect(200)).body.refreshToken;
+    }
+    const [session] = await t.dataSource.query('SELECT revoked_at FROM sessions WHERE id = $1', [user.sessionId]);
+    expect(session.revoked_at).toBeNull();
+  });
+
   it('still rotates a refresh token issued before tokens named their session’s end', async () => {
     const user = await registerAndLogin(t.http);
     const [session] = await t.dataSource.query('SELECT created_at FROM sessions WHERE id = $1', [user.sessionId]);

@@ -150,3 +150,24 @@ describe('login throttling across two instances sharing one database', () => {
     await attempt(second, email, PASSWORD, ip).expect(429);
   });
 });
+
+describe('login throttling with limits past 32-bit integers (a host switching a count off)', () => {
+  let t: TestAppWithDatabase;
+  beforeAll(async () => {
+    t = await createTestApp({
+      config: {
+        loginMaxFailedAttemptsPerIp: Number.MAX_SAFE_INTEGER,
+        loginMaxFailedAttemptsPerAccount: Number.MAX_SAFE_INTEGER,
+      },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('still checks passwords: a wrong one is 401, the right one signs in', async () => {
+    const email = await register(t);
+    await attempt(t, email, 'wrong password', '203.0.113.90').expect(401);
+    await attempt(t, email, PASSWORD, '203.0.113.90').expect(200);
+  });
+});

@@ -33,7 +33,11 @@ export function driverStatements(client: pg.PoolClient): TransactionStatements {
 
 /**
  * Runs `work` in a transaction on one client of the driver's pool: BEGIN, the work, COMMIT, or
- * ROLLBACK when it throws. A client whose connection failed is discarded, not handed back.
+ * ROLLBACK when it throws. A client whose connection failed is discarded, not handed back. While
+ * the client is out, its connection errors are caught here: pg emits them on the client, and the
+ * pool listens only to idle clients, so a connection lost mid-transaction (a restart, a failover,
+ * pg_terminate_backend) would otherwise be an unhandled 'error' event that ends the process; the
+ * statement under way fails instead (503, like any outage).
  */
 export async function inDriverTransaction<T>(
   dataSource: DataSource,
@@ -41,15 +45,19 @@ export async function inDriverTransaction<T>(
 ): Promise<T> {
   const client = await driverPool(dataSource).connect();
   let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
+    if (!broken) await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
     throw error;
   } finally {
+    // A broken client keeps the listener: it is discarded, and may still report its end.
+    if (!broken) client.off('error', onError);
     client.release(broken);
   }
 }

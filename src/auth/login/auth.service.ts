@@ -135,16 +135,20 @@ export class AuthService {
     const found = await this.sessions.findWithUserCutoff(claims.sid);
     if (!found || found.session.userId !== claims.sub) throw new UnauthorizedException(AuthErrors.revoked);
     const { session } = found;
-    const sameSession =
+    // The fast path above already tried this very rotation, unless the token names another
+    // session end or sign-in time than the row, or has none; and a token that is still the
+    // current one is rotated from the row whatever it names: a current token is never reuse.
+    const triedAlready =
       claims.session_exp_ms !== undefined &&
       session.createdAt.getTime() === claims.auth_time_ms &&
-      session.expiresAt.getTime() === claims.session_exp_ms;
-    // The fast path above already tried this very rotation: the row as read now says why it failed.
-    const rotated = sameSession ? null : await this.rotate(claims, session, presentedHash, now, false);
+      session.expiresAt.getTime() === claims.session_exp_ms &&
+      presentedHash !== session.refreshTokenHash;
+    const rotated = triedAlready ? null : await this.rotate(claims, session, presentedHash, now, false);
     if (rotated) return rotated;
 
-    // Not rotated: find out why, from the state as it is now (another request may have rotated first).
-    const current = sameSession ? found : ((await this.sessions.findWithUserCutoff(claims.sid)) ?? found);
+    // Not rotated: find out why, from the state as it is now (another request may have rotated
+    // first). After the fast path, the read above is that state.
+    const current = triedAlready ? found : ((await this.sessions.findWithUserCutoff(claims.sid)) ?? found);
     if (current.session.revokedAt || isSignedInBefore(current.session.createdAt.getTime(), current.tokensValidAfter)) {
       throw new UnauthorizedException(AuthErrors.revoked);
     }

@@ -151,7 +151,8 @@ export class SessionRepository {
     let signedFor = '';
     if (rotation.signedFor) {
       params.push(rotation.signedFor.createdAt, rotation.signedFor.expiresAt);
-      signedFor = 'AND s.created_at = $7 AND s.expires_at = $8';
+      // To the millisecond, as tokens carry them (a row written by hand may hold microseconds).
+      signedFor = "AND date_trunc('milliseconds', s.created_at) = $7 AND date_trunc('milliseconds', s.expires_at) = $8";
     }
     const result = await driverPool(this.dataSource).query(
       `UPDATE sessions s

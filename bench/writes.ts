@@ -78,9 +78,9 @@ function postgresCpuMs(): number {
   return total;
 }
 
-/** The server's CPU time so far (ms, user + system, all its threads: the hash's too). */
-async function serverCpuMs(server: BenchServer): Promise<number> {
-  return ((await (await fetch(`${server.base}/bench/cpu`)).json()) as { micros: number }).micros / 1000;
+/** The server's CPU time so far, in µs (all its threads, the hash's too): in all, and in user space. */
+async function serverCpu(server: BenchServer): Promise<{ micros: number; user: number }> {
+  return (await (await fetch(`${server.base}/bench/cpu`)).json()) as { micros: number; user: number };
 }
 
 /**
@@ -91,13 +91,13 @@ async function cpuSplit(
   server: BenchServer,
   runLoad: () => Promise<Run>,
 ): Promise<{ run: Run; server: number; postgres: number; generator: number }> {
-  const before = { server: await serverCpuMs(server), postgres: postgresCpuMs(), generator: process.cpuUsage() };
+  const before = { server: (await serverCpu(server)).micros, postgres: postgresCpuMs(), generator: process.cpuUsage() };
   const result = await runLoad();
   const generator = process.cpuUsage(before.generator);
   const per = (ms: number) => ms / Math.max(1, result.total);
   return {
     run: result,
-    server: per((await serverCpuMs(server)) - before.server),
+    server: per(((await serverCpu(server)).micros - before.server) / 1000),
     postgres: per(postgresCpuMs() - before.postgres),
     generator: per((generator.user + generator.system) / 1000),
   };
@@ -257,8 +257,7 @@ async function cpuPerRequest(
   path: string,
   token: string,
 ): Promise<{ cpu: number; user: number; rps: number }> {
-  const cpu = async () => (await (await fetch(`${server.base}/bench/cpu`)).json()) as { micros: number; user: number };
-  const before = await cpu();
+  const before = await serverCpu(server);
   const started = performance.now();
   const result = await cannon({
     url: `${server.base}${path}`,
@@ -268,7 +267,7 @@ async function cpuPerRequest(
     headers: { authorization: `Bearer ${token}` },
   });
   const seconds = (performance.now() - started) / 1000;
-  const after = await cpu();
+  const after = await serverCpu(server);
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   }

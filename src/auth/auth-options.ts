@@ -146,12 +146,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   atLeastOne('loginMaxFailedAttempts', resolved.loginMaxFailedAttempts, problems);
   atLeastOne('loginMaxFailedAttemptsPerIp', resolved.loginMaxFailedAttemptsPerIp, problems);
   atLeastOne('loginMaxFailedAttemptsPerAccount', resolved.loginMaxFailedAttemptsPerAccount, problems);
-  if (
-    !Number.isInteger(resolved.registerMaxPerIp) ||
-    resolved.registerMaxPerIp < 1 ||
-    resolved.registerMaxPerIp > 1_000_000
-  )
-    problems.push('registerMaxPerIp must be a whole number from 1 to 1000000');
+  upToAMillion('registerMaxPerIp', resolved.registerMaxPerIp, problems);
   positiveInteger('registerWindow', resolved.registerWindow, problems);
   upToAMillion('registerMaxPerNetwork', resolved.registerMaxPerNetwork, problems);
   upToAMillion('passwordChecksMaxPerIp', resolved.passwordChecksMaxPerIp, problems);

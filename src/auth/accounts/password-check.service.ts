@@ -42,12 +42,7 @@ export class PasswordCheckService implements OnModuleInit {
     password: string,
     client: ClientInfo,
   ): Promise<{ user: CheckedAccount; attempt: LoginAttempt }> {
-    const hits = this.budget.hitsFor(client.ip);
-    const limits = this.throttle.limitsFor(email, client.ip);
-    const admission = await this.admissions.admit(hits, limits, canonicalEmail(email));
-    this.budget.judge(admission.budget, client.ip, null);
-    const user = admission.account;
-    const attempt = this.throttle.judge(admission.attempt, limits, client.ip, user?.id ?? null);
+    const { account: user, attempt } = await this.admit(email, client, null, canonicalEmail(email));
     const valid = await this.hasher.verify(user?.passwordHash ?? (await this.getDummyHash()), password);
     if (!user || !valid) {
       this.events.emit('login_failed', { userId: user?.id ?? null, ip: client.ip, reason: 'bad_credentials' });
@@ -60,17 +55,33 @@ export class PasswordCheckService implements OnModuleInit {
   async current(userId: string, password: string, client: ClientInfo): Promise<UserEntity> {
     const found = await this.users.findById(userId);
     if (!found) throw new UnauthorizedException(AuthErrors.revoked);
-    const hits = this.budget.hitsFor(client.ip);
-    const limits = this.throttle.limitsFor(found.email, client.ip);
-    const admission = await this.admissions.admit(hits, limits, null);
-    this.budget.judge(admission.budget, client.ip, found.id);
-    const attempt = this.throttle.judge(admission.attempt, limits, client.ip, found.id);
+    const { attempt } = await this.admit(found.email, client, found.id, null);
     if (!(await this.hasher.verify(found.passwordHash, password))) {
       this.events.emit('login_failed', { userId: found.id, ip: client.ip, reason: 'wrong_current_password' });
       throw new UnauthorizedException(AuthErrors.wrongCurrentPassword);
     }
     await attempt.succeeded();
     return found;
+  }
+
+  /**
+   * The check's admission (PasswordCheckRepository.admit): the client's budget, then the failure
+   * throttle, each 429 before any hashing; the account of `lookupEmail` when one is asked for.
+   * `userId` labels the events of a known user.
+   */
+  private async admit(
+    email: string,
+    client: ClientInfo,
+    userId: string | null,
+    lookupEmail: string | null,
+  ): Promise<{ account: CheckedAccount | null; attempt: LoginAttempt }> {
+    const hits = this.budget.hitsFor(client.ip);
+    const limits = this.throttle.limitsFor(email, client.ip);
+    const admission = await this.admissions.admit(hits, limits, lookupEmail);
+    this.budget.judge(admission.budget, client.ip, userId);
+    const account = admission.account;
+    const attempt = this.throttle.judge(admission.attempt, limits, client.ip, userId ?? account?.id ?? null);
+    return { account, attempt };
   }
 
   /** Computed at start, so that not even the first unknown email costs a hash more. */

@@ -21,6 +21,16 @@ export function notCutOff(alias: string): string {
             AND cut.tokens_valid_after > ${alias}.created_at)`;
 }
 
+/**
+ * notCutOff for rows that are all one user's (`userIdParameter`, e.g. `$2`): the same condition,
+ * with the user's cut-off read once for the statement rather than once per row (a missing user,
+ * like a user without a cut-off, cuts nothing off).
+ */
+export function notCutOffForUser(alias: string, userIdParameter: string): string {
+  return `${alias}.created_at >= COALESCE((SELECT cut.tokens_valid_after FROM users cut WHERE cut.id = ${userIdParameter}),
+            '-infinity')`;
+}
+
 /** A session about to be opened; its sign-in time comes from the database when it is written. */
 export interface SessionRequest {
   id: string;
@@ -107,11 +117,10 @@ export class SessionRepository {
                                  refresh_token_hash, refresh_expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)),
          cleared AS (DELETE FROM login_failures WHERE account_key = $11 AND ip = $12)
-         -- The session just written is not seen here (one statement): it is the one more. Every
-         -- row is this user's, so their cut-off (notCutOff) is read once, not once per row.
+         -- The session just written is not seen here (one statement): it is the one more.
          SELECT count(*)::int + 1 AS live FROM sessions s
           WHERE s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $7 AND s.refresh_expires_at > $7
-            AND s.created_at >= COALESCE((SELECT tokens_valid_after FROM users WHERE id = $2), '-infinity')`,
+            AND ${notCutOffForUser('s', '$2')}`,
         [
           request.id,
           request.userId,

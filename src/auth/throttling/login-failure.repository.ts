@@ -20,9 +20,3 @@ export class LoginFailureRepository {
     await this.dataSource.query('DELETE FROM login_failures WHERE account_key = $1 AND ip = $2', [accountKey, ip]);
   }
 }
-
-/** Time of the oldest of the `limit` most recent events (newest first), when the limit is reached. */
-export function limitReachedAt(newestFirst: Date[] | null, limit: number): Date | null {
-  if (!newestFirst || newestFirst.length < limit) return null;
-  return new Date(newestFirst[limit - 1]);
-}

@@ -116,7 +116,7 @@ function budgetDecision(hits: RateLimitHit[], reached: Array<Date | null>): Rate
   for (let i = 0; i < hits.length; i += 1) {
     const reachedAt = reached[i];
     if (!reachedAt) continue;
-    const unlocksAt = new Date(new Date(reachedAt).getTime() + hits[i].windowSeconds * 1000);
+    const unlocksAt = new Date(reachedAt.getTime() + hits[i].windowSeconds * 1000);
     return { allowed: false, unlocksAt, scope: hits[i].scope, key: hits[i].key };
   }
   return { allowed: true };

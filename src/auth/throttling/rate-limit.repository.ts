@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { throttleKey, throttleNetworkKey } from '../common/client-address.js';
-import { limitReachedAt } from './login-failure.repository.js';
 
 export interface RateLimitHit {
   /** Which limit (e.g. `register`). */
@@ -86,4 +85,10 @@ export class RateLimitRepository {
       return { allowed: true };
     });
   }
+}
+
+/** Time of the oldest of the `limit` most recent events (newest first), when the limit is reached. */
+export function limitReachedAt(newestFirst: Date[] | null, limit: number): Date | null {
+  if (!newestFirst || newestFirst.length < limit) return null;
+  return new Date(newestFirst[limit - 1]);
 }

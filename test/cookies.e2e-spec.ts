@@ -60,6 +60,26 @@ describe('cookie transport (X-Auth-Transport: cookie) and its CSRF rules', () =>
   const withCookies = (jar: Partial<CookieJar>) =>
     [jar.access && `${ACCESS}=${jar.access}`, jar.refresh && `${REFRESH}=${jar.refresh}`].filter(Boolean).join('; ');
 
+  /** Each request (headers × route) with the cookies: 403 `CSRF check failed`, and no cookie set or cleared. */
+  async function expectCsrfRefused(
+    cookie: string,
+    attempts: Array<Record<string, string>>,
+    routes: Array<['post' | 'delete', string]>,
+  ): Promise<void> {
+    for (const headers of attempts) {
+      for (const [method, path] of routes) {
+        const response = await t.http[method](path).set('Cookie', cookie).set(headers);
+        expect({ headers, path, status: response.status, body: response.body }).toEqual({
+          headers,
+          path,
+          status: 403,
+          body: CSRF_FAILED,
+        });
+        expect(setCookies(response)).toEqual([]);
+      }
+    }
+  }
+
   async function newUser(): Promise<string> {
     const email = uniqueEmail('cookie');
     await t.http.post('/auth/register').send({ email, password: PASSWORD }).expect(201);
@@ -141,23 +161,12 @@ describe('cookie transport (X-Auth-Transport: cookie) and its CSRF rules', () =>
       { 'X-Auth-Transport': 'cookie', Host: 'app.example', Origin: 'http://app.example.evil.example' },
       { 'X-Auth-Transport': 'cookie', Host: 'app.example', Origin: 'null' },
     ];
-    for (const headers of attempts) {
-      for (const [method, path] of [
-        ['post', '/auth/logout'],
-        ['post', '/auth/logout-all'],
-        ['delete', '/auth/sessions'],
-        ['delete', `/auth/sessions/${jar.sessionId}`],
-      ] as const) {
-        const response = await t.http[method](path).set('Cookie', cookie).set(headers);
-        expect({ headers, path, status: response.status, body: response.body }).toEqual({
-          headers,
-          path,
-          status: 403,
-          body: CSRF_FAILED,
-        });
-        expect(setCookies(response)).toEqual([]);
-      }
-    }
+    await expectCsrfRefused(cookie, attempts, [
+      ['post', '/auth/logout'],
+      ['post', '/auth/logout-all'],
+      ['delete', '/auth/sessions'],
+      ['delete', `/auth/sessions/${jar.sessionId}`],
+    ]);
     // Nothing changed: the session is alive.
     await t.http.get('/profile').set('Cookie', cookie).expect(200);
     // The same from the app's own page, or from a trusted origin, goes through.
@@ -273,24 +282,13 @@ describe('cookie transport (X-Auth-Transport: cookie) and its CSRF rules', () =>
       { 'X-Auth-Transport': 'cookie', Host: 'app.example', Origin: 'http://evil.example' },
       { 'X-Auth-Transport': 'cookie', Host: 'app.example', Origin: 'http://app.example:8080' },
     ];
-    for (const headers of attempts) {
-      for (const [method, path] of [
-        ['post', '/auth/logout'],
-        ['post', '/auth/logout-all'],
-        ['delete', '/auth/sessions'],
-        ['delete', `/auth/sessions/${other.sessionId}`],
-        ['delete', `/auth/sessions/${jar.sessionId}`],
-      ] as const) {
-        const response = await t.http[method](path).set('Cookie', cookie).set(headers);
-        expect({ headers, path, status: response.status, body: response.body }).toEqual({
-          headers,
-          path,
-          status: 403,
-          body: CSRF_FAILED,
-        });
-        expect(setCookies(response)).toEqual([]);
-      }
-    }
+    await expectCsrfRefused(cookie, attempts, [
+      ['post', '/auth/logout'],
+      ['post', '/auth/logout-all'],
+      ['delete', '/auth/sessions'],
+      ['delete', `/auth/sessions/${other.sessionId}`],
+      ['delete', `/auth/sessions/${jar.sessionId}`],
+    ]);
     // Nothing changed: both sessions work and are listed.
     await t.http.get('/profile').set('Cookie', cookie).expect(200);
     await t.http.get('/profile').set('Cookie', withCookies(other)).expect(200);

@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MailOutboxService } from '../src/auth/index.js';
 import { AUTH_MAIL_SETTINGS, type MailSettings } from '../src/auth/mail/mail-settings.js';
 import { OUTBOX_AAD } from '../src/auth/mail/mail-outbox.service.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually } from './support/latch.js';
 import { TestMailServer } from './support/mail.js';
-import { PASSWORD, startApp, type TestApp, uniqueEmail } from './support/test-app.js';
+import { PASSWORD, startTwoInstances, type TestApp, type TwoInstances, uniqueEmail } from './support/test-app.js';
 
 /**
  * The outbox under a flood: reset mails go before verification mails, the link that expires
@@ -14,22 +13,18 @@ import { PASSWORD, startApp, type TestApp, uniqueEmail } from './support/test-ap
  */
 describe('the mail queue under a flood of verification mails, over a real SMTP server', () => {
   let mail: TestMailServer;
-  let database: TestDatabase;
+  let instances: TwoInstances;
   let clock: FakeClock;
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
     mail = await TestMailServer.start();
-    database = await createTestDatabase();
     clock = new FakeClock();
-    const config = { smtpUrl: mail.url };
-    a = await startApp(database.url, { clock, config });
-    b = await startApp(database.url, { clock, config });
+    instances = await startTwoInstances(clock, { smtpUrl: mail.url });
+    ({ a, b } = instances);
   });
   afterAll(async () => {
-    await a.close();
-    await b.close();
-    await database.drop();
+    await instances.close();
     await mail.down();
   });
 

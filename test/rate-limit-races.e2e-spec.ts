@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Response } from 'supertest';
 import { RateLimitRepository } from '../src/auth/throttling/rate-limit.repository.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, Latch } from './support/latch.js';
-import { PASSWORD, startApp, type TestApp, uniqueEmail } from './support/test-app.js';
+import { PASSWORD, startTwoInstances, type TestApp, type TwoInstances, uniqueEmail } from './support/test-app.js';
 
 /**
  * The sliding-window limits (rate_limit_hits) count, then record, in one transaction under an
@@ -20,20 +19,18 @@ describe('rate limits hold under concurrent requests, on two instances', () => {
   const MAIL_MAX_PER_IP = 20;
   const MAIL_MAX_PER_EMAIL = 5;
   const PASSWORD_CHECKS_MAX = 4;
-  let database: TestDatabase;
+  let instances: TwoInstances;
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const clock = new FakeClock();
-    const config = { registerMaxPerIp: REGISTER_MAX, passwordChecksMaxPerIp: PASSWORD_CHECKS_MAX };
-    a = await startApp(database.url, { clock, config });
-    b = await startApp(database.url, { clock, config });
+    instances = await startTwoInstances(new FakeClock(), {
+      registerMaxPerIp: REGISTER_MAX,
+      passwordChecksMaxPerIp: PASSWORD_CHECKS_MAX,
+    });
+    ({ a, b } = instances);
   });
   afterAll(async () => {
-    await a.close();
-    await b.close();
-    await database.drop();
+    await instances.close();
   });
 
   /** A client address never used before in this spec (IPv4: no per-network limit). */

@@ -190,10 +190,10 @@ export interface TwoInstances {
   close(): Promise<void>;
 }
 
-export async function startTwoInstances(clock: FakeClock): Promise<TwoInstances> {
+export async function startTwoInstances(clock: FakeClock, config: Partial<AppConfig> = {}): Promise<TwoInstances> {
   const database = await createTestDatabase();
-  const a = await startApp(database.url, { clock });
-  const b = await startApp(database.url, { clock });
+  const a = await startApp(database.url, { clock, config });
+  const b = await startApp(database.url, { clock, config });
   return {
     database,
     a,

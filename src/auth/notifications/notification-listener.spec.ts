@@ -21,6 +21,17 @@ describe('NotificationListener heartbeat deadline', () => {
       receive(generation: number, payload: string): void;
     };
   const deliver = (body: string) => internals().receive(listener.epoch, signer.sign(body));
+  /** A heartbeat round trip of 100 ms started now; `outcome` is 'received' or the error, once settled. */
+  const roundTrip = () => {
+    const heartbeat: { outcome?: string } = {};
+    void internals()
+      .roundTrip(100)
+      .then(
+        () => (heartbeat.outcome = 'received'),
+        (error: Error) => (heartbeat.outcome = error.message),
+      );
+    return heartbeat;
+  };
   const other = () =>
     deliver(encodeEvent({ kind: 'token', jti: '00000000-0000-4000-8000-000000000001', expiresAt: 0 }));
 
@@ -53,23 +64,17 @@ describe('NotificationListener heartbeat deadline', () => {
   });
 
   it('waits, for a bounded time, for a heartbeat queued behind notifications that keep arriving', async () => {
-    let outcome: string | undefined;
-    void internals()
-      .roundTrip(100)
-      .then(
-        () => (outcome = 'received'),
-        (error: Error) => (outcome = error.message),
-      );
+    const heartbeat = roundTrip();
     await jest.advanceTimersByTimeAsync(0);
     // A backlog: other notifications arrive every 50 ms, the heartbeat behind them.
     for (let elapsed = 0; elapsed < 1_000; elapsed += 50) {
       other();
       await jest.advanceTimersByTimeAsync(50);
     }
-    expect(outcome).toBeUndefined();
+    expect(heartbeat.outcome).toBeUndefined();
     deliver(sent[0]);
     await jest.advanceTimersByTimeAsync(0);
-    expect(outcome).toBe('received');
+    expect(heartbeat.outcome).toBe('received');
   });
 
   it('tells its subscribers, once per interval, that it is behind while a backlog holds its heartbeat', async () => {
@@ -96,17 +101,11 @@ describe('NotificationListener heartbeat deadline', () => {
   });
 
   it('gives up even a listener that keeps receiving, once the backlog is longer than the tolerance', async () => {
-    let outcome: string | undefined;
-    void internals()
-      .roundTrip(100)
-      .then(
-        () => (outcome = 'received'),
-        (error: Error) => (outcome = error.message),
-      );
-    for (let elapsed = 0; elapsed < 3_000 && outcome === undefined; elapsed += 50) {
+    const heartbeat = roundTrip();
+    for (let elapsed = 0; elapsed < 3_000 && heartbeat.outcome === undefined; elapsed += 50) {
       other();
       await jest.advanceTimersByTimeAsync(50);
     }
-    expect(outcome).toBe('heartbeat not received in time');
+    expect(heartbeat.outcome).toBe('heartbeat not received in time');
   });
 });

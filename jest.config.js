@@ -44,6 +44,7 @@ const HTTP_SPECS = [
   'email-identity',
   'client-limits',
   'mail-queue',
+  'mfa',
   'rate-limit-races',
 ];
 

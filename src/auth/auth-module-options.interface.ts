@@ -161,6 +161,17 @@ export interface AuthModuleOptions {
    * from which cookie-authenticated requests are accepted; see the CSRF rules. Default none.
    */
   trustedOrigins?: string[];
+  /**
+   * Seconds since the last sign-in or re-authentication (the token's `auth_time`) within which a
+   * change of the second factor, or a route with @RequireRecentAuth(), is allowed; older: 403
+   * `Recent authentication required`, and `POST /auth/reauthenticate` first. Default 600.
+   */
+  recentAuthMaxAge?: number;
+  /**
+   * The name authenticator apps show beside the account (the otpauth URL's issuer). Default: the
+   * mail's `appName`, else `nest-jwt-revocation`.
+   */
+  totpIssuer?: string;
 }
 
 /** Options with every default applied; what the services read. */
@@ -176,9 +187,11 @@ export type ResolvedAuthOptions = Required<
     | 'revocationListenerUrl'
     | 'trustedOrigins'
     | 'mail'
+    | 'totpIssuer'
   >
 > &
   Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'> & {
     /** Normalised origins (scheme, host, port). */
     trustedOrigins: ReadonlySet<string>;
+    totpIssuer: string;
   };

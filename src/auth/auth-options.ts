@@ -81,6 +81,8 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     mailMaxPerEmail: options.mailMaxPerEmail ?? DEFAULTS.mailMaxPerEmail,
     mailMaxPerNetwork: options.mailMaxPerNetwork ?? DEFAULTS.mailMaxPerNetwork,
     mailWindow: options.mailWindow ?? DEFAULTS.mailWindow,
+    recentAuthMaxAge: options.recentAuthMaxAge ?? DEFAULTS.recentAuthMaxAge,
+    totpIssuer: options.totpIssuer ?? options.mail?.appName ?? DEFAULTS.totpIssuer,
   };
   const problems: string[] = [];
   resolved.trustedOrigins = trustedOrigins(options.trustedOrigins ?? [], problems);
@@ -154,6 +156,9 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   upToAMillion('passwordChecksMaxPerNetwork', resolved.passwordChecksMaxPerNetwork, problems);
   upToAMillion('maxSessionsPerUser', resolved.maxSessionsPerUser, problems);
   upToAMillion('mailMaxPerNetwork', resolved.mailMaxPerNetwork, problems);
+  positiveInteger('recentAuthMaxAge', resolved.recentAuthMaxAge, problems);
+  if (typeof resolved.totpIssuer !== 'string' || resolved.totpIssuer.trim() === '' || resolved.totpIssuer.length > 100)
+    problems.push('totpIssuer must be a name of 1 to 100 characters');
   if (!Number.isInteger(resolved.refreshReuseGrace) || resolved.refreshReuseGrace < 0)
     problems.push('refreshReuseGrace must be a whole number of seconds, 0 or more');
   if (!Number.isInteger(resolved.clockTolerance) || resolved.clockTolerance < 0)

@@ -9,6 +9,9 @@ export const AUTH_JWT_STRATEGY = 'auth-jwt';
 export const IS_PUBLIC_KEY = 'auth:isPublic';
 export const STRICT_REVOCATION_KEY = 'auth:strictRevocation';
 export const REQUIRE_VERIFIED_EMAIL_KEY = 'auth:requireVerifiedEmail';
+/** Metadata of @RequireRecentAuth(): the most seconds since auth_time, or null for the module's recentAuthMaxAge. */
+export const REQUIRE_RECENT_AUTH_KEY = 'auth:requireRecentAuth';
+export const REQUIRE_SECOND_FACTOR_KEY = 'auth:requireSecondFactor';
 /** Set on the request of a route marked @StrictRevocationCheck(). */
 export const STRICT_REVOCATION_REQUEST = Symbol('auth:strictRevocation');
 
@@ -28,6 +31,10 @@ export const AuthErrors = {
   unavailable: 'Authentication is temporarily unavailable; retry shortly',
   invalidAccountToken: 'Invalid or expired link',
   emailNotVerified: 'Email address not verified',
+  invalidCode: 'Invalid code',
+  invalidMfaToken: 'Invalid or expired mfaToken: sign in again',
+  recentAuthRequired: 'Recent authentication required',
+  secondFactorRequired: 'Second factor required',
 } as const;
 
 /** Seconds a client is told to wait (Retry-After) when the database cannot be reached. */
@@ -81,4 +88,12 @@ export const DEFAULTS = {
   mailMaxPerNetwork: 100,
   mailWindow: 3600,
   accountPagesPath: '/account',
+  /** Seconds a sign-in or re-authentication counts as recent (step-up). */
+  recentAuthMaxAge: 600,
+  totpIssuer: 'nest-jwt-revocation',
+  /** Seconds the second step of a sign-in may take (the mfaToken's life). */
+  mfaChallengeTtl: 300,
+  /** Wrong codes one mfaToken takes before it dies. */
+  mfaChallengeMaxFailures: 5,
+  recoveryCodes: 10,
 } as const;

@@ -7,10 +7,16 @@ export { RateLimitHitEntity } from './throttling/rate-limit-hit.entity.js';
 export { SigningKeyEntity } from './keys/signing-key.entity.js';
 export { AccountTokenEntity } from './recovery/account-token.entity.js';
 export { MailOutboxEntity } from './mail/mail-outbox.entity.js';
+export { MfaTotpEntity } from './mfa/mfa-totp.entity.js';
+export { MfaRecoveryCodeEntity } from './mfa/mfa-recovery-code.entity.js';
+export { MfaChallengeEntity } from './mfa/mfa-challenge.entity.js';
 
 import { AccountTokenEntity } from './recovery/account-token.entity.js';
 import { DeletedUserEntity } from './accounts/deleted-user.entity.js';
 import { MailOutboxEntity } from './mail/mail-outbox.entity.js';
+import { MfaChallengeEntity } from './mfa/mfa-challenge.entity.js';
+import { MfaRecoveryCodeEntity } from './mfa/mfa-recovery-code.entity.js';
+import { MfaTotpEntity } from './mfa/mfa-totp.entity.js';
 
 import { LoginFailureEntity } from './throttling/login-failure.entity.js';
 import { RateLimitHitEntity } from './throttling/rate-limit-hit.entity.js';
@@ -30,4 +36,7 @@ export const AUTH_ENTITIES = [
   SigningKeyEntity,
   AccountTokenEntity,
   MailOutboxEntity,
+  MfaTotpEntity,
+  MfaRecoveryCodeEntity,
+  MfaChallengeEntity,
 ];

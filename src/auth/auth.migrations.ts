@@ -9,6 +9,7 @@ import { CanonicalEmails1765000000000 } from '../../migrations/1765000000000-Can
 import { PrioritiseMailOutbox1765200000000 } from '../../migrations/1765200000000-PrioritiseMailOutbox.js';
 import { RevokeSigningKeys1765100000000 } from '../../migrations/1765100000000-RevokeSigningKeys.js';
 import { AdmitPasswordChecks1765300000000 } from '../../migrations/1765300000000-AdmitPasswordChecks.js';
+import { AddSecondFactor1765400000000 } from '../../migrations/1765400000000-AddSecondFactor.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
 export const AUTH_MIGRATIONS = [
@@ -23,6 +24,7 @@ export const AUTH_MIGRATIONS = [
   RevokeSigningKeys1765100000000,
   PrioritiseMailOutbox1765200000000,
   AdmitPasswordChecks1765300000000,
+  AddSecondFactor1765400000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
 export { HardenAccounts1764200000000 };
@@ -33,3 +35,4 @@ export { CanonicalEmails1765000000000 };
 export { RevokeSigningKeys1765100000000 };
 export { PrioritiseMailOutbox1765200000000 };
 export { AdmitPasswordChecks1765300000000 };
+export { AddSecondFactor1765400000000 };

@@ -61,6 +61,12 @@ import {
 import { SessionActivityService } from './sessions/session-activity.service.js';
 import { SessionsController } from './sessions/sessions.controller.js';
 import { TokenService } from './tokens/token.service.js';
+import { MfaController } from './mfa/mfa.controller.js';
+import { MfaRepository } from './mfa/mfa.repository.js';
+import { MFA_SECRETS, MfaSecrets } from './mfa/mfa-secrets.js';
+import { MfaService } from './mfa/mfa.service.js';
+import { ReauthenticationController } from './step-up/reauthentication.controller.js';
+import { ReauthenticationService } from './step-up/reauthentication.service.js';
 
 /**
  * Issues and revokes access and refresh JWTs against PostgreSQL. The host provides the TypeORM
@@ -69,7 +75,14 @@ import { TokenService } from './tokens/token.service.js';
  */
 @Module({
   imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), PassportModule],
-  controllers: [AuthController, AccountController, SessionsController, AccountRecoveryController],
+  controllers: [
+    AuthController,
+    AccountController,
+    SessionsController,
+    AccountRecoveryController,
+    MfaController,
+    ReauthenticationController,
+  ],
   providers: [
     {
       provide: AUTH_RESOLVED_OPTIONS,
@@ -122,6 +135,14 @@ import { TokenService } from './tokens/token.service.js';
     AuthService,
     AccountService,
     PasswordCheckService,
+    MfaService,
+    MfaRepository,
+    {
+      provide: MFA_SECRETS,
+      inject: [AUTH_MODULE_OPTIONS],
+      useFactory: (options: AuthModuleOptions) => MfaSecrets.from(options.keyEncryptionSecret),
+    },
+    ReauthenticationService,
     SessionsService,
     PurgeService,
     LoginThrottleService,
@@ -158,6 +179,7 @@ import { TokenService } from './tokens/token.service.js';
     KeyRotationService,
     AccountRecoveryService,
     MailOutboxService,
+    MfaService,
     AUTH_CLOCK,
   ],
 })

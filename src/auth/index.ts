@@ -36,6 +36,15 @@ export { Public } from './tokens/public.decorator.js';
 export { CurrentUser } from './tokens/current-user.decorator.js';
 export { StrictRevocationCheck } from './revocation/strict-revocation.decorator.js';
 export { RequireVerifiedEmail } from './recovery/require-verified-email.decorator.js';
+export { RequireRecentAuth, RequireSecondFactor } from './step-up/step-up.decorators.js';
+export {
+  MfaService,
+  type MfaChallengeAnswer,
+  type MfaStatus,
+  type SecondFactorMethod,
+  type SecondFactorProof,
+} from './mfa/mfa.service.js';
+export { AMR_VALUES, amrOf, isMultiFactor, type AuthMethod } from './tokens/amr.js';
 export { AccountRecoveryService } from './recovery/account-recovery.service.js';
 export { MailOutboxService, type DrainResult } from './mail/mail-outbox.service.js';
 export { SmtpMailTransport } from './mail/smtp-mail.transport.js';
@@ -53,6 +62,9 @@ export {
   SigningKeyEntity,
   AccountTokenEntity,
   MailOutboxEntity,
+  MfaTotpEntity,
+  MfaRecoveryCodeEntity,
+  MfaChallengeEntity,
 } from './auth.entities.js';
 export { SigningKeys, type KeyState, type KeyTimeline } from './keys/signing-keys.service.js';
 export {

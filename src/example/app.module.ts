@@ -83,6 +83,7 @@ export class AppModule {
             passwordResetTtl: config.passwordResetTtl,
             emailVerificationTtl: config.emailVerificationTtl,
             requireVerifiedEmail: config.requireVerifiedEmail,
+            recentAuthMaxAge: config.recentAuthMaxAge,
           }),
         }),
         // The browser side: sign-in, sign-up and account pages at /account (cookie transport).

@@ -1,6 +1,12 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { type AuthenticatedUser, CurrentUser, RequireVerifiedEmail, StrictRevocationCheck } from '../auth/index.js';
+import {
+  type AuthenticatedUser,
+  CurrentUser,
+  RequireSecondFactor,
+  RequireVerifiedEmail,
+  StrictRevocationCheck,
+} from '../auth/index.js';
 
 class ProfileView {
   @ApiProperty({ format: 'uuid' })
@@ -33,6 +39,13 @@ export class ProfileController {
   @RequireVerifiedEmail()
   @Get('verified')
   verified(@CurrentUser() user: AuthenticatedUser): ProfileView {
+    return { userId: user.userId, sessionId: user.sessionId };
+  }
+
+  /** Only for a session that showed two factors (a password and a code): 403 `Second factor required` otherwise. */
+  @RequireSecondFactor()
+  @Get('secure')
+  secure(@CurrentUser() user: AuthenticatedUser): ProfileView {
     return { userId: user.userId, sessionId: user.sessionId };
   }
 }

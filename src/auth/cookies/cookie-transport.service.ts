@@ -7,6 +7,7 @@ import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { TokenPair } from '../login/token-pair.interface.js';
 import {
   ACCESS_TOKEN_COOKIE,
+  accessTokenCookie,
   clearedCookies,
   countCookies,
   readCookie,
@@ -96,6 +97,18 @@ export class CookieTransportService {
       sessionId: pair.sessionId,
       ...(pair.emailVerified === undefined ? {} : { emailVerified: pair.emailVerified }),
     };
+  }
+
+  /**
+   * Sets the access cookie alone (a re-authentication: same session, same refresh token); the
+   * body keeps only `expiresIn` and `sessionId`.
+   */
+  deliverAccess(
+    response: unknown,
+    access: { accessToken: string; expiresIn: number; sessionId: string },
+  ): CookieSession {
+    this.setCookies(response, [accessTokenCookie(access.accessToken, access.expiresIn)]);
+    return { expiresIn: access.expiresIn, sessionId: access.sessionId };
   }
 
   /** Removes both cookies when the request uses cookie transport (sign-out, account deletion). */

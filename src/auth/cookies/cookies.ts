@@ -74,9 +74,14 @@ export function tokenCookies(
   refreshPath: string,
 ): string[] {
   return [
-    `${ACCESS_TOKEN_COOKIE}=${tokens.accessToken}; Path=/; Max-Age=${Math.max(0, tokens.accessMaxAge)}; HttpOnly; Secure; SameSite=Lax`,
+    accessTokenCookie(tokens.accessToken, tokens.accessMaxAge),
     `${REFRESH_TOKEN_COOKIE}=${tokens.refreshToken}; Path=${refreshPath}; Max-Age=${Math.max(0, tokens.refreshMaxAge)}; HttpOnly; Secure; SameSite=Strict`,
   ];
+}
+
+/** The Set-Cookie value that stores an access token alone (a re-authentication's new one). */
+export function accessTokenCookie(accessToken: string, maxAge: number): string {
+  return `${ACCESS_TOKEN_COOKIE}=${accessToken}; Path=/; Max-Age=${Math.max(0, maxAge)}; HttpOnly; Secure; SameSite=Lax`;
 }
 
 /** Set-Cookie values that remove both cookies (same names, paths and attributes, expired). */

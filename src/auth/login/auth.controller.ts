@@ -29,6 +29,17 @@ import { AuthService } from './auth.service.js';
 import { LoginDto } from './login.dto.js';
 import { RefreshDto } from './refresh.dto.js';
 import type { TokenPair } from './token-pair.interface.js';
+import { LoginMfaDto } from '../mfa/mfa.dto.js';
+import type { MfaChallengeAnswer, SecondFactorProof } from '../mfa/mfa.service.js';
+
+/** Exactly one of the two: 400 otherwise, before anything is looked up. */
+function secondFactorProof(body: LoginMfaDto): SecondFactorProof {
+  const given = (value: unknown) => value !== undefined && value !== null;
+  if (given(body.code) === given(body.recoveryCode)) {
+    throw new BadRequestException(['exactly one of code and recoveryCode must be given']);
+  }
+  return given(body.code) ? { code: body.code } : { recoveryCode: body.recoveryCode as string };
+}
 
 /** `/auth/login`, `refresh`, `logout`, `logout-all`: a session's tokens, from sign-in to sign-out. */
 @Controller()
@@ -54,7 +65,7 @@ export class AuthController {
     success: {
       status: 200,
       description:
-        'Signed in. With `X-Auth-Transport: cookie`: only `{expiresIn, sessionId}`, the tokens in the `__Host-auth_access` and `__Secure-auth_refresh` cookies',
+        'Signed in. With `X-Auth-Transport: cookie`: only `{expiresIn, sessionId}`, the tokens in the `__Host-auth_access` and `__Secure-auth_refresh` cookies. For a user with a second factor: `{mfaRequired: true, mfaToken, methods}` instead (MfaChallengeResponse), no token and no cookie: continue with POST /auth/login/mfa',
       type: TokenPairResponse,
     },
     errors: {
@@ -70,9 +81,41 @@ export class AuthController {
     @Body() body: LoginDto,
     @Req() request: HttpRequest,
     @Res({ passthrough: true }) response: unknown,
+  ): Promise<TokenPair | CookieSession | MfaChallengeAnswer> {
+    const cookies = this.transport.requested(request);
+    const answer = await this.auth.login(body.email, body.password, body.deviceName ?? null, clientInfo(request));
+    // The second step is still to come: no token, and no cookie, whatever the transport.
+    if ('mfaRequired' in answer) return answer;
+    return cookies ? this.transport.deliver(request, response, answer) : answer;
+  }
+
+  @Public()
+  @Post('login/mfa')
+  @ApiRoute({
+    csrf: true,
+    summary: 'Second step of a sign-in: the mfaToken and a code from the authenticator app, or a recovery code',
+    description:
+      'Answers exactly what a login answers (tokens, or cookies with `X-Auth-Transport: cookie`), with `amr` `pwd otp mfa`. The mfaToken is single use, lives 5 minutes and dies after 5 wrong codes; wrong codes are failed logins of the account from this client. The answer carries `Cache-Control: no-store`.',
+    bearer: false,
+    body: true,
+    success: { status: 200, description: 'Signed in', type: TokenPairResponse },
+    errors: {
+      400: 'Neither or both of `code` and `recoveryCode`; or a body that fails validation',
+      401: '`Invalid code`; or `Invalid or expired mfaToken: sign in again`',
+      403: 'Account suspended until the given time',
+      429: 'Too many failed logins for this account from this client, from this client, or for this account',
+    },
+  })
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  @Header('Pragma', 'no-cache')
+  async loginMfa(
+    @Body() body: LoginMfaDto,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: unknown,
   ): Promise<TokenPair | CookieSession> {
     const cookies = this.transport.requested(request);
-    const pair = await this.auth.login(body.email, body.password, body.deviceName ?? null, clientInfo(request));
+    const pair = await this.auth.completeMfaLogin(body.mfaToken, secondFactorProof(body), clientInfo(request));
     return cookies ? this.transport.deliver(request, response, pair) : pair;
   }
 

@@ -17,6 +17,23 @@ import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.j
 import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
 import { TokenService } from '../tokens/token.service.js';
 import type { TokenPair } from './token-pair.interface.js';
+import type { CheckedAccount } from '../throttling/password-check.repository.js';
+import type { LoginAttempt } from '../throttling/login-throttle.service.js';
+import { amrOf, isMultiFactor, PASSWORD_ONLY } from '../tokens/amr.js';
+import { type MfaChallengeAnswer, MfaService, type SecondFactorProof } from '../mfa/mfa.service.js';
+import type { SessionEntity } from '../sessions/session.entity.js';
+
+/** Thrown inside the session's transaction: the user has a second factor the sign-in has not shown. */
+class SecondFactorRequired extends Error {}
+
+/** When the session's user last authenticated (rows from before 0.4: the sign-in). */
+function authTimeOf(session: SessionEntity): Date {
+  return session.authenticatedAt ?? session.createdAt;
+}
+
+function sameMethods(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((method, i) => method === b[i]);
+}
 
 /**
  * A session's tokens, from sign-in to sign-out: login (after the password check), refresh
@@ -31,6 +48,7 @@ export class AuthService {
     private readonly revocation: RevocationService,
     private readonly activity: SessionActivityService,
     private readonly events: SecurityEventsService,
+    private readonly mfa: MfaService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
@@ -43,7 +61,12 @@ export class AuthService {
    * (see SessionRepository.openWithVerifiedPassword): a password change or a deletion that
    * commits meanwhile leaves no session behind.
    */
-  async login(email: string, password: string, deviceName: string | null, client: ClientInfo): Promise<TokenPair> {
+  async login(
+    email: string,
+    password: string,
+    deviceName: string | null,
+    client: ClientInfo,
+  ): Promise<TokenPair | MfaChallengeAnswer> {
     const { user, attempt } = await this.passwords.login(email, password, client);
     // Said only once the password was right, as a suspension is.
     if (this.options.requireVerifiedEmail && !user.emailVerifiedAt) {
@@ -51,7 +74,41 @@ export class AuthService {
       this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'email_not_verified' });
       throw new ForbiddenException(AuthErrors.emailNotVerified);
     }
+    try {
+      return await this.openSession(user, deviceName, client, PASSWORD_ONLY, attempt);
+    } catch (error) {
+      if (!(error instanceof SecondFactorRequired)) throw error;
+      // The user has a second factor: no session yet. The right password is no failure, but it
+      // clears none either (else whoever knows it would get a fresh allowance of code guesses
+      // each time they type it); the second step's wrong codes are failures, its success clears.
+      await attempt.withdrawn();
+      return this.mfa.challenge(user, attempt.failures.accountKey, deviceName);
+    }
+  }
 
+  /**
+   * The second step of a sign-in (`POST /auth/login/mfa`): the mfaToken and a code from the app or
+   * a recovery code (MfaService.completeChallenge), then the session as a login opens it, with
+   * `amr` `pwd otp mfa`.
+   */
+  async completeMfaLogin(mfaToken: string, proof: SecondFactorProof, client: ClientInfo): Promise<TokenPair> {
+    const done = await this.mfa.completeChallenge(mfaToken, proof, client);
+    return this.openSession(done.account, done.deviceName, client, amrOf(['pwd', 'otp']), done.attempt);
+  }
+
+  /**
+   * Opens a session for a password just verified (and, with `amr` naming two factors, a second
+   * factor too): throws SecondFactorRequired, writing nothing, when the user has one and `amr`
+   * does not show it; 403 for a suspended account. The attempt's failures are cleared with the
+   * session, or when it is not opened for another reason.
+   */
+  private async openSession(
+    user: CheckedAccount,
+    deviceName: string | null,
+    client: ClientInfo,
+    amr: readonly string[],
+    attempt: LoginAttempt,
+  ): Promise<TokenPair> {
     const now = this.clock.now();
     const sessionId = randomUUID();
     const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
@@ -72,13 +129,15 @@ export class AuthService {
           expiresAt: sessionEnd,
           // The right password clears the account's failures from this client, with the session.
           clearFailures: attempt.failures,
+          amr,
         },
-        (signedInAt, suspendedUntil) => {
+        ({ signedInAt, suspendedUntil, hasSecondFactor }) => {
           if (suspendedUntil && suspendedUntil > now) {
             this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
             throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
           }
-          const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt };
+          if (hasSecondFactor && !isMultiFactor(amr)) throw new SecondFactorRequired();
+          const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt, authTime: now, amr };
           const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
           const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);
           return {
@@ -96,6 +155,7 @@ export class AuthService {
         },
       )
       .catch(async (error: unknown) => {
+        if (error instanceof SecondFactorRequired) throw error;
         // The password was right (a suspension, or no session could be written): its failures are
         // cleared all the same, as they were before the session was attempted.
         await attempt.succeeded().catch(() => undefined);
@@ -127,8 +187,18 @@ export class AuthService {
     const claims = await this.tokens.verifyFresh(refreshToken, TOKEN_TYPE_REFRESH);
     const now = this.clock.now();
     const presentedHash = TokenService.hash(refreshToken);
-    if (claims.auth_time_ms !== undefined && claims.session_exp_ms !== undefined) {
-      const signedFor = { createdAt: new Date(claims.auth_time_ms), expiresAt: new Date(claims.session_exp_ms) };
+    if (
+      claims.auth_time_ms !== undefined &&
+      claims.session_exp_ms !== undefined &&
+      claims.auth_time !== undefined &&
+      claims.amr !== undefined
+    ) {
+      const signedFor = {
+        createdAt: new Date(claims.auth_time_ms),
+        expiresAt: new Date(claims.session_exp_ms),
+        authTime: new Date(claims.auth_time * 1000),
+        amr: claims.amr,
+      };
       const rotated = await this.rotate(claims, signedFor, presentedHash, now, true);
       if (rotated) return rotated;
     }
@@ -140,10 +210,22 @@ export class AuthService {
     // current one is rotated from the row whatever it names: a current token is never reuse.
     const triedAlready =
       claims.session_exp_ms !== undefined &&
+      claims.auth_time !== undefined &&
+      claims.amr !== undefined &&
+      Math.floor(authTimeOf(session).getTime() / 1000) === claims.auth_time &&
+      sameMethods(session.amr ?? PASSWORD_ONLY, claims.amr) &&
       session.createdAt.getTime() === claims.auth_time_ms &&
       session.expiresAt.getTime() === claims.session_exp_ms &&
       presentedHash !== session.refreshTokenHash;
-    const rotated = triedAlready ? null : await this.rotate(claims, session, presentedHash, now, false);
+    const rotated = triedAlready
+      ? null
+      : await this.rotate(
+          claims,
+          { ...session, authTime: authTimeOf(session), amr: session.amr ?? PASSWORD_ONLY },
+          presentedHash,
+          now,
+          false,
+        );
     if (rotated) return rotated;
 
     // Not rotated: find out why, from the state as it is now (another request may have rotated
@@ -174,12 +256,18 @@ export class AuthService {
    */
   private async rotate(
     claims: AuthTokenClaims,
-    session: { createdAt: Date; expiresAt: Date },
+    session: { createdAt: Date; expiresAt: Date; authTime: Date; amr: readonly string[] },
     presentedHash: string,
     now: Date,
     checkSession: boolean,
   ): Promise<TokenPair | null> {
-    const subject = { userId: claims.sub, sessionId: claims.sid, authenticatedAt: session.createdAt };
+    const subject = {
+      userId: claims.sub,
+      sessionId: claims.sid,
+      authenticatedAt: session.createdAt,
+      authTime: session.authTime,
+      amr: session.amr,
+    };
     const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt, now);
     const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt, now);
     const rotated = await this.sessions.rotateRefreshToken({
@@ -189,7 +277,14 @@ export class AuthService {
       newHash: TokenService.hash(refresh.token),
       newRefreshExpiresAt: refresh.expiresAt,
       now,
-      signedFor: checkSession ? { createdAt: session.createdAt, expiresAt: session.expiresAt } : undefined,
+      signedFor: checkSession
+        ? {
+            createdAt: session.createdAt,
+            expiresAt: session.expiresAt,
+            authTime: Math.floor(session.authTime.getTime() / 1000),
+            amr: session.amr,
+          }
+        : undefined,
     });
     if (!rotated) return null;
     this.activity.remember(claims.sid, now);

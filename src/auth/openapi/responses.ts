@@ -100,3 +100,59 @@ export class MeResponse extends PublicUserResponse {
   @ApiField({ description: 'True once the address was confirmed (verification link, or a password reset by mail)' })
   emailVerified!: boolean;
 }
+
+export class MfaChallengeResponse {
+  @ApiField({ enum: [true] })
+  mfaRequired!: true;
+
+  @ApiField({ description: 'For POST /auth/login/mfa: single use, 5 minutes, 5 wrong codes; not an access token' })
+  mfaToken!: string;
+
+  @ApiField({ type: 'array', items: { type: 'string', enum: ['totp', 'recovery_code'] } })
+  methods!: string[];
+}
+
+export class MfaStatusResponse {
+  @ApiField({ description: 'An authenticator app is on' })
+  totp!: boolean;
+
+  @ApiField({ description: 'Passkeys registered', example: 0 })
+  passkeys!: number;
+
+  @ApiField({ description: 'Recovery codes not yet used', example: 10 })
+  recoveryCodesLeft!: number;
+}
+
+export class TotpSetupResponse {
+  @ApiField({ description: 'The shared secret, base32, to type into an app that cannot scan the QR code' })
+  secret!: string;
+
+  @ApiField({
+    example: 'otpauth://totp/Example:ada%40example.com?issuer=Example&secret=…',
+    description: 'What the QR code holds',
+  })
+  otpauthUrl!: string;
+}
+
+export class RecoveryCodesResponse {
+  @ApiField({
+    type: 'array',
+    items: { type: 'string' },
+    description: 'Ten single-use codes, shown this once (only their hashes are kept)',
+  })
+  recoveryCodes!: string[];
+}
+
+export class AccessTokenResponse {
+  @ApiField({ description: 'A new access token for the same session, with a fresh `auth_time`' })
+  accessToken!: string;
+
+  @ApiField({ enum: ['Bearer'] })
+  tokenType!: 'Bearer';
+
+  @ApiField({ description: 'Seconds the access token is valid for', example: 900 })
+  expiresIn!: number;
+
+  @ApiField({ format: 'uuid' })
+  sessionId!: string;
+}

@@ -24,7 +24,19 @@ export type SecurityEventType =
   | 'email_verification_requested'
   | 'email_verified'
   /** Too many reset or verification mails asked for, by one client or for one email. */
-  | 'mail_throttled';
+  | 'mail_throttled'
+  /** An authenticator app was turned on (with new recovery codes). */
+  | 'mfa_enabled'
+  /** The second factor was removed: by the user, or by an operator (`reason: 'operator_reset'`). */
+  | 'mfa_disabled'
+  /**
+   * A wrong code: at the second step of a sign-in (`reason: 'wrong_code'`, or `'challenge_exhausted'`
+   * on the mfaToken's last), or at a re-authentication (`'reauthentication'`).
+   */
+  | 'mfa_challenge_failed'
+  /** A recovery code was spent to sign in. */
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated';
 
 /**
  * One security event. Deliberately narrow: ids, the client address and a reason, never a token,

@@ -55,6 +55,17 @@ export class SessionEntity {
   @Column({ name: 'refresh_expires_at', type: 'timestamptz' })
   refreshExpiresAt!: Date;
 
+  /**
+   * When the user last authenticated in this session: the sign-in (module clock), or a later
+   * re-authentication. The tokens' `auth_time`. Null on sessions opened before 0.4: their sign-in.
+   */
+  @Column({ name: 'authenticated_at', type: 'timestamptz', nullable: true })
+  authenticatedAt!: Date | null;
+
+  /** How the user authenticated (RFC 8176 values): the tokens' `amr`. Null before 0.4: a password. */
+  @Column({ name: 'amr', type: 'text', array: true, nullable: true })
+  amr!: string[] | null;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt!: Date | null;
 

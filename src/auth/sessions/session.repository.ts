@@ -45,6 +45,17 @@ export interface SessionRequest {
   expiresAt: Date;
   /** The login's failures from this client, cleared when the session is written (LoginAttempt.failures). */
   clearFailures?: { accountKey: string; ip: string };
+  /** How the user signed in (RFC 8176), kept on the session for its tokens' `amr`. */
+  amr: readonly string[];
+}
+
+/** What the session's user is, as the transaction that opens the session read it. */
+export interface SigningInUser {
+  /** The database's clock: the session's sign-in time, the clock of every cut-off. */
+  signedInAt: Date;
+  suspendedUntil: Date | null;
+  /** The user has a second factor turned on (an authenticator app). */
+  hasSecondFactor: boolean;
 }
 
 /** What the caller signs once the sign-in time is known: the refresh token goes into the row. */
@@ -62,10 +73,11 @@ export interface RefreshRotation {
   newRefreshExpiresAt: Date;
   now: Date;
   /**
-   * The session as the new tokens were signed for it (sign-in time and absolute end, from the
-   * presented token's claims, before any read): the row must match both, or nothing is rotated.
+   * The session as the new tokens were signed for it (sign-in time and absolute end, and the last
+   * authentication's time in seconds and methods, from the presented token's claims, before any
+   * read): the row must match all of them, or nothing is rotated.
    */
-  signedFor?: { createdAt: Date; expiresAt: Date };
+  signedFor?: { createdAt: Date; expiresAt: Date; authTime: number; amr: readonly string[] };
 }
 
 export interface SessionWithUserCutoff {
@@ -87,35 +99,43 @@ export class SessionRepository {
    * change, a deletion or a cut-off committed meanwhile either happens before (no row: null) or
    * waits for this session to exist and then ends it. The sign-in time is the database's clock,
    * the clock of every cut-off. `sign` gets it and the user's suspension, and may throw (then
-   * nothing is written). The session is written, the login's failures cleared and the user's
+   * nothing is written); it is also told whether the user has a second factor, read in the same
+   * statement, so that a factor turned on meanwhile is not skipped. The session is written (with
+   * the authentication's time and methods), the login's failures cleared and the user's
    * live sessions counted in one statement, under the user's turn for the session cap
    * (userSessionsLock), taken after the row lock; `overCap` runs in the same transaction when
    * there are more than `maxLive` with this one (the cap ends the least recently used).
    */
   async openWithVerifiedPassword<T>(
     request: SessionRequest,
-    sign: (signedInAt: Date, suspendedUntil: Date | null) => SignedSession<T>,
+    sign: (user: SigningInUser) => SignedSession<T>,
     cap?: { maxLive: number; overCap: (transaction: TransactionStatements) => Promise<void> },
   ): Promise<T | null> {
     return inDriverTransaction(this.dataSource, async (client) => {
       const {
         rows: [user],
-      } = await client.query<{ signed_in_at: Date; suspended_until: Date | null }>(
+      } = await client.query<{ signed_in_at: Date; suspended_until: Date | null; second_factor: boolean }>(
         `WITH account AS MATERIALIZED (
            SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
              FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE)
-         SELECT signed_in_at, suspended_until, ${userSessionsLock('$1')} FROM account`,
+         SELECT signed_in_at, suspended_until, ${userSessionsLock('$1')},
+                EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = $1 AND t.enabled_at IS NOT NULL) AS second_factor
+           FROM account`,
         [request.userId, request.verifiedPasswordHash],
       );
       if (!user) return null;
-      const signed = sign(user.signed_in_at, user.suspended_until);
+      const signed = sign({
+        signedInAt: user.signed_in_at,
+        suspendedUntil: user.suspended_until,
+        hasSecondFactor: user.second_factor,
+      });
       const {
         rows: [{ live }],
       } = await client.query<{ live: number }>(
         `WITH opened AS (
            INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
-                                 refresh_token_hash, refresh_expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)),
+                                 refresh_token_hash, refresh_expires_at, authenticated_at, amr)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $7, $13)),
          cleared AS (DELETE FROM login_failures WHERE account_key = $11 AND ip = $12)
          -- The session just written is not seen here (one statement): it is the one more.
          SELECT count(*)::int + 1 AS live FROM sessions s
@@ -134,6 +154,7 @@ export class SessionRepository {
           signed.refreshExpiresAt,
           request.clearFailures?.accountKey ?? null,
           request.clearFailures?.ip ?? null,
+          request.amr,
         ],
       );
       if (cap && live > cap.maxLive) await cap.overCap(driverStatements(client));
@@ -159,9 +180,14 @@ export class SessionRepository {
     ];
     let signedFor = '';
     if (rotation.signedFor) {
-      params.push(rotation.signedFor.createdAt, rotation.signedFor.expiresAt);
-      // To the millisecond, as tokens carry them (a row written by hand may hold microseconds).
-      signedFor = "AND date_trunc('milliseconds', s.created_at) = $7 AND date_trunc('milliseconds', s.expires_at) = $8";
+      const { createdAt, expiresAt, authTime, amr } = rotation.signedFor;
+      params.push(createdAt, expiresAt, authTime, amr);
+      // To the millisecond, as tokens carry them (a row written by hand may hold microseconds);
+      // the last authentication to the second, as auth_time is (rows from before 0.4 hold none:
+      // their sign-in, with a password).
+      signedFor = `AND date_trunc('milliseconds', s.created_at) = $7 AND date_trunc('milliseconds', s.expires_at) = $8
+        AND floor(extract(epoch FROM COALESCE(s.authenticated_at, s.created_at)))::bigint = $9
+        AND COALESCE(s.amr, '{pwd}') = $10::text[]`;
     }
     const result = await driverPool(this.dataSource).query(
       `UPDATE sessions s
@@ -209,6 +235,36 @@ export class SessionRepository {
       [sessionId, now, new Date(now.getTime() - minIntervalMs)],
     );
     return rows[0]?.last_used_at ?? null;
+  }
+
+  /**
+   * Records a re-authentication on a session still in use: its time (the module's clock) and the
+   * methods now shown in it. The session's sign-in time and end, for the new tokens; null when the
+   * session has ended (revoked, expired, cut off).
+   */
+  async reauthenticated(
+    sessionId: string,
+    userId: string,
+    now: Date,
+    amr: readonly string[],
+  ): Promise<{ createdAt: Date; expiresAt: Date } | null> {
+    const { rows } = await driverPool(this.dataSource).query<{ created_at: Date; expires_at: Date }>(
+      `UPDATE sessions s SET authenticated_at = $3, amr = $4
+        WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
+          AND s.refresh_expires_at > $3 AND ${notCutOff('s')}
+        RETURNING date_trunc('milliseconds', s.created_at) AS created_at, s.expires_at`,
+      [sessionId, userId, now, amr],
+    );
+    return rows[0] ? { createdAt: rows[0].created_at, expiresAt: rows[0].expires_at } : null;
+  }
+
+  /** The methods a session has been authenticated with so far (PASSWORD_ONLY for sessions from before 0.4). */
+  async methodsOf(sessionId: string): Promise<string[] | null> {
+    const { rows } = await driverPool(this.dataSource).query<{ amr: string[] }>(
+      `SELECT COALESCE(amr, '{pwd}') AS amr FROM sessions WHERE id = $1`,
+      [sessionId],
+    );
+    return rows[0]?.amr ?? null;
   }
 
   async findWithUserCutoff(sessionId: string): Promise<SessionWithUserCutoff | null> {

@@ -19,4 +19,16 @@ export class LoginFailureRepository {
   async resetAccount(accountKey: string, ip: string): Promise<void> {
     await this.dataSource.query('DELETE FROM login_failures WHERE account_key = $1 AND ip = $2', [accountKey, ip]);
   }
+
+  /**
+   * One attempt's own record, and nothing else, goes: it was no failure, yet says nothing about
+   * the account's other failures (a right password whose second factor is still to come).
+   */
+  async withdrawOne(accountKey: string, ip: string, failedAt: Date): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM login_failures WHERE id = (
+         SELECT id FROM login_failures WHERE account_key = $1 AND ip = $2 AND failed_at = $3 ORDER BY id DESC LIMIT 1)`,
+      [accountKey, ip, failedAt],
+    );
+  }
 }

@@ -23,6 +23,11 @@ export interface LoginAttempt {
   failures: { accountKey: string; ip: string };
   /** Call when the password was right: clears the account's failures from this client. */
   succeeded(): Promise<void>;
+  /**
+   * Call when the password was right but the sign-in goes on to a second step: this attempt is no
+   * failure, but clears none either (else knowing the password would buy fresh code guesses).
+   */
+  withdrawn(): Promise<void>;
 }
 
 /**
@@ -48,16 +53,25 @@ export class LoginThrottleService {
    * only labels the security event.
    */
   async begin(email: string, ip: string | null, userId: string | null = null): Promise<LoginAttempt> {
-    const limits = this.limitsFor(email, ip);
+    return this.beginForAccount(LoginThrottleService.accountKey(email), ip, userId);
+  }
+
+  /** begin() for an account known by its key (accountKey), as the second step of a sign-in is. */
+  async beginForAccount(accountKey: string, ip: string | null, userId: string | null = null): Promise<LoginAttempt> {
+    const limits = this.limitsForAccount(accountKey, ip);
     const { attempt } = await this.admissions.admit([], limits, null);
     return this.judge(attempt, limits, ip, userId);
   }
 
   /** The limits of an attempt on this account from this client, now. */
   limitsFor(email: string, ip: string | null): AttemptLimits {
+    return this.limitsForAccount(LoginThrottleService.accountKey(email), ip);
+  }
+
+  private limitsForAccount(accountKey: string, ip: string | null): AttemptLimits {
     const now = this.clock.now();
     return {
-      accountKey: LoginThrottleService.accountKey(email),
+      accountKey,
       ip: throttleKey(ip),
       now,
       windowStart: new Date(now.getTime() - this.options.loginLockoutWindow * 1000),
@@ -74,7 +88,11 @@ export class LoginThrottleService {
       throw new LoginThrottledException(secondsUntil(decision.unlocksAt, limits.now));
     }
     const failures = { accountKey: limits.accountKey, ip: limits.ip };
-    return { failures, succeeded: () => this.failures.resetAccount(failures.accountKey, failures.ip) };
+    return {
+      failures,
+      succeeded: () => this.failures.resetAccount(failures.accountKey, failures.ip),
+      withdrawn: () => this.failures.withdrawOne(failures.accountKey, failures.ip, limits.now),
+    };
   }
 
   /** One key per address in all its spellings (canonicalEmail), like the account it names. */

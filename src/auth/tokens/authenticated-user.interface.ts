@@ -6,4 +6,8 @@ export interface AuthenticatedUser {
   tokenId: string;
   /** Expiry of that access token. */
   tokenExpiresAt: Date;
+  /** When the user last authenticated in this session (sign-in or re-authentication), whole seconds since the epoch (`auth_time`). */
+  authTime: number;
+  /** How they authenticated (RFC 8176, the token's `amr`): `pwd`, `otp`, `mfa`... */
+  amr: readonly string[];
 }

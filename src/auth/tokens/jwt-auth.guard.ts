@@ -1,10 +1,20 @@
-import { type ExecutionContext, HttpException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import {
+  type ExecutionContext,
+  ForbiddenException,
+  HttpException,
+  Injectable,
+  Logger,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef, Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import {
+  AUTH_CLOCK,
   AUTH_JWT_STRATEGY,
   AuthErrors,
   IS_PUBLIC_KEY,
+  REQUIRE_RECENT_AUTH_KEY,
+  REQUIRE_SECOND_FACTOR_KEY,
   REQUIRE_VERIFIED_EMAIL_KEY,
   STRICT_REVOCATION_KEY,
   STRICT_REVOCATION_REQUEST,
@@ -17,6 +27,8 @@ import { isDatabaseUnavailable } from '../common/database-errors.js';
 import { AuthUnavailableException } from '../common/exceptions.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { AuthenticatedUser } from './authenticated-user.interface.js';
+import type { Clock } from '../common/clock.interface.js';
+import { isMultiFactor } from './amr.js';
 import { JwtStrategy } from './jwt.strategy.js';
 
 /** What passport adds to a strategy for one authentication attempt. */
@@ -33,6 +45,12 @@ interface RouteFlags {
   isPublic: boolean;
   strict: boolean;
   verifiedEmail: boolean;
+  /** @RequireRecentAuth(): the most seconds since auth_time (null: the module's recentAuthMaxAge); undefined without it. */
+  recentAuth: number | null | undefined;
+  /** @RequireSecondFactor(). */
+  secondFactor: boolean;
+  /** Either of the two above: the token's authentication is checked after its validity. */
+  stepUp: boolean;
 }
 
 /**
@@ -60,6 +78,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
   private readonly logger = new Logger(JwtAuthGuard.name);
   private resolvedStrategy: JwtStrategy | undefined;
   private resolvedOptions: ResolvedAuthOptions | undefined;
+  private resolvedClock: Clock | undefined;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Nest's handlers and controllers are plain functions
   private readonly flagsByHandler = new WeakMap<Function, WeakMap<Function, RouteFlags>>();
 
@@ -98,7 +117,11 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
         isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets) === true,
         strict: this.reflector.getAllAndOverride<boolean>(STRICT_REVOCATION_KEY, targets) === true,
         verifiedEmail: this.reflector.getAllAndOverride<boolean>(REQUIRE_VERIFIED_EMAIL_KEY, targets) === true,
+        recentAuth: this.reflector.getAllAndOverride<number | null | undefined>(REQUIRE_RECENT_AUTH_KEY, targets),
+        secondFactor: this.reflector.getAllAndOverride<boolean>(REQUIRE_SECOND_FACTOR_KEY, targets) === true,
+        stepUp: false,
       };
+      flags.stepUp = flags.recentAuth !== undefined || flags.secondFactor;
       if (!byController) this.flagsByHandler.set(handler, (byController = new WeakMap()));
       byController.set(controller, flags);
     }
@@ -131,6 +154,7 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
         // A strict route is checked in the database even for a token verified before.
         const checked = strategy.check(payload, flags.strict);
         request.user = checked instanceof Promise ? await checked : checked;
+        if (flags.stepUp) this.assertStepUp(flags, request.user);
         if (flags.verifiedEmail) await strategy.assertEmailVerified(request.user.userId);
         authenticatedRequests.add(request);
         return true;
@@ -140,11 +164,29 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
       // The strategy's validate(), called by passport-jwt with the request, reads it there.
       request[STRICT_REVOCATION_REQUEST] = flags.strict;
       request.user = await this.authenticateWith(strategy, request);
+      if (flags.stepUp) this.assertStepUp(flags, request.user);
       if (flags.verifiedEmail) await strategy.assertEmailVerified(request.user.userId);
       authenticatedRequests.add(request);
       return true;
     } catch (error) {
       throw this.refusal(error, context);
+    }
+  }
+
+  /**
+   * @RequireSecondFactor() and @RequireRecentAuth(), from the token alone (its `amr` and
+   * `auth_time`), against the module's clock: 403 with what is missing.
+   */
+  private assertStepUp(flags: RouteFlags, user: AuthenticatedUser): void {
+    if (flags.secondFactor && !isMultiFactor(user.amr)) {
+      throw new ForbiddenException(AuthErrors.secondFactorRequired);
+    }
+    if (flags.recentAuth !== undefined) {
+      const maxAgeMs = (flags.recentAuth ?? this.authOptions().recentAuthMaxAge) * 1000;
+      this.resolvedClock ??= this.moduleRef.get<Clock>(AUTH_CLOCK, { strict: false });
+      if (this.resolvedClock.now().getTime() - user.authTime * 1000 > maxAgeMs) {
+        throw new ForbiddenException(AuthErrors.recentAuthRequired);
+      }
     }
   }
 

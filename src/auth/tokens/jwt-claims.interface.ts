@@ -30,4 +30,12 @@ export interface AuthTokenClaims {
    * tokens issued before it existed (their refresh reads the session first).
    */
   session_exp_ms?: number;
+  /**
+   * When the user last authenticated in this session (sign-in, or a later re-authentication), in
+   * whole seconds (OpenID Connect's `auth_time`): what @RequireRecentAuth() compares with. Absent
+   * from tokens of sessions opened before it existed (then the sign-in time counts).
+   */
+  auth_time?: number;
+  /** How (RFC 8176: `pwd`, `otp`, `mfa`...): what @RequireSecondFactor() reads. Absent before it existed: `pwd`. */
+  amr?: string[];
 }

@@ -7,6 +7,7 @@ import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { assertCsrfSafe, changesState } from '../cookies/csrf.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import { accessTokenOf, type RequestWithHeaders } from './bearer.js';
+import { PASSWORD_ONLY } from './amr.js';
 import type { AuthenticatedUser } from './authenticated-user.interface.js';
 import type { AuthTokenClaims } from './jwt-claims.interface.js';
 import { RevocationService } from '../revocation/revocation.service.js';
@@ -124,5 +125,7 @@ function userOf(claims: AuthTokenClaims): AuthenticatedUser {
     sessionId: claims.sid,
     tokenId: claims.jti,
     tokenExpiresAt: new Date(claims.exp * 1000),
+    authTime: claims.auth_time ?? Math.floor(claims.auth_time_ms / 1000),
+    amr: claims.amr ?? PASSWORD_ONLY,
   };
 }

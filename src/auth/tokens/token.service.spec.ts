@@ -28,7 +28,17 @@ function tokenService(options: AuthModuleOptions, clock: Clock): TokenService {
 function setup(options = {}) {
   const clock = new ManualClock();
   const service = tokenService({ secret, ...options }, clock);
-  return { clock, service, subject: { userId: randomUUID(), sessionId: randomUUID(), authenticatedAt: clock.now() } };
+  return {
+    clock,
+    service,
+    subject: {
+      userId: randomUUID(),
+      sessionId: randomUUID(),
+      authenticatedAt: clock.now(),
+      authTime: clock.now(),
+      amr: ['pwd'],
+    },
+  };
 }
 const farFuture = new Date('2030-01-01T00:00:00Z');
 

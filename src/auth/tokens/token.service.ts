@@ -11,6 +11,7 @@ import { NotificationListener } from '../notifications/notification-listener.ser
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { AuthTokenClaims } from './jwt-claims.interface.js';
+import { isAmrClaim } from './amr.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -37,6 +38,8 @@ const CLAIM_NAMES = new Set([
   'exp',
   'auth_time_ms',
   'session_exp_ms',
+  'auth_time',
+  'amr',
   'iss',
   'aud',
 ]);
@@ -53,6 +56,10 @@ export interface TokenSubject {
   sessionId: string;
   /** The session's sign-in time (sessions.created_at, database clock). */
   authenticatedAt: Date;
+  /** When the user last authenticated (sign-in or re-authentication, the module's clock): `auth_time`. */
+  authTime: Date;
+  /** How (RFC 8176): `amr`. */
+  amr: readonly string[];
 }
 
 /** A signature check's answer when the token names a key this instance does not have. */
@@ -95,6 +102,8 @@ export class TokenService {
       iat_ms: issuedAtMs,
       exp,
       auth_time_ms: subject.authenticatedAt.getTime(),
+      auth_time: Math.floor(subject.authTime.getTime() / 1000),
+      amr: subject.amr,
     };
     // A refresh token names its session's end: the next refresh can sign before it reads anything.
     if (type === TOKEN_TYPE_REFRESH) payload.session_exp_ms = notAfter.getTime();
@@ -196,6 +205,8 @@ export class TokenService {
       exp,
       auth_time_ms: authTimeMs,
       session_exp_ms: sessionExpMs,
+      auth_time: authTime,
+      amr,
     } = claims;
     const wellFormed =
       Object.keys(claims).every((name) => CLAIM_NAMES.has(name)) &&
@@ -220,7 +231,11 @@ export class TokenService {
       (sessionExpMs === undefined ||
         (typ === TOKEN_TYPE_REFRESH &&
           Number.isSafeInteger(sessionExpMs) &&
-          (sessionExpMs as number) >= (exp as number) * 1000));
+          (sessionExpMs as number) >= (exp as number) * 1000)) &&
+      // The last authentication came before the token (both absent from tokens older than them).
+      (authTime === undefined ||
+        (Number.isSafeInteger(authTime) && (authTime as number) >= 0 && (authTime as number) <= (iat as number))) &&
+      (amr === undefined || isAmrClaim(amr));
     if (!wellFormed || typ !== expectedType) throw new UnauthorizedException(AuthErrors.invalid);
     // Written into every token when configured, and then required; never compared when not.
     if (this.options.issuer !== undefined && claims.iss !== this.options.issuer) {

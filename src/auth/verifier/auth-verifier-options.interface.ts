@@ -17,6 +17,7 @@ export interface AuthVerifierOptions extends Pick<
   | 'notificationSecret'
   | 'trustedOrigins'
   | 'securityEvents'
+  | 'recentAuthMaxAge'
 > {
   /**
    * Where the public keys come from: the auth server's JWKS URL

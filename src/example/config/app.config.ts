@@ -75,6 +75,8 @@ export interface AppConfig {
   emailVerificationTtl: number;
   /** REQUIRE_VERIFIED_EMAIL: login of an unverified account answers 403. */
   requireVerifiedEmail: boolean;
+  /** RECENT_AUTH_MAX_AGE, seconds: how recent a sign-in or re-authentication must be for a change of the second factor. */
+  recentAuthMaxAge?: number;
 }
 
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -150,6 +152,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const passwordResetTtl = integer(env, 'PASSWORD_RESET_TTL', 1800, 60, 86_400, problems);
   const emailVerificationTtl = integer(env, 'EMAIL_VERIFICATION_TTL', 86_400, 60, 2_592_000, problems);
   const requireVerifiedEmail = flag(env, 'REQUIRE_VERIFIED_EMAIL', problems);
+  const recentAuthMaxAge = integer(env, 'RECENT_AUTH_MAX_AGE', 600, 1, 86_400, problems);
   const smtpUrl = env.SMTP_URL?.trim() || null;
   const smtpAllowPlaintextTo = (env.SMTP_ALLOW_PLAINTEXT_TO ?? '')
     .split(',')
@@ -263,6 +266,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     passwordResetTtl,
     emailVerificationTtl,
     requireVerifiedEmail,
+    recentAuthMaxAge,
   };
 }
 

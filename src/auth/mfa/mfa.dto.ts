@@ -1,0 +1,59 @@
+import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { ApiField } from '../openapi/swagger.js';
+
+/** Longest code read: six digits, with the spaces some apps show, and room for a paste's slack. */
+export const MAX_CODE_CHARS = 32;
+/** Longest recovery code read (10 characters as shown, with hyphens and spaces typed or pasted). */
+export const MAX_RECOVERY_CODE_CHARS = 64;
+/** mfaTokens are 43 characters (32 random bytes, base64url). */
+export const MAX_MFA_TOKEN_CHARS = 128;
+
+export class TotpCodeDto {
+  @ApiField({
+    minLength: 1,
+    maxLength: MAX_CODE_CHARS,
+    example: '123456',
+    description: 'The six digits the app shows now',
+  })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(MAX_CODE_CHARS)
+  code!: string;
+}
+
+/** `POST /auth/login/mfa`: the mfaToken, and either `code` or `recoveryCode`. */
+export class LoginMfaDto {
+  @ApiField({
+    minLength: 1,
+    maxLength: MAX_MFA_TOKEN_CHARS,
+    description: 'From the login answer `{mfaRequired: true, mfaToken}`',
+  })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(MAX_MFA_TOKEN_CHARS)
+  mfaToken!: string;
+
+  @ApiField({
+    required: false,
+    maxLength: MAX_CODE_CHARS,
+    example: '123456',
+    description: 'A code from the authenticator app',
+  })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(MAX_CODE_CHARS)
+  code?: string;
+
+  @ApiField({
+    required: false,
+    maxLength: MAX_RECOVERY_CODE_CHARS,
+    example: 'a2b3c-d4e5f',
+    description: 'One of the recovery codes (each works once)',
+  })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(MAX_RECOVERY_CODE_CHARS)
+  recoveryCode?: string;
+}

@@ -1,0 +1,266 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { renderSVG } from 'uqr';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import { AUTH_CLOCK, AuthErrors, DEFAULTS } from '../auth.constants.js';
+import { UserRepository } from '../accounts/user.repository.js';
+import type { ClientInfo } from '../common/client-info.js';
+import type { Clock } from '../common/clock.interface.js';
+import { SecurityEventsService } from '../security-events/security-events.service.js';
+import { type LoginAttempt, LoginThrottleService } from '../throttling/login-throttle.service.js';
+import { MFA_SECRETS, MfaSecrets } from './mfa-secrets.js';
+import { MfaRepository, type MfaTransaction, type PendingChallenge } from './mfa.repository.js';
+import { newRecoveryCode, normalisedRecoveryCode } from './recovery-codes.js';
+import { matchingStep, newTotpSecret, otpauthUrl } from './totp.js';
+
+/** The methods a second step can be completed with, as `methods` names them. */
+export type SecondFactorMethod = 'totp' | 'recovery_code';
+
+/** What a sign-in whose password was right answers when the user has a second factor. */
+export interface MfaChallengeAnswer {
+  mfaRequired: true;
+  mfaToken: string;
+  methods: SecondFactorMethod[];
+}
+
+/** The second factor shown: a code from the app, or a recovery code. */
+export type SecondFactorProof = { code: string } | { recoveryCode: string };
+
+/** A second step that succeeded: whom it signs in, and how. */
+export interface CompletedChallenge {
+  account: { id: string; email: string; passwordHash: string; emailVerifiedAt: Date | null };
+  deviceName: string | null;
+  method: SecondFactorMethod;
+  /** The throttle's attempt of this step: its failures are cleared with the session. */
+  attempt: LoginAttempt;
+}
+
+export interface MfaStatus {
+  totp: boolean;
+  /** Passkeys registered (none until passkeys exist). */
+  passkeys: number;
+  recoveryCodesLeft: number;
+}
+
+/** SHA-256 hex: what the database keeps of an mfaToken, and of the password hash a challenge was made for. */
+function sha256(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/**
+ * The second factor's rules: an authenticator app (TOTP) set up, turned on with a code from it,
+ * turned off; recovery codes; and the second step of a sign-in (the mfaToken). Every code is
+ * checked in a transaction that locks what it spends (the app's last step, the recovery code, the
+ * challenge), so that no code, recovery code or mfaToken is ever accepted twice, on any instance.
+ */
+@Injectable()
+export class MfaService {
+  constructor(
+    private readonly mfa: MfaRepository,
+    private readonly users: UserRepository,
+    private readonly throttle: LoginThrottleService,
+    private readonly events: SecurityEventsService,
+    @Inject(MFA_SECRETS) private readonly secrets: MfaSecrets,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+  ) {}
+
+  async status(userId: string): Promise<MfaStatus> {
+    const { totp, recoveryCodesLeft } = await this.mfa.status(userId);
+    return { totp, passkeys: 0, recoveryCodesLeft };
+  }
+
+  /**
+   * A new pending secret (replacing one set up before and never turned on); 409 when the app is
+   * already on: turn it off first. The secret is shown this once, then only kept encrypted.
+   */
+  async setup(userId: string): Promise<{ secret: string; otpauthUrl: string }> {
+    const user = await this.users.findById(userId);
+    if (!user) throw new UnauthorizedException(AuthErrors.revoked);
+    const secret = newTotpSecret();
+    const saved = await this.mfa.savePending(userId, this.secrets.encryptTotpSecret(userId, secret), this.clock.now());
+    if (!saved) throw new ConflictException('Two-factor authentication is already on');
+    return { secret, otpauthUrl: otpauthUrl(secret, this.options.totpIssuer, user.email) };
+  }
+
+  /** The pending secret's otpauth URL as a QR code (SVG); 404 when nothing is pending. */
+  async setupQrCode(userId: string): Promise<string> {
+    const [user, totp] = await Promise.all([this.users.findById(userId), this.mfa.findTotp(userId)]);
+    if (!user || !totp || totp.enabled) throw new NotFoundException('No authenticator app is being set up');
+    const secret = this.secrets.decryptTotpSecret(userId, totp.secretEncrypted);
+    return renderSVG(otpauthUrl(secret, this.options.totpIssuer, user.email), { border: 2 });
+  }
+
+  /**
+   * Turns the pending app on with a code from it (400 `Invalid code` otherwise, nothing changed),
+   * and answers the recovery codes, shown this once.
+   */
+  async enable(userId: string, code: string): Promise<{ recoveryCodes: string[] }> {
+    const now = this.clock.now();
+    const recoveryCodes = this.newRecoveryCodes();
+    await this.mfa.transaction(async (tx) => {
+      const totp = await tx.lockTotp(userId);
+      if (!totp) throw new BadRequestException('Set up an authenticator app first');
+      if (totp.enabled) throw new ConflictException('Two-factor authentication is already on');
+      if (!(await this.acceptTotpCode(tx, userId, totp.secretEncrypted, totp.lastUsedStep, code, now))) {
+        throw new BadRequestException(AuthErrors.invalidCode);
+      }
+      await tx.enable(userId, now, this.hashes(userId, recoveryCodes));
+    });
+    this.events.emit('mfa_enabled', { userId });
+    return { recoveryCodes };
+  }
+
+  /** Removes the app (on or pending), the recovery codes and any sign-in waiting for its second step. */
+  async disable(userId: string, reason?: string): Promise<void> {
+    const wasOn = (await this.mfa.status(userId)).totp;
+    await this.mfa.removeAll(userId);
+    if (wasOn) this.events.emit('mfa_disabled', { userId, ...(reason ? { reason } : {}) });
+  }
+
+  /** Ten new recovery codes, the old ones void; 409 when the app is not on. */
+  async regenerateRecoveryCodes(userId: string): Promise<{ recoveryCodes: string[] }> {
+    const recoveryCodes = this.newRecoveryCodes();
+    await this.mfa.transaction(async (tx) => {
+      const totp = await tx.lockTotp(userId);
+      if (!totp?.enabled) throw new ConflictException('Two-factor authentication is off');
+      await tx.replaceRecoveryCodes(userId, this.clock.now(), this.hashes(userId, recoveryCodes));
+    });
+    this.events.emit('recovery_codes_regenerated', { userId });
+    return { recoveryCodes };
+  }
+
+  /**
+   * The second step of this sign-in: an mfaToken (opaque, random, only its SHA-256 stored) that
+   * lives `mfaChallengeTtl` and takes `mfaChallengeMaxFailures` wrong codes.
+   */
+  async challenge(
+    account: { id: string; passwordHash: string },
+    accountKey: string,
+    deviceName: string | null,
+  ): Promise<MfaChallengeAnswer> {
+    const now = this.clock.now();
+    const mfaToken = randomBytes(32).toString('base64url');
+    await this.mfa.createChallenge({
+      tokenHash: sha256(mfaToken),
+      userId: account.id,
+      accountKey,
+      passwordFingerprint: sha256(account.passwordHash),
+      deviceName,
+      now,
+      expiresAt: new Date(now.getTime() + DEFAULTS.mfaChallengeTtl * 1000),
+    });
+    return { mfaRequired: true, mfaToken, methods: ['totp', 'recovery_code'] };
+  }
+
+  /**
+   * Completes a second step: 401 `Invalid or expired mfaToken` for a token that is unknown, used,
+   * expired, dead or whose password changed since; 429 while the account is throttled from this
+   * client; 401 `Invalid code` for a wrong code, which is a failed login of the account from this
+   * client and one of the token's wrong codes.
+   */
+  async completeChallenge(mfaToken: string, proof: SecondFactorProof, client: ClientInfo): Promise<CompletedChallenge> {
+    const tokenHash = sha256(mfaToken);
+    const now = this.clock.now();
+    const found = await this.mfa.transaction((tx) => tx.lockChallenge(tokenHash, now));
+    if (!found || sha256(found.passwordHash) !== found.passwordFingerprint) {
+      throw new UnauthorizedException(AuthErrors.invalidMfaToken);
+    }
+    // Counted as a failed login until it succeeds (then the session clears it), like a password.
+    const attempt = await this.throttle.beginForAccount(found.accountKey, client.ip, found.userId);
+    const outcome = await this.mfa.transaction(async (tx) => {
+      // Locked again: whatever another request did with it meanwhile is seen now.
+      const challenge = await tx.lockChallenge(tokenHash, now);
+      if (!challenge || challenge.passwordHash !== found.passwordHash) return null;
+      const accepted = await this.acceptProof(tx, challenge.userId, proof, now);
+      if (accepted) await tx.consumeChallenge(tokenHash);
+      else await tx.failChallenge(tokenHash);
+      return { challenge, accepted };
+    });
+    if (!outcome) throw new UnauthorizedException(AuthErrors.invalidMfaToken);
+    const { challenge, accepted } = outcome;
+    const method: SecondFactorMethod = 'code' in proof ? 'totp' : 'recovery_code';
+    if (!accepted) {
+      const exhausted = challenge.failedAttempts + 1 >= DEFAULTS.mfaChallengeMaxFailures;
+      this.events.emit('mfa_challenge_failed', {
+        userId: challenge.userId,
+        ip: client.ip,
+        reason: exhausted ? 'challenge_exhausted' : 'wrong_code',
+      });
+      throw new UnauthorizedException(AuthErrors.invalidCode);
+    }
+    if (method === 'recovery_code') this.events.emit('recovery_code_used', { userId: challenge.userId, ip: client.ip });
+    return { account: accountOf(challenge), deviceName: challenge.deviceName, method, attempt };
+  }
+
+  /**
+   * A code from the user's app for a re-authentication: throttled as a login of the account from
+   * this client (429), 401 `Invalid code` when wrong (or when the user has no app on).
+   */
+  async verifyCode(userId: string, email: string, code: string, client: ClientInfo): Promise<void> {
+    const attempt = await this.throttle.begin(email, client.ip, userId);
+    const now = this.clock.now();
+    const accepted = await this.mfa.transaction(async (tx) => {
+      const totp = await tx.lockTotp(userId);
+      return (
+        totp?.enabled === true && this.acceptTotpCode(tx, userId, totp.secretEncrypted, totp.lastUsedStep, code, now)
+      );
+    });
+    if (!accepted) {
+      this.events.emit('mfa_challenge_failed', { userId, ip: client.ip, reason: 'reauthentication' });
+      throw new UnauthorizedException(AuthErrors.invalidCode);
+    }
+    await attempt.succeeded();
+  }
+
+  /** The proof, checked and spent within the transaction; false when wrong or spent already. */
+  private async acceptProof(tx: MfaTransaction, userId: string, proof: SecondFactorProof, now: Date): Promise<boolean> {
+    if ('code' in proof) {
+      const totp = await tx.lockTotp(userId);
+      if (!totp?.enabled) return false;
+      return this.acceptTotpCode(tx, userId, totp.secretEncrypted, totp.lastUsedStep, proof.code, now);
+    }
+    const code = normalisedRecoveryCode(proof.recoveryCode);
+    if (code === null) return false;
+    return tx.spendRecoveryCode(userId, this.secrets.recoveryCodeHash(userId, code), now);
+  }
+
+  /** A code of the app's secret within a step of now, of a step after the last one accepted (then recorded). */
+  private async acceptTotpCode(
+    tx: MfaTransaction,
+    userId: string,
+    secretEncrypted: string,
+    lastUsedStep: number | null,
+    code: string,
+    now: Date,
+  ): Promise<boolean> {
+    const step = matchingStep(this.secrets.decryptTotpSecret(userId, secretEncrypted), code, now);
+    if (step === null || (lastUsedStep !== null && step <= lastUsedStep)) return false;
+    return tx.acceptStep(userId, step);
+  }
+
+  private newRecoveryCodes(): string[] {
+    return Array.from({ length: DEFAULTS.recoveryCodes }, () => newRecoveryCode());
+  }
+
+  private hashes(userId: string, codes: string[]): string[] {
+    return codes.map((code) => this.secrets.recoveryCodeHash(userId, normalisedRecoveryCode(code) as string));
+  }
+}
+
+function accountOf(challenge: PendingChallenge): CompletedChallenge['account'] {
+  return {
+    id: challenge.userId,
+    email: challenge.email,
+    passwordHash: challenge.passwordHash,
+    emailVerifiedAt: challenge.emailVerifiedAt,
+  };
+}

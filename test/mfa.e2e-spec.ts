@@ -1,0 +1,306 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { FakeClock } from './support/fake-clock.js';
+import { codeAt, enableTotp, passwordStep, wrongCodeAt } from './support/mfa.js';
+import {
+  bearer,
+  PASSWORD,
+  registerAndLogin,
+  startTwoInstances,
+  statusOf,
+  type TwoInstances,
+  uniqueEmail,
+} from './support/test-app.js';
+import { decode } from './support/tokens.js';
+
+describe('Second factor: TOTP, recovery codes and the two-step login', () => {
+  let clock: FakeClock;
+  let instances: TwoInstances;
+
+  beforeAll(async () => {
+    clock = new FakeClock();
+    instances = await startTwoInstances(clock);
+  });
+
+  afterAll(async () => {
+    await instances.close();
+  });
+
+  it('sets up an app (pending until a code turns it on), then asks every login for a code', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    await a.http
+      .get('/auth/mfa')
+      .set(...bearer(user.accessToken))
+      .expect(200, { totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+
+    const setup = await a.http
+      .post('/auth/mfa/totp/setup')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    expect(Object.keys(setup.body).sort()).toEqual(['otpauthUrl', 'secret']);
+    expect(setup.body.secret).toMatch(/^[A-Z2-7]{32}$/);
+    const url = new URL(setup.body.otpauthUrl);
+    expect(url.protocol).toBe('otpauth:');
+    expect(url.host).toBe('totp');
+    expect(url.searchParams.get('secret')).toBe(setup.body.secret);
+    expect(url.searchParams.get('issuer')).toBe('nest-jwt-revocation example');
+    expect(decodeURIComponent(url.pathname)).toContain(user.email);
+    // Pending: a login still signs in with the password alone.
+    const pending = await a.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    expect(pending.body.accessToken).toEqual(expect.any(String));
+
+    // A wrong code turns nothing on.
+    const wrong = await a.http
+      .post('/auth/mfa/totp/enable')
+      .set(...bearer(user.accessToken))
+      .send({ code: wrongCodeAt(setup.body.secret, clock.now()) })
+      .expect(400);
+    expect(wrong.body).toEqual({ statusCode: 400, message: 'Invalid code', error: 'Bad Request' });
+    // A code of a step long gone (stale) neither.
+    await a.http
+      .post('/auth/mfa/totp/enable')
+      .set(...bearer(user.accessToken))
+      .send({ code: codeAt(setup.body.secret, new Date(clock.now().getTime() - 120_000)) })
+      .expect(400, { statusCode: 400, message: 'Invalid code', error: 'Bad Request' });
+    await a.http
+      .get('/auth/mfa')
+      .set(...bearer(user.accessToken))
+      .expect(200, { totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+
+    const enabled = await a.http
+      .post('/auth/mfa/totp/enable')
+      .set(...bearer(user.accessToken))
+      .send({ code: codeAt(setup.body.secret, clock.now()) })
+      .expect(200);
+    expect(enabled.headers['cache-control']).toBe('no-store');
+    expect(enabled.body.recoveryCodes).toHaveLength(10);
+    expect(new Set(enabled.body.recoveryCodes).size).toBe(10);
+    await b.http
+      .get('/auth/mfa')
+      .set(...bearer(user.accessToken))
+      .expect(200, { totp: true, passkeys: 0, recoveryCodesLeft: 10 });
+    // On: setting up again is refused until it is turned off.
+    await a.http
+      .post('/auth/mfa/totp/setup')
+      .set(...bearer(user.accessToken))
+      .expect(409);
+
+    clock.advance(30);
+    // The password alone: no token, the second step instead (on the other instance too).
+    const first = await b.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    expect(first.body).toEqual({ mfaRequired: true, mfaToken: expect.any(String), methods: ['totp', 'recovery_code'] });
+    expect(first.body).not.toHaveProperty('accessToken');
+    const signedIn = await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: first.body.mfaToken, code: codeAt(setup.body.secret, clock.now()) })
+      .expect(200);
+    expect(signedIn.headers['cache-control']).toBe('no-store');
+    expect(Object.keys(signedIn.body).sort()).toEqual([
+      'accessToken',
+      'emailVerified',
+      'expiresIn',
+      'refreshToken',
+      'sessionId',
+      'tokenType',
+    ]);
+    const claims = decode(signedIn.body.accessToken);
+    expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
+    expect(claims.auth_time).toBe(Math.floor(clock.now().getTime() / 1000));
+    expect(await statusOf(b, signedIn.body.accessToken, '/profile/secure')).toBe(200);
+    // The session that signed in with the password alone has not shown a second factor.
+    expect(await statusOf(b, user.accessToken, '/profile/secure')).toBe(403);
+  });
+
+  it('accepts a code once: the same code on another mfaToken, on the other instance, is refused', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const code = codeAt(secret, clock.now());
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(a.http, user.email), code })
+      .expect(200);
+    const replay = await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(b.http, user.email), code });
+    expect(replay.status).toBe(401);
+    expect(replay.body).toEqual({ statusCode: 401, message: 'Invalid code', error: 'Unauthorized' });
+    // The code of the step before is spent with it (a step at or before the last one used).
+    const earlier = codeAt(secret, new Date(clock.now().getTime() - 30_000));
+    await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(b.http, user.email), code: earlier })
+      .expect(401);
+    // The next step's code is good.
+    clock.advance(30);
+    await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(b.http, user.email), code: codeAt(secret, clock.now()) })
+      .expect(200);
+  });
+
+  it('takes a recovery code once, in any spelling; new codes void the old ones', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    const { recoveryCodes } = await enableTotp(a.http, user.accessToken, clock);
+    const [first, second] = recoveryCodes;
+    expect(first).toMatch(/^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$/);
+    const signedIn = await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(a.http, user.email), recoveryCode: ` ${first.toUpperCase()} ` })
+      .expect(200);
+    expect(decode(signedIn.body.accessToken).amr).toEqual(['pwd', 'otp', 'mfa']);
+    await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(b.http, user.email), recoveryCode: first })
+      .expect(401, { statusCode: 401, message: 'Invalid code', error: 'Unauthorized' });
+    await a.http
+      .get('/auth/mfa')
+      .set(...bearer(user.accessToken))
+      .expect(200, { totp: true, passkeys: 0, recoveryCodesLeft: 9 });
+
+    const fresh = await a.http
+      .post('/auth/mfa/recovery-codes')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    expect(fresh.body.recoveryCodes).toHaveLength(10);
+    expect(fresh.body.recoveryCodes).not.toContain(second);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(a.http, user.email), recoveryCode: second })
+      .expect(401);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({
+        mfaToken: await passwordStep(a.http, user.email),
+        recoveryCode: fresh.body.recoveryCodes[0].replace('-', ''),
+      })
+      .expect(200);
+  });
+
+  it('an mfaToken is single use, lives five minutes, and dies at its fifth wrong code', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const expired = 'Invalid or expired mfaToken: sign in again';
+
+    const used = await passwordStep(a.http, user.email);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: used, code: codeAt(secret, clock.now()) })
+      .expect(200);
+    clock.advance(30);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: used, code: codeAt(secret, clock.now()) })
+      .expect(401, { statusCode: 401, message: expired, error: 'Unauthorized' });
+
+    const old = await passwordStep(a.http, user.email);
+    clock.advance(301);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: old, code: codeAt(secret, clock.now()) })
+      .expect(401, {
+        statusCode: 401,
+        message: expired,
+        error: 'Unauthorized',
+      });
+
+    // Not an access token anywhere.
+    expect(await statusOf(a, old, '/profile')).toBe(401);
+    await a.http.post('/auth/refresh').send({ refreshToken: old }).expect(401);
+
+    clock.advance(900); // past the throttle's window: the failures above are forgotten
+    const guessed = await passwordStep(a.http, user.email);
+    for (let i = 0; i < 4; i += 1) {
+      await a.http
+        .post('/auth/login/mfa')
+        .send({ mfaToken: guessed, code: wrongCodeAt(secret, clock.now()) })
+        .expect(401);
+    }
+    // A fresh mfaToken (the right password is no failure, and clears none)...
+    const another = await passwordStep(a.http, user.email);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: another, code: wrongCodeAt(secret, clock.now()) })
+      .expect(401);
+    // ...but the throttle counts the wrong codes of every token: five from this client lock it.
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: another, code: codeAt(secret, clock.now()) })
+      .expect(429);
+    await a.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(429);
+  });
+
+  it('a token dies at its fifth wrong code even from many clients', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const mfaToken = await passwordStep(a.http, user.email);
+    for (let i = 0; i < 5; i += 1) {
+      await a.http
+        .post('/auth/login/mfa')
+        .set('X-Forwarded-For', `198.51.100.${10 + i}`)
+        .send({ mfaToken, code: wrongCodeAt(secret, clock.now()) })
+        .expect(401, { statusCode: 401, message: 'Invalid code', error: 'Unauthorized' });
+    }
+    await a.http
+      .post('/auth/login/mfa')
+      .set('X-Forwarded-For', '198.51.100.99')
+      .send({ mfaToken, code: codeAt(secret, clock.now()) })
+      .expect(401, { statusCode: 401, message: 'Invalid or expired mfaToken: sign in again', error: 'Unauthorized' });
+  });
+
+  it('turning it off signs in with the password alone again', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    await enableTotp(a.http, user.accessToken, clock);
+    await a.http
+      .delete('/auth/mfa/totp')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    await a.http
+      .get('/auth/mfa')
+      .set(...bearer(user.accessToken))
+      .expect(200, { totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+    const login = await a.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    expect(decode(login.body.accessToken).amr).toEqual(['pwd']);
+  });
+
+  it('refuses a body with neither or both of code and recoveryCode', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    await enableTotp(a.http, user.accessToken, clock);
+    const mfaToken = await passwordStep(a.http, user.email);
+    await a.http.post('/auth/login/mfa').send({ mfaToken }).expect(400);
+    await a.http.post('/auth/login/mfa').send({ mfaToken, code: '123456', recoveryCode: 'abcde-fghjk' }).expect(400);
+    await a.http.post('/auth/login/mfa').send({ mfaToken, code: 123456 }).expect(400);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: 'x'.repeat(10_000), code: '123456' })
+      .expect(400);
+  });
+
+  it('keeps no TOTP secret or recovery code in clear in any table', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret, recoveryCodes } = await enableTotp(a.http, user.accessToken, clock);
+    const mfaToken = await passwordStep(a.http, user.email);
+    const tables: Array<{ table_name: string }> = await a.dataSource.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
+    );
+    const dump: string[] = [];
+    for (const { table_name: table } of tables) {
+      const rows: unknown[] = await a.dataSource.query(`SELECT * FROM "${table}"`);
+      dump.push(JSON.stringify(rows));
+    }
+    const everything = dump.join('\n');
+    expect(everything).not.toContain(secret);
+    expect(everything.toLowerCase()).not.toContain(secret.toLowerCase());
+    for (const code of recoveryCodes) {
+      expect(everything).not.toContain(code);
+      expect(everything).not.toContain(code.replace('-', ''));
+    }
+    expect(everything).not.toContain(mfaToken);
+  });
+});

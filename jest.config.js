@@ -45,6 +45,7 @@ const HTTP_SPECS = [
   'client-limits',
   'mail-queue',
   'mfa',
+  'step-up',
   'rate-limit-races',
 ];
 

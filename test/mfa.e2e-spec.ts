@@ -11,18 +11,32 @@ import {
   uniqueEmail,
 } from './support/test-app.js';
 import { decode } from './support/tokens.js';
+import { eventually } from './support/latch.js';
+import { TestMailServer, tokenIn } from './support/mail.js';
+
+/** What a browser on the app's own page sends with a cookie-mode request. */
+const SAME_ORIGIN = { 'X-Auth-Transport': 'cookie', Host: 'app.example', Origin: 'http://app.example' };
+
+function setCookies(response: { headers: Record<string, unknown> }): string[] {
+  const header = response.headers['set-cookie'] as string[] | string | undefined;
+  return header === undefined ? [] : Array.isArray(header) ? header : [header];
+}
 
 describe('Second factor: TOTP, recovery codes and the two-step login', () => {
   let clock: FakeClock;
   let instances: TwoInstances;
 
+  let mail: TestMailServer;
+
   beforeAll(async () => {
     clock = new FakeClock();
-    instances = await startTwoInstances(clock);
+    mail = await TestMailServer.start();
+    instances = await startTwoInstances(clock, { smtpUrl: mail.url });
   });
 
   afterAll(async () => {
     await instances.close();
+    await mail.down();
   });
 
   it('sets up an app (pending until a code turns it on), then asks every login for a code', async () => {
@@ -302,5 +316,107 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
       expect(everything).not.toContain(code.replace('-', ''));
     }
     expect(everything).not.toContain(mfaToken);
+  });
+
+  it('cookie mode: no cookie before the second step; the second step sets both', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const first = await a.http
+      .post('/auth/login')
+      .set(SAME_ORIGIN)
+      .send({ email: user.email, password: PASSWORD })
+      .expect(200);
+    expect(first.body).toEqual({ mfaRequired: true, mfaToken: expect.any(String), methods: ['totp', 'recovery_code'] });
+    expect(setCookies(first)).toEqual([]);
+    // The second step is a cookie-mode change like a login: the CSRF rules hold.
+    await b.http
+      .post('/auth/login/mfa')
+      .set({ ...SAME_ORIGIN, Origin: 'https://evil.example' })
+      .send({ mfaToken: first.body.mfaToken, code: codeAt(secret, clock.now()) })
+      .expect(403);
+    const second = await b.http
+      .post('/auth/login/mfa')
+      .set(SAME_ORIGIN)
+      .send({ mfaToken: first.body.mfaToken, code: codeAt(secret, clock.now()) })
+      .expect(200);
+    expect(Object.keys(second.body).sort()).toEqual(['emailVerified', 'expiresIn', 'sessionId']);
+    const cookies = setCookies(second);
+    expect(cookies.map((cookie) => cookie.split('=')[0]).sort()).toEqual([
+      '__Host-auth_access',
+      '__Secure-auth_refresh',
+    ]);
+    const access = cookies.find((cookie) => cookie.startsWith('__Host-auth_access='))?.split(';')[0] as string;
+    const secure = await a.http.get('/profile/secure').set('Cookie', access);
+    expect(secure.status).toBe(200);
+  });
+
+  it('a password reset signs nobody in, voids a second step under way, and the next login asks for the code', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const underWay = await passwordStep(a.http, user.email);
+    await b.http.post('/auth/password/forgot').send({ email: user.email }).expect(202);
+    const token = tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password');
+    const newPassword = 'a brand new passphrase';
+    const reset = await b.http.post('/auth/password/reset').send({ token, newPassword }).expect(204);
+    expect(setCookies(reset)).toEqual([]);
+    expect(reset.body).toEqual({});
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: underWay, code: codeAt(secret, clock.now()) })
+      .expect(401, { statusCode: 401, message: 'Invalid or expired mfaToken: sign in again', error: 'Unauthorized' });
+    const next = await a.http.post('/auth/login').send({ email: user.email, password: newPassword }).expect(200);
+    expect(next.body).toEqual({ mfaRequired: true, mfaToken: expect.any(String), methods: ['totp', 'recovery_code'] });
+    await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: next.body.mfaToken, code: codeAt(secret, clock.now()) })
+      .expect(200);
+  });
+
+  it('of two sign-ins with one code at once, on two instances, exactly one wins', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const waitingOnTheApp = async () => {
+      const [{ n }] = await a.dataSource.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query LIKE '%FROM mfa_totp WHERE user_id%FOR UPDATE%'`,
+      );
+      return n as number;
+    };
+    const tryBoth = async (round: number, hold: boolean) => {
+      const tokens = [await passwordStep(a.http, user.email), await passwordStep(b.http, user.email)];
+      const code = codeAt(secret, clock.now());
+      // The dangerous point: both have checked their mfaToken and wait to check the code.
+      const holder = a.dataSource.createQueryRunner();
+      await holder.connect();
+      await holder.startTransaction();
+      if (hold) await holder.query('SELECT 1 FROM mfa_totp WHERE user_id = $1 FOR UPDATE', [user.userId]);
+      const attempts = [a, b].map((app, i) =>
+        app.http
+          .post('/auth/login/mfa')
+          .set('X-Forwarded-For', `203.0.113.${round * 2 + i + 1}`)
+          .send({ mfaToken: tokens[i], code })
+          .then((response) => response.status),
+      );
+      if (hold) {
+        await eventually(async () => (await waitingOnTheApp()) === 2);
+        // Both are held there: neither has signed in.
+        expect(
+          await a.dataSource.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND amr @> $2', [
+            user.userId,
+            ['mfa'],
+          ]),
+        ).toEqual([{ n: 0 }]);
+      }
+      await holder.commitTransaction();
+      await holder.release();
+      const statuses = await Promise.all(attempts);
+      clock.advance(30);
+      return statuses.sort();
+    };
+    expect(await tryBoth(0, true)).toEqual([200, 401]);
+    for (let round = 1; round <= 10; round += 1) expect(await tryBoth(round, false)).toEqual([200, 401]);
   });
 });

@@ -110,7 +110,7 @@ export class MfaService {
       const totp = await tx.lockTotp(userId);
       if (!totp) throw new BadRequestException('Set up an authenticator app first');
       if (totp.enabled) throw new ConflictException('Two-factor authentication is already on');
-      if (!(await this.acceptTotpCode(tx, userId, totp.secretEncrypted, totp.lastUsedStep, code, now))) {
+      if (!(await this.acceptTotpCode(tx, userId, totp.secretEncrypted, code, now))) {
         throw new BadRequestException(AuthErrors.invalidCode);
       }
       await tx.enable(userId, now, this.hashes(userId, recoveryCodes));
@@ -210,9 +210,7 @@ export class MfaService {
     const now = this.clock.now();
     const accepted = await this.mfa.transaction(async (tx) => {
       const totp = await tx.lockTotp(userId);
-      return (
-        totp?.enabled === true && this.acceptTotpCode(tx, userId, totp.secretEncrypted, totp.lastUsedStep, code, now)
-      );
+      return totp?.enabled === true && this.acceptTotpCode(tx, userId, totp.secretEncrypted, code, now);
     });
     if (!accepted) {
       this.events.emit('mfa_challenge_failed', { userId, ip: client.ip, reason: 'reauthentication' });
@@ -226,7 +224,7 @@ export class MfaService {
     if ('code' in proof) {
       const totp = await tx.lockTotp(userId);
       if (!totp?.enabled) return false;
-      return this.acceptTotpCode(tx, userId, totp.secretEncrypted, totp.lastUsedStep, proof.code, now);
+      return this.acceptTotpCode(tx, userId, totp.secretEncrypted, proof.code, now);
     }
     const code = normalisedRecoveryCode(proof.recoveryCode);
     if (code === null) return false;
@@ -238,13 +236,12 @@ export class MfaService {
     tx: MfaTransaction,
     userId: string,
     secretEncrypted: string,
-    lastUsedStep: number | null,
     code: string,
     now: Date,
   ): Promise<boolean> {
     const step = matchingStep(this.secrets.decryptTotpSecret(userId, secretEncrypted), code, now);
-    if (step === null || (lastUsedStep !== null && step <= lastUsedStep)) return false;
-    return tx.acceptStep(userId, step);
+    // acceptStep refuses a step at or before the last one accepted (RFC 6238, section 5.2).
+    return step !== null && tx.acceptStep(userId, step);
   }
 
   private newRecoveryCodes(): string[] {

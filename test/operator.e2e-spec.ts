@@ -6,7 +6,18 @@ import { operatorModule } from '../src/auth/cli/operator.module.js';
 import { RevocationService, RevocationSyncService } from '../src/auth/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { NotificationKeyMissingError } from '../src/auth/notifications/notification-signer.js';
-import { bearer, registerAndLogin, startApp, TEST_KEY_ENCRYPTION_SECRET, type TestApp } from './support/test-app.js';
+import {
+  bearer,
+  PASSWORD,
+  registerAndLogin,
+  startApp,
+  TEST_KEY_ENCRYPTION_SECRET,
+  TEST_SECRET,
+  type TestApp,
+} from './support/test-app.js';
+import { parseCliCommand } from '../src/auth/cli/cli-commands.js';
+import { enableTotp } from './support/mfa.js';
+import { FakeClock } from './support/fake-clock.js';
 
 /**
  * The module as `npx nest-jwt-revocation` runs it (operator role), in process: what it starts and
@@ -16,10 +27,11 @@ describe('the operator CLI’s module', () => {
   let database: TestDatabase;
   let app: TestApp;
   let operator: INestApplicationContext;
+  const clock = new FakeClock();
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    app = await startApp(database.url);
+    app = await startApp(database.url, { clock });
     // Given one of the app's secrets only: what it announces is signed with a key the app accepts.
     operator = await NestFactory.createApplicationContext(
       operatorModule({ databaseUrl: database.url, keyEncryptionSecret: TEST_KEY_ENCRYPTION_SECRET }),
@@ -64,6 +76,57 @@ describe('the operator CLI’s module', () => {
       if (status === 401) break;
       if (attempt > 100) throw new Error(`still ${status}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+
+  it('mfa reset: removes the second factor and ends every session; the next login needs the password alone', async () => {
+    const user = await registerAndLogin(app.http);
+    await enableTotp(app.http, user.accessToken, clock);
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(`ERR ${line}`) };
+    const command = parseCliCommand(['mfa', 'reset', user.email.toUpperCase()]);
+    // As the app's own operator runs it: with the app's secrets, so that the app hears what it ends.
+    const support = await NestFactory.createApplicationContext(
+      operatorModule({
+        databaseUrl: database.url,
+        secret: TEST_SECRET,
+        keyEncryptionSecret: TEST_KEY_ENCRYPTION_SECRET,
+      }),
+      { logger: false },
+    );
+    try {
+      expect([await command.run(support, output, { keyLifetimesKnown: false }), lines]).toEqual([
+        0,
+        [
+          `Removed the second factor of ${user.email} and ended every session; the next login asks for the password alone.`,
+        ],
+      ]);
+      for (
+        let attempt = 0;
+        (await app.http.get('/profile').set(...bearer(user.accessToken))).status !== 401;
+        attempt += 1
+      ) {
+        if (attempt > 100) throw new Error('the session still works');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const login = await app.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+      expect(login.body.accessToken).toEqual(expect.any(String));
+      await app.http
+        .get('/auth/mfa')
+        .set(...bearer(login.body.accessToken))
+        .expect(200, { totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+
+      lines.length = 0;
+      expect(await command.run(support, output, { keyLifetimesKnown: false })).toBe(0);
+      expect(lines).toEqual([`${user.email} had no second factor; every session ended.`]);
+      expect(
+        await parseCliCommand(['mfa', 'reset', 'nobody@example.com']).run(support, output, {
+          keyLifetimesKnown: false,
+        }),
+      ).toBe(1);
+      expect(lines.at(-1)).toBe('ERR No user with email nobody@example.com');
+    } finally {
+      await support.close();
     }
   });
 

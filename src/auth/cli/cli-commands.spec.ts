@@ -3,7 +3,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { CliUsageError, parseCliCommand, parseInstant } from './cli-commands.js';
 
 describe('parseCliCommand', () => {
-  it('knows the seven commands and which of them touch keys', () => {
+  it('knows the eight commands and which of them touch keys', () => {
     expect(
       [
         ['purge'],
@@ -13,6 +13,7 @@ describe('parseCliCommand', () => {
         ['keys', 'retire'],
         ['keys', 'revoke', 'kyJANJaLzcExiAH9iFukOa6XmpyUB2pcGWY67dO3bL4'],
         ['keys', 'reencrypt'],
+        ['mfa', 'reset', 'a@example.com'],
       ].map((argv) => {
         const command = parseCliCommand(argv);
         return [command.name, command.keys];
@@ -26,6 +27,7 @@ describe('parseCliCommand', () => {
       // The key-encryption secret only to replace the key that signs now: the service says so.
       ['keys revoke', 'read'],
       ['keys reencrypt', 'write'],
+      ['mfa reset', 'none'],
     ]);
   });
 
@@ -47,6 +49,11 @@ describe('parseCliCommand', () => {
     [['revoke-user', 'a@example.com', '--until'], "Option '--until <value>' argument missing"],
     [['revoke-user', 'a@example.com', '--until', '2020-01-01T00:00:00Z'], '--until must be in the future'],
     [['purge', '--now'], 'purge takes no arguments (got: --now)'],
+    [['mfa'], 'mfa needs an action: reset'],
+    [['mfa', 'disable', 'a@example.com'], 'Unknown mfa action: disable'],
+    [['mfa', 'reset'], 'mfa reset takes exactly one email'],
+    [['mfa', 'reset', 'a@example.com', 'b@example.com'], 'mfa reset takes exactly one email'],
+    [['mfa', 'reset', 'a@example.com', '--force'], "Unknown option '--force'"],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCliCommand(argv)).toThrow(CliUsageError);
     expect(() => parseCliCommand(argv)).toThrow(message);

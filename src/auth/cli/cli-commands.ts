@@ -15,7 +15,9 @@ const services = async () => {
   const { KeyUnusableError } = await import('../keys/signing-keys.service.js');
   const { PurgeService } = await import('../purge/purge.service.js');
   const { RevocationService } = await import('../revocation/revocation.service.js');
+  const { MfaService } = await import('../mfa/mfa.service.js');
   return {
+    MfaService,
     AccountService,
     KeyRevocationError,
     KeyRotationPendingError,
@@ -37,6 +39,9 @@ export const CLI_COMMANDS_HELP = `Commands:
   revoke-user <email> [--until <ISO-8601>]
                                          revoke every token of the user on every instance; with --until in the
                                          future, also suspend the account until then (login answers 403)
+  mfa reset <email>                      remove the user's second factor (authenticator app, recovery codes) and
+                                         end every session of the user on every instance: after support has
+                                         checked the user's identity another way
   keys list                              every signing key: kid, algorithm, state (next, current, previous,
                                          expired, revoked) and dates
   keys rotate [--algorithm EdDSA|ES256|HS256]
@@ -109,6 +114,16 @@ export function parseCliCommand(argv: string[]): CliCommand {
     return { name, keys: 'none', run: (app, output) => revokeUser(app, output, email, until) };
   }
   if (name === 'keys') return parseKeysCommand(rest);
+  if (name === 'mfa') {
+    const [action, ...args] = rest;
+    if (action !== 'reset') {
+      throw new CliUsageError(action === undefined ? 'mfa needs an action: reset' : `Unknown mfa action: ${action}`);
+    }
+    const parsed = parse(() => parseArgs({ args, allowPositionals: true, strict: true, options: {} }));
+    const [email, ...extra] = parsed.positionals;
+    if (!email || extra.length > 0) throw new CliUsageError('mfa reset takes exactly one email');
+    return { name: 'mfa reset', keys: 'none', run: (app, output) => resetMfa(app, output, email) };
+  }
   throw new CliUsageError(name === undefined ? 'No command given' : `Unknown command: ${name}`);
 }
 
@@ -362,6 +377,25 @@ async function revokeUser(
     suspended
       ? `Revoked every token of ${user.email}; account suspended until ${until.toISOString()}.`
       : `Revoked every token of ${user.email}.`,
+  );
+  return 0;
+}
+
+async function resetMfa(app: INestApplicationContext, output: CliOutput, email: string): Promise<number> {
+  if (!(await instancesWillHear(app, output))) return 1;
+  const { AccountService, MfaService, RevocationService } = await services();
+  const user = await app.get(AccountService).findUserByEmail(email);
+  if (!user) {
+    output.err(`No user with email ${email}`);
+    return 1;
+  }
+  const removed = await app.get(MfaService).reset(user.id);
+  // Whoever held a session (perhaps the one who lost the factor to someone else) signs in again.
+  await app.get(RevocationService).revokeAllForUser(user.id);
+  output.out(
+    removed
+      ? `Removed the second factor of ${user.email} and ended every session; the next login asks for the password alone.`
+      : `${user.email} had no second factor; every session ended.`,
   );
   return 0;
 }

@@ -120,10 +120,21 @@ export class MfaService {
   }
 
   /** Removes the app (on or pending), the recovery codes and any sign-in waiting for its second step. */
-  async disable(userId: string, reason?: string): Promise<void> {
+  async disable(userId: string): Promise<void> {
     const wasOn = (await this.mfa.status(userId)).totp;
     await this.mfa.removeAll(userId);
-    if (wasOn) this.events.emit('mfa_disabled', { userId, ...(reason ? { reason } : {}) });
+    if (wasOn) this.events.emit('mfa_disabled', { userId });
+  }
+
+  /**
+   * An operator's reset (CLI `mfa reset`): the second factor removed, as disable() does; true when
+   * there was one. The caller ends the user's sessions.
+   */
+  async reset(userId: string): Promise<boolean> {
+    const wasOn = (await this.mfa.status(userId)).totp;
+    await this.mfa.removeAll(userId);
+    if (wasOn) this.events.emit('mfa_disabled', { userId, reason: 'operator_reset' });
+    return wasOn;
   }
 
   /** Ten new recovery codes, the old ones void; 409 when the app is not on. */

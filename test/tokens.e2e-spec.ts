@@ -37,7 +37,18 @@ describe('forged and malformed tokens are refused', () => {
 
   it('issues tokens with every claim the guard checks', () => {
     const claims = decode(user.accessToken);
-    expect(Object.keys(claims).sort()).toEqual(['auth_time_ms', 'exp', 'iat', 'iat_ms', 'jti', 'sid', 'sub', 'typ']);
+    expect(Object.keys(claims).sort()).toEqual([
+      'amr',
+      'auth_time',
+      'auth_time_ms',
+      'exp',
+      'iat',
+      'iat_ms',
+      'jti',
+      'sid',
+      'sub',
+      'typ',
+    ]);
     expect(claims).toMatchObject({ sub: user.userId, sid: user.sessionId, typ: 'access' });
     expect((claims.exp as number) - (claims.iat as number)).toBe(900);
     expect(decode(user.refreshToken)).toMatchObject({ typ: 'refresh', sid: user.sessionId });

@@ -39,6 +39,8 @@ describe('resolveAuthOptions', () => {
       mailMaxPerEmail: 5,
       mailWindow: 3600,
       mailMaxPerNetwork: 100,
+      recentAuthMaxAge: 600,
+      totpIssuer: 'nest-jwt-revocation',
     });
   });
 

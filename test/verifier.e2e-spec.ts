@@ -24,6 +24,7 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually } from './support/latch.js';
 import { bearer, login, PASSWORD, registerAndLogin, startApp, testAdapter, type TestApp } from './support/test-app.js';
+import { codeAt, enableTotp, passwordStep } from './support/mfa.js';
 import { VerifierAppModule, type VerifierAppOptions } from './verifier-app/verifier-app.module.js';
 
 /** The verify-only service runs on the other adapter than the auth server. */
@@ -94,6 +95,32 @@ describe(`verify-only service (AuthVerifierModule, on the other adapter than the
       await verifier.http.get('/.well-known/jwks.json').expect(404);
       // It never read a private key: every key it holds verifies, none signs.
       expect(() => verifier.app.get(SigningKeys).signingKey()).toThrow('No signing key');
+    });
+
+    it('applies @RequireSecondFactor() and @RequireRecentAuth() from the token alone', async () => {
+      const user = await registerAndLogin(auth.http);
+      expect(await onVerifier(user.accessToken, '/orders/secure')).toEqual([403, 'Second factor required']);
+      const refund = (token: string) => verifier.http.post('/orders/refund').set(...bearer(token));
+      expect((await refund(user.accessToken)).status).toBe(201);
+      clock.advance(301);
+      expect((await refund(user.accessToken)).body).toEqual({
+        statusCode: 403,
+        message: 'Recent authentication required',
+        error: 'Forbidden',
+      });
+      const again = await auth.http
+        .post('/auth/reauthenticate')
+        .set(...bearer(user.accessToken))
+        .send({ password: PASSWORD })
+        .expect(200);
+      expect((await refund(again.body.accessToken)).status).toBe(201);
+
+      const { secret } = await enableTotp(auth.http, again.body.accessToken, clock);
+      const signedIn = await auth.http
+        .post('/auth/login/mfa')
+        .send({ mfaToken: await passwordStep(auth.http, user.email), code: codeAt(secret, clock.now()) })
+        .expect(200);
+      expect(await onVerifier(signedIn.body.accessToken, '/orders/secure')).toEqual([200, user.userId]);
     });
 
     it('refuses a logout, a device sign-out, a logout-all and an account deletion done on the auth server', async () => {

@@ -1,4 +1,4 @@
-import { Controller, type DynamicModule, Get, Module } from '@nestjs/common';
+import { Controller, type DynamicModule, Get, Module, Post } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
@@ -7,6 +7,8 @@ import {
   CurrentUser,
   JwtAuthGuard,
   Public,
+  RequireRecentAuth,
+  RequireSecondFactor,
   StrictRevocationCheck,
 } from '../../src/auth/index.js';
 
@@ -28,6 +30,20 @@ class OrdersController {
   @Get('orders/export')
   exportOrders(@CurrentUser() user: AuthenticatedUser) {
     return { userId: user.userId, exported: 0 };
+  }
+
+  /** Only for a session that showed two factors. */
+  @RequireSecondFactor()
+  @Get('orders/secure')
+  secureOrders(@CurrentUser() user: AuthenticatedUser) {
+    return { userId: user.userId, orders: [] };
+  }
+
+  /** Only within five minutes of the last sign-in or re-authentication. */
+  @RequireRecentAuth(300)
+  @Post('orders/refund')
+  refund(@CurrentUser() user: AuthenticatedUser) {
+    return { userId: user.userId, refunded: true };
   }
 }
 

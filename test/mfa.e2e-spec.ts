@@ -8,9 +8,9 @@ import {
   startTwoInstances,
   statusOf,
   type TwoInstances,
-  uniqueEmail,
 } from './support/test-app.js';
 import { decode } from './support/tokens.js';
+import { PurgeService } from '../src/auth/index.js';
 import { eventually } from './support/latch.js';
 import { TestMailServer, tokenIn } from './support/mail.js';
 
@@ -418,5 +418,25 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
     };
     expect(await tryBoth(0, true)).toEqual([200, 401]);
     for (let round = 1; round <= 10; round += 1) expect(await tryBoth(round, false)).toEqual([200, 401]);
+  });
+
+  it('the purge deletes second steps that expired unused, and nothing else of the second factor', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    await enableTotp(a.http, user.accessToken, clock);
+    await passwordStep(a.http, user.email);
+    const count = async () =>
+      (await a.dataSource.query('SELECT count(*)::int AS n FROM mfa_challenges WHERE user_id = $1', [user.userId]))[0]
+        .n;
+    expect(await count()).toBe(1);
+    await a.app.get(PurgeService).purgeExpired();
+    expect(await count()).toBe(1);
+    clock.advance(301);
+    expect((await a.app.get(PurgeService).purgeExpired()).mfaChallenges).toBeGreaterThanOrEqual(1);
+    expect(await count()).toBe(0);
+    await a.http
+      .get('/auth/mfa')
+      .set(...bearer(user.accessToken))
+      .expect(200, { totp: true, passkeys: 0, recoveryCodesLeft: 10 });
   });
 });

@@ -23,6 +23,7 @@ const SKIPPED = {
   rateLimitHits: 0,
   deletedUsers: 0,
   accountTokens: 0,
+  mfaChallenges: 0,
   statements: 0,
   signingKeys: 0,
 };
@@ -94,7 +95,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await insertRevokedTokens(2, at(60));
     const result = await app.get(PurgeService).purgeExpired();
     // 7 rows in batches of 3: 3 + 3 + 1 batches for tokens, 1 each for sessions, failed logins, rate-limit hits,
-    // tombstones, account tokens.
+    // tombstones, account tokens, second steps of sign-in.
     expect(result).toEqual({
       skipped: false,
       revokedTokens: 7,
@@ -103,7 +104,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
       rateLimitHits: 0,
       deletedUsers: 0,
       accountTokens: 0,
-      statements: 8,
+      mfaChallenges: 0,
+      statements: 9,
       signingKeys: 0,
     });
     expect(await count('revoked_tokens')).toBe(2);
@@ -181,7 +183,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
         rateLimitHits: 0,
         deletedUsers: 0,
         accountTokens: 0,
-        statements: 6,
+        mfaChallenges: 0,
+        statements: 7,
         signingKeys: 0,
       });
     } finally {

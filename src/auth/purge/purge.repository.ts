@@ -62,6 +62,11 @@ export class PurgeRepository {
     return deleteBatch(runner, PURGE_TARGETS.accountTokens, before, limit);
   }
 
+  /** Deletes at most `limit` second steps of sign-ins (mfaTokens) that expired before `before`. */
+  deleteExpiredMfaChallenges(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, PURGE_TARGETS.mfaChallenges, before, limit);
+  }
+
   deleteExpiredRateLimitHits(runner: QueryRunner, before: Date, limit: number): Promise<number> {
     return deleteBatch(runner, PURGE_TARGETS.rateLimitHits, before, limit);
   }
@@ -91,6 +96,7 @@ export const PURGE_TARGETS = {
   loginFailures: { table: 'login_failures', key: 'failed_at', index: 'login_failures_failed_at_idx' },
   rateLimitHits: { table: 'rate_limit_hits', key: 'expires_at', index: 'rate_limit_hits_expires_at_idx' },
   accountTokens: { table: 'account_tokens', key: 'expires_at', index: 'account_tokens_expires_at_idx' },
+  mfaChallenges: { table: 'mfa_challenges', key: 'expires_at', index: 'mfa_challenges_expires_at_idx' },
   deletedUsers: { table: 'deleted_users', key: 'deleted_at', index: 'deleted_users_deleted_at_idx' },
   // When the session ended: expired, idle or revoked. Must match the expression of
   // sessions_ended_at_idx (migration 1764300000000) exactly, or the index is not used.

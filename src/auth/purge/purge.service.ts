@@ -34,6 +34,8 @@ export interface PurgeResult {
   statements: number;
   /** Password-reset and verification tokens past their expiry (never used). */
   accountTokens: number;
+  /** Second steps of sign-ins (mfaTokens) past their expiry, never completed. */
+  mfaChallenges: number;
   /** Signing keys retired: no live token can have been signed with them. */
   signingKeys: number;
 }
@@ -111,6 +113,11 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         runner,
         batch,
       );
+      const mfaChallenges = await this.drain(
+        (r, n) => this.purges.deleteExpiredMfaChallenges(r, now, n),
+        runner,
+        batch,
+      );
       // A tombstone must outlive the deleted user's access tokens: sessionRetention is at least their lifetime.
       const tombstones = await this.drain(
         (r, n) => this.purges.deleteOldTombstones(r, sessionCutoff, n),
@@ -124,7 +131,8 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         rateLimitHits: hits.deleted,
         deletedUsers: tombstones.deleted,
         accountTokens: accountTokens.deleted,
-        statements: [tokens, sessions, attempts, hits, tombstones, accountTokens].reduce(
+        mfaChallenges: mfaChallenges.deleted,
+        statements: [tokens, sessions, attempts, hits, tombstones, accountTokens, mfaChallenges].reduce(
           (sum, part) => sum + part.statements,
           0,
         ),
@@ -142,6 +150,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           rateLimitHits: 0,
           deletedUsers: 0,
           accountTokens: 0,
+          mfaChallenges: 0,
           statements: 0,
           signingKeys: 0,
         };

@@ -8,6 +8,7 @@ import { chromiumPath, missingBrowserReason, shows } from './support/browser.js'
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { launchNodeApp, type LaunchedApp } from './support/launch.js';
 import { linkIn, TestMailServer } from './support/mail.js';
+import { codeAt, wrongCodeAt } from './support/mfa.js';
 import { freePort } from './support/ports.js';
 import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
 import {
@@ -111,6 +112,54 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/account`);
     return page;
+  }
+
+  /** Signs out from the account page, which lands on the sign-in page. */
+  async function signOut(page: Page): Promise<void> {
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL(/\/account\/sign-in\?signed-out=1$/);
+  }
+
+  /** The sign-in page's first step for an account with a second factor: the code is asked for next. */
+  async function passwordStep(page: Page, address: string): Promise<void> {
+    await page.getByLabel('Email').fill(address);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Authentication code').waitFor();
+  }
+
+  /**
+   * Turns on an authenticator app from the account page (of the clocked app, whose time the
+   * codes are computed at), as a person would with the secret key the page shows; answers the
+   * secret and the recovery codes shown. The clock then moves to the next 30-second step: the code
+   * that turned the app on is spent for its step.
+   */
+  async function turnOnTwoFactor(page: Page): Promise<{ secret: string; recoveryCodes: string[] }> {
+    await page.getByRole('button', { name: 'Set up authenticator app' }).click();
+    const secretKey = page.getByLabel('Secret key');
+    await secretKey.waitFor();
+    const secret = await secretKey.inputValue();
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    // The QR code is an inline <svg> (the CSP admits no other origin's image, and no data: URL).
+    const qrCode = page.getByRole('img', { name: 'QR code for your authenticator app' });
+    await shows(qrCode, { count: 1 });
+    expect(await qrCode.evaluate((element) => [element.namespaceURI, element.localName])).toEqual([
+      'http://www.w3.org/2000/svg',
+      'svg',
+    ]);
+    await page.getByLabel('Authentication code').fill(codeAt(secret, clocked.clock.now()));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    const shown = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+    await shows(shown, { count: 10 });
+    const recoveryCodes = await shown.allTextContents();
+    await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 10 recovery codes left.' });
+    // The secret is gone from the page with the set-up.
+    await shows(page.getByLabel('Secret key'), { count: 1 });
+    expect(await page.getByLabel('Secret key').inputValue()).toBe('');
+    await page.getByRole('button', { name: 'I have saved these codes' }).click();
+    await shows(page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem'), { count: 0 });
+    clocked.clock.advance(30);
+    return { secret, recoveryCodes };
   }
 
   async function query(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
@@ -492,6 +541,116 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await page.getByRole('button', { name: 'Sign in' }).click();
     await shows(page.getByRole('status'), { containing: 'This account is suspended. Account suspended until ' });
     await context.close();
+  });
+
+  it('two-factor authentication: set up from the account page, then a sign-in asks for a code, or a recovery code', async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is off.' });
+      const { secret, recoveryCodes } = await turnOnTwoFactor(page);
+      expect(new Set(recoveryCodes).size).toBe(10);
+
+      // Password, then a code from the app: a wrong one is said, the right one signs in.
+      await signOut(page);
+      await passwordStep(page, address);
+      // The password alone set no cookie: nothing is signed in before the second step.
+      expect((await context.cookies()).map((cookie) => cookie.name)).toEqual([]);
+      await page.getByLabel('Authentication code').fill(wrongCodeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await shows(page.getByRole('status'), { text: 'Invalid code' });
+      await page.getByLabel('Authentication code').fill(codeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#email'), { text: address });
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 10 recovery codes left.' });
+
+      // Password, then a recovery code instead (and back and forth between the two).
+      await signOut(page);
+      await passwordStep(page, address);
+      await page.getByRole('button', { name: 'Use a recovery code' }).click();
+      await page.getByRole('button', { name: 'Use your authenticator app' }).click();
+      await page.getByLabel('Authentication code').waitFor();
+      await page.getByRole('button', { name: 'Use a recovery code' }).click();
+      await page.getByLabel('Recovery code').fill(recoveryCodes[0]);
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 9 recovery codes left.' });
+      expect(await page.evaluate('document.cookie')).toBe('');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('two-factor authentication: a second step that took too long goes back to the password', async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      const { secret } = await turnOnTwoFactor(page);
+      await signOut(page);
+      await passwordStep(page, address);
+      // The mfaToken lives 5 minutes.
+      clocked.clock.advance(5 * 60 + 1);
+      await page.getByLabel('Authentication code').fill(codeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await shows(page.getByRole('status'), {
+        text: 'This sign-in timed out or had too many wrong codes. Enter your password again.',
+      });
+      await shows(page.getByRole('button', { name: 'Sign in' }), { count: 1 });
+      expect(await page.getByLabel('Email').inputValue()).toBe(address);
+      expect(await page.getByLabel('Password').inputValue()).toBe('');
+      await passwordStep(page, address);
+      await page.getByLabel('Authentication code').fill(codeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#email'), { text: address });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('two-factor authentication: turning it off, confirmed, asks for the password again once the sign-in is over 10 minutes old', async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      await turnOnTwoFactor(page);
+      // Past recentAuthMaxAge (600 s; the access token expires too, and is refreshed on the way:
+      // a refresh is no re-authentication).
+      clocked.clock.advance(601);
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.accept();
+      });
+      await page.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
+      // The password is asked for (the field shown and focused, with why).
+      await page.getByLabel('Password', { exact: true }).waitFor();
+      expect(await page.getByText('For your security, enter your password again to continue.').isVisible()).toBe(true);
+      expect(await page.evaluate('document.activeElement.id')).toBe('reauth-password');
+      await page.getByLabel('Password', { exact: true }).fill('not the password');
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await shows(page.getByRole('status'), { text: 'Current password is incorrect' });
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 10 recovery codes left.' });
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      // The same change runs again, without a second confirmation.
+      await shows(page.getByRole('status'), { text: 'Two-factor authentication is off.' });
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is off.' });
+      await shows(page.getByRole('button', { name: 'Confirm' }), { count: 0 });
+      expect(dialogs).toEqual(['Turn off two-factor authentication? Signing in will need only your password.']);
+      // The password alone signs in again.
+      await signOut(page);
+      await page.getByLabel('Email').fill(address);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.getByRole('button', { name: 'Set up authenticator app' }), { count: 1 });
+    } finally {
+      await context.close();
+    }
   });
 
   it('works with the keyboard alone and at 360 px wide', async () => {

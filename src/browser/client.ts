@@ -42,6 +42,42 @@ export interface SignedIn {
   emailVerified?: boolean;
 }
 
+/** How the second step of a sign-in can be completed, as the API names them. */
+export type SecondFactorMethod = 'totp' | 'recovery_code';
+
+/**
+ * What `signIn` resolves to when the password was right but the account has a second factor: no
+ * session yet (and no cookie). Complete it with `completeSignIn(mfaToken, …)` within 5 minutes.
+ */
+export interface MfaChallenge {
+  mfaRequired: true;
+  /** Single use; dies after 5 minutes or 5 wrong codes (then sign in again). */
+  mfaToken: string;
+  methods: SecondFactorMethod[];
+}
+
+/** The second factor of a sign-in: a code from the authenticator app, or one of the recovery codes. */
+export type SecondFactorProof = { code: string } | { recoveryCode: string };
+
+/** The proof of a re-authentication (`reauthenticate`): the password, or a code from the app. */
+export type ReauthenticationProof = { password: string } | { code: string };
+
+/** The caller's second factors (`GET /auth/mfa`). */
+export interface MfaStatus {
+  /** Whether an authenticator app is on (one set up but not yet turned on is not). */
+  totp: boolean;
+  passkeys: number;
+  recoveryCodesLeft: number;
+}
+
+/** A new authenticator-app secret, pending until `enableTotp` turns it on with a code from the app. */
+export interface TotpSetup {
+  /** Base32, for typing into the app by hand. */
+  secret: string;
+  /** The same secret as the `otpauth://` URL a QR code carries. */
+  otpauthUrl: string;
+}
+
 /** Why the session ended, as listeners hear it. */
 export type SignedOutReason = 'signed-out' | 'session-ended';
 
@@ -59,7 +95,18 @@ export class AuthApiError extends Error {
 }
 
 export interface AuthClient {
-  signIn(email: string, password: string, deviceName?: string): Promise<SignedIn>;
+  /**
+   * Signs in with the password. For an account with a second factor this signs nobody in yet: it
+   * resolves to an `MfaChallenge` (tell them apart with `'mfaRequired' in result`), to complete
+   * with `completeSignIn`.
+   */
+  signIn(email: string, password: string, deviceName?: string): Promise<SignedIn | MfaChallenge>;
+  /**
+   * The second step of a sign-in: the challenge's `mfaToken` and a code from the authenticator app
+   * or a recovery code (each works once). A wrong code is a 401 `Invalid code` (the token takes 5);
+   * a used, expired or dead token a 401 `Invalid or expired mfaToken: sign in again`.
+   */
+  completeSignIn(mfaToken: string, proof: SecondFactorProof): Promise<SignedIn>;
   /** Creates the account, then signs in. */
   signUp(email: string, password: string, deviceName?: string): Promise<SignedIn>;
   /** Signs this device out. */
@@ -84,6 +131,30 @@ export interface AuthClient {
   verifyEmail(token: string): Promise<void>;
   /** Asks for a new verification link by mail; resolves to the server's answer. */
   resendVerification(email: string): Promise<string>;
+  /** Whether an authenticator app is on, and how many recovery codes are left. */
+  mfaStatus(): Promise<MfaStatus>;
+  // The five calls below need a recent authentication: a sign-in or a `reauthenticate` within
+  // the server's `recentAuthMaxAge` (10 minutes by default). Otherwise they fail with an
+  // AuthApiError 403 `Recent authentication required`, and succeed once `reauthenticate` has.
+  /** Starts setting up an authenticator app: a new secret, pending (replacing one never turned on); 409 when one is on. */
+  setupTotp(): Promise<TotpSetup>;
+  /**
+   * The pending secret as a QR code: an SVG document, as text (404 when nothing is pending). Show
+   * it inline (DOMParser as image/svg+xml, then importNode): an `<img>` of the route could neither
+   * refresh an expired access token nor tell a 403 from a 404.
+   */
+  totpQrCode(): Promise<string>;
+  /** Turns the pending app on with a code from it (400 `Invalid code` otherwise); resolves to the ten recovery codes, shown this once. */
+  enableTotp(code: string): Promise<string[]>;
+  /** Turns the authenticator app off; its recovery codes go with it. */
+  disableTotp(): Promise<void>;
+  /** Ten new recovery codes, shown this once; the old ones stop working. */
+  regenerateRecoveryCodes(): Promise<string[]>;
+  /**
+   * Shows the password, or a code from the app, again: the session's authentication is recent
+   * again (a new access cookie; the session and its refresh cookie stay). Wrong: 401.
+   */
+  reauthenticate(proof: ReauthenticationProof): Promise<void>;
   /** `fetch` for the host's own API: cookie transport, refresh before expiry and once on expiry. */
   fetch(input: string, init?: RequestInit): Promise<Response>;
   /** Whether this browser holds a session, as far as the client knows (it signed in, and has not seen it end). */
@@ -243,9 +314,19 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     return response;
   }
 
-  async function signIn(email: string, password: string, deviceName?: string): Promise<SignedIn> {
+  async function signIn(email: string, password: string, deviceName?: string): Promise<SignedIn | MfaChallenge> {
     const body = JSON.stringify(deviceName ? { email, password, deviceName } : { email, password });
     const response = await expectOk(await send(`${authPath}/login`, { method: 'POST', body }));
+    const answer = (await response.json()) as SignedIn | MfaChallenge;
+    // The second step is still to come: no session, no cookie, no expiry to keep.
+    if ('mfaRequired' in answer) return answer;
+    rememberExpiry(answer.expiresIn);
+    return answer;
+  }
+
+  async function completeSignIn(mfaToken: string, proof: SecondFactorProof): Promise<SignedIn> {
+    const body = JSON.stringify({ mfaToken, ...proof });
+    const response = await expectOk(await send(`${authPath}/login/mfa`, { method: 'POST', body }));
     const signedIn = (await response.json()) as SignedIn;
     rememberExpiry(signedIn.expiresIn);
     return signedIn;
@@ -262,9 +343,13 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
   return {
     signIn,
+    completeSignIn,
     async signUp(email, password, deviceName) {
       await expectOk(await send(`${authPath}/register`, { method: 'POST', body: JSON.stringify({ email, password }) }));
-      return signIn(email, password, deviceName);
+      const answer = await signIn(email, password, deviceName);
+      // Only someone already signed in to the new account could have turned a second factor on.
+      if ('mfaRequired' in answer) throw new AuthApiError(409, 'This account has a second factor: sign in', null);
+      return answer;
     },
     signOut: () => endSession(`${authPath}/logout`, 'POST'),
     signOutEverywhere: () => endSession(`${authPath}/logout-all`, 'POST'),
@@ -305,6 +390,34 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
         await send(`${authPath}/email/verify/resend`, { method: 'POST', body: JSON.stringify({ email }) }),
       );
       return ((await response.json()) as { message: string }).message;
+    },
+    async mfaStatus() {
+      return (await (await expectOk(await authed(`${authPath}/mfa`))).json()) as MfaStatus;
+    },
+    async setupTotp() {
+      const response = await expectOk(await authed(`${authPath}/mfa/totp/setup`, { method: 'POST' }));
+      return (await response.json()) as TotpSetup;
+    },
+    async totpQrCode() {
+      return (await expectOk(await authed(`${authPath}/mfa/totp/qr`))).text();
+    },
+    async enableTotp(code) {
+      const body = JSON.stringify({ code });
+      const response = await expectOk(await authed(`${authPath}/mfa/totp/enable`, { method: 'POST', body }));
+      return ((await response.json()) as { recoveryCodes: string[] }).recoveryCodes;
+    },
+    async disableTotp() {
+      await expectOk(await authed(`${authPath}/mfa/totp`, { method: 'DELETE' }));
+    },
+    async regenerateRecoveryCodes() {
+      const response = await expectOk(await authed(`${authPath}/mfa/recovery-codes`, { method: 'POST' }));
+      return ((await response.json()) as { recoveryCodes: string[] }).recoveryCodes;
+    },
+    async reauthenticate(proof) {
+      const body = JSON.stringify(proof);
+      const response = await expectOk(await authed(`${authPath}/reauthenticate`, { method: 'POST', body }));
+      // A new access cookie, with a lifetime of its own: refresh before it ends, as after a sign-in.
+      rememberExpiry(((await response.json()) as SignedIn).expiresIn);
     },
     fetch: (input, init) => authed(input, init),
     isSignedIn: () => expiresAt() !== null,

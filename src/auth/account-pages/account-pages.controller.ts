@@ -48,6 +48,7 @@ const PAGE_SCRIPTS = new Set([
   'sign-in.js',
   'sign-up.js',
   'account.js',
+  'two-factor.js',
   'forgot-password.js',
   'reset-password.js',
   'verify-email.js',

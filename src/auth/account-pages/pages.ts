@@ -51,6 +51,20 @@ export function signInPage(options: ResolvedAccountPagesOptions): string {
   <input id="device-name" name="deviceName" type="text" maxlength="100" autocomplete="off">
   <button type="submit">Sign in</button>
 </form>
+<form id="code-form" hidden>
+  <p>Open your authenticator app and enter the code it shows for this account.</p>
+  <label for="code">Authentication code</label>
+  <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" spellcheck="false">
+  <button type="submit">Verify</button>
+  <button type="button" id="use-recovery-code" class="secondary">Use a recovery code</button>
+</form>
+<form id="recovery-form" hidden>
+  <p>Enter one of the recovery codes you saved when you turned on two-factor authentication. Each code works once.</p>
+  <label for="recovery-code">Recovery code</label>
+  <input id="recovery-code" name="recoveryCode" type="text" autocomplete="off" autocapitalize="none" required maxlength="64" spellcheck="false">
+  <button type="submit">Verify</button>
+  <button type="button" id="use-authentication-code" class="secondary">Use your authenticator app</button>
+</form>
 <p><a href="${base}/forgot-password">Forgot password?</a></p>
 <p class="actions"><button type="button" id="resend-verification" class="secondary" hidden>Resend verification email</button></p>
 <p>No account yet? <a href="${base}/sign-up">Create an account</a></p>`,
@@ -96,6 +110,38 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
     <button type="button" id="sign-out-everywhere">Sign out everywhere</button>
     <button type="button" id="sign-out">Sign out</button>
   </div>
+</section>
+<section aria-labelledby="mfa-title">
+  <h2 id="mfa-title">Two-factor authentication</h2>
+  <p id="mfa-status" tabindex="-1"></p>
+  <div class="actions">
+    <button type="button" id="totp-setup" hidden>Set up authenticator app</button>
+    <button type="button" id="recovery-codes-new" class="secondary" hidden>Get new recovery codes</button>
+    <button type="button" id="totp-disable" class="danger" hidden>Turn off two-factor authentication</button>
+  </div>
+  <div id="totp-enrolment" hidden>
+    <p>Scan this QR code with your authenticator app, or type the secret key into it. Then enter the code the app shows.</p>
+    <div id="totp-qr" class="qr"></div>
+    <form id="totp-enable-form">
+      <label for="totp-secret">Secret key</label>
+      <input id="totp-secret" type="text" readonly autocomplete="off" spellcheck="false" class="secret">
+      <label for="totp-code">Authentication code</label>
+      <input id="totp-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" spellcheck="false">
+      <button type="submit">Turn on</button>
+    </form>
+  </div>
+  <div id="recovery-codes-panel" tabindex="-1" hidden>
+    <p>Save these recovery codes somewhere safe: each one signs you in once if you lose your authenticator app. They are shown only now.</p>
+    <ol id="recovery-codes" class="codes" aria-label="Recovery codes"></ol>
+    <button type="button" id="recovery-codes-saved">I have saved these codes</button>
+  </div>
+  <form id="reauth-form" hidden>
+    <p id="reauth-hint">For your security, enter your password again to continue.</p>
+    <label for="reauth-password">Password</label>
+    <input id="reauth-password" name="password" type="password" autocomplete="current-password" required maxlength="256" aria-describedby="reauth-hint">
+    <button type="submit">Confirm</button>
+    <button type="button" id="reauth-cancel" class="secondary">Cancel</button>
+  </form>
 </section>
 <section aria-labelledby="password-title">
   <h2 id="password-title">Change password</h2>
@@ -192,4 +238,9 @@ button:focus-visible, input:focus-visible, a:focus-visible { outline: 3px solid 
 .devices .name { font-weight: 600; }
 .devices .badge { display: inline-block; margin-left: 0.5rem; padding: 0 0.4rem; border-radius: 4px; background: #d6f5d6; color: #0b3d0b; font-size: 0.85rem; }
 .devices .meta { font-size: 0.9rem; opacity: 0.85; }
+/* The hidden attribute must win over the display of forms and the like above. */
+[hidden] { display: none !important; }
+.qr svg { display: block; width: 100%; max-width: 14rem; height: auto; margin: 0.5rem 0; }
+.secret, .codes { font-family: ui-monospace, monospace; }
+.codes { columns: 2; padding-left: 2rem; }
 `;

@@ -1,7 +1,10 @@
 import type { Device } from '../client.js';
+import { twoFactorSection } from './two-factor.js';
 import { explain, field, onSubmit, pageContext } from './ui.js';
 
-const { client, base, say } = pageContext();
+const context = pageContext();
+const { client, base, say } = context;
+const twoFactor = twoFactorSection(context);
 
 // Signed out in another tab, elsewhere (device revoked, password changed, account deleted), or here.
 client.onSignedOut((reason) => {
@@ -82,7 +85,7 @@ async function start(): Promise<void> {
     const email = document.getElementById('email');
     if (email) email.textContent = me.email;
     showEmailStatus(me.emailVerified, me.email);
-    await refreshDevices();
+    await Promise.all([refreshDevices(), twoFactor.refresh()]);
   } catch (error) {
     say(explain(error));
   }

@@ -405,7 +405,7 @@ describe('the example app as a user runs it (built, in its own process)', () => 
         expect(await sealed()).toEqual(before);
         const done = await cli(['reencrypt'], { NEW_KEY_ENCRYPTION_SECRET: NEW });
         expect(done.code).toBe(0);
-        expect(done.stdout).toContain('Re-encrypted 2 signing key(s) under NEW_KEY_ENCRYPTION_SECRET');
+        expect(done.stdout).toContain('Re-encrypted 2 signing key(s) and 0 authenticator-app secret(s) under NEW_KEY_ENCRYPTION_SECRET');
         expect((await sealed()).map((row: { kid: string }) => row.kid)).toEqual(
           before.map((row: { kid: string }) => row.kid),
         );

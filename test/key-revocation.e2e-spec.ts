@@ -7,6 +7,7 @@ import { NotificationListener } from '../src/auth/notifications/notification-lis
 import { NotificationRepository } from '../src/auth/notifications/notification.repository.js';
 import { encodeKeysChanged } from '../src/auth/revocation/revocation-events.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { codeAt, enableTotp, passwordStep } from './support/mfa.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall } from './support/latch.js';
 import {
@@ -263,6 +264,12 @@ describe('keys rotate and keys reencrypt with a key-encryption secret that does 
     // Two keys (one HMAC), so that one transaction covers several rows.
     await app.app.get(KeyRotationService).rotate('HS256');
     const user = await registerAndLogin(app.http);
+    // An authenticator app: its secret is encrypted under a key derived from the same secret.
+    const { secret } = await enableTotp(app.http, user.accessToken, clock);
+    const sealedSecret = async () =>
+      (await app.dataSource.query('SELECT secret_encrypted FROM mfa_totp WHERE user_id = $1', [user.userId]))[0]
+        .secret_encrypted as string;
+    const sealedBefore = await sealedSecret();
     const before = await stored(app);
     expect(before).toHaveLength(2);
 
@@ -278,6 +285,7 @@ describe('keys rotate and keys reencrypt with a key-encryption secret that does 
     expect(after.map((row) => row.kid)).toEqual(before.map((row) => row.kid));
     for (const [index, row] of after.entries())
       expect(row.private_key_encrypted).not.toBe(before[index].private_key_encrypted);
+    expect(await sealedSecret()).not.toBe(sealedBefore);
     await app.close();
 
     await expect(startApp(database.url, { clock, config: { jwtAlgorithm: 'EdDSA' } })).rejects.toThrow(
@@ -293,7 +301,12 @@ describe('keys rotate and keys reencrypt with a key-encryption secret that does 
     expect(await statusOf(restarted, refreshed.body.accessToken)).toBe(200);
     // And it signs again: the HMAC key (now current) decrypts with the new secret.
     clock.advance(600);
-    const fresh = await login(restarted.http, user.email);
+    // The authenticator app still works under the new secret.
+    const signedIn = await restarted.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(restarted.http, user.email), code: codeAt(secret, clock.now()) })
+      .expect(200);
+    const fresh = signedIn.body as { accessToken: string };
     expect(header(fresh.accessToken).alg).toBe('HS256');
     expect(await statusOf(restarted, fresh.accessToken)).toBe(200);
   });

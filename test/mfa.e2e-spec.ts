@@ -158,7 +158,7 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
     const user = await registerAndLogin(a.http);
     const { recoveryCodes } = await enableTotp(a.http, user.accessToken, clock);
     const [first, second] = recoveryCodes;
-    expect(first).toMatch(/^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$/);
+    expect(first).toMatch(/^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$/);
     const signedIn = await a.http
       .post('/auth/login/mfa')
       .send({ mfaToken: await passwordStep(a.http, user.email), recoveryCode: ` ${first.toUpperCase()} ` })
@@ -187,7 +187,7 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
       .post('/auth/login/mfa')
       .send({
         mfaToken: await passwordStep(a.http, user.email),
-        recoveryCode: fresh.body.recoveryCodes[0].replace('-', ''),
+        recoveryCode: fresh.body.recoveryCodes[0].replaceAll('-', ' '),
       })
       .expect(200);
   });
@@ -287,7 +287,10 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
     await enableTotp(a.http, user.accessToken, clock);
     const mfaToken = await passwordStep(a.http, user.email);
     await a.http.post('/auth/login/mfa').send({ mfaToken }).expect(400);
-    await a.http.post('/auth/login/mfa').send({ mfaToken, code: '123456', recoveryCode: 'abcde-fghjk' }).expect(400);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken, code: '123456', recoveryCode: 'abcd-efgh-jkmn-pqrs' })
+      .expect(400);
     await a.http.post('/auth/login/mfa').send({ mfaToken, code: 123456 }).expect(400);
     await a.http
       .post('/auth/login/mfa')
@@ -313,7 +316,7 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
     expect(everything.toLowerCase()).not.toContain(secret.toLowerCase());
     for (const code of recoveryCodes) {
       expect(everything).not.toContain(code);
-      expect(everything).not.toContain(code.replace('-', ''));
+      expect(everything).not.toContain(code.replaceAll('-', ''));
     }
     expect(everything).not.toContain(mfaToken);
   });
@@ -438,5 +441,28 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
       .get('/auth/mfa')
       .set(...bearer(user.accessToken))
       .expect(200, { totp: true, passkeys: 0, recoveryCodesLeft: 10 });
+  });
+
+  it('binds each secret to its user: a ciphertext moved to another user opens for nobody (503, no code accepted)', async () => {
+    const { a } = instances;
+    const alice = await registerAndLogin(a.http);
+    const mallory = await registerAndLogin(a.http);
+    const alicesApp = await enableTotp(a.http, alice.accessToken, clock);
+    await enableTotp(a.http, mallory.accessToken, clock);
+    // Someone with write access to the table copies Alice's sealed secret into Mallory's row.
+    await a.dataSource.query(
+      'UPDATE mfa_totp SET secret_encrypted = (SELECT secret_encrypted FROM mfa_totp WHERE user_id = $1) WHERE user_id = $2',
+      [alice.userId, mallory.userId],
+    );
+    const response = await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: await passwordStep(a.http, mallory.email), code: codeAt(alicesApp.secret, clock.now()) });
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({
+      statusCode: 503,
+      message: 'Authentication is temporarily unavailable; retry shortly',
+      error: 'Service Unavailable',
+    });
+    expect(response.headers['retry-after']).toEqual(expect.any(String));
   });
 });

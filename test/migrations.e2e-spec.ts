@@ -171,7 +171,7 @@ describe('migrations', () => {
         ...(dataSource.options as object),
         migrations: AUTH_MIGRATIONS.slice(0, beforeSecondFactor),
         extra: { options: '-c lock_timeout=1s' },
-      } as typeof dataSource.options);
+      } as unknown as typeof dataSource.options);
       await impatient.initialize();
       try {
         // The statement operations.md gives, run by hand before the upgrade.

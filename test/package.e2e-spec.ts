@@ -516,7 +516,7 @@ describe('a host app that installs the packed tarball', () => {
       expect(await cli(['keys', 'reencrypt'], { ...env(), NEW_KEY_ENCRYPTION_SECRET: newSecret })).toEqual({
         code: 0,
         stdout:
-          'Re-encrypted 1 signing key(s) under NEW_KEY_ENCRYPTION_SECRET; restart every instance with it as KEY_ENCRYPTION_SECRET.\n',
+          'Re-encrypted 1 signing key(s) and 0 authenticator-app secret(s) under NEW_KEY_ENCRYPTION_SECRET; restart every instance with it as KEY_ENCRYPTION_SECRET.\n',
         stderr: '',
       });
       const refused = await cli(['keys', 'reencrypt'], { ...env(), NEW_KEY_ENCRYPTION_SECRET: `${newSecret}-again` });

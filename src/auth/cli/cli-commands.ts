@@ -54,8 +54,9 @@ export const CLI_COMMANDS_HELP = `Commands:
                                          key of its algorithm signs in its place at once (needs
                                          KEY_ENCRYPTION_SECRET)
   keys reencrypt                         re-encrypt every stored key from KEY_ENCRYPTION_SECRET to
-                                         NEW_KEY_ENCRYPTION_SECRET in one transaction (nothing changes unless
-                                         every key decrypts); then restart every instance with the new secret`;
+                                         NEW_KEY_ENCRYPTION_SECRET in one transaction, with the authenticator
+                                         apps' secrets (nothing changes unless every one decrypts); then
+                                         restart every instance with the new secret`;
 
 /** What a key id may look like (signing-key.ts's KID_PATTERN, not loaded to parse). */
 const KID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -304,9 +305,9 @@ async function reencryptKeys(app: INestApplicationContext, output: CliOutput, se
   }
   const { KeyRotationService, KeyUnusableError } = await services();
   try {
-    const kids = await app.get(KeyRotationService).reencrypt(secret);
+    const { keys, totpSecrets } = await app.get(KeyRotationService).reencryptAll(secret);
     output.out(
-      `Re-encrypted ${kids.length} signing key(s) under NEW_KEY_ENCRYPTION_SECRET; restart every instance with it as KEY_ENCRYPTION_SECRET.`,
+      `Re-encrypted ${keys.length} signing key(s) and ${totpSecrets} authenticator-app secret(s) under NEW_KEY_ENCRYPTION_SECRET; restart every instance with it as KEY_ENCRYPTION_SECRET.`,
     );
     return 0;
   } catch (error) {

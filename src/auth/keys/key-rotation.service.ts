@@ -11,6 +11,8 @@ import {
 } from './signing-keys.service.js';
 import { generateKey, isSigningAlgorithm, type SigningAlgorithm } from './signing-key.js';
 import { KeyEncryption } from './key-encryption.js';
+import { MfaRepository } from '../mfa/mfa.repository.js';
+import { MFA_SECRETS, MfaSecrets } from '../mfa/mfa-secrets.js';
 
 /** Injection token of the seconds between a key's creation and its first signature. */
 export const AUTH_KEY_ACTIVATION_DELAY = Symbol('AUTH_KEY_ACTIVATION_DELAY');
@@ -53,6 +55,8 @@ export class KeyRotationService {
     @Inject(AUTH_KEY_SETTINGS) private readonly settings: KeySettings,
     @Inject(AUTH_KEY_ACTIVATION_DELAY) private readonly activationDelaySeconds: number,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    private readonly mfa: MfaRepository,
+    @Inject(MFA_SECRETS) private readonly mfaSecrets: MfaSecrets,
   ) {}
 
   /** Adds a key (default: the configured algorithm) that starts signing after the activation delay. */
@@ -145,13 +149,21 @@ export class KeyRotationService {
    * each must decrypt with the current secret first (the settings'), or nothing changes. Running
    * instances keep the keys they hold; each must restart with the new secret (one that reads the
    * keys again before that finds them unreadable: it then refuses to sign, never signs wrongly).
-   * Returns the ids of the keys re-encrypted.
+   * Returns the ids of the keys re-encrypted. The authenticator apps' secrets (encrypted under a
+   * key derived from the same secret) are re-encrypted in the same transaction: see
+   * reencryptAll() for both counts.
    */
   async reencrypt(newSecret: string | Buffer): Promise<string[]> {
+    return (await this.reencryptAll(newSecret)).keys;
+  }
+
+  /** reencrypt(), answering the keys re-encrypted and how many TOTP secrets were. */
+  async reencryptAll(newSecret: string | Buffer): Promise<{ keys: string[]; totpSecrets: number }> {
     const current = this.settings.encryption;
     if (!current) throw new Error('Re-encryption reads the keys: the current key-encryption secret is required');
     const next = new KeyEncryption(newSecret);
-    const kids = await this.repository.change(async (rows, manager) => {
+    const nextMfa = MfaSecrets.from(newSecret);
+    const result = await this.repository.change(async (rows, manager) => {
       const stored = await this.repository.encryptedKeys(manager);
       const replaced = new Map<string, string>();
       for (const row of rows) {
@@ -170,10 +182,23 @@ export class KeyRotationService {
         replaced.set(row.kid, sealed);
       }
       await this.repository.replaceEncrypted(manager, replaced);
-      return [...replaced.keys()];
+      const totpSecrets = await this.mfa.resealTotpSecrets(manager, (userId, sealed) => {
+        let secret: string;
+        try {
+          secret = this.mfaSecrets.openTotpSecret(userId, sealed);
+        } catch (error) {
+          throw new KeyUnusableError(
+            `The authenticator-app secret of user ${userId} does not decrypt with the current key-encryption secret (${(error as Error).message}); nothing was re-encrypted`,
+          );
+        }
+        return nextMfa.encryptTotpSecret(userId, secret);
+      });
+      return { keys: [...replaced.keys()], totpSecrets };
     });
-    this.logger.log(`Re-encrypted ${kids.length} signing key(s) under the new key-encryption secret`);
-    return kids;
+    this.logger.log(
+      `Re-encrypted ${result.keys.length} signing key(s) and ${result.totpSecrets} authenticator-app secret(s) under the new key-encryption secret`,
+    );
+    return result;
   }
 
   /** Deletes the keys no live token can have been signed with; returns their ids. */

@@ -1,7 +1,7 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { UserEntity } from '../accounts/user.entity.js';
 
-/** One single-use recovery code: only its keyed hash (MfaSecrets.recoveryCodeHash) is kept. */
+/** One single-use recovery code: only its SHA-256 (recoveryCodeHash) is kept. */
 @Entity({ name: 'mfa_recovery_codes' })
 export class MfaRecoveryCodeEntity {
   @PrimaryColumn({ name: 'user_id', type: 'uuid', primaryKeyConstraintName: 'mfa_recovery_codes_pkey' })

@@ -48,7 +48,7 @@ export class LoginMfaDto {
   @ApiField({
     required: false,
     maxLength: MAX_RECOVERY_CODE_CHARS,
-    example: 'a2b3c-d4e5f',
+    example: 'a2b3-c4d5-e6f7-g8h9',
     description: 'One of the recovery codes (each works once)',
   })
   @IsOptional()

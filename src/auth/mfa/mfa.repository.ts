@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { DEFAULTS } from '../auth.constants.js';
-import { driverPool, inDriverTransaction } from '../common/driver-pool.js';
+import { driverPool, inDriverTransaction, type TransactionStatements } from '../common/driver-pool.js';
 
 /** A user's authenticator app as stored (the secret still encrypted). */
 export interface StoredTotp {
@@ -190,6 +190,28 @@ export class MfaRepository {
       await client.query('DELETE FROM mfa_challenges WHERE user_id = $1', [userId]);
       return rowCount === 1;
     });
+  }
+
+  /**
+   * Every authenticator app's secret, sealed again (`keys reencrypt`), within the caller's
+   * transaction: rows locked, each replaced by what `reseal` makes of it; `reseal` throwing rolls
+   * everything back. Returns how many.
+   */
+  async resealTotpSecrets(
+    transaction: TransactionStatements,
+    reseal: (userId: string, sealed: string) => string,
+  ): Promise<number> {
+    const rows: Array<{ user_id: string; secret_encrypted: string }> = await transaction.query(
+      'SELECT user_id, secret_encrypted FROM mfa_totp ORDER BY user_id FOR UPDATE',
+    );
+    if (rows.length === 0) return 0;
+    const resealed = rows.map((row) => reseal(row.user_id, row.secret_encrypted));
+    await transaction.query(
+      `UPDATE mfa_totp t SET secret_encrypted = r.sealed
+         FROM unnest($1::uuid[], $2::text[]) AS r(user_id, sealed) WHERE t.user_id = r.user_id`,
+      [rows.map((row) => row.user_id), resealed],
+    );
+    return rows.length;
   }
 
   async createChallenge(challenge: NewChallenge): Promise<void> {

@@ -18,7 +18,7 @@ import { SecurityEventsService } from '../security-events/security-events.servic
 import { type LoginAttempt, LoginThrottleService } from '../throttling/login-throttle.service.js';
 import { MFA_SECRETS, MfaSecrets } from './mfa-secrets.js';
 import { MfaRepository, type MfaTransaction, type PendingChallenge } from './mfa.repository.js';
-import { newRecoveryCode, normalisedRecoveryCode } from './recovery-codes.js';
+import { newRecoveryCode, normalisedRecoveryCode, recoveryCodeHash } from './recovery-codes.js';
 import { matchingStep, newTotpSecret, otpauthUrl } from './totp.js';
 
 /** The methods a second step can be completed with, as `methods` names them. */
@@ -239,7 +239,7 @@ export class MfaService {
     }
     const code = normalisedRecoveryCode(proof.recoveryCode);
     if (code === null) return false;
-    return tx.spendRecoveryCode(userId, this.secrets.recoveryCodeHash(userId, code), now);
+    return tx.spendRecoveryCode(userId, recoveryCodeHash(userId, code), now);
   }
 
   /** A code of the app's secret within a step of now, of a step after the last one accepted (then recorded). */
@@ -260,7 +260,7 @@ export class MfaService {
   }
 
   private hashes(userId: string, codes: string[]): string[] {
-    return codes.map((code) => this.secrets.recoveryCodeHash(userId, normalisedRecoveryCode(code) as string));
+    return codes.map((code) => recoveryCodeHash(userId, normalisedRecoveryCode(code) as string));
   }
 }
 

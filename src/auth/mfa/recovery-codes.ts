@@ -1,15 +1,24 @@
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 
 /** Crockford's base32: no i, l, o or u to misread. */
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
-/** 10 characters, 50 bits: guessed online only (throttled like passwords), and kept as keyed hashes. */
-const CODE_CHARS = 10;
+/**
+ * 16 characters, 80 bits: online, guesses are throttled like passwords; offline, a copy of the
+ * table is no help either (2^80 hashes per code), so a plain SHA-256 keeps them, with no secret
+ * that a change of keyEncryptionSecret would void.
+ */
+const CODE_CHARS = 16;
 
-/** A new recovery code, as shown: `xxxxx-xxxxx`. */
+/** A new recovery code, as shown: `xxxx-xxxx-xxxx-xxxx`. */
 export function newRecoveryCode(): string {
   let code = '';
   for (let i = 0; i < CODE_CHARS; i += 1) code += ALPHABET[randomInt(ALPHABET.length)];
-  return `${code.slice(0, 5)}-${code.slice(5)}`;
+  return code.match(/.{4}/g)!.join('-');
+}
+
+/** What the database keeps of a (normalised) recovery code: SHA-256 of the user's id and the code. */
+export function recoveryCodeHash(userId: string, normalisedCode: string): string {
+  return createHash('sha256').update(`${userId}\n${normalisedCode}`, 'utf8').digest('hex');
 }
 
 /**

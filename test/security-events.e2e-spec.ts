@@ -15,6 +15,7 @@ import {
   type TestAppWithDatabase,
   uniqueEmail,
 } from './support/test-app.js';
+import { enableTotp, passwordStep, wrongCodeAt } from './support/mfa.js';
 
 /** Collects every event the module emits. */
 class CapturingHandler implements SecurityEventHandler {
@@ -140,6 +141,56 @@ describe('security events', () => {
       expect(raw).not.toContain(secret);
       expect(lines).not.toContain(secret);
     }
+  });
+
+  it('reports the second factor’s events, never a code, a secret, a recovery code or an mfaToken', async () => {
+    const ip = '203.0.113.60';
+    // Registered from an address of its own: this app allows two registrations per address.
+    const email = uniqueEmail();
+    const registered = await t.http
+      .post('/auth/register')
+      .set('X-Forwarded-For', ip)
+      .send({ email, password: PASSWORD })
+      .expect(201);
+    const signedIn = await t.http
+      .post('/auth/login')
+      .set('X-Forwarded-For', ip)
+      .send({ email, password: PASSWORD })
+      .expect(200);
+    const user = { userId: registered.body.id as string, email, accessToken: signedIn.body.accessToken as string };
+    const { secret, recoveryCodes } = await enableTotp(t.http, user.accessToken, t.clock);
+    expect(captured.ofType('mfa_enabled').at(-1)).toMatchObject({ userId: user.userId });
+
+    const mfaToken = await passwordStep(t.http, user.email);
+    const wrong = wrongCodeAt(secret, t.clock.now());
+    await t.http.post('/auth/login/mfa').set('X-Forwarded-For', ip).send({ mfaToken, code: wrong }).expect(401);
+    expect(captured.ofType('mfa_challenge_failed').at(-1)).toEqual({
+      type: 'mfa_challenge_failed',
+      at: t.clock.now(),
+      userId: user.userId,
+      ip,
+      reason: 'wrong_code',
+    });
+    await t.http
+      .post('/auth/login/mfa')
+      .set('X-Forwarded-For', ip)
+      .send({ mfaToken, recoveryCode: recoveryCodes[0] })
+      .expect(200);
+    expect(captured.ofType('recovery_code_used').at(-1)).toMatchObject({ userId: user.userId, ip });
+    await t.http
+      .post('/auth/mfa/recovery-codes')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    expect(captured.ofType('recovery_codes_regenerated').at(-1)).toMatchObject({ userId: user.userId });
+    await t.http
+      .delete('/auth/mfa/totp')
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    expect(captured.ofType('mfa_disabled').at(-1)).toMatchObject({ userId: user.userId });
+
+    const everything = JSON.stringify(captured.events);
+    for (const secretValue of [secret, wrong, mfaToken, ...recoveryCodes])
+      expect(everything).not.toContain(secretValue);
   });
 
   it('reports a logout and a device sign-out as session_revoked with their reasons', async () => {

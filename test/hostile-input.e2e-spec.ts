@@ -240,6 +240,9 @@ describe('hostile input over HTTP: always a quick 4xx, never a 500', () => {
       { method: 'post', path: '/auth/refresh', field: 'refreshToken', guarded: false },
       { method: 'post', path: '/auth/password', field: 'newPassword', guarded: true },
       { method: 'delete', path: '/auth/account', field: 'password', guarded: true },
+      { method: 'post', path: '/auth/login/mfa', field: 'code', guarded: false },
+      { method: 'post', path: '/auth/reauthenticate', field: 'password', guarded: true },
+      { method: 'post', path: '/auth/mfa/totp/enable', field: 'code', guarded: true },
     ];
     const SHAPES: Array<[string, (field: string) => string]> = [
       [`objects nested ${DEPTH} deep`, () => nestedObjects(DEPTH)],

@@ -50,6 +50,24 @@ describe('AuthModule in a bare host (forRoot, custom prefix, no global guard or 
       .send({ email: 'x@example.com', password: PASSWORD, isAdmin: true })
       .expect(400);
   });
+
+  it('without keyEncryptionSecret, says that a second factor cannot be set up (403), and signs in as before', async () => {
+    await http.post('/account/register').send({ email: 'nokey@example.com', password: PASSWORD }).expect(201);
+    const login = await http
+      .post('/account/login')
+      .send({ email: 'nokey@example.com', password: PASSWORD })
+      .expect(200);
+    const setup = await http.post('/account/mfa/totp/setup').set('Authorization', `Bearer ${login.body.accessToken}`);
+    expect(setup.body).toEqual({
+      statusCode: 403,
+      message: 'Two-factor authentication needs the server to be configured with keyEncryptionSecret',
+      error: 'Forbidden',
+    });
+    await http
+      .get('/account/mfa')
+      .set('Authorization', `Bearer ${login.body.accessToken}`)
+      .expect(200, { totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+  });
 });
 
 describe('AuthModule with strictRevocation: true', () => {

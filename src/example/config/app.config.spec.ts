@@ -164,6 +164,13 @@ describe('loadAppConfig', () => {
     expect(loadAppConfig({ JWT_SECRET: 's'.repeat(32) }, dataDir()).smtpAllowPlaintextTo).toEqual([]);
   });
 
+  it('RECENT_AUTH_MAX_AGE: how recent a sign-in must be to change the second factor (600 s unless set)', () => {
+    expect(loadAppConfig({}, dataDir()).recentAuthMaxAge).toBe(600);
+    expect(loadAppConfig({ RECENT_AUTH_MAX_AGE: '120' }, dataDir()).recentAuthMaxAge).toBe(120);
+    expect(() => loadAppConfig({ RECENT_AUTH_MAX_AGE: '0' }, dataDir())).toThrow('RECENT_AUTH_MAX_AGE');
+    expect(() => loadAppConfig({ RECENT_AUTH_MAX_AGE: 'soon' }, dataDir())).toThrow('RECENT_AUTH_MAX_AGE');
+  });
+
   it('mail: files under the data directory without SMTP_URL, refused in production; links start with PUBLIC_URL', () => {
     const dir = dataDir();
     const config = loadAppConfig({ PORT: '4000' }, dir);

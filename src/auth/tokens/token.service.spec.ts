@@ -120,6 +120,33 @@ describe('TokenService', () => {
     expect(reason(() => otherAudience.verify(token, 'access'))).toBe('Invalid token');
   });
 
+  it('writes amr and auth_time, and refuses a payload whose amr or auth_time is malformed', () => {
+    const { service, subject } = setup();
+    const payload = service.verify(service.issue('access', subject, farFuture).token, 'access');
+    expect(payload).toMatchObject({ amr: ['pwd'], auth_time: Math.floor(subject.authTime.getTime() / 1000) });
+    const variants: Array<Record<string, unknown>> = [
+      { amr: [] },
+      { amr: ['pwd', 'pwd'] },
+      { amr: ['password'] },
+      { amr: 'pwd' },
+      { auth_time: payload.iat + 1 },
+      { auth_time: -1 },
+      { auth_time: 1.5 },
+      { auth_time: String(payload.auth_time) },
+    ];
+    for (const change of variants) {
+      expect([change, reason(() => service.assertClaims({ ...payload, ...change }, 'access'))]).toEqual([
+        change,
+        'Invalid token',
+      ]);
+    }
+    // Tokens from before both existed are still read (a password, signed in at auth_time_ms).
+    const older: Record<string, unknown> = { ...payload };
+    delete older.amr;
+    delete older.auth_time;
+    expect(reason(() => service.assertClaims(older, 'access'))).toBeUndefined();
+  });
+
   it('for a remembered payload, skips only the structural checks: type and time still decide', () => {
     const { service, subject, clock } = setup();
     const { token, expiresAt } = service.issue('access', subject, farFuture);

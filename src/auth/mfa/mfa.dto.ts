@@ -1,23 +1,31 @@
+import { applyDecorators } from '@nestjs/common';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ApiField } from '../openapi/swagger.js';
 
 /** Longest code read: six digits, with the spaces some apps show, and room for a paste's slack. */
 export const MAX_CODE_CHARS = 32;
-/** Longest recovery code read (10 characters as shown, with hyphens and spaces typed or pasted). */
+/** Longest recovery code read (16 characters as shown, with hyphens and spaces typed or pasted). */
 export const MAX_RECOVERY_CODE_CHARS = 64;
 /** mfaTokens are 43 characters (32 random bytes, base64url). */
 export const MAX_MFA_TOKEN_CHARS = 128;
 
+/** A code from the authenticator app, in any body that takes one. */
+export function CodeField(required: boolean): PropertyDecorator {
+  const checks = [IsString(), IsNotEmpty(), MaxLength(MAX_CODE_CHARS)];
+  return applyDecorators(
+    ApiField({
+      required,
+      minLength: 1,
+      maxLength: MAX_CODE_CHARS,
+      example: '123456',
+      description: 'The six digits the authenticator app shows now',
+    }),
+    ...(required ? checks : [IsOptional(), ...checks]),
+  );
+}
+
 export class TotpCodeDto {
-  @ApiField({
-    minLength: 1,
-    maxLength: MAX_CODE_CHARS,
-    example: '123456',
-    description: 'The six digits the app shows now',
-  })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(MAX_CODE_CHARS)
+  @CodeField(true)
   code!: string;
 }
 
@@ -33,16 +41,7 @@ export class LoginMfaDto {
   @MaxLength(MAX_MFA_TOKEN_CHARS)
   mfaToken!: string;
 
-  @ApiField({
-    required: false,
-    maxLength: MAX_CODE_CHARS,
-    example: '123456',
-    description: 'A code from the authenticator app',
-  })
-  @IsOptional()
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(MAX_CODE_CHARS)
+  @CodeField(false)
   code?: string;
 
   @ApiField({

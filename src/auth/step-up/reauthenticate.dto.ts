@@ -1,6 +1,6 @@
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PASSWORD_MAX_LENGTH } from '../accounts/register.dto.js';
-import { MAX_CODE_CHARS } from '../mfa/mfa.dto.js';
+import { CodeField } from '../mfa/mfa.dto.js';
 import { ApiField } from '../openapi/swagger.js';
 
 /** `POST /auth/reauthenticate`: the password, or a code from the authenticator app. */
@@ -12,15 +12,6 @@ export class ReauthenticateDto {
   @MaxLength(PASSWORD_MAX_LENGTH)
   password?: string;
 
-  @ApiField({
-    required: false,
-    maxLength: MAX_CODE_CHARS,
-    example: '123456',
-    description: 'A code from the authenticator app',
-  })
-  @IsOptional()
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(MAX_CODE_CHARS)
+  @CodeField(false)
   code?: string;
 }

@@ -10,7 +10,7 @@ import {
   type TwoInstances,
 } from './support/test-app.js';
 import { decode } from './support/tokens.js';
-import { PurgeService } from '../src/auth/index.js';
+import { PurgeService, RevocationService } from '../src/auth/index.js';
 import { eventually } from './support/latch.js';
 import { TestMailServer, tokenIn } from './support/mail.js';
 
@@ -407,10 +407,10 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
         await eventually(async () => (await waitingOnTheApp()) === 2);
         // Both are held there: neither has signed in.
         expect(
-          await a.dataSource.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND amr @> $2', [
-            user.userId,
-            ['mfa'],
-          ]),
+          await a.dataSource.query(
+            'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND id <> $2 AND amr @> $3',
+            [user.userId, user.sessionId, ['mfa']],
+          ),
         ).toEqual([{ n: 0 }]);
       }
       await holder.commitTransaction();
@@ -420,7 +420,8 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
       return statuses.sort();
     };
     expect(await tryBoth(0, true)).toEqual([200, 401]);
-    for (let round = 1; round <= 10; round += 1) expect(await tryBoth(round, false)).toEqual([200, 401]);
+    // Eight more rounds: each loser is one of the account's ten wrong codes per window.
+    for (let round = 1; round <= 8; round += 1) expect(await tryBoth(round, false)).toEqual([200, 401]);
   });
 
   it('the purge deletes second steps that expired unused, and nothing else of the second factor', async () => {
@@ -464,5 +465,117 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
       error: 'Service Unavailable',
     });
     expect(response.headers['retry-after']).toEqual(expect.any(String));
+  });
+
+  it('draws the QR code of the otpauth URL it is given, as SVG with nothing active in it', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const setup = await a.http
+      .post('/auth/mfa/totp/setup')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    const qr = await a.http
+      .post('/auth/mfa/totp/qr')
+      .set(...bearer(user.accessToken))
+      .send({ otpauthUrl: setup.body.otpauthUrl })
+      .buffer(true)
+      .parse((response, done) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        response.on('end', () => done(null, text));
+      })
+      .expect(200);
+    expect(qr.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
+    expect(qr.headers['cache-control']).toBe('no-store');
+    const svg = qr.body as string;
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg).not.toMatch(/<script|on\w+=|style=|href=/i);
+    for (const otpauthUrl of ['https://evil.example/', 'otpauth://hotp/x?secret=A', '', 'otpauth://totp/a b']) {
+      await a.http
+        .post('/auth/mfa/totp/qr')
+        .set(...bearer(user.accessToken))
+        .send({ otpauthUrl })
+        .expect(400);
+    }
+    await a.http.post('/auth/mfa/totp/qr').send({ otpauthUrl: setup.body.otpauthUrl }).expect(401);
+  });
+
+  it('caps wrong codes per account over every client: ten per window, whoever knows the password', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    // A right code is no failure: many sign-ins in a row never lock anyone out.
+    for (let i = 0; i < 12; i += 1) {
+      await a.http
+        .post('/auth/login/mfa')
+        .send({ mfaToken: await passwordStep(a.http, user.email), code: codeAt(secret, clock.now()) })
+        .expect(200);
+      clock.advance(30);
+    }
+    // Ten wrong codes, each from an address of its own (two per mfaToken, within its five).
+    for (let i = 0; i < 10; i += 2) {
+      const mfaToken = await passwordStep(a.http, user.email);
+      for (const n of [i, i + 1]) {
+        await a.http
+          .post('/auth/login/mfa')
+          .set('X-Forwarded-For', `192.0.2.${n + 1}`)
+          .send({ mfaToken, code: wrongCodeAt(secret, clock.now()) })
+          .expect(401);
+      }
+    }
+    // The eleventh code is refused before it is checked, even the right one from a fresh address.
+    const locked = await a.http
+      .post('/auth/login/mfa')
+      .set('X-Forwarded-For', '192.0.2.200')
+      .send({ mfaToken: await passwordStep(a.http, user.email), code: codeAt(secret, clock.now()) });
+    expect(locked.status).toBe(429);
+    expect(locked.headers['retry-after']).toEqual(expect.any(String));
+    clock.advance(901);
+    await a.http
+      .post('/auth/login/mfa')
+      .set('X-Forwarded-For', '192.0.2.200')
+      .send({ mfaToken: await passwordStep(a.http, user.email), code: codeAt(secret, clock.now()) })
+      .expect(200);
+  });
+
+  it('a suspended account with a second factor says so only after both factors', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const until = new Date(clock.now().getTime() + 3_600_000);
+    await a.app.get(RevocationService).revokeAllForUser(user.userId, { until });
+    const mfaToken = await passwordStep(a.http, user.email);
+    const refused = await a.http.post('/auth/login/mfa').send({ mfaToken, code: codeAt(secret, clock.now()) });
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toBe(`Account suspended until ${until.toISOString()}`);
+  });
+
+  it('turning it off while a second step holds its challenge waits for it, in one lock order: no deadlock', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    await enableTotp(a.http, user.accessToken, clock);
+    await passwordStep(a.http, user.email);
+    // The second step's order: its challenge, then the app's row.
+    const step = a.dataSource.createQueryRunner();
+    await step.connect();
+    await step.startTransaction();
+    try {
+      await step.query('SELECT 1 FROM mfa_challenges WHERE user_id = $1 FOR UPDATE', [user.userId]);
+      const turnOff = a.http
+        .delete('/auth/mfa/totp')
+        .set(...bearer(user.accessToken))
+        .then((response) => response.status);
+      await eventually(async () => {
+        const [{ n }] = await a.dataSource.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%mfa_challenges%'`,
+        );
+        return n === 1;
+      });
+      await step.query('SELECT 1 FROM mfa_totp WHERE user_id = $1 FOR UPDATE', [user.userId]);
+      await step.commitTransaction();
+      expect(await turnOff).toBe(204);
+    } finally {
+      await step.release();
+    }
   });
 });

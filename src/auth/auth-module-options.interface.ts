@@ -168,6 +168,11 @@ export interface AuthModuleOptions {
    */
   recentAuthMaxAge?: number;
   /**
+   * Wrong second-factor codes (authenticator or recovery) one account takes within
+   * `loginLockoutWindow`, over every client, before 429. They are failed logins as well. Default 10.
+   */
+  mfaMaxFailedAttempts?: number;
+  /**
    * The name authenticator apps show beside the account (the otpauth URL's issuer). Default: the
    * mail's `appName`, else `nest-jwt-revocation`.
    */

@@ -82,6 +82,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     mailMaxPerNetwork: options.mailMaxPerNetwork ?? DEFAULTS.mailMaxPerNetwork,
     mailWindow: options.mailWindow ?? DEFAULTS.mailWindow,
     recentAuthMaxAge: options.recentAuthMaxAge ?? DEFAULTS.recentAuthMaxAge,
+    mfaMaxFailedAttempts: options.mfaMaxFailedAttempts ?? DEFAULTS.mfaMaxFailedAttempts,
     totpIssuer: options.totpIssuer ?? options.mail?.appName ?? DEFAULTS.totpIssuer,
   };
   const problems: string[] = [];
@@ -157,6 +158,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   upToAMillion('maxSessionsPerUser', resolved.maxSessionsPerUser, problems);
   upToAMillion('mailMaxPerNetwork', resolved.mailMaxPerNetwork, problems);
   positiveInteger('recentAuthMaxAge', resolved.recentAuthMaxAge, problems);
+  upToAMillion('mfaMaxFailedAttempts', resolved.mfaMaxFailedAttempts, problems);
   if (typeof resolved.totpIssuer !== 'string' || resolved.totpIssuer.trim() === '' || resolved.totpIssuer.length > 100)
     problems.push('totpIssuer must be a name of 1 to 100 characters');
   if (!Number.isInteger(resolved.refreshReuseGrace) || resolved.refreshReuseGrace < 0)

@@ -96,4 +96,6 @@ export const DEFAULTS = {
   /** Wrong codes one mfaToken takes before it dies. */
   mfaChallengeMaxFailures: 5,
   recoveryCodes: 10,
+  /** Wrong second-factor codes of one account, over every client, per loginLockoutWindow. */
+  mfaMaxFailedAttempts: 10,
 } as const;

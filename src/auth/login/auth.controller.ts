@@ -19,7 +19,7 @@ import { BodyShapePipe } from '../common/body-shape.pipe.js';
 import { authValidationPipe, clientInfo, type HttpRequest } from '../common/client-info.js';
 import { type CookieSession, CookieTransportService } from '../cookies/cookie-transport.service.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
-import { TokenPairResponse } from '../openapi/responses.js';
+import { MfaChallengeResponse, TokenPairResponse } from '../openapi/responses.js';
 import { ApiArea } from '../openapi/swagger.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
@@ -67,6 +67,7 @@ export class AuthController {
       description:
         'Signed in. With `X-Auth-Transport: cookie`: only `{expiresIn, sessionId}`, the tokens in the `__Host-auth_access` and `__Secure-auth_refresh` cookies. For a user with a second factor: `{mfaRequired: true, mfaToken, methods}` instead (MfaChallengeResponse), no token and no cookie: continue with POST /auth/login/mfa',
       type: TokenPairResponse,
+      orType: MfaChallengeResponse,
     },
     errors: {
       401: 'Invalid email or password',

@@ -132,11 +132,12 @@ export class AuthService {
           amr,
         },
         ({ signedInAt, suspendedUntil, hasSecondFactor }) => {
+          // Before the suspension: for a user with a second factor, the password alone tells nothing.
+          if (hasSecondFactor && !isMultiFactor(amr)) throw new SecondFactorRequired();
           if (suspendedUntil && suspendedUntil > now) {
             this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
             throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
           }
-          if (hasSecondFactor && !isMultiFactor(amr)) throw new SecondFactorRequired();
           const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt, authTime: now, amr };
           const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
           const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);

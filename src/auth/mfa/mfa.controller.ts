@@ -21,7 +21,7 @@ import { RequireRecentAuth } from '../step-up/step-up.decorators.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
-import { TotpCodeDto } from './mfa.dto.js';
+import { QrCodeDto, TotpCodeDto } from './mfa.dto.js';
 import { MfaService, type MfaStatus } from './mfa.service.js';
 
 const RECENT_AUTH = 'Recent authentication required (sign in or POST /auth/reauthenticate within `recentAuthMaxAge`)';
@@ -59,19 +59,22 @@ export class MfaController {
     return this.mfa.setup(user.userId);
   }
 
-  @Get('totp/qr')
-  @RequireRecentAuth()
+  @Post('totp/qr')
   @ApiRoute({
-    summary: 'The pending secret as a QR code (image/svg+xml), for a page to show inline',
+    csrf: true,
+    summary: 'Draws an otpauth URL (as setup answered it) as a QR code (image/svg+xml), for a page to show inline',
+    description:
+      'Stateless: the picture is of the URL sent, never of a secret read again, so that it always matches the secret shown beside it.',
+    body: true,
     success: { status: 200, description: 'An SVG document' },
-    errors: { 403: RECENT_AUTH, 404: 'No authenticator app is being set up' },
   })
+  @HttpCode(HttpStatus.OK)
   @Header('Content-Type', 'image/svg+xml; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   @Header('X-Content-Type-Options', 'nosniff')
   @Header('Content-Security-Policy', "default-src 'none'")
-  qrCode(@CurrentUser() user: AuthenticatedUser): Promise<string> {
-    return this.mfa.setupQrCode(user.userId);
+  qrCode(@Body() body: QrCodeDto): string {
+    return this.mfa.qrCode(body.otpauthUrl);
   }
 
   @Post('totp/enable')
@@ -91,7 +94,7 @@ export class MfaController {
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   enable(@CurrentUser() user: AuthenticatedUser, @Body() body: TotpCodeDto): Promise<{ recoveryCodes: string[] }> {
-    return this.mfa.enable(user.userId, body.code);
+    return this.mfa.enable(user, body.code);
   }
 
   @Delete('totp')
@@ -100,11 +103,13 @@ export class MfaController {
     csrf: true,
     summary: 'Turn the authenticator app off (its recovery codes go with it)',
     success: { status: 204, description: 'Off' },
-    errors: { 403: RECENT_AUTH },
+    errors: {
+      403: `${RECENT_AUTH}; or \`Second factor required\`: this session has not shown the app (re-authenticate with a code)`,
+    },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
   async disable(@CurrentUser() user: AuthenticatedUser): Promise<void> {
-    await this.mfa.disable(user.userId);
+    await this.mfa.disable(user);
   }
 
   @Post('recovery-codes')
@@ -114,11 +119,14 @@ export class MfaController {
     summary: 'Ten new recovery codes; the old ones stop working',
     description: 'The answer carries `Cache-Control: no-store`.',
     success: { status: 200, description: 'The new codes, shown this once', type: RecoveryCodesResponse },
-    errors: { 403: RECENT_AUTH, 409: 'Two-factor authentication is off' },
+    errors: {
+      403: `${RECENT_AUTH}; or \`Second factor required\`: this session has not shown the app (re-authenticate with a code)`,
+      409: 'Two-factor authentication is off',
+    },
   })
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   regenerate(@CurrentUser() user: AuthenticatedUser): Promise<{ recoveryCodes: string[] }> {
-    return this.mfa.regenerateRecoveryCodes(user.userId);
+    return this.mfa.regenerateRecoveryCodes(user);
   }
 }

@@ -56,3 +56,14 @@ export class LoginMfaDto {
   @MaxLength(MAX_RECOVERY_CODE_CHARS)
   recoveryCode?: string;
 }
+
+/** Longest otpauth URL drawn: the secret, an issuer and an email address fit many times over. */
+export const MAX_OTPAUTH_URL_CHARS = 2048;
+
+export class QrCodeDto {
+  @ApiField({ maxLength: MAX_OTPAUTH_URL_CHARS, description: 'The `otpauthUrl` of POST /auth/mfa/totp/setup' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(MAX_OTPAUTH_URL_CHARS)
+  otpauthUrl!: string;
+}

@@ -180,15 +180,19 @@ export class MfaRepository {
   }
 
   /**
-   * Removes the user's second factor: the app, the recovery codes and any sign-in waiting for its
-   * second step. True when an app (on or pending) was removed.
+   * Removes the user's second factor: any sign-in waiting for its second step, the app and the
+   * recovery codes, locked in the order a second step locks them (challenge, app, codes), so that
+   * the two never wait on each other. True when an app that was on was removed.
    */
   async removeAll(userId: string): Promise<boolean> {
     return inDriverTransaction(this.dataSource, async (client) => {
-      const { rowCount } = await client.query('DELETE FROM mfa_totp WHERE user_id = $1', [userId]);
-      await client.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
       await client.query('DELETE FROM mfa_challenges WHERE user_id = $1', [userId]);
-      return rowCount === 1;
+      const { rows } = await client.query<{ enabled_at: Date | null }>(
+        'DELETE FROM mfa_totp WHERE user_id = $1 RETURNING enabled_at',
+        [userId],
+      );
+      await client.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
+      return rows[0]?.enabled_at != null;
     });
   }
 
@@ -201,8 +205,10 @@ export class MfaRepository {
     transaction: TransactionStatements,
     reseal: (userId: string, sealed: string) => string,
   ): Promise<number> {
+    // No app is set up meanwhile: its secret would be sealed under the secret being replaced.
+    await transaction.query('LOCK TABLE mfa_totp IN EXCLUSIVE MODE');
     const rows: Array<{ user_id: string; secret_encrypted: string }> = await transaction.query(
-      'SELECT user_id, secret_encrypted FROM mfa_totp ORDER BY user_id FOR UPDATE',
+      'SELECT user_id, secret_encrypted FROM mfa_totp ORDER BY user_id',
     );
     if (rows.length === 0) return 0;
     const resealed = rows.map((row) => reseal(row.user_id, row.secret_encrypted));

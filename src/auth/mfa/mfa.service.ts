@@ -2,12 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   BadRequestException,
   ConflictException,
+  ForbiddenException,
   Inject,
   Injectable,
-  NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
 import { renderSVG } from 'uqr';
+import { RevocationService } from '../revocation/revocation.service.js';
+import { SessionRepository } from '../sessions/session.repository.js';
+import { amrOf, isMultiFactor } from '../tokens/amr.js';
+import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { AUTH_CLOCK, AuthErrors, DEFAULTS } from '../auth.constants.js';
@@ -68,6 +72,8 @@ export class MfaService {
     private readonly users: UserRepository,
     private readonly throttle: LoginThrottleService,
     private readonly events: SecurityEventsService,
+    private readonly sessions: SessionRepository,
+    private readonly revocation: RevocationService,
     @Inject(MFA_SECRETS) private readonly secrets: MfaSecrets,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
@@ -91,19 +97,27 @@ export class MfaService {
     return { secret, otpauthUrl: otpauthUrl(secret, this.options.totpIssuer, user.email) };
   }
 
-  /** The pending secret's otpauth URL as a QR code (SVG); 404 when nothing is pending. */
-  async setupQrCode(userId: string): Promise<string> {
-    const [user, totp] = await Promise.all([this.users.findById(userId), this.mfa.findTotp(userId)]);
-    if (!user || !totp || totp.enabled) throw new NotFoundException('No authenticator app is being set up');
-    const secret = this.secrets.decryptTotpSecret(userId, totp.secretEncrypted);
-    return renderSVG(otpauthUrl(secret, this.options.totpIssuer, user.email), { border: 2 });
+  /**
+   * The QR code (SVG) of an otpauth URL, as setup answered it: drawn from what the page was given,
+   * never read again from the database, so that the code and the secret shown beside it are one
+   * (a setup by another session in between would otherwise put another secret in the picture).
+   * It tells the caller nothing they did not send; 400 for anything but a TOTP URL.
+   */
+  qrCode(url: string): string {
+    if (!/^otpauth:\/\/totp\/[^\s]+$/.test(url))
+      throw new BadRequestException(['otpauthUrl must be an otpauth://totp/ URL']);
+    return renderSVG(url, { border: 2 });
   }
 
   /**
    * Turns the pending app on with a code from it (400 `Invalid code` otherwise, nothing changed),
-   * and answers the recovery codes, shown this once.
+   * and answers the recovery codes, shown this once. The code was shown in this session: it now
+   * counts as a two-factor session (a refresh carries that on); every other session of the user
+   * ends, since none of them has shown the new factor (one opened by whoever had the password
+   * could otherwise stay, and later change the factor).
    */
-  async enable(userId: string, code: string): Promise<{ recoveryCodes: string[] }> {
+  async enable(user: AuthenticatedUser, code: string): Promise<{ recoveryCodes: string[] }> {
+    const { userId, sessionId } = user;
     const now = this.clock.now();
     const recoveryCodes = this.newRecoveryCodes();
     await this.mfa.transaction(async (tx) => {
@@ -115,15 +129,22 @@ export class MfaService {
       }
       await tx.enable(userId, now, this.hashes(userId, recoveryCodes));
     });
-    this.events.emit('mfa_enabled', { userId });
+    this.events.emit('mfa_enabled', { userId, sessionId });
+    const shown = (await this.sessions.methodsOf(sessionId)) ?? [];
+    await this.sessions.reauthenticated(sessionId, userId, now, amrOf([...shown, 'otp']));
+    await this.revocation.revokeOtherSessions(userId, sessionId);
     return { recoveryCodes };
   }
 
-  /** Removes the app (on or pending), the recovery codes and any sign-in waiting for its second step. */
-  async disable(userId: string): Promise<void> {
-    const wasOn = (await this.mfa.status(userId)).totp;
-    await this.mfa.removeAll(userId);
-    if (wasOn) this.events.emit('mfa_disabled', { userId });
+  /**
+   * Removes the app (on or pending), the recovery codes and any sign-in waiting for its second
+   * step. While it is on, only from a session that has shown it (signed in with a code, turned it
+   * on, or re-authenticated with a code): 403 `Second factor required` otherwise, so that a
+   * session opened with the password alone cannot take the factor away.
+   */
+  async disable(user: AuthenticatedUser): Promise<void> {
+    if ((await this.mfa.status(user.userId)).totp) await this.assertTwoFactorSession(user);
+    if (await this.mfa.removeAll(user.userId)) this.events.emit('mfa_disabled', { userId: user.userId });
   }
 
   /**
@@ -131,14 +152,18 @@ export class MfaService {
    * there was one. The caller ends the user's sessions.
    */
   async reset(userId: string): Promise<boolean> {
-    const wasOn = (await this.mfa.status(userId)).totp;
-    await this.mfa.removeAll(userId);
+    const wasOn = await this.mfa.removeAll(userId);
     if (wasOn) this.events.emit('mfa_disabled', { userId, reason: 'operator_reset' });
     return wasOn;
   }
 
-  /** Ten new recovery codes, the old ones void; 409 when the app is not on. */
-  async regenerateRecoveryCodes(userId: string): Promise<{ recoveryCodes: string[] }> {
+  /**
+   * Ten new recovery codes, the old ones void; 409 when the app is not on; 403 `Second factor
+   * required` from a session that has not shown it (as disable()).
+   */
+  async regenerateRecoveryCodes(user: AuthenticatedUser): Promise<{ recoveryCodes: string[] }> {
+    const { userId } = user;
+    if ((await this.mfa.status(userId)).totp) await this.assertTwoFactorSession(user);
     const recoveryCodes = this.newRecoveryCodes();
     await this.mfa.transaction(async (tx) => {
       const totp = await tx.lockTotp(userId);
@@ -185,8 +210,10 @@ export class MfaService {
     if (!found || sha256(found.passwordHash) !== found.passwordFingerprint) {
       throw new UnauthorizedException(AuthErrors.invalidMfaToken);
     }
-    // Counted as a failed login until it succeeds (then the session clears it), like a password.
+    // Counted as a failed login until it succeeds (then the session clears it), like a password;
+    // and against the account's own, smaller allowance of wrong codes, over every client.
     const attempt = await this.throttle.beginForAccount(found.accountKey, client.ip, found.userId);
+    const codeAttempt = await this.throttle.beginSecondFactor(found.userId, client.ip);
     const outcome = await this.mfa.transaction(async (tx) => {
       // Locked again: whatever another request did with it meanwhile is seen now.
       const challenge = await tx.lockChallenge(tokenHash, now);
@@ -208,6 +235,7 @@ export class MfaService {
       });
       throw new UnauthorizedException(AuthErrors.invalidCode);
     }
+    await codeAttempt.withdrawn();
     if (method === 'recovery_code') this.events.emit('recovery_code_used', { userId: challenge.userId, ip: client.ip });
     return { account: accountOf(challenge), deviceName: challenge.deviceName, method, attempt };
   }
@@ -218,6 +246,7 @@ export class MfaService {
    */
   async verifyCode(userId: string, email: string, code: string, client: ClientInfo): Promise<void> {
     const attempt = await this.throttle.begin(email, client.ip, userId);
+    const codeAttempt = await this.throttle.beginSecondFactor(userId, client.ip);
     const now = this.clock.now();
     const accepted = await this.mfa.transaction(async (tx) => {
       const totp = await tx.lockTotp(userId);
@@ -227,7 +256,14 @@ export class MfaService {
       this.events.emit('mfa_challenge_failed', { userId, ip: client.ip, reason: 'reauthentication' });
       throw new UnauthorizedException(AuthErrors.invalidCode);
     }
+    await codeAttempt.withdrawn();
     await attempt.succeeded();
+  }
+
+  /** 403 `Second factor required` unless this session has shown two factors (its row's amr, not the token's). */
+  private async assertTwoFactorSession(user: AuthenticatedUser): Promise<void> {
+    const shown = await this.sessions.methodsOf(user.sessionId);
+    if (!shown || !isMultiFactor(shown)) throw new ForbiddenException(AuthErrors.secondFactorRequired);
   }
 
   /** The proof, checked and spent within the transaction; false when wrong or spent already. */

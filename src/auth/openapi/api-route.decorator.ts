@@ -9,7 +9,14 @@ export interface RouteDescription {
   summary: string;
   description?: string;
   /** The success answer: its status, what it means, and the shape of its body (none for 204). */
-  success: { status: 200 | 201 | 202 | 204; description: string; type?: abstract new () => unknown; isArray?: boolean };
+  success: {
+    status: 200 | 201 | 202 | 204;
+    description: string;
+    type?: abstract new () => unknown;
+    isArray?: boolean;
+    /** Another shape the same status may have (`oneOf` with `type`): a login's second step. */
+    orType?: abstract new () => unknown;
+  };
   /** Requires an access token (the `bearer` or `cookie` security scheme). Default true. */
   bearer?: boolean;
   /** A JSON body (of the parameter's DTO type): adds the 400 and 413 answers. */
@@ -57,12 +64,26 @@ export function ApiRoute(route: RouteDescription): MethodDecorator {
   if (route.csrf) errors[403] = route.errors?.[403] ? `${route.errors[403]}; or ${CSRF_ERROR}` : CSRF_ERROR;
   const decorators = [
     api.ApiOperation({ summary: route.summary, description: route.description }),
-    api.ApiResponse({
-      status: route.success.status,
-      description: route.success.description,
-      type: route.success.type,
-      isArray: route.success.isArray,
-    }),
+    route.success.orType && route.success.type
+      ? applyDecorators(
+          api.ApiExtraModels(route.success.type, route.success.orType),
+          api.ApiResponse({
+            status: route.success.status,
+            description: route.success.description,
+            schema: {
+              oneOf: [
+                { $ref: api.getSchemaPath(route.success.type) },
+                { $ref: api.getSchemaPath(route.success.orType) },
+              ],
+            },
+          }),
+        )
+      : api.ApiResponse({
+          status: route.success.status,
+          description: route.success.description,
+          type: route.success.type,
+          isArray: route.success.isArray,
+        }),
     ...Object.entries(errors).map(([status, description]) =>
       api.ApiResponse({
         status: Number(status),

@@ -11,6 +11,9 @@ import { LoginFailureRepository } from './login-failure.repository.js';
 import { type AttemptDecision, type AttemptLimits, PasswordCheckRepository } from './password-check.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 
+/** The client key of the second-factor counter's rows: not an address, so no per-client limit counts them. */
+const SECOND_FACTOR_CLIENT = 'second-factor';
+
 /** 429 with the seconds to wait, which the module's filter also puts in `Retry-After`. */
 export class LoginThrottledException extends TooManyRequestsException {
   constructor(retryAfterSeconds: number) {
@@ -59,6 +62,26 @@ export class LoginThrottleService {
   /** begin() for an account known by its key (accountKey), as the second step of a sign-in is. */
   async beginForAccount(accountKey: string, ip: string | null, userId: string | null = null): Promise<LoginAttempt> {
     const limits = this.limitsForAccount(accountKey, ip);
+    const { attempt } = await this.admissions.admit([], limits, null);
+    return this.judge(attempt, limits, ip, userId);
+  }
+
+  /**
+   * A code for the user's second factor (second step of a sign-in, re-authentication): throws
+   * LoginThrottledException when the account's wrong codes over every client within the window
+   * reached `mfaMaxFailedAttempts`. Kept apart from the login counters (a client key of its own,
+   * so that no per-client limit counts it twice) and never cleared by a success (a right code
+   * withdraws its own attempt only): whoever knows the password gets that many code guesses per
+   * window, from however many addresses.
+   */
+  async beginSecondFactor(userId: string, ip: string | null): Promise<LoginAttempt> {
+    const limits: AttemptLimits = {
+      ...this.limitsForAccount(createHash('sha256').update(`second-factor\n${userId}`, 'utf8').digest('hex'), null),
+      ip: SECOND_FACTOR_CLIENT,
+      maxPerAccount: this.options.mfaMaxFailedAttempts,
+      maxPerIp: Number.MAX_SAFE_INTEGER,
+      maxPerAccountOverall: this.options.mfaMaxFailedAttempts,
+    };
     const { attempt } = await this.admissions.admit([], limits, null);
     return this.judge(attempt, limits, ip, userId);
   }

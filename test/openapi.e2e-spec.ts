@@ -69,7 +69,7 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'post /auth/reauthenticate': [200, 400, 401, 403, 413, 429, 503],
   'get /auth/mfa': [200, 401, 503],
   'post /auth/mfa/totp/setup': [200, 401, 403, 409, 503],
-  'get /auth/mfa/totp/qr': [200, 401, 403, 404, 503],
+  'post /auth/mfa/totp/qr': [200, 400, 401, 403, 413, 503],
   'post /auth/mfa/totp/enable': [200, 400, 401, 403, 409, 413, 503],
   'delete /auth/mfa/totp': [204, 401, 403, 503],
   'post /auth/mfa/recovery-codes': [200, 401, 403, 409, 503],

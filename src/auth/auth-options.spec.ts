@@ -40,6 +40,7 @@ describe('resolveAuthOptions', () => {
       mailWindow: 3600,
       mailMaxPerNetwork: 100,
       recentAuthMaxAge: 600,
+      mfaMaxFailedAttempts: 10,
       totpIssuer: 'nest-jwt-revocation',
     });
   });

@@ -8,6 +8,7 @@ import {
   machine,
   post,
   registerAndLogin,
+  twoFactorLogin,
   startDatabase,
   siblingDatabase,
   startServer,
@@ -50,6 +51,9 @@ async function main(): Promise<void> {
     // Browsers: the access token in the __Host- cookie instead of the Authorization header.
     const cookie = await cookieLogin(server.base, 'bench@example.com');
     const fastifyCookie = await cookieLogin(fastify.base, 'bench.fastify@example.com');
+    // Signed in with two factors (amr pwd otp mfa): what @RequireSecondFactor() routes read.
+    const twoFactorToken = (await twoFactorLogin(server.base, 'bench.mfa@example.com')).accessToken;
+    const fastifyTwoFactorToken = (await twoFactorLogin(fastify.base, 'bench.mfa.fastify@example.com')).accessToken;
     const eddsaToken = (await registerAndLogin(eddsaExpress.base, 'bench.eddsa@example.com')).accessToken;
     const eddsaFastifyToken = (await registerAndLogin(eddsaFastify.base, 'bench.eddsa.fastify@example.com'))
       .accessToken;
@@ -79,7 +83,21 @@ async function main(): Promise<void> {
         undefined,
         { cookie },
       ],
+      [
+        'Express: GET /profile/secure (two-factor token, @RequireSecondFactor(), memory)',
+        'express /profile/secure',
+        server.base,
+        '/profile/secure',
+        twoFactorToken,
+      ],
       ['Fastify: GET /health (no guard)', 'fastify /health', fastify.base, '/health', undefined],
+      [
+        'Fastify: GET /profile/secure (two-factor token, @RequireSecondFactor(), memory)',
+        'fastify /profile/secure',
+        fastify.base,
+        '/profile/secure',
+        fastifyTwoFactorToken,
+      ],
       [
         'Fastify: GET /profile (revocation enforced, memory)',
         'fastify /profile',
@@ -183,6 +201,19 @@ async function main(): Promise<void> {
       ['Express: /profile with the access cookie vs /health', ratio('express /profile cookie', 'express /health'), 0.8],
       ['Fastify: /profile with the access cookie vs /health', ratio('fastify /profile cookie', 'fastify /health'), 0.8],
       ['Fastify /profile vs Express /profile', ratio('fastify /profile', 'express /profile'), 1.3],
+      // The second factor's check reads the token alone: the same ratio as /profile.
+      [
+        'Express: /profile/secure (two-factor token) vs /health',
+        ratio('express /profile/secure', 'express /health'),
+        0.85,
+      ],
+      [
+        'Fastify: /profile/secure (two-factor token) vs /health',
+        ratio('fastify /profile/secure', 'fastify /health'),
+        0.8,
+      ],
+      ['Express: /profile/secure vs /profile', ratio('express /profile/secure', 'express /profile'), 0],
+      ['Fastify: /profile/secure vs /profile', ratio('fastify /profile/secure', 'fastify /profile'), 0],
       ['Express, EdDSA: /profile vs /health', ratio('eddsa express /profile', 'eddsa express /health'), 0.8],
       ['Fastify, EdDSA: /profile vs /health', ratio('eddsa fastify /profile', 'eddsa fastify /health'), 0.8],
       ['verify-only service (Fastify): /orders vs /health', ratio('verifier /orders', 'verifier /health'), 0.8],

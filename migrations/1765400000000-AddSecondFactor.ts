@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * The second factor (src/auth/mfa): authenticator apps (`mfa_totp`, the secret encrypted),
- * recovery codes (`mfa_recovery_codes`, keyed hashes), the pending second step of a sign-in
+ * recovery codes (`mfa_recovery_codes`, SHA-256), the pending second step of a sign-in
  * (`mfa_challenges`, token hashes), and on each session how and when its user last authenticated
  * (`authenticated_at`, `amr`: what the tokens' `auth_time` and `amr` say). Rows of sessions opened
  * before keep both null: their sign-in time and a password.

@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall } from './support/latch.js';
 import { tokenIn, TestMailServer } from './support/mail.js';
+import { codeAt, enableTotp, passwordStep } from './support/mfa.js';
 import {
   bearer,
   login,
@@ -458,6 +459,16 @@ describe('password reset and email verification, over a real SMTP server', () =>
         .send({ token: tokenIn(await mail.nth(email, 'verify-email'), 'verify-email') })
         .expect(204);
       expect(await loginStatus(strict, email, PASSWORD)).toBe(200);
+    });
+
+    it('with a second factor, says so only once both factors were right', async () => {
+      strict = await startApp(database.url, { clock, config: { smtpUrl: mail.url, requireVerifiedEmail: true } });
+      // Turned on while the app did not require a verified address.
+      const user = await registerAndLogin(a.http);
+      const { secret } = await enableTotp(a.http, user.accessToken, clock);
+      const mfaToken = await passwordStep(strict.http, user.email);
+      const refused = await strict.http.post('/auth/login/mfa').send({ mfaToken, code: codeAt(secret, clock.now()) });
+      expect([refused.status, refused.body.message]).toEqual([403, 'Email address not verified']);
     });
   });
 });

@@ -68,11 +68,10 @@ export class AuthService {
     client: ClientInfo,
   ): Promise<TokenPair | MfaChallengeAnswer> {
     const { user, attempt } = await this.passwords.login(email, password, client);
-    // Said only once the password was right, as a suspension is.
-    if (this.options.requireVerifiedEmail && !user.emailVerifiedAt) {
-      await attempt.succeeded();
-      this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'email_not_verified' });
-      throw new ForbiddenException(AuthErrors.emailNotVerified);
+    // Said only once the password was right, as a suspension is; for a user with a second factor,
+    // only once both were (the second step says it).
+    if (this.unverifiedRefused(user) && !(await this.mfa.status(user.id)).totp) {
+      await this.refuseUnverified(user, client, attempt);
     }
     try {
       return await this.openSession(user, deviceName, client, PASSWORD_ONLY, attempt);
@@ -93,7 +92,19 @@ export class AuthService {
    */
   async completeMfaLogin(mfaToken: string, proof: SecondFactorProof, client: ClientInfo): Promise<TokenPair> {
     const done = await this.mfa.completeChallenge(mfaToken, proof, client);
+    if (this.unverifiedRefused(done.account)) await this.refuseUnverified(done.account, client, done.attempt);
     return this.openSession(done.account, done.deviceName, client, amrOf(['pwd', 'otp']), done.attempt);
+  }
+
+  /** With requireVerifiedEmail, an account whose address is not verified signs in nowhere. */
+  private unverifiedRefused(user: { emailVerifiedAt: Date | null }): boolean {
+    return this.options.requireVerifiedEmail && !user.emailVerifiedAt;
+  }
+
+  private async refuseUnverified(user: { id: string }, client: ClientInfo, attempt: LoginAttempt): Promise<never> {
+    await attempt.succeeded();
+    this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'email_not_verified' });
+    throw new ForbiddenException(AuthErrors.emailNotVerified);
   }
 
   /**

@@ -3,7 +3,7 @@ import { UserEntity } from '../accounts/user.entity.js';
 
 /**
  * The second step of a sign-in whose password was right (`mfaToken`): only the token's SHA-256 is
- * kept. Deleted when it succeeds; refused from its fifth wrong code on; purged once expired.
+ * kept. Deleted when it succeeds; refused after its fifth wrong code (the row kept until the purge deletes it, once expired).
  */
 @Entity({ name: 'mfa_challenges' })
 @Index('mfa_challenges_user_id_idx', ['userId'])

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { renderSVG } from 'uqr';
 import { chromiumPath, missingBrowserReason, shows } from './support/browser.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { launchNodeApp, type LaunchedApp } from './support/launch.js';
@@ -103,14 +104,14 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     return page;
   }
 
-  async function signIn(context: BrowserContext, address: string, deviceName: string): Promise<Page> {
+  async function signIn(context: BrowserContext, address: string, deviceName: string, at = base): Promise<Page> {
     const page = await context.newPage();
-    await page.goto(`${base}/account/sign-in`);
+    await page.goto(`${at}/account/sign-in`);
     await page.getByLabel('Email').fill(address);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Device name').fill(deviceName);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/account`);
+    await page.waitForURL(`${at}/account`);
     return page;
   }
 
@@ -135,6 +136,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
    * that turned the app on is spent for its step.
    */
   async function turnOnTwoFactor(page: Page): Promise<{ secret: string; recoveryCodes: string[] }> {
+    const qrAnswer = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/mfa/totp/qr');
     await page.getByRole('button', { name: 'Set up authenticator app' }).click();
     const secretKey = page.getByLabel('Secret key');
     await secretKey.waitFor();
@@ -147,11 +149,29 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       'http://www.w3.org/2000/svg',
       'svg',
     ]);
-    await page.getByLabel('Authentication code').fill(codeAt(secret, clocked.clock.now()));
+    // It is the picture of the otpauth URL that setup answered, whose secret is the one shown: the
+    // client posted that URL (a cookie POST, with the transport header), and the page drew what
+    // the server answered for it.
+    const answer = await qrAnswer;
+    const request = answer.request();
+    expect(request.method()).toBe('POST');
+    expect(await request.headerValue('x-auth-transport')).toBe('cookie');
+    const { otpauthUrl } = request.postDataJSON() as { otpauthUrl: string };
+    expect(new URL(otpauthUrl).searchParams.get('secret')).toBe(secret);
+    expect(answer.headers()['content-type']).toMatch(/^image\/svg\+xml/);
+    const drawn = await answer.text();
+    expect(drawn).toBe(renderSVG(otpauthUrl, { border: 2 }));
+    const pathOf = (svg: string) => /<path[^>]*\sd="([^"]+)"/.exec(svg)?.[1];
+    expect(await qrCode.locator('path').getAttribute('d')).toBe(pathOf(drawn));
+    // What turning it on does to the other devices is said beside the button.
+    expect(await page.getByText('Turning it on signs out your other devices.').isVisible()).toBe(true);
+    // The visible one (the re-authentication form has a field of that name too, hidden).
+    await page.getByRole('textbox', { name: 'Authentication code' }).fill(codeAt(secret, clocked.clock.now()));
     await page.getByRole('button', { name: 'Turn on' }).click();
     const shown = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
     await shows(shown, { count: 10 });
     const recoveryCodes = await shown.allTextContents();
+    for (const code of recoveryCodes) expect(code).toMatch(/^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$/);
     await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 10 recovery codes left.' });
     // The secret is gone from the page with the set-up.
     await shows(page.getByLabel('Secret key'), { count: 1 });
@@ -543,14 +563,26 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await context.close();
   });
 
-  it('two-factor authentication: set up from the account page, then a sign-in asks for a code, or a recovery code', async () => {
+  it('two-factor authentication: set up from the account page (other browsers signed out), then a sign-in asks for a code, or a recovery code', async () => {
     const context = await browser.newContext();
+    const other = await browser.newContext();
     try {
       const address = email();
       const page = await signUp(context, address, clockedBase);
       await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is off.' });
+      // Another browser, signed in with the password before the app is on.
+      const phone = await signIn(other, address, 'Phone', clockedBase);
+      await page.reload();
+      await shows(devices(page), { count: 2 });
       const { secret, recoveryCodes } = await turnOnTwoFactor(page);
       expect(new Set(recoveryCodes).size).toBe(10);
+      // Turning it on signed the other browser out (this one's list shows it at once); this one stays.
+      await shows(devices(page), { count: 1 });
+      await shows(devices(page).first(), { containing: 'This device' });
+      await phone.reload();
+      await phone.waitForURL(/\/account\/sign-in\?ended=1$/);
+      await page.reload();
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 10 recovery codes left.' });
 
       // Password, then a code from the app: a wrong one is said, the right one signs in.
       await signOut(page);
@@ -579,7 +611,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 9 recovery codes left.' });
       expect(await page.evaluate('document.cookie')).toBe('');
     } finally {
-      await context.close();
+      await Promise.all([context.close(), other.close()]);
     }
   });
 
@@ -648,6 +680,103 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL(`${clockedBase}/account`);
       await shows(page.getByRole('button', { name: 'Set up authenticator app' }), { count: 1 });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('two-factor authentication: a session signed in with the password alone is asked for a code (not the password) before changing it', async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      const { secret } = await turnOnTwoFactor(page);
+      // The clocked app has a database of its own.
+      const [{ id: userId }] = (await clocked.dataSource.query('SELECT id FROM users WHERE email = $1', [
+        address,
+      ])) as Array<{ id: string }>;
+      // A session that has shown only the password (opened before the app was on, by a race or
+      // before 0.4): made so by hand.
+      const passwordOnly = () =>
+        clocked.dataSource.query(`UPDATE sessions SET amr = '{pwd}' WHERE user_id = $1`, [userId]);
+      const codeField = page.getByRole('textbox', { name: 'Authentication code' });
+      const passwordField = page.getByLabel('Password', { exact: true });
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.accept();
+      });
+
+      // New recovery codes: the sign-in is recent, but the session has not shown the app, so a
+      // code is asked for, and no password would do.
+      await passwordOnly();
+      await page.getByRole('button', { name: 'Get new recovery codes' }).click();
+      await codeField.waitFor();
+      expect(await page.evaluate('document.activeElement.id')).toBe('reauth-code');
+      await shows(page.locator('#reauth-code-hint'), {
+        text: 'This device signed in without your authenticator app. To continue, enter the code the app shows.',
+      });
+      expect(await passwordField.isVisible()).toBe(false);
+      await shows(page.getByRole('button', { name: 'Use your password instead' }), { count: 0 });
+      await codeField.fill(codeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await shows(page.getByRole('status'), { text: 'New recovery codes: the old ones no longer work.' });
+      await shows(page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem'), { count: 10 });
+      await page.getByRole('button', { name: 'I have saved these codes' }).click();
+      await shows(page.getByRole('button', { name: 'Confirm' }), { count: 0 });
+      clocked.clock.advance(30);
+
+      // Turning it off, the sign-in also too old: the password is asked for first (a code would
+      // do, when the app is on), then, the session still not having shown the app, a code.
+      await passwordOnly();
+      clocked.clock.advance(601);
+      await page.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
+      await passwordField.waitFor();
+      await shows(page.getByRole('button', { name: 'Use an authentication code instead' }), { count: 1 });
+      await passwordField.fill(PASSWORD);
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await codeField.waitFor();
+      expect(await passwordField.isVisible()).toBe(false);
+      await codeField.fill(wrongCodeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await shows(page.getByRole('status'), { text: 'Invalid code' });
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is on. 10 recovery codes left.' });
+      await codeField.fill(codeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      // The same change runs again, without a second confirmation.
+      await shows(page.getByRole('status'), { text: 'Two-factor authentication is off.' });
+      await shows(page.locator('#mfa-status'), { text: 'Two-factor authentication is off.' });
+      await shows(page.getByRole('button', { name: 'Confirm' }), { count: 0 });
+      expect(dialogs).toEqual(['Turn off two-factor authentication? Signing in will need only your password.']);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('two-factor authentication: an old sign-in can be confirmed with a code instead of the password', async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      const { secret } = await turnOnTwoFactor(page);
+      clocked.clock.advance(601);
+      await page.getByRole('button', { name: 'Get new recovery codes' }).click();
+      await page.getByLabel('Password', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Use an authentication code instead' }).click();
+      const codeField = page.getByRole('textbox', { name: 'Authentication code' });
+      await codeField.waitFor();
+      expect(await page.evaluate('document.activeElement.id')).toBe('reauth-code');
+      await shows(page.locator('#reauth-code-hint'), {
+        text: 'For your security, enter the code your authenticator app shows to continue.',
+      });
+      // And back.
+      await page.getByRole('button', { name: 'Use your password instead' }).click();
+      await page.getByLabel('Password', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Use an authentication code instead' }).click();
+      await codeField.fill(codeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await shows(page.getByRole('status'), { text: 'New recovery codes: the old ones no longer work.' });
+      await shows(page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem'), { count: 10 });
     } finally {
       await context.close();
     }

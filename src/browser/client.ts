@@ -133,18 +133,27 @@ export interface AuthClient {
   resendVerification(email: string): Promise<string>;
   /** Whether an authenticator app is on, and how many recovery codes are left. */
   mfaStatus(): Promise<MfaStatus>;
-  // The five calls below need a recent authentication: a sign-in or a `reauthenticate` within
-  // the server's `recentAuthMaxAge` (10 minutes by default). Otherwise they fail with an
-  // AuthApiError 403 `Recent authentication required`, and succeed once `reauthenticate` has.
+  // setupTotp, enableTotp, disableTotp and regenerateRecoveryCodes need a recent authentication:
+  // a sign-in or a `reauthenticate` within the server's `recentAuthMaxAge` (10 minutes by
+  // default). Otherwise they fail with an AuthApiError 403 `Recent authentication required`, and
+  // succeed once `reauthenticate` has. While the app is on, disableTotp and
+  // regenerateRecoveryCodes also need a session that has shown it (signed in with a code, turned
+  // it on, or re-authenticated with a code): otherwise a 403 `Second factor required`, which only
+  // `reauthenticate({ code })` cures (a password re-authentication does not).
   /** Starts setting up an authenticator app: a new secret, pending (replacing one never turned on); 409 when one is on. */
   setupTotp(): Promise<TotpSetup>;
   /**
-   * The pending secret as a QR code: an SVG document, as text (404 when nothing is pending). Show
-   * it inline (DOMParser as image/svg+xml, then importNode): an `<img>` of the route could neither
-   * refresh an expired access token nor tell a 403 from a 404.
+   * The QR code of an `otpauthUrl` (the one `setupTotp` answered, so that the picture and the
+   * secret shown beside it are the same): an SVG document, as text. The server draws the URL sent
+   * and reads nothing of the account. Show it inline (DOMParser as image/svg+xml, then
+   * importNode): no `data:` URL or other origin's image is needed.
    */
-  totpQrCode(): Promise<string>;
-  /** Turns the pending app on with a code from it (400 `Invalid code` otherwise); resolves to the ten recovery codes, shown this once. */
+  totpQrCode(otpauthUrl: string): Promise<string>;
+  /**
+   * Turns the pending app on with a code from it (400 `Invalid code` otherwise); resolves to the
+   * ten recovery codes, shown this once. This session then counts as two-factor, and every other
+   * session of the user ends (other browsers are signed out; this one's tabs stay).
+   */
   enableTotp(code: string): Promise<string[]>;
   /** Turns the authenticator app off; its recovery codes go with it. */
   disableTotp(): Promise<void>;
@@ -152,7 +161,8 @@ export interface AuthClient {
   regenerateRecoveryCodes(): Promise<string[]>;
   /**
    * Shows the password, or a code from the app, again: the session's authentication is recent
-   * again (a new access cookie; the session and its refresh cookie stay). Wrong: 401.
+   * again (a new access cookie; the session and its refresh cookie stay). A code also makes the
+   * session one that has shown the app (what a 403 `Second factor required` asks for). Wrong: 401.
    */
   reauthenticate(proof: ReauthenticationProof): Promise<void>;
   /** `fetch` for the host's own API: cookie transport, refresh before expiry and once on expiry. */
@@ -398,8 +408,9 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       const response = await expectOk(await authed(`${authPath}/mfa/totp/setup`, { method: 'POST' }));
       return (await response.json()) as TotpSetup;
     },
-    async totpQrCode() {
-      return (await expectOk(await authed(`${authPath}/mfa/totp/qr`))).text();
+    async totpQrCode(otpauthUrl) {
+      const body = JSON.stringify({ otpauthUrl });
+      return (await expectOk(await authed(`${authPath}/mfa/totp/qr`, { method: 'POST', body }))).text();
     },
     async enableTotp(code) {
       const body = JSON.stringify({ code });

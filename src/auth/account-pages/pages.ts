@@ -127,7 +127,8 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
       <input id="totp-secret" type="text" readonly autocomplete="off" spellcheck="false" class="secret">
       <label for="totp-code">Authentication code</label>
       <input id="totp-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" spellcheck="false">
-      <button type="submit">Turn on</button>
+      <p id="totp-enable-note">Turning it on signs out your other devices.</p>
+      <button type="submit" aria-describedby="totp-enable-note">Turn on</button>
     </form>
   </div>
   <div id="recovery-codes-panel" tabindex="-1" hidden>
@@ -140,7 +141,16 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
     <label for="reauth-password">Password</label>
     <input id="reauth-password" name="password" type="password" autocomplete="current-password" required maxlength="256" aria-describedby="reauth-hint">
     <button type="submit">Confirm</button>
-    <button type="button" id="reauth-cancel" class="secondary">Cancel</button>
+    <button type="button" id="reauth-use-code" class="secondary" hidden>Use an authentication code instead</button>
+    <button type="button" class="secondary reauth-cancel">Cancel</button>
+  </form>
+  <form id="reauth-code-form" hidden>
+    <p id="reauth-code-hint">For your security, enter the code your authenticator app shows to continue.</p>
+    <label for="reauth-code">Authentication code</label>
+    <input id="reauth-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" spellcheck="false" aria-describedby="reauth-code-hint">
+    <button type="submit">Confirm</button>
+    <button type="button" id="reauth-use-password" class="secondary" hidden>Use your password instead</button>
+    <button type="button" class="secondary reauth-cancel">Cancel</button>
   </form>
 </section>
 <section aria-labelledby="password-title">

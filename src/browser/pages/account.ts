@@ -4,7 +4,8 @@ import { explain, field, onSubmit, pageContext } from './ui.js';
 
 const context = pageContext();
 const { client, base, say } = context;
-const twoFactor = twoFactorSection(context);
+// Turning the app on signs out every other device: the list shows it at once.
+const twoFactor = twoFactorSection(context, { otherDevicesSignedOut: () => refreshDevices() });
 
 // Signed out in another tab, elsewhere (device revoked, password changed, account deleted), or here.
 client.onSignedOut((reason) => {

@@ -1,12 +1,26 @@
-import { AuthApiError, type MfaStatus } from '../client.js';
+import { AuthApiError, type MfaStatus, type ReauthenticationProof } from '../client.js';
 import { explain, field, onSubmit, type PageContext } from './ui.js';
 
 const SVG_NAMESPACE = 'http://www.w3.org/2000/svg';
 
-/** The server's refusal of a change of the second factor when the sign-in is not recent enough. */
-function needsReauthentication(error: unknown): boolean {
-  return error instanceof AuthApiError && error.status === 403 && error.message === 'Recent authentication required';
+/**
+ * What the server asks for before a change of the second factor: a recent authentication (the
+ * password, or a code from the app, again), or, while the app is on, a code from it in a session
+ * that has not shown one (a password is no answer to that).
+ */
+type Reauthentication = 'recent' | 'second-factor';
+
+function reauthenticationAsked(error: unknown): Reauthentication | null {
+  if (!(error instanceof AuthApiError) || error.status !== 403) return null;
+  if (error.message === 'Recent authentication required') return 'recent';
+  if (error.message === 'Second factor required') return 'second-factor';
+  return null;
 }
+
+const CODE_HINTS: Record<Reauthentication, string> = {
+  recent: 'For your security, enter the code your authenticator app shows to continue.',
+  'second-factor': 'This device signed in without your authenticator app. To continue, enter the code the app shows.',
+};
 
 function element<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
@@ -34,13 +48,23 @@ function qrCodeElement(svgText: string): SVGSVGElement {
   return svg;
 }
 
+/** What the account page hears from the section. */
+export interface TwoFactorHooks {
+  /** Turning the app on ended every other session of the user: the device list is out of date. */
+  otherDevicesSignedOut?(): Promise<void>;
+}
+
 /**
  * The account page's "Two-factor authentication" section: an authenticator app set up (QR code
- * and secret key), turned on with a code, turned off; recovery codes shown once. Changes need a
- * recent authentication: when the server asks for one, the password is asked for, then the same
- * change runs again.
+ * and secret key), turned on with a code (which signs out the other devices), turned off;
+ * recovery codes shown once. When the server asks for a re-authentication first, the password is
+ * asked for (or a code from the app, when it is on), or only a code when the session has not
+ * shown the app; then the same change runs again.
  */
-export function twoFactorSection({ client, say }: PageContext): { refresh(): Promise<void> } {
+export function twoFactorSection(
+  { client, say }: PageContext,
+  hooks: TwoFactorHooks = {},
+): { refresh(): Promise<void> } {
   const status = element<HTMLParagraphElement>('mfa-status');
   const setupButton = element<HTMLButtonElement>('totp-setup');
   const newCodesButton = element<HTMLButtonElement>('recovery-codes-new');
@@ -51,12 +75,19 @@ export function twoFactorSection({ client, say }: PageContext): { refresh(): Pro
   const enableForm = element<HTMLFormElement>('totp-enable-form');
   const codesPanel = element<HTMLDivElement>('recovery-codes-panel');
   const codesList = element<HTMLOListElement>('recovery-codes');
-  const reauthForm = element<HTMLFormElement>('reauth-form');
+  const passwordForm = element<HTMLFormElement>('reauth-form');
+  const codeForm = element<HTMLFormElement>('reauth-code-form');
+  const codeHint = element<HTMLParagraphElement>('reauth-code-hint');
+  const useCodeButton = element<HTMLButtonElement>('reauth-use-code');
+  const usePasswordButton = element<HTMLButtonElement>('reauth-use-password');
 
-  /** The change that waits for the password (the last one asked for). */
+  /** The change that waits for a re-authentication (the last one asked for). */
   let awaitingReauthentication: (() => Promise<void>) | null = null;
+  /** Whether the app is on, as last heard: only then can a code re-authenticate. */
+  let totpOn = false;
 
   function showStatus(mfa: MfaStatus): void {
+    totpOn = mfa.totp;
     status.textContent = mfa.totp
       ? `Two-factor authentication is on. ${mfa.recoveryCodesLeft} recovery code${mfa.recoveryCodesLeft === 1 ? '' : 's'} left.`
       : 'Two-factor authentication is off.';
@@ -91,19 +122,42 @@ export function twoFactorSection({ client, say }: PageContext): { refresh(): Pro
     codesPanel.focus();
   }
 
+  /** One re-authentication form shown (or none), its field focused. */
+  function showReauthentication(shown: HTMLFormElement | null): void {
+    for (const form of [passwordForm, codeForm]) {
+      form.reset();
+      form.hidden = form !== shown;
+    }
+    shown?.querySelector('input')?.focus();
+  }
+
+  /** The password, with a code from the app as the other way when it is on. */
+  function askPassword(): void {
+    useCodeButton.hidden = !totpOn;
+    showReauthentication(passwordForm);
+  }
+
+  /** A code from the app; the password as the other way only when it would do. */
+  function askCode(reason: Reauthentication): void {
+    codeHint.textContent = CODE_HINTS[reason];
+    usePasswordButton.hidden = reason !== 'recent';
+    showReauthentication(codeForm);
+  }
+
   /**
-   * Runs a change; one refused for want of a recent authentication waits for the password
-   * (the re-authentication form), and runs again once it is confirmed.
+   * Runs a change; one refused for want of a re-authentication waits for it (the password or a
+   * code, as the server asked), and runs again once it is confirmed.
    */
-  async function withRecentAuthentication(change: () => Promise<void>): Promise<void> {
+  async function withReauthentication(change: () => Promise<void>): Promise<void> {
     try {
       await change();
     } catch (error) {
-      if (!needsReauthentication(error)) throw error;
+      const asked = reauthenticationAsked(error);
+      if (asked === null) throw error;
       awaitingReauthentication = change;
-      reauthForm.hidden = false;
       say('');
-      reauthForm.querySelector('input')?.focus();
+      if (asked === 'second-factor') askCode(asked);
+      else askPassword();
     }
   }
 
@@ -111,13 +165,14 @@ export function twoFactorSection({ client, say }: PageContext): { refresh(): Pro
   function onClick(button: HTMLButtonElement, change: () => Promise<void>, confirmation?: string): void {
     button.addEventListener('click', () => {
       if (confirmation && !confirm(confirmation)) return;
-      void withRecentAuthentication(change).catch((error: unknown) => say(explain(error)));
+      void withReauthentication(change).catch((error: unknown) => say(explain(error)));
     });
   }
 
   onClick(setupButton, async () => {
     const setup = await client.setupTotp();
-    qrCode.replaceChildren(qrCodeElement(await client.totpQrCode()));
+    // The picture of the URL just answered: the same secret as the one shown beside it.
+    qrCode.replaceChildren(qrCodeElement(await client.totpQrCode(setup.otpauthUrl)));
     secret.value = setup.secret;
     enrolment.hidden = false;
     setupButton.hidden = true;
@@ -127,12 +182,12 @@ export function twoFactorSection({ client, say }: PageContext): { refresh(): Pro
 
   onSubmit(enableForm, async () => {
     try {
-      await withRecentAuthentication(async () => {
+      await withReauthentication(async () => {
         const codes = await client.enableTotp(field(enableForm, 'code').trim());
         closeEnrolment();
-        say('Two-factor authentication is on.');
+        say('Two-factor authentication is on. Your other devices were signed out.');
         showRecoveryCodes(codes);
-        await refreshStatus();
+        await Promise.all([refreshStatus(), hooks.otherDevicesSignedOut?.()]);
       });
     } catch (error) {
       say(explain(error));
@@ -165,27 +220,36 @@ export function twoFactorSection({ client, say }: PageContext): { refresh(): Pro
     status.focus();
   });
 
-  onSubmit(reauthForm, async () => {
+  /** A re-authentication form's proof: when accepted, the change that waited runs again. */
+  async function reauthenticate(form: HTMLFormElement, proof: ReauthenticationProof): Promise<void> {
     try {
-      await client.reauthenticate({ password: field(reauthForm, 'password') });
+      await client.reauthenticate(proof);
     } catch (error) {
       say(explain(error));
+      const input = form.querySelector('input');
+      input?.focus();
+      input?.select();
       return;
     }
-    reauthForm.reset();
-    reauthForm.hidden = true;
+    showReauthentication(null);
     say('');
     const change = awaitingReauthentication;
     awaitingReauthentication = null;
-    if (change) await withRecentAuthentication(change).catch((error: unknown) => say(explain(error)));
-  });
+    if (change) await withReauthentication(change).catch((error: unknown) => say(explain(error)));
+  }
 
-  element<HTMLButtonElement>('reauth-cancel').addEventListener('click', () => {
-    awaitingReauthentication = null;
-    reauthForm.reset();
-    reauthForm.hidden = true;
-    say('');
-  });
+  onSubmit(passwordForm, () => reauthenticate(passwordForm, { password: field(passwordForm, 'password') }));
+  onSubmit(codeForm, () => reauthenticate(codeForm, { code: field(codeForm, 'code').trim() }));
+  useCodeButton.addEventListener('click', () => askCode('recent'));
+  usePasswordButton.addEventListener('click', askPassword);
+
+  for (const cancel of document.querySelectorAll<HTMLButtonElement>('.reauth-cancel')) {
+    cancel.addEventListener('click', () => {
+      awaitingReauthentication = null;
+      showReauthentication(null);
+      say('');
+    });
+  }
 
   return { refresh: refreshStatus };
 }

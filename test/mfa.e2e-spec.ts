@@ -530,6 +530,10 @@ describe('Second factor: TOTP, recovery codes and the two-step login', () => {
       .send({ mfaToken: await passwordStep(a.http, user.email), code: codeAt(secret, clock.now()) });
     expect(locked.status).toBe(429);
     expect(locked.headers['retry-after']).toEqual(expect.any(String));
+    // A refused attempt counts for no limit: not a failed login of that address either.
+    expect(await a.dataSource.query(`SELECT count(*)::int AS n FROM login_failures WHERE ip = '192.0.2.200'`)).toEqual([
+      { n: 0 },
+    ]);
     clock.advance(901);
     await a.http
       .post('/auth/login/mfa')

@@ -213,7 +213,7 @@ export class MfaService {
     // Counted as a failed login until it succeeds (then the session clears it), like a password;
     // and against the account's own, smaller allowance of wrong codes, over every client.
     const attempt = await this.throttle.beginForAccount(found.accountKey, client.ip, found.userId);
-    const codeAttempt = await this.throttle.beginSecondFactor(found.userId, client.ip);
+    const codeAttempt = await this.secondFactorAttempt(found.userId, client, attempt);
     const outcome = await this.mfa.transaction(async (tx) => {
       // Locked again: whatever another request did with it meanwhile is seen now.
       const challenge = await tx.lockChallenge(tokenHash, now);
@@ -246,7 +246,7 @@ export class MfaService {
    */
   async verifyCode(userId: string, email: string, code: string, client: ClientInfo): Promise<void> {
     const attempt = await this.throttle.begin(email, client.ip, userId);
-    const codeAttempt = await this.throttle.beginSecondFactor(userId, client.ip);
+    const codeAttempt = await this.secondFactorAttempt(userId, client, attempt);
     const now = this.clock.now();
     const accepted = await this.mfa.transaction(async (tx) => {
       const totp = await tx.lockTotp(userId);
@@ -264,6 +264,19 @@ export class MfaService {
   private async assertTwoFactorSession(user: AuthenticatedUser): Promise<void> {
     const shown = await this.sessions.methodsOf(user.sessionId);
     if (!shown || !isMultiFactor(shown)) throw new ForbiddenException(AuthErrors.secondFactorRequired);
+  }
+
+  /**
+   * The code's attempt against the account's allowance of wrong codes; when that refuses (429),
+   * the login attempt just counted is withdrawn: a refused attempt counts for no limit.
+   */
+  private async secondFactorAttempt(userId: string, client: ClientInfo, login: LoginAttempt): Promise<LoginAttempt> {
+    try {
+      return await this.throttle.beginSecondFactor(userId, client.ip);
+    } catch (error) {
+      await login.withdrawn().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** The proof, checked and spent within the transaction; false when wrong or spent already. */

@@ -46,6 +46,7 @@ const HTTP_SPECS = [
   'mail-queue',
   'mfa',
   'step-up',
+  'passkeys',
   'rate-limit-races',
 ];
 

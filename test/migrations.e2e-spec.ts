@@ -44,11 +44,13 @@ describe('migrations', () => {
     'mfa_challenges',
     'mfa_recovery_codes',
     'mfa_totp',
+    'passkeys',
     'rate_limit_hits',
     'revoked_tokens',
     'sessions',
     'signing_keys',
     'users',
+    'webauthn_challenges',
   ];
   /** AddPurgeIndexes and the migrations after it, which these tests revert to build the index again. */
   const FROM_PURGE_INDEX = AUTH_MIGRATIONS.slice(

@@ -24,6 +24,7 @@ const SKIPPED = {
   deletedUsers: 0,
   accountTokens: 0,
   mfaChallenges: 0,
+  webauthnChallenges: 0,
   statements: 0,
   signingKeys: 0,
 };
@@ -95,7 +96,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await insertRevokedTokens(2, at(60));
     const result = await app.get(PurgeService).purgeExpired();
     // 7 rows in batches of 3: 3 + 3 + 1 batches for tokens, 1 each for sessions, failed logins, rate-limit hits,
-    // tombstones, account tokens, second steps of sign-in.
+    // tombstones, account tokens, second steps of sign-in, passkey challenges.
     expect(result).toEqual({
       skipped: false,
       revokedTokens: 7,
@@ -105,7 +106,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
       deletedUsers: 0,
       accountTokens: 0,
       mfaChallenges: 0,
-      statements: 9,
+      webauthnChallenges: 0,
+      statements: 10,
       signingKeys: 0,
     });
     expect(await count('revoked_tokens')).toBe(2);
@@ -184,7 +186,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
         deletedUsers: 0,
         accountTokens: 0,
         mfaChallenges: 0,
-        statements: 7,
+        webauthnChallenges: 0,
+        statements: 8,
         signingKeys: 0,
       });
     } finally {

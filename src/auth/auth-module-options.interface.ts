@@ -177,6 +177,27 @@ export interface AuthModuleOptions {
    * mail's `appName`, else `nest-jwt-revocation`.
    */
   totpIssuer?: string;
+  /**
+   * Passkeys (WebAuthn): the relying party. `origins`: the web origins the pages run on
+   * (`https://app.example.com`; `http://localhost:<port>` outside production); `rpId`: the domain
+   * passkeys are bound to (default: the first origin's host; every origin must be on it); `rpName`:
+   * shown by authenticators (default: `totpIssuer`'s default). Without it, the passkey routes
+   * answer 404.
+   */
+  webauthn?: AuthWebAuthnOptions;
+}
+
+export interface AuthWebAuthnOptions {
+  origins: string[];
+  rpId?: string;
+  rpName?: string;
+}
+
+/** The relying party, checked and completed. */
+export interface ResolvedWebAuthn {
+  origins: string[];
+  rpId: string;
+  rpName: string;
 }
 
 /** Options with every default applied; what the services read. */
@@ -193,10 +214,13 @@ export type ResolvedAuthOptions = Required<
     | 'trustedOrigins'
     | 'mail'
     | 'totpIssuer'
+    | 'webauthn'
   >
 > &
   Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'> & {
     /** Normalised origins (scheme, host, port). */
     trustedOrigins: ReadonlySet<string>;
     totpIssuer: string;
+    /** Null without the `webauthn` option: no passkeys. */
+    webauthn: ResolvedWebAuthn | null;
   };

@@ -42,7 +42,45 @@ describe('resolveAuthOptions', () => {
       recentAuthMaxAge: 600,
       mfaMaxFailedAttempts: 10,
       totpIssuer: 'nest-jwt-revocation',
+      webauthn: null,
     });
+  });
+
+  it('resolves the passkeys’ relying party: https origins (http for localhost), an rpId that covers each', () => {
+    const base = { secret: 'x'.repeat(32) };
+    expect(resolveAuthOptions({ ...base, webauthn: { origins: ['https://app.example.com'] } }).webauthn).toEqual({
+      origins: ['https://app.example.com'],
+      rpId: 'app.example.com',
+      rpName: 'nest-jwt-revocation',
+    });
+    expect(
+      resolveAuthOptions({
+        ...base,
+        webauthn: {
+          origins: ['https://app.example.com', 'https://admin.example.com'],
+          rpId: 'example.com',
+          rpName: 'Example',
+        },
+      }).webauthn,
+    ).toEqual({
+      origins: ['https://app.example.com', 'https://admin.example.com'],
+      rpId: 'example.com',
+      rpName: 'Example',
+    });
+    expect(resolveAuthOptions({ ...base, webauthn: { origins: ['http://localhost:3000'] } }).webauthn?.rpId).toBe(
+      'localhost',
+    );
+    expect(() => resolveAuthOptions({ ...base, webauthn: { origins: ['http://app.example.com'] } })).toThrow(
+      'is not an https origin',
+    );
+    expect(() => resolveAuthOptions({ ...base, webauthn: { origins: ['https://app.example.com/path'] } })).toThrow(
+      'is not an https origin',
+    );
+    expect(() => resolveAuthOptions({ ...base, webauthn: { origins: [] } })).toThrow('at least one origin');
+    expect(() =>
+      resolveAuthOptions({ ...base, webauthn: { origins: ['https://app.example.com'], rpId: 'other.example' } }),
+    ).toThrow('does not cover the origin');
+    expect(resolveAuthOptions(base).webauthn).toBeNull();
   });
 
   it('normalises trusted origins as browsers send them, and refuses anything that is not an origin', () => {

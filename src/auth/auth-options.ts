@@ -1,5 +1,10 @@
 import { DEFAULTS, PURGE_BATCH_LIMIT } from './auth.constants.js';
-import type { AuthModuleOptions, ResolvedAuthOptions } from './auth-module-options.interface.js';
+import type {
+  AuthModuleOptions,
+  AuthWebAuthnOptions,
+  ResolvedAuthOptions,
+  ResolvedWebAuthn,
+} from './auth-module-options.interface.js';
 import { KeyEncryption, MIN_KEY_ENCRYPTION_SECRET_BYTES } from './keys/key-encryption.js';
 import type { KeySettings } from './keys/signing-keys.service.js';
 import {
@@ -84,6 +89,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     recentAuthMaxAge: options.recentAuthMaxAge ?? DEFAULTS.recentAuthMaxAge,
     mfaMaxFailedAttempts: options.mfaMaxFailedAttempts ?? DEFAULTS.mfaMaxFailedAttempts,
     totpIssuer: options.totpIssuer ?? options.mail?.appName ?? DEFAULTS.totpIssuer,
+    webauthn: null,
   };
   const problems: string[] = [];
   resolved.trustedOrigins = trustedOrigins(options.trustedOrigins ?? [], problems);
@@ -158,6 +164,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   upToAMillion('maxSessionsPerUser', resolved.maxSessionsPerUser, problems);
   upToAMillion('mailMaxPerNetwork', resolved.mailMaxPerNetwork, problems);
   positiveInteger('recentAuthMaxAge', resolved.recentAuthMaxAge, problems);
+  if (options.webauthn !== undefined) resolved.webauthn = relyingParty(options.webauthn, resolved.totpIssuer, problems);
   upToAMillion('mfaMaxFailedAttempts', resolved.mfaMaxFailedAttempts, problems);
   if (typeof resolved.totpIssuer !== 'string' || resolved.totpIssuer.trim() === '' || resolved.totpIssuer.length > 100)
     problems.push('totpIssuer must be a name of 1 to 100 characters');
@@ -204,6 +211,43 @@ function trustedOrigins(origins: unknown, problems: string[]): ReadonlySet<strin
     normalised.add(url.origin);
   }
   return normalised;
+}
+
+/**
+ * The passkeys' relying party: each origin an http(s) origin (http only for localhost, as
+ * browsers allow WebAuthn there), the rpId a domain every origin's host is, or is under.
+ */
+function relyingParty(options: AuthWebAuthnOptions, defaultName: string, problems: string[]): ResolvedWebAuthn | null {
+  const origins: string[] = [];
+  for (const origin of Array.isArray(options?.origins) ? options.origins : []) {
+    let url: URL | undefined;
+    try {
+      url = typeof origin === 'string' ? new URL(origin) : undefined;
+    } catch {
+      url = undefined;
+    }
+    const local = url?.hostname === 'localhost' || url?.hostname === '127.0.0.1';
+    if (
+      !url ||
+      !(url.protocol === 'https:' || (url.protocol === 'http:' && local)) ||
+      url.origin !== origin.replace(/\/$/, '')
+    ) {
+      problems.push(`webauthn.origins: ${JSON.stringify(origin)} is not an https origin (http only for localhost)`);
+      continue;
+    }
+    origins.push(url.origin);
+  }
+  if (origins.length === 0) {
+    problems.push('webauthn.origins must name at least one origin');
+    return null;
+  }
+  const rpId = (options.rpId ?? new URL(origins[0]).hostname).toLowerCase();
+  for (const origin of origins) {
+    const host = new URL(origin).hostname;
+    if (host !== rpId && !host.endsWith(`.${rpId}`))
+      problems.push(`webauthn.rpId ${rpId} does not cover the origin ${origin}`);
+  }
+  return { origins, rpId, rpName: options.rpName ?? defaultName };
 }
 
 function byteLength(secret: string | Buffer): number {

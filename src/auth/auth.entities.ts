@@ -10,6 +10,8 @@ export { MailOutboxEntity } from './mail/mail-outbox.entity.js';
 export { MfaTotpEntity } from './mfa/mfa-totp.entity.js';
 export { MfaRecoveryCodeEntity } from './mfa/mfa-recovery-code.entity.js';
 export { MfaChallengeEntity } from './mfa/mfa-challenge.entity.js';
+export { PasskeyEntity } from './passkeys/passkey.entity.js';
+export { WebAuthnChallengeEntity } from './passkeys/webauthn-challenge.entity.js';
 
 import { AccountTokenEntity } from './recovery/account-token.entity.js';
 import { DeletedUserEntity } from './accounts/deleted-user.entity.js';
@@ -17,6 +19,8 @@ import { MailOutboxEntity } from './mail/mail-outbox.entity.js';
 import { MfaChallengeEntity } from './mfa/mfa-challenge.entity.js';
 import { MfaRecoveryCodeEntity } from './mfa/mfa-recovery-code.entity.js';
 import { MfaTotpEntity } from './mfa/mfa-totp.entity.js';
+import { PasskeyEntity } from './passkeys/passkey.entity.js';
+import { WebAuthnChallengeEntity } from './passkeys/webauthn-challenge.entity.js';
 
 import { LoginFailureEntity } from './throttling/login-failure.entity.js';
 import { RateLimitHitEntity } from './throttling/rate-limit-hit.entity.js';
@@ -39,4 +43,6 @@ export const AUTH_ENTITIES = [
   MfaTotpEntity,
   MfaRecoveryCodeEntity,
   MfaChallengeEntity,
+  PasskeyEntity,
+  WebAuthnChallengeEntity,
 ];

@@ -10,6 +10,7 @@ import { PrioritiseMailOutbox1765200000000 } from '../../migrations/176520000000
 import { RevokeSigningKeys1765100000000 } from '../../migrations/1765100000000-RevokeSigningKeys.js';
 import { AdmitPasswordChecks1765300000000 } from '../../migrations/1765300000000-AdmitPasswordChecks.js';
 import { AddSecondFactor1765400000000 } from '../../migrations/1765400000000-AddSecondFactor.js';
+import { AddPasskeys1765500000000 } from '../../migrations/1765500000000-AddPasskeys.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
 export const AUTH_MIGRATIONS = [
@@ -25,6 +26,7 @@ export const AUTH_MIGRATIONS = [
   PrioritiseMailOutbox1765200000000,
   AdmitPasswordChecks1765300000000,
   AddSecondFactor1765400000000,
+  AddPasskeys1765500000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
 export { HardenAccounts1764200000000 };
@@ -36,3 +38,4 @@ export { RevokeSigningKeys1765100000000 };
 export { PrioritiseMailOutbox1765200000000 };
 export { AdmitPasswordChecks1765300000000 };
 export { AddSecondFactor1765400000000 };
+export { AddPasskeys1765500000000 };

@@ -67,6 +67,9 @@ import { MFA_SECRETS, MfaSecrets } from './mfa/mfa-secrets.js';
 import { MfaService } from './mfa/mfa.service.js';
 import { ReauthenticationController } from './step-up/reauthentication.controller.js';
 import { ReauthenticationService } from './step-up/reauthentication.service.js';
+import { PasskeysController } from './passkeys/passkeys.controller.js';
+import { PasskeyRepository } from './passkeys/passkey.repository.js';
+import { PasskeysService } from './passkeys/passkeys.service.js';
 
 /**
  * Issues and revokes access and refresh JWTs against PostgreSQL. The host provides the TypeORM
@@ -82,6 +85,7 @@ import { ReauthenticationService } from './step-up/reauthentication.service.js';
     AccountRecoveryController,
     MfaController,
     ReauthenticationController,
+    PasskeysController,
   ],
   providers: [
     {
@@ -143,6 +147,8 @@ import { ReauthenticationService } from './step-up/reauthentication.service.js';
       useFactory: (options: AuthModuleOptions) => MfaSecrets.from(options.keyEncryptionSecret),
     },
     ReauthenticationService,
+    PasskeysService,
+    PasskeyRepository,
     SessionsService,
     PurgeService,
     LoginThrottleService,

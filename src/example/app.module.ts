@@ -84,6 +84,8 @@ export class AppModule {
             emailVerificationTtl: config.emailVerificationTtl,
             requireVerifiedEmail: config.requireVerifiedEmail,
             recentAuthMaxAge: config.recentAuthMaxAge,
+            // Passkeys are bound to the site the pages are served from.
+            webauthn: { origins: [new URL(config.publicUrl).origin], rpName: 'nest-jwt-revocation example' },
           }),
         }),
         // The browser side: sign-in, sign-up and account pages at /account (cookie transport).

@@ -8,6 +8,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { renderSVG } from 'uqr';
+import { PasskeyRepository } from '../passkeys/passkey.repository.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 import { SessionRepository } from '../sessions/session.repository.js';
 import { amrOf, isMultiFactor } from '../tokens/amr.js';
@@ -49,7 +50,7 @@ export interface CompletedChallenge {
 
 export interface MfaStatus {
   totp: boolean;
-  /** Passkeys registered (none until passkeys exist). */
+  /** Passkeys registered. */
   passkeys: number;
   recoveryCodesLeft: number;
 }
@@ -74,14 +75,18 @@ export class MfaService {
     private readonly events: SecurityEventsService,
     private readonly sessions: SessionRepository,
     private readonly revocation: RevocationService,
+    private readonly passkeys: PasskeyRepository,
     @Inject(MFA_SECRETS) private readonly secrets: MfaSecrets,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
   async status(userId: string): Promise<MfaStatus> {
-    const { totp, recoveryCodesLeft } = await this.mfa.status(userId);
-    return { totp, passkeys: 0, recoveryCodesLeft };
+    const [{ totp, recoveryCodesLeft }, passkeys] = await Promise.all([
+      this.mfa.status(userId),
+      this.passkeys.countFor(userId),
+    ]);
+    return { totp, passkeys, recoveryCodesLeft };
   }
 
   /**

@@ -156,3 +156,17 @@ export class AccessTokenResponse {
   @ApiField({ format: 'uuid' })
   sessionId!: string;
 }
+
+export class PasskeyResponse {
+  @ApiField({ format: 'uuid' })
+  id!: string;
+
+  @ApiField({ example: 'Ada’s phone' })
+  name!: string;
+
+  @ApiField({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiField({ type: 'string', format: 'date-time', nullable: true, required: false })
+  lastUsedAt?: string | null;
+}

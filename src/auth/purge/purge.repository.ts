@@ -67,6 +67,11 @@ export class PurgeRepository {
     return deleteBatch(runner, PURGE_TARGETS.mfaChallenges, before, limit);
   }
 
+  /** Deletes at most `limit` WebAuthn challenges (passkey options never answered) that expired before `before`. */
+  deleteExpiredWebAuthnChallenges(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, PURGE_TARGETS.webauthnChallenges, before, limit);
+  }
+
   deleteExpiredRateLimitHits(runner: QueryRunner, before: Date, limit: number): Promise<number> {
     return deleteBatch(runner, PURGE_TARGETS.rateLimitHits, before, limit);
   }
@@ -97,6 +102,11 @@ export const PURGE_TARGETS = {
   rateLimitHits: { table: 'rate_limit_hits', key: 'expires_at', index: 'rate_limit_hits_expires_at_idx' },
   accountTokens: { table: 'account_tokens', key: 'expires_at', index: 'account_tokens_expires_at_idx' },
   mfaChallenges: { table: 'mfa_challenges', key: 'expires_at', index: 'mfa_challenges_expires_at_idx' },
+  webauthnChallenges: {
+    table: 'webauthn_challenges',
+    key: 'expires_at',
+    index: 'webauthn_challenges_expires_at_idx',
+  },
   deletedUsers: { table: 'deleted_users', key: 'deleted_at', index: 'deleted_users_deleted_at_idx' },
   // When the session ended: expired, idle or revoked. Must match the expression of
   // sessions_ended_at_idx (migration 1764300000000) exactly, or the index is not used.

@@ -36,6 +36,8 @@ export interface PurgeResult {
   accountTokens: number;
   /** Second steps of sign-ins (mfaTokens) past their expiry, never completed. */
   mfaChallenges: number;
+  /** Passkey challenges (options never answered) past their expiry. */
+  webauthnChallenges: number;
   /** Signing keys retired: no live token can have been signed with them. */
   signingKeys: number;
 }
@@ -118,6 +120,11 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         runner,
         batch,
       );
+      const webauthnChallenges = await this.drain(
+        (r, n) => this.purges.deleteExpiredWebAuthnChallenges(r, now, n),
+        runner,
+        batch,
+      );
       // A tombstone must outlive the deleted user's access tokens: sessionRetention is at least their lifetime.
       const tombstones = await this.drain(
         (r, n) => this.purges.deleteOldTombstones(r, sessionCutoff, n),
@@ -132,10 +139,17 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         deletedUsers: tombstones.deleted,
         accountTokens: accountTokens.deleted,
         mfaChallenges: mfaChallenges.deleted,
-        statements: [tokens, sessions, attempts, hits, tombstones, accountTokens, mfaChallenges].reduce(
-          (sum, part) => sum + part.statements,
-          0,
-        ),
+        webauthnChallenges: webauthnChallenges.deleted,
+        statements: [
+          tokens,
+          sessions,
+          attempts,
+          hits,
+          tombstones,
+          accountTokens,
+          mfaChallenges,
+          webauthnChallenges,
+        ].reduce((sum, part) => sum + part.statements, 0),
       };
     });
     // Under the keys' own lock, after the purge lock is released.
@@ -151,6 +165,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           deletedUsers: 0,
           accountTokens: 0,
           mfaChallenges: 0,
+          webauthnChallenges: 0,
           statements: 0,
           signingKeys: 0,
         };

@@ -36,7 +36,16 @@ export type SecurityEventType =
   | 'mfa_challenge_failed'
   /** A recovery code was spent to sign in. */
   | 'recovery_code_used'
-  | 'recovery_codes_regenerated';
+  | 'recovery_codes_regenerated'
+  | 'passkey_added'
+  | 'passkey_removed'
+  /** A sign-in (or a second step, or a re-authentication) with a passkey. */
+  | 'passkey_login'
+  /**
+   * A passkey answered with a signature counter that did not increase (a cloned authenticator,
+   * or one that misbehaves): refused.
+   */
+  | 'passkey_counter_regressed';
 
 /**
  * One security event. Deliberately narrow: ids, the client address and a reason, never a token,

@@ -1,0 +1,177 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { driverPool } from '../common/driver-pool.js';
+import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
+
+/** A passkey as the account page lists it. */
+export interface PasskeyView {
+  id: string;
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface StoredPasskey extends PasskeyView {
+  userId: string;
+  credentialId: string;
+  publicKey: Buffer;
+  counter: number;
+  transports: string[];
+}
+
+export interface NewPasskey {
+  id: string;
+  userId: string;
+  credentialId: string;
+  publicKey: Uint8Array;
+  counter: number;
+  transports: string[];
+  deviceType: string;
+  backedUp: boolean;
+  name: string;
+  createdAt: Date;
+}
+
+/** Who a challenge was handed to (null fields: nobody yet, as for a passwordless sign-in). */
+export interface ChallengeOwner {
+  userId: string | null;
+  sessionId: string | null;
+}
+
+interface PasskeyRow {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: Buffer;
+  counter: string;
+  transports: string[];
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+const COLUMNS = 'id, user_id, credential_id, public_key, counter, transports, name, created_at, last_used_at';
+
+/** Passkeys and the WebAuthn challenges handed out with options. */
+@Injectable()
+export class PasskeyRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private get pool() {
+    return driverPool(this.dataSource);
+  }
+
+  async saveChallenge(
+    challengeHash: string,
+    purpose: WebAuthnPurpose,
+    owner: ChallengeOwner,
+    expiresAt: Date,
+  ): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO webauthn_challenges (challenge_hash, purpose, user_id, session_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [challengeHash, purpose, owner.userId, owner.sessionId, expiresAt],
+    );
+  }
+
+  /**
+   * Spends a challenge: true when it was handed out for this purpose, to this owner, and has not
+   * expired. Deleted in any case (single use).
+   */
+  async spendChallenge(
+    challengeHash: string,
+    purpose: WebAuthnPurpose,
+    owner: ChallengeOwner,
+    now: Date,
+  ): Promise<boolean> {
+    const { rows } = await this.pool.query<{ ok: boolean }>(
+      `DELETE FROM webauthn_challenges WHERE challenge_hash = $1
+       RETURNING purpose = $2 AND user_id IS NOT DISTINCT FROM $3 AND session_id IS NOT DISTINCT FROM $4
+                 AND expires_at > $5 AS ok`,
+      [challengeHash, purpose, owner.userId, owner.sessionId, now],
+    );
+    return rows[0]?.ok === true;
+  }
+
+  async insert(passkey: NewPasskey): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `INSERT INTO passkeys (id, user_id, credential_id, public_key, counter, transports, device_type, backed_up, name,
+                             created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (credential_id) DO NOTHING`,
+      [
+        passkey.id,
+        passkey.userId,
+        passkey.credentialId,
+        Buffer.from(passkey.publicKey),
+        passkey.counter,
+        passkey.transports,
+        passkey.deviceType,
+        passkey.backedUp,
+        passkey.name,
+        passkey.createdAt,
+      ],
+    );
+    return rowCount === 1;
+  }
+
+  async listFor(userId: string): Promise<StoredPasskey[]> {
+    const { rows } = await this.pool.query<PasskeyRow>(
+      `SELECT ${COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`,
+      [userId],
+    );
+    return rows.map(stored);
+  }
+
+  async rename(userId: string, id: string, name: string): Promise<StoredPasskey | null> {
+    const { rows } = await this.pool.query<PasskeyRow>(
+      `UPDATE passkeys SET name = $3 WHERE id = $2 AND user_id = $1 RETURNING ${COLUMNS}`,
+      [userId, id, name],
+    );
+    return rows[0] ? stored(rows[0]) : null;
+  }
+
+  /**
+   * Removes one of the user's passkeys unless it is their last way to sign in (no password, no
+   * other passkey): 'removed', 'last' (nothing removed) or 'missing'. The user's row is locked, so
+   * that two removals cannot both leave the other as the last.
+   */
+  async remove(userId: string, id: string): Promise<'removed' | 'last' | 'missing'> {
+    const { rows } = await this.pool.query<{ outcome: 'removed' | 'last' | 'missing' }>(
+      `WITH account AS MATERIALIZED (SELECT password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 FOR UPDATE),
+            target AS (SELECT id FROM passkeys WHERE id = $2 AND user_id = $1),
+            others AS (SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1 AND id <> $2),
+            removed AS (
+              DELETE FROM passkeys p USING target, account, others
+               WHERE p.id = target.id AND (account.has_password OR others.n > 0)
+              RETURNING p.id)
+       SELECT CASE WHEN EXISTS (SELECT 1 FROM removed) THEN 'removed'
+                   WHEN EXISTS (SELECT 1 FROM target) THEN 'last'
+                   ELSE 'missing' END AS outcome`,
+      [userId, id],
+    );
+    return rows[0].outcome;
+  }
+
+  async countFor(userId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1',
+      [userId],
+    );
+    return rows[0].n;
+  }
+}
+
+function stored(row: PasskeyRow): StoredPasskey {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    credentialId: row.credential_id,
+    publicKey: row.public_key,
+    counter: Number(row.counter),
+    transports: row.transports,
+    name: row.name,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}

@@ -1,0 +1,167 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import {
+  generateRegistrationOptions,
+  type RegistrationResponseJSON,
+  verifyRegistrationResponse,
+} from '@simplewebauthn/server';
+import type { ResolvedAuthOptions, ResolvedWebAuthn } from '../auth-module-options.interface.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import { AUTH_CLOCK, AuthErrors } from '../auth.constants.js';
+import { UserRepository } from '../accounts/user.repository.js';
+import type { Clock } from '../common/clock.interface.js';
+import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../common/client-address.js';
+import { SecurityEventsService } from '../security-events/security-events.service.js';
+import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
+import { PasskeyRepository, type PasskeyView } from './passkey.repository.js';
+
+/** Seconds a challenge handed out with options stays good (and the browser's timeout). */
+const CHALLENGE_TTL_SECONDS = 300;
+export const PASSKEYS_OFF = 'Passkeys are not configured on this server';
+export const INVALID_PASSKEY_RESPONSE = 'Invalid passkey response';
+
+/** The challenge a response answers, from its clientDataJSON; null when it holds none. */
+export function challengeOf(response: unknown): string | null {
+  try {
+    const data = (response as { response?: { clientDataJSON?: unknown } }).response?.clientDataJSON;
+    if (typeof data !== 'string' || data.length > 4096) return null;
+    const parsed = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as { challenge?: unknown };
+    return typeof parsed.challenge === 'string' && parsed.challenge.length <= 512 ? parsed.challenge : null;
+  } catch {
+    return null;
+  }
+}
+
+export function challengeHash(challenge: string): string {
+  return createHash('sha256').update(challenge, 'utf8').digest('hex');
+}
+
+/** A passkey as the API answers it. */
+export function passkeyView(passkey: PasskeyView): PasskeyView {
+  return { id: passkey.id, name: passkey.name, createdAt: passkey.createdAt, lastUsedAt: passkey.lastUsedAt };
+}
+
+/**
+ * Passkeys (WebAuthn, `@simplewebauthn/server`): registering one for the signed-in user, and
+ * listing, renaming and removing them. Every challenge is single use, bound to its purpose and to
+ * the user and session that asked, and lives 5 minutes; attestation `none`, user verification and
+ * resident keys preferred (discoverable credentials, for autofill).
+ */
+@Injectable()
+export class PasskeysService {
+  constructor(
+    private readonly passkeys: PasskeyRepository,
+    private readonly users: UserRepository,
+    private readonly events: SecurityEventsService,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
+  ) {}
+
+  /** The relying party; 404 when passkeys are not configured (no `webauthn` option). */
+  relyingParty(): ResolvedWebAuthn {
+    if (!this.options.webauthn) throw new NotFoundException(PASSKEYS_OFF);
+    return this.options.webauthn;
+  }
+
+  /** Creation options for a new passkey of the signed-in user, excluding the ones they have. */
+  async registrationOptions(user: AuthenticatedUser): Promise<unknown> {
+    const rp = this.relyingParty();
+    const account = await this.users.findById(user.userId);
+    if (!account) throw new UnauthorizedException(AuthErrors.revoked);
+    const existing = await this.passkeys.listFor(user.userId);
+    const options = await generateRegistrationOptions({
+      rpName: rp.rpName,
+      rpID: rp.rpId,
+      userName: account.email,
+      // An opaque handle (the user's id), never the address: authenticators may show or sync it.
+      userID: Buffer.from(user.userId.replaceAll('-', ''), 'hex'),
+      attestationType: 'none',
+      timeout: CHALLENGE_TTL_SECONDS * 1000,
+      excludeCredentials: existing.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
+      authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+    });
+    await this.passkeys.saveChallenge(
+      challengeHash(options.challenge),
+      'register',
+      { userId: user.userId, sessionId: user.sessionId },
+      this.expiry(),
+    );
+    return options;
+  }
+
+  /** Verifies the authenticator's answer to those options and stores the passkey: 201 `{id, name, createdAt}`. */
+  async register(
+    user: AuthenticatedUser,
+    response: unknown,
+    name: string | undefined,
+  ): Promise<{ id: string; name: string; createdAt: Date }> {
+    const rp = this.relyingParty();
+    const challenge = challengeOf(response);
+    const now = this.clock.now();
+    const owner = { userId: user.userId, sessionId: user.sessionId };
+    if (challenge === null || !(await this.passkeys.spendChallenge(challengeHash(challenge), 'register', owner, now))) {
+      throw new BadRequestException(INVALID_PASSKEY_RESPONSE);
+    }
+    let info;
+    try {
+      const verified = await verifyRegistrationResponse({
+        response: response as RegistrationResponseJSON,
+        expectedChallenge: challenge,
+        expectedOrigin: rp.origins,
+        expectedRPID: rp.rpId,
+        requireUserVerification: false,
+      });
+      if (!verified.verified) throw new Error('not verified');
+      info = verified.registrationInfo;
+    } catch {
+      throw new BadRequestException(INVALID_PASSKEY_RESPONSE);
+    }
+    const passkey = {
+      id: randomUUID(),
+      userId: user.userId,
+      credentialId: info.credential.id,
+      publicKey: info.credential.publicKey,
+      counter: info.credential.counter,
+      transports: (info.credential.transports ?? []).slice(0, 8).map(String),
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      name: truncateCodePoints(name?.trim() || 'Passkey', MAX_DEVICE_NAME_CHARS),
+      createdAt: now,
+    };
+    if (!(await this.passkeys.insert(passkey))) throw new ConflictException('This passkey is registered already');
+    this.events.emit('passkey_added', { userId: user.userId, sessionId: user.sessionId });
+    return { id: passkey.id, name: passkey.name, createdAt: passkey.createdAt };
+  }
+
+  async list(userId: string): Promise<PasskeyView[]> {
+    this.relyingParty();
+    return (await this.passkeys.listFor(userId)).map(passkeyView);
+  }
+
+  async rename(userId: string, id: string, name: string): Promise<PasskeyView> {
+    this.relyingParty();
+    const renamed = await this.passkeys.rename(userId, id, truncateCodePoints(name.trim(), MAX_DEVICE_NAME_CHARS));
+    if (!renamed) throw new NotFoundException('No such passkey');
+    return passkeyView(renamed);
+  }
+
+  /** 204; 409 when it is the user's last way to sign in (no password, no other passkey). */
+  async remove(user: AuthenticatedUser, id: string): Promise<void> {
+    this.relyingParty();
+    const outcome = await this.passkeys.remove(user.userId, id);
+    if (outcome === 'missing') throw new NotFoundException('No such passkey');
+    if (outcome === 'last') throw new ConflictException('This passkey is the last way to sign in to the account');
+    this.events.emit('passkey_removed', { userId: user.userId, sessionId: user.sessionId });
+  }
+
+  private expiry(): Date {
+    return new Date(this.clock.now().getTime() + CHALLENGE_TTL_SECONDS * 1000);
+  }
+}

@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { FakeClock } from './support/fake-clock.js';
+import { bearer, registerAndLogin, startTwoInstances, type TwoInstances } from './support/test-app.js';
+import { SoftAuthenticator } from './support/webauthn.js';
+
+/** The example app's relying party in the tests: PUBLIC_URL http://localhost:3000. */
+const RP = { origin: 'http://localhost:3000', rpId: 'localhost' };
+const INVALID = { statusCode: 400, message: 'Invalid passkey response', error: 'Bad Request' };
+
+describe('passkeys: registration and management (software authenticator, real verification)', () => {
+  let clock: FakeClock;
+  let instances: TwoInstances;
+
+  beforeAll(async () => {
+    clock = new FakeClock();
+    instances = await startTwoInstances(clock);
+  });
+
+  afterAll(async () => {
+    await instances.close();
+  });
+
+  async function options(http: TwoInstances['a']['http'], token: string) {
+    const response = await http
+      .post('/auth/passkeys/register/options')
+      .set(...bearer(token))
+      .expect(200);
+    return response.body as { challenge: string; rp: { id: string; name: string }; user: { id: string; name: string } };
+  }
+
+  it('registers a passkey from the options of one instance on the other, lists, renames and removes it', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    const created = await options(a.http, user.accessToken);
+    expect(created.rp).toEqual({ id: 'localhost', name: 'nest-jwt-revocation example' });
+    expect(created.user.name).toBe(user.email);
+    // The user handle is opaque: not the address.
+    expect(Buffer.from(created.user.id, 'base64url').toString('utf8')).not.toContain('@');
+    expect(created).toMatchObject({
+      attestation: 'none',
+      authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+      excludeCredentials: [],
+    });
+
+    const authenticator = new SoftAuthenticator();
+    const response = authenticator.register(created, RP);
+    const registered = await b.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response, name: 'Ada’s phone' })
+      .expect(201);
+    expect(registered.body).toEqual({
+      id: expect.any(String),
+      name: 'Ada’s phone',
+      createdAt: clock.now().toISOString(),
+    });
+    // The same answer again: its challenge is spent.
+    await a.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response })
+      .expect(400, INVALID);
+
+    const listed = await a.http
+      .get('/auth/passkeys')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    expect(listed.body).toEqual([{ ...registered.body, lastUsedAt: null }]);
+    await a.http
+      .get('/auth/mfa')
+      .set(...bearer(user.accessToken))
+      .expect(200, { totp: false, passkeys: 1, recoveryCodesLeft: 0 });
+    // The next options exclude it.
+    expect((await options(b.http, user.accessToken)) as unknown).toMatchObject({
+      excludeCredentials: [{ id: response.id, type: 'public-key', transports: ['internal'] }],
+    });
+
+    const renamed = await b.http
+      .patch(`/auth/passkeys/${registered.body.id}`)
+      .set(...bearer(user.accessToken))
+      .send({ name: 'Work phone' })
+      .expect(200);
+    expect(renamed.body).toMatchObject({ id: registered.body.id, name: 'Work phone' });
+    await a.http
+      .delete(`/auth/passkeys/${registered.body.id}`)
+      .set(...bearer(user.accessToken))
+      .expect(204);
+    await a.http
+      .get('/auth/passkeys')
+      .set(...bearer(user.accessToken))
+      .expect(200, []);
+    await a.http
+      .delete(`/auth/passkeys/${registered.body.id}`)
+      .set(...bearer(user.accessToken))
+      .expect(404);
+  });
+
+  it('refuses an answer for another origin, another rpId, another session, or after five minutes', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const other = await registerAndLogin(a.http);
+    const authenticator = new SoftAuthenticator();
+    const send = (token: string, response: unknown) =>
+      a.http
+        .post('/auth/passkeys/register')
+        .set(...bearer(token))
+        .send({ response });
+
+    await send(
+      user.accessToken,
+      authenticator.register(await options(a.http, user.accessToken), { ...RP, origin: 'https://evil.example' }),
+    ).expect(400, INVALID);
+    await send(
+      user.accessToken,
+      authenticator.register(await options(a.http, user.accessToken), { ...RP, rpId: 'evil.example' }),
+    ).expect(400, INVALID);
+    // A challenge handed to one user's session answers for nobody else.
+    await send(other.accessToken, authenticator.register(await options(a.http, user.accessToken), RP)).expect(
+      400,
+      INVALID,
+    );
+    const late = await options(a.http, user.accessToken);
+    clock.advance(301);
+    const fresh = await a.http
+      .post('/auth/reauthenticate')
+      .set(...bearer(user.accessToken))
+      .send({ password: 'correct horse battery' })
+      .expect(200);
+    await send(fresh.body.accessToken, authenticator.register(late, RP)).expect(400, INVALID);
+    // Garbage is the same answer, never a 500.
+    for (const response of [{}, { response: {} }, { response: { clientDataJSON: 'not base64 json' } }, { id: 1 }]) {
+      await send(fresh.body.accessToken, response).expect(400, INVALID);
+    }
+    await a.http
+      .get('/auth/passkeys')
+      .set(...bearer(user.accessToken))
+      .expect(200, []);
+  });
+
+  it('needs a recent authentication to add or remove one, not to list or rename', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    clock.advance(601);
+    const recent = { statusCode: 403, message: 'Recent authentication required', error: 'Forbidden' };
+    await a.http
+      .post('/auth/passkeys/register/options')
+      .set(...bearer(user.accessToken))
+      .expect(403, recent);
+    await a.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response: {} })
+      .expect(403, recent);
+    await a.http
+      .delete('/auth/passkeys/00000000-0000-4000-8000-000000000000')
+      .set(...bearer(user.accessToken))
+      .expect(403, recent);
+    await a.http
+      .get('/auth/passkeys')
+      .set(...bearer(user.accessToken))
+      .expect(200, []);
+    await a.http
+      .patch('/auth/passkeys/00000000-0000-4000-8000-000000000000')
+      .set(...bearer(user.accessToken))
+      .send({ name: 'x' })
+      .expect(404);
+    await a.http
+      .patch('/auth/passkeys/not-a-uuid')
+      .set(...bearer(user.accessToken))
+      .send({ name: 'x' })
+      .expect(400);
+  });
+
+  it('keeps one user’s passkey out of another’s reach, and goes with the account', async () => {
+    const { a } = instances;
+    const owner = await registerAndLogin(a.http);
+    const stranger = await registerAndLogin(a.http);
+    const authenticator = new SoftAuthenticator();
+    const registered = await a.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(owner.accessToken))
+      .send({ response: authenticator.register(await options(a.http, owner.accessToken), RP) })
+      .expect(201);
+    await a.http
+      .patch(`/auth/passkeys/${registered.body.id}`)
+      .set(...bearer(stranger.accessToken))
+      .send({ name: 'mine' })
+      .expect(404);
+    await a.http
+      .delete(`/auth/passkeys/${registered.body.id}`)
+      .set(...bearer(stranger.accessToken))
+      .expect(404);
+    await a.http
+      .delete('/auth/account')
+      .set(...bearer(owner.accessToken))
+      .send({ password: 'correct horse battery' })
+      .expect(204);
+    expect(
+      await a.dataSource.query('SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1', [owner.userId]),
+    ).toEqual([{ n: 0 }]);
+  });
+});

@@ -37,9 +37,12 @@ export class AddPasskeys1765500000000 implements MigrationInterface {
         CONSTRAINT "webauthn_challenges_pkey" PRIMARY KEY ("challenge_hash")
       )`);
     await queryRunner.query(`CREATE INDEX "webauthn_challenges_expires_at_idx" ON "webauthn_challenges" ("expires_at")`);
+    // What the first step of a sign-in was (a password, or a passkey without user verification).
+    await queryRunner.query(`ALTER TABLE "mfa_challenges" ADD "first_factor" text array NOT NULL DEFAULT '{pwd}'`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "mfa_challenges" DROP COLUMN "first_factor"`);
     await queryRunner.query(`DROP TABLE "webauthn_challenges"`);
     await queryRunner.query(`DROP TABLE "passkeys"`);
   }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from './support/fake-clock.js';
 import { bearer, registerAndLogin, startTwoInstances, type TwoInstances } from './support/test-app.js';
-import { SoftAuthenticator } from './support/webauthn.js';
+import { type Ceremony, SoftAuthenticator } from './support/webauthn.js';
+import { codeAt, enableTotp } from './support/mfa.js';
+import { decode } from './support/tokens.js';
 
 /** The example app's relying party in the tests: PUBLIC_URL http://localhost:3000. */
 const RP = { origin: 'http://localhost:3000', rpId: 'localhost' };
@@ -198,5 +200,111 @@ describe('passkeys: registration and management (software authenticator, real ve
     expect(
       await a.dataSource.query('SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1', [owner.userId]),
     ).toEqual([{ n: 0 }]);
+  });
+
+  /** A user with a passkey made by `authenticator` (user verification as the ceremony says). */
+  async function withPasskey(authenticator: SoftAuthenticator, ceremony: Ceremony = RP) {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    await a.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response: authenticator.register(await options(a.http, user.accessToken), ceremony) })
+      .expect(201);
+    return user;
+  }
+
+  async function signIn(
+    http: TwoInstances['a']['http'],
+    authenticator: SoftAuthenticator,
+    ceremony: Ceremony = RP,
+    email?: string,
+  ) {
+    const requested = await http
+      .post('/auth/passkeys/login/options')
+      .send(email ? { email } : {})
+      .expect(200);
+    const response = authenticator.authenticate(requested.body.challenge, ceremony);
+    return { response, answer: await http.post('/auth/passkeys/login').send({ response }) };
+  }
+
+  it('signs in with a passkey alone (autofill: no email), on the other instance: hwk user mfa when the user was verified', async () => {
+    const { a, b } = instances;
+    const authenticator = new SoftAuthenticator();
+    const user = await withPasskey(authenticator);
+    const requested = await b.http.post('/auth/passkeys/login/options').send({}).expect(200);
+    expect(requested.body).toMatchObject({ rpId: 'localhost', userVerification: 'preferred', allowCredentials: [] });
+    const response = authenticator.authenticate(requested.body.challenge, RP);
+    const signedIn = await b.http.post('/auth/passkeys/login').send({ response }).expect(200);
+    expect(signedIn.headers['cache-control']).toBe('no-store');
+    expect(decode(signedIn.body.accessToken)).toMatchObject({ sub: user.userId, amr: ['hwk', 'user', 'mfa'] });
+    await a.http
+      .get('/profile/secure')
+      .set(...bearer(signedIn.body.accessToken))
+      .expect(200);
+    const [listed] = (
+      await a.http
+        .get('/auth/passkeys')
+        .set(...bearer(signedIn.body.accessToken))
+        .expect(200)
+    ).body;
+    expect(listed.lastUsedAt).toBe(clock.now().toISOString());
+    // Its challenge is spent.
+    await a.http
+      .post('/auth/passkeys/login')
+      .send({ response })
+      .expect(401, { statusCode: 401, message: 'Invalid passkey', error: 'Unauthorized' });
+    // With the email, the options name the account's passkeys.
+    const named = await a.http.post('/auth/passkeys/login/options').send({ email: user.email }).expect(200);
+    expect(named.body.allowCredentials).toEqual([{ id: response.id, type: 'public-key', transports: ['internal'] }]);
+  });
+
+  it('refuses another origin, another rpId, a signature counter that does not increase; takes a synced passkey’s 0 every time', async () => {
+    const { a } = instances;
+    const authenticator = new SoftAuthenticator();
+    const user = await withPasskey(authenticator);
+    expect((await signIn(a.http, authenticator, { ...RP, origin: 'https://evil.example' })).answer.status).toBe(401);
+    expect((await signIn(a.http, authenticator, { ...RP, rpId: 'evil.example' })).answer.status).toBe(401);
+    expect((await signIn(a.http, authenticator)).answer.status).toBe(200);
+    const counter = async () =>
+      (await a.dataSource.query('SELECT counter FROM passkeys WHERE user_id = $1', [user.userId]))[0].counter;
+    const before = await counter();
+    // A clone of the authenticator answers with a counter already seen.
+    const requested = await a.http.post('/auth/passkeys/login/options').send({}).expect(200);
+    const cloned = authenticator.authenticate(requested.body.challenge, RP, { counter: Number(before) });
+    await a.http.post('/auth/passkeys/login').send({ response: cloned }).expect(401);
+    expect(await counter()).toBe(before);
+
+    const synced = new SoftAuthenticator();
+    await withPasskey(synced, { ...RP, synced: true });
+    for (let i = 0; i < 3; i += 1)
+      expect((await signIn(a.http, synced, { ...RP, synced: true })).answer.status).toBe(200);
+  });
+
+  it('a passkey that did not verify the user is one factor: the user’s authenticator app is asked next', async () => {
+    const { a, b } = instances;
+    const authenticator = new SoftAuthenticator();
+    const unverified = { ...RP, userVerified: false };
+    const user = await withPasskey(authenticator, unverified);
+    // Without an app: signed in, but not with two factors.
+    const single = (await signIn(a.http, authenticator, unverified)).answer;
+    expect(decode(single.body.accessToken).amr).toEqual(['hwk', 'user']);
+    await a.http
+      .get('/profile/secure')
+      .set(...bearer(single.body.accessToken))
+      .expect(403);
+
+    const { secret } = await enableTotp(a.http, user.accessToken, clock);
+    const first = (await signIn(b.http, authenticator, unverified)).answer;
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ mfaRequired: true, mfaToken: expect.any(String), methods: ['totp', 'recovery_code'] });
+    const second = await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: first.body.mfaToken, code: codeAt(secret, clock.now()) })
+      .expect(200);
+    expect(decode(second.body.accessToken).amr).toEqual(['otp', 'hwk', 'user', 'mfa']);
+    // A verified passkey is both factors: no second step.
+    const verified = (await signIn(b.http, authenticator, RP)).answer;
+    expect(decode(verified.body.accessToken).amr).toEqual(['hwk', 'user', 'mfa']);
   });
 });

@@ -17,11 +17,22 @@ import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.j
 import type { AuthTokenClaims } from '../tokens/jwt-claims.interface.js';
 import { TokenService } from '../tokens/token.service.js';
 import type { TokenPair } from './token-pair.interface.js';
-import type { CheckedAccount } from '../throttling/password-check.repository.js';
-import type { LoginAttempt } from '../throttling/login-throttle.service.js';
+import { type LoginAttempt, LoginThrottleService } from '../throttling/login-throttle.service.js';
+import { UserRepository } from '../accounts/user.repository.js';
+import { INVALID_PASSKEY, passkeyMethods, PasskeysService } from '../passkeys/passkeys.service.js';
 import { amrOf, isMultiFactor, PASSWORD_ONLY } from '../tokens/amr.js';
 import { type MfaChallengeAnswer, MfaService, type SecondFactorProof } from '../mfa/mfa.service.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
+
+/** A challenge handed to nobody yet (a passwordless sign-in). */
+const NOBODY_YET = { userId: null, sessionId: null };
+
+/** A sign-in without a password: no failed-login record to clear or withdraw. */
+const NO_PASSWORD_ATTEMPT: LoginAttempt = {
+  failures: { accountKey: '', ip: '' },
+  succeeded: async () => undefined,
+  withdrawn: async () => undefined,
+};
 
 /** Thrown inside the session's transaction: the user has a second factor the sign-in has not shown. */
 class SecondFactorRequired extends Error {}
@@ -49,6 +60,8 @@ export class AuthService {
     private readonly activity: SessionActivityService,
     private readonly events: SecurityEventsService,
     private readonly mfa: MfaService,
+    private readonly passkeys: PasskeysService,
+    private readonly users: UserRepository,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
@@ -93,7 +106,35 @@ export class AuthService {
   async completeMfaLogin(mfaToken: string, proof: SecondFactorProof, client: ClientInfo): Promise<TokenPair> {
     const done = await this.mfa.completeChallenge(mfaToken, proof, client);
     if (this.unverifiedRefused(done.account)) await this.refuseUnverified(done.account, client, done.attempt);
-    return this.openSession(done.account, done.deviceName, client, amrOf(['pwd', 'otp']), done.attempt);
+    return this.openSession(
+      done.account,
+      done.deviceName,
+      client,
+      amrOf([...done.firstFactor, 'otp', 'mfa']),
+      done.attempt,
+    );
+  }
+
+  /**
+   * Sign-in with a passkey (`POST /auth/passkeys/login`): the answer to a sign-in challenge,
+   * verified (PasskeysService.verifyAssertion), opens a session as a login does, with `amr`
+   * `hwk user`, and `mfa` when the authenticator verified the user. A passkey that did not verify
+   * the user is one factor: a user with an authenticator app is then asked for its code, as after
+   * a password. No password is involved: the session does not depend on it.
+   */
+  async loginWithPasskey(response: unknown, client: ClientInfo): Promise<TokenPair | MfaChallengeAnswer> {
+    const { passkey, userVerified } = await this.passkeys.verifyAssertion(response, 'login', NOBODY_YET, null);
+    const account = await this.users.findById(passkey.userId);
+    if (!account) throw new UnauthorizedException(INVALID_PASSKEY);
+    const amr = passkeyMethods(userVerified);
+    this.events.emit('passkey_login', { userId: account.id, ip: client.ip });
+    try {
+      return await this.openSession({ ...account, passwordHash: null }, null, client, amrOf(amr), NO_PASSWORD_ATTEMPT);
+    } catch (error) {
+      if (!(error instanceof SecondFactorRequired)) throw error;
+      const accountKey = LoginThrottleService.accountKey(account.email);
+      return this.mfa.challenge(account, accountKey, null, amrOf(amr));
+    }
   }
 
   /** With requireVerifiedEmail, an account whose address is not verified signs in nowhere. */
@@ -114,7 +155,7 @@ export class AuthService {
    * session, or when it is not opened for another reason.
    */
   private async openSession(
-    user: CheckedAccount,
+    user: { id: string; passwordHash: string | null; emailVerifiedAt: Date | null },
     deviceName: string | null,
     client: ClientInfo,
     amr: readonly string[],

@@ -40,6 +40,10 @@ export class MfaChallengeEntity {
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt!: Date;
 
+  /** The first step's methods (RFC 8176): `pwd`, or a passkey's that did not verify the user. */
+  @Column({ name: 'first_factor', type: 'text', array: true, default: () => "'{pwd}'" })
+  firstFactor!: string[];
+
   @Column({ name: 'failed_attempts', type: 'integer', default: 0 })
   failedAttempts!: number;
 }

@@ -24,6 +24,7 @@ export interface PendingChallenge {
   passwordHash: string;
   email: string;
   emailVerifiedAt: Date | null;
+  firstFactor: string[];
 }
 
 export interface NewChallenge {
@@ -34,6 +35,7 @@ export interface NewChallenge {
   deviceName: string | null;
   now: Date;
   expiresAt: Date;
+  firstFactor: readonly string[];
 }
 
 /**
@@ -101,8 +103,9 @@ export class MfaTransaction {
       password_hash: string;
       email: string;
       email_verified_at: Date | null;
+      first_factor: string[];
     }>(
-      `SELECT c.user_id, c.account_key, c.password_fingerprint, c.device_name, c.failed_attempts,
+      `SELECT c.user_id, c.account_key, c.password_fingerprint, c.device_name, c.failed_attempts, c.first_factor,
               u.password_hash, u.email, u.email_verified_at
          FROM mfa_challenges c JOIN users u ON u.id = c.user_id
         WHERE c.token_hash = $1 AND c.expires_at > $2 AND c.failed_attempts < $3
@@ -120,6 +123,7 @@ export class MfaTransaction {
       passwordHash: row.password_hash,
       email: row.email,
       emailVerifiedAt: row.email_verified_at,
+      firstFactor: row.first_factor,
     };
   }
 
@@ -223,8 +227,8 @@ export class MfaRepository {
   async createChallenge(challenge: NewChallenge): Promise<void> {
     await driverPool(this.dataSource).query(
       `INSERT INTO mfa_challenges (token_hash, user_id, account_key, password_fingerprint, device_name, created_at,
-                                   expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+                                   expires_at, first_factor)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         challenge.tokenHash,
         challenge.userId,
@@ -233,6 +237,7 @@ export class MfaRepository {
         challenge.deviceName,
         challenge.now,
         challenge.expiresAt,
+        challenge.firstFactor,
       ],
     );
   }

@@ -44,6 +44,8 @@ export interface CompletedChallenge {
   account: { id: string; email: string; passwordHash: string; emailVerifiedAt: Date | null };
   deviceName: string | null;
   method: SecondFactorMethod;
+  /** The first step's methods (RFC 8176). */
+  firstFactor: string[];
   /** The throttle's attempt of this step: its failures are cleared with the session. */
   attempt: LoginAttempt;
 }
@@ -187,6 +189,7 @@ export class MfaService {
     account: { id: string; passwordHash: string },
     accountKey: string,
     deviceName: string | null,
+    firstFactor: readonly string[] = ['pwd'],
   ): Promise<MfaChallengeAnswer> {
     const now = this.clock.now();
     const mfaToken = randomBytes(32).toString('base64url');
@@ -198,6 +201,7 @@ export class MfaService {
       deviceName,
       now,
       expiresAt: new Date(now.getTime() + DEFAULTS.mfaChallengeTtl * 1000),
+      firstFactor,
     });
     return { mfaRequired: true, mfaToken, methods: ['totp', 'recovery_code'] };
   }
@@ -242,7 +246,13 @@ export class MfaService {
     }
     await codeAttempt.withdrawn();
     if (method === 'recovery_code') this.events.emit('recovery_code_used', { userId: challenge.userId, ip: client.ip });
-    return { account: accountOf(challenge), deviceName: challenge.deviceName, method, attempt };
+    return {
+      account: accountOf(challenge),
+      deviceName: challenge.deviceName,
+      method,
+      firstFactor: challenge.firstFactor,
+      attempt,
+    };
   }
 
   /**

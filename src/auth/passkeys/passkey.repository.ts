@@ -153,6 +153,27 @@ export class PasskeyRepository {
     return rows[0].outcome;
   }
 
+  async findByCredentialId(credentialId: string): Promise<StoredPasskey | null> {
+    const { rows } = await this.pool.query<PasskeyRow>(`SELECT ${COLUMNS} FROM passkeys WHERE credential_id = $1`, [
+      credentialId,
+    ]);
+    return rows[0] ? stored(rows[0]) : null;
+  }
+
+  /**
+   * Records a use: the new counter and the time, only if the counter moved on (or both are 0: a
+   * passkey that keeps none). False when another use got there first with this counter or a later
+   * one: the counter did not increase.
+   */
+  async used(id: string, counter: number, now: Date): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE passkeys SET counter = $2, last_used_at = $3
+        WHERE id = $1 AND (counter < $2 OR (counter = 0 AND $2 = 0))`,
+      [id, counter, now],
+    );
+    return rowCount === 1;
+  }
+
   async countFor(userId: string): Promise<number> {
     const { rows } = await this.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1',

@@ -10,22 +10,30 @@ import {
   ParseUUIDPipe,
   Patch,
   Post,
+  Req,
+  Res,
   UseFilters,
   UseGuards,
   UsePipes,
 } from '@nestjs/common';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
 import { BodyShapePipe } from '../common/body-shape.pipe.js';
-import { authValidationPipe } from '../common/client-info.js';
+import { authValidationPipe, clientInfo, type HttpRequest } from '../common/client-info.js';
+import { AccountService } from '../accounts/account.service.js';
+import { type CookieSession, CookieTransportService } from '../cookies/cookie-transport.service.js';
+import { AuthService } from '../login/auth.service.js';
+import type { TokenPair } from '../login/token-pair.interface.js';
+import type { MfaChallengeAnswer } from '../mfa/mfa.service.js';
+import { Public } from '../tokens/public.decorator.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
-import { PasskeyResponse } from '../openapi/responses.js';
+import { MfaChallengeResponse, PasskeyResponse, TokenPairResponse } from '../openapi/responses.js';
 import { ApiArea } from '../openapi/swagger.js';
 import { RequireRecentAuth } from '../step-up/step-up.decorators.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
 import type { PasskeyView } from './passkey.repository.js';
-import { RegisterPasskeyDto, RenamePasskeyDto } from './passkeys.dto.js';
+import { PasskeyAnswerDto, PasskeyLoginOptionsDto, RegisterPasskeyDto, RenamePasskeyDto } from './passkeys.dto.js';
 import { PasskeysService } from './passkeys.service.js';
 
 const RECENT_AUTH = 'Recent authentication required (sign in or POST /auth/reauthenticate within `recentAuthMaxAge`)';
@@ -38,7 +46,61 @@ const OFF = 'Passkeys are not configured on this server (no `webauthn` option)';
 @UseGuards(JwtAuthGuard)
 @UseFilters(AuthExceptionsFilter)
 export class PasskeysController {
-  constructor(private readonly passkeys: PasskeysService) {}
+  constructor(
+    private readonly passkeys: PasskeysService,
+    private readonly auth: AuthService,
+    private readonly accounts: AccountService,
+    private readonly transport: CookieTransportService,
+  ) {}
+
+  @Public()
+  @Post('login/options')
+  @ApiRoute({
+    csrf: true,
+    summary: 'Options for navigator.credentials.get(): a sign-in with a passkey',
+    description:
+      'With `email`, that account’s passkeys are allowed; without, any passkey of this site may answer (discoverable credentials: autofill). The challenge is single use and lives 5 minutes.',
+    bearer: false,
+    body: true,
+    success: { status: 200, description: 'PublicKeyCredentialRequestOptionsJSON' },
+    errors: { 404: OFF },
+  })
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  async loginOptions(@Body() body: PasskeyLoginOptionsDto): Promise<unknown> {
+    const user = body.email ? await this.accounts.findUserByEmail(body.email) : null;
+    return this.passkeys.authenticationOptions('login', { userId: null, sessionId: null }, user?.id ?? null);
+  }
+
+  @Public()
+  @Post('login')
+  @ApiRoute({
+    csrf: true,
+    summary: 'Sign in with a passkey: exactly what a login answers',
+    description:
+      '`amr` `hwk user`, with `mfa` when the authenticator verified the user. A passkey that did not, for a user with an authenticator app: `{mfaRequired: true, mfaToken, methods}` as after a password. The answer carries `Cache-Control: no-store`.',
+    bearer: false,
+    body: true,
+    success: { status: 200, description: 'Signed in', type: TokenPairResponse, orType: MfaChallengeResponse },
+    errors: {
+      401: '`Invalid passkey`: unknown, not an answer to a sign-in challenge, spent or expired challenge, another origin or rpId, a bad signature, or a signature counter that did not increase',
+      403: 'Account suspended until the given time',
+      404: OFF,
+    },
+  })
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  @Header('Pragma', 'no-cache')
+  async login(
+    @Body() body: PasskeyAnswerDto,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<TokenPair | CookieSession | MfaChallengeAnswer> {
+    const cookies = this.transport.requested(request);
+    const answer = await this.auth.loginWithPasskey(body.response, clientInfo(request));
+    if ('mfaRequired' in answer) return answer;
+    return cookies ? this.transport.deliver(request, response, answer) : answer;
+  }
 
   @Post('register/options')
   @RequireRecentAuth()

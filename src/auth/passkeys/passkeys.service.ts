@@ -8,8 +8,11 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import {
+  type AuthenticationResponseJSON,
+  generateAuthenticationOptions,
   generateRegistrationOptions,
   type RegistrationResponseJSON,
+  verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
 import type { ResolvedAuthOptions, ResolvedWebAuthn } from '../auth-module-options.interface.js';
@@ -20,7 +23,21 @@ import type { Clock } from '../common/clock.interface.js';
 import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../common/client-address.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
-import { PasskeyRepository, type PasskeyView } from './passkey.repository.js';
+import { type ChallengeOwner, PasskeyRepository, type PasskeyView, type StoredPasskey } from './passkey.repository.js';
+import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
+
+export const INVALID_PASSKEY = 'Invalid passkey';
+
+/** A passkey's answer that verified: whose, and whether the user was verified (PIN, biometrics). */
+export interface VerifiedPasskey {
+  passkey: StoredPasskey;
+  userVerified: boolean;
+}
+
+/** RFC 8176 methods of a passkey: a key and the user's presence, and `mfa` when the user was verified. */
+export function passkeyMethods(userVerified: boolean): string[] {
+  return userVerified ? ['hwk', 'user', 'mfa'] : ['hwk', 'user'];
+}
 
 /** Seconds a challenge handed out with options stays good (and the browser's timeout). */
 const CHALLENGE_TTL_SECONDS = 300;
@@ -159,6 +176,98 @@ export class PasskeysService {
     if (outcome === 'missing') throw new NotFoundException('No such passkey');
     if (outcome === 'last') throw new ConflictException('This passkey is the last way to sign in to the account');
     this.events.emit('passkey_removed', { userId: user.userId, sessionId: user.sessionId });
+  }
+
+  /**
+   * Request options for navigator.credentials.get(): `userId` limits them to that user's passkeys
+   * (a second step, a re-authentication, a sign-in naming its email); without, any discoverable
+   * passkey of this site may answer (autofill).
+   */
+  async authenticationOptions(
+    purpose: WebAuthnPurpose,
+    owner: ChallengeOwner,
+    userId: string | null,
+  ): Promise<unknown> {
+    const rp = this.relyingParty();
+    const allow = userId ? await this.passkeys.listFor(userId) : [];
+    const options = await generateAuthenticationOptions({
+      rpID: rp.rpId,
+      allowCredentials: allow.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
+      userVerification: 'preferred',
+      timeout: CHALLENGE_TTL_SECONDS * 1000,
+    });
+    await this.passkeys.saveChallenge(challengeHash(options.challenge), purpose, owner, this.expiry());
+    return options;
+  }
+
+  /**
+   * Verifies an answer of navigator.credentials.get() to a challenge handed out for `purpose` to
+   * `owner`: the signature with the stored public key, origin, rpId, and (when `userId` is given)
+   * that the passkey is that user's. 401 `Invalid passkey` otherwise. The signature counter must
+   * move on unless it is 0 on both sides (synced passkeys keep none): one that does not is refused
+   * and reported (`passkey_counter_regressed`), never silently.
+   */
+  async verifyAssertion(
+    response: unknown,
+    purpose: WebAuthnPurpose,
+    owner: ChallengeOwner,
+    userId: string | null,
+  ): Promise<VerifiedPasskey> {
+    const rp = this.relyingParty();
+    const now = this.clock.now();
+    const challenge = challengeOf(response);
+    if (challenge === null || !(await this.passkeys.spendChallenge(challengeHash(challenge), purpose, owner, now))) {
+      throw new UnauthorizedException(INVALID_PASSKEY);
+    }
+    const credentialId = (response as { id?: unknown }).id;
+    const passkey =
+      typeof credentialId === 'string' && credentialId.length <= 1400
+        ? await this.passkeys.findByCredentialId(credentialId)
+        : null;
+    if (!passkey || (userId !== null && passkey.userId !== userId) || !this.sameUserHandle(response, passkey.userId)) {
+      throw new UnauthorizedException(INVALID_PASSKEY);
+    }
+    let info;
+    try {
+      const verified = await verifyAuthenticationResponse({
+        response: response as AuthenticationResponseJSON,
+        expectedChallenge: challenge,
+        expectedOrigin: rp.origins,
+        expectedRPID: rp.rpId,
+        // The counter is this service's to judge, once the signature is known to be good.
+        credential: {
+          id: passkey.credentialId,
+          publicKey: new Uint8Array(passkey.publicKey),
+          counter: 0,
+          transports: [],
+        },
+        requireUserVerification: false,
+      });
+      if (!verified.verified) throw new Error('not verified');
+      info = verified.authenticationInfo;
+    } catch {
+      throw new UnauthorizedException(INVALID_PASSKEY);
+    }
+    const counter = info.newCounter;
+    // One conditional UPDATE judges it, against the counter as it is now (two uses at once of
+    // one counter value: one of them is the clone).
+    if (!(await this.passkeys.used(passkey.id, counter, now))) {
+      this.events.emit('passkey_counter_regressed', {
+        userId: passkey.userId,
+        reason: `${counter} <= ${passkey.counter}`,
+      });
+      throw new UnauthorizedException(INVALID_PASSKEY);
+    }
+    return { passkey, userVerified: info.userVerified };
+  }
+
+  /** The answer's user handle, when it carries one, names the passkey's owner (the id given at registration). */
+  private sameUserHandle(response: unknown, userId: string): boolean {
+    const handle = (response as { response?: { userHandle?: unknown } }).response?.userHandle;
+    if (handle === undefined || handle === null || handle === '') return true;
+    return (
+      typeof handle === 'string' && Buffer.from(handle, 'base64url').toString('hex') === userId.replaceAll('-', '')
+    );
   }
 
   private expiry(): Date {

@@ -35,8 +35,11 @@ export function notCutOffForUser(alias: string, userIdParameter: string): string
 export interface SessionRequest {
   id: string;
   userId: string;
-  /** The password hash the presented password was verified against. */
-  verifiedPasswordHash: string;
+  /**
+   * The password hash the presented password was verified against; null for a sign-in without a
+   * password (a passkey), which the row's password does not concern.
+   */
+  verifiedPasswordHash: string | null;
   deviceName: string | null;
   userAgent: string | null;
   ip: string | null;
@@ -117,7 +120,7 @@ export class SessionRepository {
       } = await client.query<{ signed_in_at: Date; suspended_until: Date | null; second_factor: boolean }>(
         `WITH account AS MATERIALIZED (
            SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
-             FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE)
+             FROM users WHERE id = $1 AND ($2::text IS NULL OR password_hash = $2) FOR SHARE)
          SELECT signed_in_at, suspended_until, ${userSessionsLock('$1')},
                 EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = $1 AND t.enabled_at IS NOT NULL) AS second_factor
            FROM account`,

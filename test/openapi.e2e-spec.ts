@@ -76,6 +76,8 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'post /auth/passkeys/register/options': [200, 401, 403, 404, 503],
   'post /auth/passkeys/login/options': [200, 400, 403, 404, 413, 503],
   'post /auth/passkeys/login': [200, 400, 401, 403, 404, 413, 503],
+  'post /auth/login/mfa/passkey-options': [200, 400, 401, 403, 404, 413, 503],
+  'post /auth/reauthenticate/passkey-options': [200, 401, 403, 404, 503],
   'post /auth/passkeys/register': [201, 400, 401, 403, 404, 409, 413, 503],
   'get /auth/passkeys': [200, 401, 404, 503],
   'patch /auth/passkeys/{id}': [200, 400, 401, 403, 404, 413, 503],

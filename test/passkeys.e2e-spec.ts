@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from './support/fake-clock.js';
-import { bearer, registerAndLogin, startTwoInstances, type TwoInstances } from './support/test-app.js';
+import { bearer, PASSWORD, registerAndLogin, startTwoInstances, type TwoInstances } from './support/test-app.js';
 import { type Ceremony, SoftAuthenticator } from './support/webauthn.js';
 import { codeAt, enableTotp } from './support/mfa.js';
 import { decode } from './support/tokens.js';
@@ -306,5 +306,75 @@ describe('passkeys: registration and management (software authenticator, real ve
     // A verified passkey is both factors: no second step.
     const verified = (await signIn(b.http, authenticator, RP)).answer;
     expect(decode(verified.body.accessToken).amr).toEqual(['hwk', 'user', 'mfa']);
+  });
+
+  it('serves as the second step after a password; another user’s passkey does not', async () => {
+    const { a, b } = instances;
+    const authenticator = new SoftAuthenticator();
+    const user = await withPasskey(authenticator);
+    await enableTotp(a.http, user.accessToken, clock);
+    const first = await b.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    expect(first.body.methods).toEqual(['totp', 'recovery_code', 'passkey']);
+    const mfaToken = first.body.mfaToken as string;
+    const requested = await a.http.post('/auth/login/mfa/passkey-options').send({ mfaToken }).expect(200);
+    expect(requested.body.allowCredentials).toEqual([
+      { id: authenticator.credentials[0].id.toString('base64url'), type: 'public-key', transports: ['internal'] },
+    ]);
+
+    // A passkey of someone else answering this user's challenge: a wrong second factor.
+    const stranger = new SoftAuthenticator();
+    await withPasskey(stranger);
+    await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken, passkey: stranger.authenticate(requested.body.challenge, RP) })
+      .expect(401, { statusCode: 401, message: 'Invalid code', error: 'Unauthorized' });
+
+    const again = await a.http.post('/auth/login/mfa/passkey-options').send({ mfaToken }).expect(200);
+    const signedIn = await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken, passkey: authenticator.authenticate(again.body.challenge, RP) })
+      .expect(200);
+    expect(decode(signedIn.body.accessToken).amr).toEqual(['pwd', 'hwk', 'user', 'mfa']);
+    await a.http.post('/auth/login/mfa/passkey-options').send({ mfaToken }).expect(401);
+  });
+
+  it('re-authenticates with a passkey: a fresh auth_time for the same session', async () => {
+    const { a, b } = instances;
+    const authenticator = new SoftAuthenticator();
+    const user = await withPasskey(authenticator);
+    clock.advance(601);
+    await a.http
+      .post('/auth/mfa/totp/setup')
+      .set(...bearer(user.accessToken))
+      .expect(403);
+    const requested = await b.http
+      .post('/auth/reauthenticate/passkey-options')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    // Answered on the other user's session: the challenge is this session's.
+    const other = await registerAndLogin(a.http);
+    await a.http
+      .post('/auth/reauthenticate')
+      .set(...bearer(other.accessToken))
+      .send({ passkey: authenticator.authenticate(requested.body.challenge, RP) })
+      .expect(401);
+    const fresh = await b.http
+      .post('/auth/reauthenticate/passkey-options')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    const again = await a.http
+      .post('/auth/reauthenticate')
+      .set(...bearer(user.accessToken))
+      .send({ passkey: authenticator.authenticate(fresh.body.challenge, RP) })
+      .expect(200);
+    expect(decode(again.body.accessToken)).toMatchObject({
+      sid: user.sessionId,
+      auth_time: Math.floor(clock.now().getTime() / 1000),
+      amr: ['pwd', 'hwk', 'user', 'mfa'],
+    });
+    await a.http
+      .post('/auth/mfa/totp/setup')
+      .set(...bearer(again.body.accessToken))
+      .expect(200);
   });
 });

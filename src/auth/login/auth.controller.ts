@@ -29,16 +29,18 @@ import { AuthService } from './auth.service.js';
 import { LoginDto } from './login.dto.js';
 import { RefreshDto } from './refresh.dto.js';
 import type { TokenPair } from './token-pair.interface.js';
-import { LoginMfaDto } from '../mfa/mfa.dto.js';
-import type { MfaChallengeAnswer, SecondFactorProof } from '../mfa/mfa.service.js';
+import { LoginMfaDto, MfaTokenDto } from '../mfa/mfa.dto.js';
+import { type MfaChallengeAnswer, MfaService, type SecondFactorProof } from '../mfa/mfa.service.js';
 
 /** Exactly one of the two: 400 otherwise, before anything is looked up. */
 function secondFactorProof(body: LoginMfaDto): SecondFactorProof {
   const given = (value: unknown) => value !== undefined && value !== null;
-  if (given(body.code) === given(body.recoveryCode)) {
-    throw new BadRequestException(['exactly one of code and recoveryCode must be given']);
+  if ([body.code, body.recoveryCode, body.passkey].filter(given).length !== 1) {
+    throw new BadRequestException(['exactly one of code, recoveryCode and passkey must be given']);
   }
-  return given(body.code) ? { code: body.code } : { recoveryCode: body.recoveryCode as string };
+  if (given(body.code)) return { code: body.code as string };
+  if (given(body.passkey)) return { passkey: body.passkey };
+  return { recoveryCode: body.recoveryCode as string };
 }
 
 /** `/auth/login`, `refresh`, `logout`, `logout-all`: a session's tokens, from sign-in to sign-out. */
@@ -51,6 +53,7 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly transport: CookieTransportService,
+    private readonly mfa: MfaService,
   ) {}
 
   // Token responses must never be stored by a browser or an intermediary (RFC 6749, section 5.1).
@@ -101,7 +104,7 @@ export class AuthController {
     body: true,
     success: { status: 200, description: 'Signed in', type: TokenPairResponse },
     errors: {
-      400: 'Neither or both of `code` and `recoveryCode`; or a body that fails validation',
+      400: 'Not exactly one of `code`, `recoveryCode` and `passkey`; or a body that fails validation',
       401: '`Invalid code`; or `Invalid or expired mfaToken: sign in again`',
       403: 'Account suspended until the given time',
       429: 'Too many failed logins for this account from this client, from this client, or for this account',
@@ -118,6 +121,23 @@ export class AuthController {
     const cookies = this.transport.requested(request);
     const pair = await this.auth.completeMfaLogin(body.mfaToken, secondFactorProof(body), clientInfo(request));
     return cookies ? this.transport.deliver(request, response, pair) : pair;
+  }
+
+  @Public()
+  @Post('login/mfa/passkey-options')
+  @ApiRoute({
+    csrf: true,
+    summary: 'Options for navigator.credentials.get(): a passkey as the second step of this sign-in',
+    description: 'The user’s passkeys only; the challenge is single use, bound to the user, 5 minutes.',
+    bearer: false,
+    body: true,
+    success: { status: 200, description: 'PublicKeyCredentialRequestOptionsJSON' },
+    errors: { 401: 'Invalid or expired mfaToken: sign in again', 404: 'Passkeys are not configured on this server' },
+  })
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  passkeyOptions(@Body() body: MfaTokenDto): Promise<unknown> {
+    return this.mfa.passkeyOptions(body.mfaToken);
   }
 
   @Public()

@@ -106,13 +106,10 @@ export class AuthService {
   async completeMfaLogin(mfaToken: string, proof: SecondFactorProof, client: ClientInfo): Promise<TokenPair> {
     const done = await this.mfa.completeChallenge(mfaToken, proof, client);
     if (this.unverifiedRefused(done.account)) await this.refuseUnverified(done.account, client, done.attempt);
-    return this.openSession(
-      done.account,
-      done.deviceName,
-      client,
-      amrOf([...done.firstFactor, 'otp', 'mfa']),
-      done.attempt,
-    );
+    const second = done.method === 'passkey' ? ['hwk', 'user'] : ['otp'];
+    // Two steps, two factors, whatever the first was (a password, or a passkey that did not verify the user).
+    const amr = amrOf([...done.firstFactor, ...second, 'mfa']);
+    return this.openSession(done.account, done.deviceName, client, amr, done.attempt);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ApiField } from '../openapi/swagger.js';
 
 /** Longest code read: six digits, with the spaces some apps show, and room for a paste's slack. */
@@ -55,6 +55,23 @@ export class LoginMfaDto {
   @IsNotEmpty()
   @MaxLength(MAX_RECOVERY_CODE_CHARS)
   recoveryCode?: string;
+
+  @ApiField({
+    required: false,
+    type: Object,
+    description: 'What `navigator.credentials.get()` answered to the options of POST /auth/login/mfa/passkey-options',
+  })
+  @IsOptional()
+  @IsObject()
+  passkey?: Record<string, unknown>;
+}
+
+export class MfaTokenDto {
+  @ApiField({ minLength: 1, maxLength: MAX_MFA_TOKEN_CHARS, description: 'From the login answer' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(MAX_MFA_TOKEN_CHARS)
+  mfaToken!: string;
 }
 
 /** Longest otpauth URL drawn: the secret, an issuer and an email address fit many times over. */

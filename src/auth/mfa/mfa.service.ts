@@ -4,11 +4,13 @@ import {
   ConflictException,
   ForbiddenException,
   Inject,
+  NotFoundException,
   Injectable,
   UnauthorizedException,
 } from '@nestjs/common';
 import { renderSVG } from 'uqr';
 import { PasskeyRepository } from '../passkeys/passkey.repository.js';
+import { PasskeysService } from '../passkeys/passkeys.service.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 import { SessionRepository } from '../sessions/session.repository.js';
 import { amrOf, isMultiFactor } from '../tokens/amr.js';
@@ -27,7 +29,7 @@ import { newRecoveryCode, normalisedRecoveryCode, recoveryCodeHash } from './rec
 import { matchingStep, newTotpSecret, otpauthUrl } from './totp.js';
 
 /** The methods a second step can be completed with, as `methods` names them. */
-export type SecondFactorMethod = 'totp' | 'recovery_code';
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
 
 /** What a sign-in whose password was right answers when the user has a second factor. */
 export interface MfaChallengeAnswer {
@@ -37,7 +39,7 @@ export interface MfaChallengeAnswer {
 }
 
 /** The second factor shown: a code from the app, or a recovery code. */
-export type SecondFactorProof = { code: string } | { recoveryCode: string };
+export type SecondFactorProof = { code: string } | { recoveryCode: string } | { passkey: unknown };
 
 /** A second step that succeeded: whom it signs in, and how. */
 export interface CompletedChallenge {
@@ -78,6 +80,7 @@ export class MfaService {
     private readonly sessions: SessionRepository,
     private readonly revocation: RevocationService,
     private readonly passkeys: PasskeyRepository,
+    private readonly webauthn: PasskeysService,
     @Inject(MFA_SECRETS) private readonly secrets: MfaSecrets,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
@@ -203,7 +206,13 @@ export class MfaService {
       expiresAt: new Date(now.getTime() + DEFAULTS.mfaChallengeTtl * 1000),
       firstFactor,
     });
-    return { mfaRequired: true, mfaToken, methods: ['totp', 'recovery_code'] };
+    // A passkey is offered beside the app when the user has one, unless a passkey was the first step.
+    const offerPasskey = !firstFactor.includes('hwk') && (await this.passkeys.countFor(account.id)) > 0;
+    return {
+      mfaRequired: true,
+      mfaToken,
+      methods: offerPasskey ? ['totp', 'recovery_code', 'passkey'] : ['totp', 'recovery_code'],
+    };
   }
 
   /**
@@ -234,7 +243,7 @@ export class MfaService {
     });
     if (!outcome) throw new UnauthorizedException(AuthErrors.invalidMfaToken);
     const { challenge, accepted } = outcome;
-    const method: SecondFactorMethod = 'code' in proof ? 'totp' : 'recovery_code';
+    const method: SecondFactorMethod = 'code' in proof ? 'totp' : 'passkey' in proof ? 'passkey' : 'recovery_code';
     if (!accepted) {
       const exhausted = challenge.failedAttempts + 1 >= DEFAULTS.mfaChallengeMaxFailures;
       this.events.emit('mfa_challenge_failed', {
@@ -253,6 +262,22 @@ export class MfaService {
       firstFactor: challenge.firstFactor,
       attempt,
     };
+  }
+
+  /**
+   * Request options for a passkey as the second step of this sign-in: that user's passkeys, the
+   * challenge bound to the user. 401 `Invalid or expired mfaToken` as completeChallenge says.
+   */
+  async passkeyOptions(mfaToken: string): Promise<unknown> {
+    const found = await this.mfa.transaction((tx) => tx.lockChallenge(sha256(mfaToken), this.clock.now()));
+    if (!found || sha256(found.passwordHash) !== found.passwordFingerprint) {
+      throw new UnauthorizedException(AuthErrors.invalidMfaToken);
+    }
+    return this.webauthn.authenticationOptions(
+      'second_factor',
+      { userId: found.userId, sessionId: null },
+      found.userId,
+    );
   }
 
   /**
@@ -300,6 +325,17 @@ export class MfaService {
       const totp = await tx.lockTotp(userId);
       if (!totp?.enabled) return false;
       return this.acceptTotpCode(tx, userId, totp.secretEncrypted, proof.code, now);
+    }
+    if ('passkey' in proof) {
+      // One of this user's passkeys, answering a challenge handed out for this user's second step.
+      try {
+        await this.webauthn.verifyAssertion(proof.passkey, 'second_factor', { userId, sessionId: null }, userId);
+        this.events.emit('passkey_login', { userId });
+        return true;
+      } catch (error) {
+        if (error instanceof UnauthorizedException || error instanceof NotFoundException) return false;
+        throw error;
+      }
     }
     const code = normalisedRecoveryCode(proof.recoveryCode);
     if (code === null) return false;

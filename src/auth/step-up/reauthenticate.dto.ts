@@ -1,4 +1,4 @@
-import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PASSWORD_MAX_LENGTH } from '../accounts/register.dto.js';
 import { CodeField } from '../mfa/mfa.dto.js';
 import { ApiField } from '../openapi/swagger.js';
@@ -14,4 +14,14 @@ export class ReauthenticateDto {
 
   @CodeField(false)
   code?: string;
+
+  @ApiField({
+    required: false,
+    type: Object,
+    description:
+      'What `navigator.credentials.get()` answered to the options of POST /auth/reauthenticate/passkey-options',
+  })
+  @IsOptional()
+  @IsObject()
+  passkey?: Record<string, unknown>;
 }

@@ -22,6 +22,7 @@ import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.j
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
 import { ReauthenticateDto } from './reauthenticate.dto.js';
+import { PasskeysService } from '../passkeys/passkeys.service.js';
 import {
   type ReauthenticatedAccess,
   ReauthenticationService,
@@ -38,19 +39,38 @@ export class ReauthenticationController {
   constructor(
     private readonly reauthentication: ReauthenticationService,
     private readonly transport: CookieTransportService,
+    private readonly passkeys: PasskeysService,
   ) {}
+
+  @Post('reauthenticate/passkey-options')
+  @ApiRoute({
+    csrf: true,
+    summary: 'Options for navigator.credentials.get(): re-authenticate with one of the caller’s passkeys',
+    description: 'The challenge is single use, bound to this user and session, 5 minutes.',
+    success: { status: 200, description: 'PublicKeyCredentialRequestOptionsJSON' },
+    errors: { 404: 'Passkeys are not configured on this server' },
+  })
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  passkeyOptions(@CurrentUser() user: AuthenticatedUser): Promise<unknown> {
+    return this.passkeys.authenticationOptions(
+      'reauthenticate',
+      { userId: user.userId, sessionId: user.sessionId },
+      user.userId,
+    );
+  }
 
   @Post('reauthenticate')
   @ApiRoute({
     csrf: true,
-    summary: 'Authenticate again (password, or a code from the app): a fresh `auth_time` for this session',
+    summary: 'Authenticate again (password, a code from the app, or a passkey): a fresh `auth_time` for this session',
     description:
       'Answers a new access token for the same session (with `X-Auth-Transport: cookie`: the access cookie, and `{expiresIn, sessionId}`); the refresh token stays. Throttled like logins. The answer carries `Cache-Control: no-store`.',
     body: true,
     success: { status: 200, description: 'Re-authenticated', type: AccessTokenResponse },
     errors: {
-      400: 'Neither or both of `password` and `code`; or a body that fails validation',
-      401: '`Current password is incorrect`, or `Invalid code`; or the token is not valid',
+      400: 'Not exactly one of `password`, `code` and `passkey`; or a body that fails validation',
+      401: '`Current password is incorrect`, `Invalid code` or `Invalid passkey`; or the token is not valid',
       429: 'Too many failed logins for this account from this client, from this client, or for this account',
     },
   })

@@ -9,8 +9,9 @@ import { SessionRepository } from '../sessions/session.repository.js';
 import { amrOf } from '../tokens/amr.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { TokenService } from '../tokens/token.service.js';
+import { passkeyMethods, PasskeysService } from '../passkeys/passkeys.service.js';
 
-export type ReauthenticationProof = { password: string } | { code: string };
+export type ReauthenticationProof = { password: string } | { code: string } | { passkey: unknown };
 
 export interface ReauthenticatedAccess {
   accessToken: string;
@@ -34,6 +35,7 @@ export class ReauthenticationService {
     private readonly mfa: MfaService,
     private readonly sessions: SessionRepository,
     private readonly tokens: TokenService,
+    private readonly passkeys: PasskeysService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -42,19 +44,23 @@ export class ReauthenticationService {
     proof: ReauthenticationProof,
     client: ClientInfo,
   ): Promise<ReauthenticatedAccess> {
-    let method: 'pwd' | 'otp';
+    let methods: string[];
     if ('password' in proof) {
       await this.passwords.current(user.userId, proof.password, client);
-      method = 'pwd';
+      methods = ['pwd'];
+    } else if ('passkey' in proof) {
+      const owner = { userId: user.userId, sessionId: user.sessionId };
+      const { userVerified } = await this.passkeys.verifyAssertion(proof.passkey, 'reauthenticate', owner, user.userId);
+      methods = passkeyMethods(userVerified);
     } else {
       const account = await this.users.findById(user.userId);
       if (!account) throw new UnauthorizedException(AuthErrors.revoked);
       await this.mfa.verifyCode(user.userId, account.email, proof.code, client);
-      method = 'otp';
+      methods = ['otp'];
     }
     const shown = await this.sessions.methodsOf(user.sessionId);
     if (!shown) throw new UnauthorizedException(AuthErrors.revoked);
-    const amr = amrOf([...shown, method]);
+    const amr = amrOf([...shown, ...methods]);
     const now = this.clock.now();
     const session = await this.sessions.reauthenticated(user.sessionId, user.userId, now, amr);
     if (!session) throw new UnauthorizedException(AuthErrors.revoked);
@@ -73,10 +79,17 @@ export class ReauthenticationService {
   }
 }
 
-/** Exactly one of `password` and `code`: 400 otherwise. */
-export function reauthenticationProof(body: { password?: string | null; code?: string | null }): ReauthenticationProof {
-  const hasPassword = body.password !== undefined && body.password !== null;
-  const hasCode = body.code !== undefined && body.code !== null;
-  if (hasPassword === hasCode) throw new BadRequestException(['exactly one of password and code must be given']);
-  return hasPassword ? { password: body.password as string } : { code: body.code as string };
+/** Exactly one of `password`, `code` and `passkey`: 400 otherwise. */
+export function reauthenticationProof(body: {
+  password?: string | null;
+  code?: string | null;
+  passkey?: unknown;
+}): ReauthenticationProof {
+  const given = (value: unknown) => value !== undefined && value !== null;
+  if ([body.password, body.code, body.passkey].filter(given).length !== 1) {
+    throw new BadRequestException(['exactly one of password, code and passkey must be given']);
+  }
+  if (given(body.password)) return { password: body.password as string };
+  if (given(body.passkey)) return { passkey: body.passkey };
+  return { code: body.code as string };
 }

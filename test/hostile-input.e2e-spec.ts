@@ -243,6 +243,10 @@ describe('hostile input over HTTP: always a quick 4xx, never a 500', () => {
       { method: 'post', path: '/auth/login/mfa', field: 'code', guarded: false },
       { method: 'post', path: '/auth/reauthenticate', field: 'password', guarded: true },
       { method: 'post', path: '/auth/mfa/totp/enable', field: 'code', guarded: true },
+      { method: 'post', path: '/auth/passkeys/login/options', field: 'email', guarded: false },
+      { method: 'post', path: '/auth/passkeys/login', field: 'response', guarded: false },
+      { method: 'post', path: '/auth/passkeys/register', field: 'name', guarded: true },
+      { method: 'post', path: '/auth/login/mfa/passkey-options', field: 'mfaToken', guarded: false },
     ];
     const SHAPES: Array<[string, (field: string) => string]> = [
       [`objects nested ${DEPTH} deep`, () => nestedObjects(DEPTH)],

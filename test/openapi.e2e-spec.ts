@@ -74,7 +74,7 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'delete /auth/mfa/totp': [204, 401, 403, 503],
   'post /auth/mfa/recovery-codes': [200, 401, 403, 409, 503],
   'post /auth/passkeys/register/options': [200, 401, 403, 404, 503],
-  'post /auth/passkeys/login/options': [200, 400, 403, 404, 413, 503],
+  'post /auth/passkeys/login/options': [200, 400, 403, 404, 413, 429, 503],
   'post /auth/passkeys/login': [200, 400, 401, 403, 404, 413, 503],
   'post /auth/login/mfa/passkey-options': [200, 400, 401, 403, 404, 413, 503],
   'post /auth/reauthenticate/passkey-options': [200, 401, 403, 404, 503],

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from './support/fake-clock.js';
-import { bearer, PASSWORD, registerAndLogin, startTwoInstances, type TwoInstances } from './support/test-app.js';
+import {
+  bearer,
+  createTestApp,
+  PASSWORD,
+  registerAndLogin,
+  startTwoInstances,
+  type TestAppWithDatabase,
+  type TwoInstances,
+} from './support/test-app.js';
+import { SECURITY_EVENT_HANDLER, type SecurityEvent } from '../src/auth/index.js';
 import { type Ceremony, SoftAuthenticator } from './support/webauthn.js';
 import { codeAt, enableTotp } from './support/mfa.js';
 import { decode } from './support/tokens.js';
@@ -36,8 +45,8 @@ describe('passkeys: registration and management (software authenticator, real ve
     const created = await options(a.http, user.accessToken);
     expect(created.rp).toEqual({ id: 'localhost', name: 'nest-jwt-revocation example' });
     expect(created.user.name).toBe(user.email);
-    // The user handle is opaque: not the address.
-    expect(Buffer.from(created.user.id, 'base64url').toString('utf8')).not.toContain('@');
+    // The user handle is opaque: the id's 16 bytes, not the address.
+    expect(Buffer.from(created.user.id, 'base64url').toString('hex')).toBe(user.userId.replaceAll('-', ''));
     expect(created).toMatchObject({
       attestation: 'none',
       authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
@@ -376,5 +385,64 @@ describe('passkeys: registration and management (software authenticator, real ve
       .post('/auth/mfa/totp/setup')
       .set(...bearer(again.body.accessToken))
       .expect(200);
+  });
+});
+
+describe('passkeys: the budget of sign-in checks, and the counter’s event', () => {
+  const events: SecurityEvent[] = [];
+  let t: TestAppWithDatabase;
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      config: { passwordChecksMaxPerIp: 3 },
+      overrides: [[SECURITY_EVENT_HANDLER, { handle: (event: SecurityEvent) => void events.push(event) }]],
+    });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('counts passwordless options against the client’s budget (429 past it), not another client’s', async () => {
+    for (let i = 0; i < 3; i += 1)
+      await t.http.post('/auth/passkeys/login/options').set('X-Forwarded-For', '198.51.100.7').send({}).expect(200);
+    const refused = await t.http.post('/auth/passkeys/login/options').set('X-Forwarded-For', '198.51.100.7').send({});
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toEqual(expect.any(String));
+    await t.http.post('/auth/passkeys/login/options').set('X-Forwarded-For', '198.51.100.8').send({}).expect(200);
+  });
+
+  it('reports a signature counter that did not increase, and refuses the answer', async () => {
+    const authenticator = new SoftAuthenticator();
+    const user = await registerAndLogin(t.http);
+    const created = await t.http
+      .post('/auth/passkeys/register/options')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    await t.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response: authenticator.register(created.body, RP) })
+      .expect(201);
+    const signIn = async (counter?: number) => {
+      const requested = await t.http
+        .post('/auth/passkeys/login/options')
+        .set('X-Forwarded-For', '203.0.113.9')
+        .send({});
+      const response = authenticator.authenticate(
+        requested.body.challenge,
+        RP,
+        counter === undefined ? {} : { counter },
+      );
+      return (await t.http.post('/auth/passkeys/login').send({ response })).status;
+    };
+    expect(await signIn()).toBe(200);
+    expect(await signIn()).toBe(200);
+    expect(events.filter((event) => event.type === 'passkey_counter_regressed')).toEqual([]);
+    expect(await signIn(1)).toBe(401);
+    expect(events.filter((event) => event.type === 'passkey_counter_regressed')).toEqual([
+      expect.objectContaining({ userId: user.userId, reason: '1 <= 2' }),
+    ]);
+    expect(events.filter((event) => event.type === 'passkey_login').length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -63,13 +63,13 @@ export class PasskeysController {
     bearer: false,
     body: true,
     success: { status: 200, description: 'PublicKeyCredentialRequestOptionsJSON' },
-    errors: { 404: OFF },
+    errors: { 404: OFF, 429: 'Too many sign-in checks from this client (the budget of password checks)' },
   })
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
-  async loginOptions(@Body() body: PasskeyLoginOptionsDto): Promise<unknown> {
+  async loginOptions(@Body() body: PasskeyLoginOptionsDto, @Req() request: HttpRequest): Promise<unknown> {
     const user = body.email ? await this.accounts.findUserByEmail(body.email) : null;
-    return this.passkeys.authenticationOptions('login', { userId: null, sessionId: null }, user?.id ?? null);
+    return this.passkeys.loginOptions(user?.id ?? null, clientInfo(request).ip);
   }
 
   @Public()

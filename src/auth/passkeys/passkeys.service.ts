@@ -22,6 +22,8 @@ import { UserRepository } from '../accounts/user.repository.js';
 import type { Clock } from '../common/clock.interface.js';
 import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../common/client-address.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
+import { PasswordCheckBudgetService } from '../throttling/password-check-budget.service.js';
+import { RateLimitRepository } from '../throttling/rate-limit.repository.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { type ChallengeOwner, PasskeyRepository, type PasskeyView, type StoredPasskey } from './passkey.repository.js';
 import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
@@ -77,6 +79,8 @@ export class PasskeysService {
     private readonly passkeys: PasskeyRepository,
     private readonly users: UserRepository,
     private readonly events: SecurityEventsService,
+    private readonly budget: PasswordCheckBudgetService,
+    private readonly limits: RateLimitRepository,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
@@ -176,6 +180,15 @@ export class PasskeysService {
     if (outcome === 'missing') throw new NotFoundException('No such passkey');
     if (outcome === 'last') throw new ConflictException('This passkey is the last way to sign in to the account');
     this.events.emit('passkey_removed', { userId: user.userId, sessionId: user.sessionId });
+  }
+
+  /**
+   * A passwordless sign-in's options: each one writes a challenge, so each counts against the
+   * client's budget of credential checks, as a password check does (429 past it).
+   */
+  async loginOptions(userId: string | null, ip: string | null): Promise<unknown> {
+    this.budget.judge(await this.limits.hit(this.budget.hitsFor(ip)), ip, null);
+    return this.authenticationOptions('login', { userId: null, sessionId: null }, userId);
   }
 
   /**

@@ -43,7 +43,7 @@ export interface SignedIn {
 }
 
 /** How the second step of a sign-in can be completed, as the API names them. */
-export type SecondFactorMethod = 'totp' | 'recovery_code';
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
 
 /**
  * What `signIn` resolves to when the password was right but the account has a second factor: no
@@ -56,11 +56,38 @@ export interface MfaChallenge {
   methods: SecondFactorMethod[];
 }
 
-/** The second factor of a sign-in: a code from the authenticator app, or one of the recovery codes. */
-export type SecondFactorProof = { code: string } | { recoveryCode: string };
+/**
+ * The second factor of a sign-in: a code from the authenticator app, one of the recovery codes,
+ * or `{ passkey: true }`: one of the user's passkeys, asked of the browser (when `methods` lists
+ * `passkey`).
+ */
+export type SecondFactorProof = { code: string } | { recoveryCode: string } | { passkey: true };
 
-/** The proof of a re-authentication (`reauthenticate`): the password, or a code from the app. */
-export type ReauthenticationProof = { password: string } | { code: string };
+/** The proof of a re-authentication (`reauthenticate`): the password, a code from the app, or one of the user's passkeys. */
+export type ReauthenticationProof = { password: string } | { code: string } | { passkey: true };
+
+/** One of the user's passkeys (`GET /auth/passkeys`). */
+export interface Passkey {
+  id: string;
+  name: string;
+  createdAt: string;
+  /** When it last signed in or re-authenticated; null when never. */
+  lastUsedAt: string | null;
+}
+
+/** How `signInWithPasskey` asks the browser. */
+export interface PasskeySignInOptions {
+  /** Only this account's passkeys (otherwise any passkey of this site: discoverable credentials). */
+  email?: string;
+  /**
+   * Conditional mediation: the browser offers the site's passkeys in the autofill of a field with
+   * `autocomplete="username webauthn"`, and the promise resolves once one is picked there (it may
+   * stay pending for the life of the page). Any other passkey ceremony of this client aborts it,
+   * as does `signal`; an aborted request rejects with a DOMException named `AbortError`.
+   */
+  autofill?: boolean;
+  signal?: AbortSignal;
+}
 
 /** The caller's second factors (`GET /auth/mfa`). */
 export interface MfaStatus {
@@ -165,6 +192,28 @@ export interface AuthClient {
    * session one that has shown the app (what a 403 `Second factor required` asks for). Wrong: 401.
    */
   reauthenticate(proof: ReauthenticationProof): Promise<void>;
+  /** Whether this browser can use passkeys at all (WebAuthn, in a secure context). */
+  passkeysSupported(): boolean;
+  /** Whether this browser offers passkeys in autofill (conditional mediation). */
+  passkeyAutofillAvailable(): Promise<boolean>;
+  /**
+   * Signs in with a passkey, alone: the browser asks for one (or, with `autofill`, waits for one
+   * picked in autofill). Resolves as `signIn` does: signed in, or an `MfaChallenge` when the
+   * passkey did not verify the user and the account has an authenticator app. A passkey the
+   * server does not accept is a 401 `Invalid passkey`; one the person declined, a DOMException
+   * `NotAllowedError`.
+   */
+  signInWithPasskey(options?: PasskeySignInOptions): Promise<SignedIn | MfaChallenge>;
+  /**
+   * Creates a passkey on this device for the signed-in user and stores it (named `name`, else
+   * `Passkey`). Needs a recent authentication (403 `Recent authentication required` otherwise).
+   */
+  addPasskey(name?: string): Promise<Passkey>;
+  /** The user's passkeys, oldest first. */
+  listPasskeys(): Promise<Passkey[]>;
+  renamePasskey(id: string, name: string): Promise<Passkey>;
+  /** Needs a recent authentication; the last way to sign in (no password, no other passkey) is a 409. */
+  removePasskey(id: string): Promise<void>;
   /** `fetch` for the host's own API: cookie transport, refresh before expiry and once on expiry. */
   fetch(input: string, init?: RequestInit): Promise<Response>;
   /** Whether this browser holds a session, as far as the client knows (it signed in, and has not seen it end). */
@@ -188,6 +237,108 @@ const REFRESH_TIMEOUT_MS = 15_000;
 
 /** The 401 messages that mean the session is over (any other 401 is about a password). */
 const SESSION_ENDED = new Set(['Token has been revoked', 'Token has expired', 'Invalid token', 'Missing bearer token']);
+
+// WebAuthn speaks ArrayBuffers; the API speaks JSON with base64url (the WebAuthn Level 3 JSON
+// forms that @simplewebauthn/server reads and writes). Converted here, with no dependency.
+
+function fromBase64Url(text: string): ArrayBuffer {
+  const base64 = text
+    .replace(/-/g, '+')
+    .replace(/_/g, '/')
+    .padEnd(Math.ceil(text.length / 4) * 4, '=');
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let index = 0; index < binary.length; index += 1) bytes[index] = binary.charCodeAt(index);
+  return bytes.buffer;
+}
+
+function toBase64Url(buffer: ArrayBuffer | ArrayBufferView): string {
+  const bytes =
+    buffer instanceof ArrayBuffer
+      ? new Uint8Array(buffer)
+      : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+interface CredentialDescriptorJSON {
+  id: string;
+  type: PublicKeyCredentialType;
+  transports?: AuthenticatorTransport[];
+}
+
+type CreationOptionsJSON = Omit<PublicKeyCredentialCreationOptions, 'challenge' | 'user' | 'excludeCredentials'> & {
+  challenge: string;
+  user: Omit<PublicKeyCredentialUserEntity, 'id'> & { id: string };
+  excludeCredentials?: CredentialDescriptorJSON[];
+};
+
+type RequestOptionsJSON = Omit<PublicKeyCredentialRequestOptions, 'challenge' | 'allowCredentials'> & {
+  challenge: string;
+  allowCredentials?: CredentialDescriptorJSON[];
+};
+
+function descriptors(list: CredentialDescriptorJSON[] | undefined): PublicKeyCredentialDescriptor[] | undefined {
+  return list?.map((descriptor) => ({ ...descriptor, id: fromBase64Url(descriptor.id) }));
+}
+
+function creationOptions(json: CreationOptionsJSON): PublicKeyCredentialCreationOptions {
+  return {
+    ...json,
+    challenge: fromBase64Url(json.challenge),
+    user: { ...json.user, id: fromBase64Url(json.user.id) },
+    excludeCredentials: descriptors(json.excludeCredentials),
+  };
+}
+
+function requestOptions(json: RequestOptionsJSON): PublicKeyCredentialRequestOptions {
+  return { ...json, challenge: fromBase64Url(json.challenge), allowCredentials: descriptors(json.allowCredentials) };
+}
+
+/** The common part of both answers' JSON. */
+function credentialJSON(credential: PublicKeyCredential, response: Record<string, unknown>): Record<string, unknown> {
+  return {
+    id: credential.id,
+    rawId: toBase64Url(credential.rawId),
+    type: credential.type,
+    authenticatorAttachment: credential.authenticatorAttachment ?? undefined,
+    clientExtensionResults: credential.getClientExtensionResults(),
+    response,
+  };
+}
+
+/** RegistrationResponseJSON. */
+function registrationJSON(credential: PublicKeyCredential): Record<string, unknown> {
+  const response = credential.response as AuthenticatorAttestationResponse;
+  return credentialJSON(credential, {
+    clientDataJSON: toBase64Url(response.clientDataJSON),
+    attestationObject: toBase64Url(response.attestationObject),
+    transports: typeof response.getTransports === 'function' ? response.getTransports() : undefined,
+  });
+}
+
+/** AuthenticationResponseJSON. */
+function authenticationJSON(credential: PublicKeyCredential): Record<string, unknown> {
+  const response = credential.response as AuthenticatorAssertionResponse;
+  return credentialJSON(credential, {
+    clientDataJSON: toBase64Url(response.clientDataJSON),
+    authenticatorData: toBase64Url(response.authenticatorData),
+    signature: toBase64Url(response.signature),
+    userHandle: response.userHandle ? toBase64Url(response.userHandle) : undefined,
+  });
+}
+
+function passkeysSupported(): boolean {
+  return typeof window !== 'undefined' && window.isSecureContext && typeof window.PublicKeyCredential === 'function';
+}
+
+async function passkeyAutofillAvailable(): Promise<boolean> {
+  if (!passkeysSupported()) return false;
+  const check = (PublicKeyCredential as unknown as { isConditionalMediationAvailable?: () => Promise<boolean> })
+    .isConditionalMediationAvailable;
+  return typeof check === 'function' ? check.call(PublicKeyCredential).catch(() => false) : false;
+}
 
 export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   const baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
@@ -334,8 +485,50 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     return answer;
   }
 
+  /**
+   * The browser allows one WebAuthn request at a time: a new ceremony aborts the one pending (a
+   * conditional request waiting on autofill, most often).
+   */
+  let ceremony: AbortController | null = null;
+
+  function startCeremony(signal?: AbortSignal): AbortSignal {
+    ceremony?.abort(new DOMException('Another passkey request started', 'AbortError'));
+    const controller = new AbortController();
+    ceremony = controller;
+    if (signal?.aborted) controller.abort(signal.reason);
+    else signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    return controller.signal;
+  }
+
+  /** navigator.credentials.get() with the server's options; answers AuthenticationResponseJSON. */
+  async function assertion(
+    optionsResponse: Response,
+    mediation?: CredentialMediationRequirement,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const json = (await (await expectOk(optionsResponse)).json()) as RequestOptionsJSON;
+    const credential = (await navigator.credentials.get({
+      publicKey: requestOptions(json),
+      mediation,
+      signal: startCeremony(signal),
+    })) as PublicKeyCredential | null;
+    if (!credential) throw new DOMException('No passkey was chosen', 'NotAllowedError');
+    return authenticationJSON(credential);
+  }
+
   async function completeSignIn(mfaToken: string, proof: SecondFactorProof): Promise<SignedIn> {
-    const body = JSON.stringify({ mfaToken, ...proof });
+    const body =
+      'passkey' in proof
+        ? JSON.stringify({
+            mfaToken,
+            passkey: await assertion(
+              await send(`${authPath}/login/mfa/passkey-options`, {
+                method: 'POST',
+                body: JSON.stringify({ mfaToken }),
+              }),
+            ),
+          })
+        : JSON.stringify({ mfaToken, ...proof });
     const response = await expectOk(await send(`${authPath}/login/mfa`, { method: 'POST', body }));
     const signedIn = (await response.json()) as SignedIn;
     rememberExpiry(signedIn.expiresIn);
@@ -425,10 +618,57 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       return ((await response.json()) as { recoveryCodes: string[] }).recoveryCodes;
     },
     async reauthenticate(proof) {
-      const body = JSON.stringify(proof);
+      const body = JSON.stringify(
+        'passkey' in proof
+          ? {
+              passkey: await assertion(await authed(`${authPath}/reauthenticate/passkey-options`, { method: 'POST' })),
+            }
+          : proof,
+      );
       const response = await expectOk(await authed(`${authPath}/reauthenticate`, { method: 'POST', body }));
       // A new access cookie, with a lifetime of its own: refresh before it ends, as after a sign-in.
       rememberExpiry(((await response.json()) as SignedIn).expiresIn);
+    },
+    passkeysSupported,
+    passkeyAutofillAvailable,
+    async signInWithPasskey({ email, autofill = false, signal } = {}) {
+      const optionsBody = JSON.stringify(email ? { email } : {});
+      const passkey = await assertion(
+        await send(`${authPath}/passkeys/login/options`, { method: 'POST', body: optionsBody }),
+        autofill ? 'conditional' : undefined,
+        signal,
+      );
+      const body = JSON.stringify({ response: passkey });
+      const response = await expectOk(await send(`${authPath}/passkeys/login`, { method: 'POST', body }));
+      const answer = (await response.json()) as SignedIn | MfaChallenge;
+      if ('mfaRequired' in answer) return answer;
+      rememberExpiry(answer.expiresIn);
+      return answer;
+    },
+    async addPasskey(name) {
+      const optionsResponse = await expectOk(await authed(`${authPath}/passkeys/register/options`, { method: 'POST' }));
+      const json = (await optionsResponse.json()) as CreationOptionsJSON;
+      const credential = (await navigator.credentials.create({
+        publicKey: creationOptions(json),
+        signal: startCeremony(),
+      })) as PublicKeyCredential | null;
+      if (!credential) throw new DOMException('No passkey was created', 'NotAllowedError');
+      const body = JSON.stringify(
+        name ? { response: registrationJSON(credential), name } : { response: registrationJSON(credential) },
+      );
+      const response = await expectOk(await authed(`${authPath}/passkeys/register`, { method: 'POST', body }));
+      return { lastUsedAt: null, ...((await response.json()) as Omit<Passkey, 'lastUsedAt'>) };
+    },
+    async listPasskeys() {
+      return (await (await expectOk(await authed(`${authPath}/passkeys`))).json()) as Passkey[];
+    },
+    async renamePasskey(id, name) {
+      const body = JSON.stringify({ name });
+      const path = `${authPath}/passkeys/${encodeURIComponent(id)}`;
+      return (await (await expectOk(await authed(path, { method: 'PATCH', body }))).json()) as Passkey;
+    },
+    async removePasskey(id) {
+      await expectOk(await authed(`${authPath}/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' }));
     },
     fetch: (input, init) => authed(input, init),
     isSignedIn: () => expiresAt() !== null,

@@ -7,6 +7,7 @@ import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall } from './support/latch.js';
 import { tokenIn, TestMailServer } from './support/mail.js';
 import { codeAt, enableTotp, passwordStep } from './support/mfa.js';
+import { SoftAuthenticator } from './support/webauthn.js';
 import {
   bearer,
   login,
@@ -468,6 +469,27 @@ describe('password reset and email verification, over a real SMTP server', () =>
       const { secret } = await enableTotp(a.http, user.accessToken, clock);
       const mfaToken = await passwordStep(strict.http, user.email);
       const refused = await strict.http.post('/auth/login/mfa').send({ mfaToken, code: codeAt(secret, clock.now()) });
+      expect([refused.status, refused.body.message]).toEqual([403, 'Email address not verified']);
+    });
+
+    it('refuses a passkey sign-in of an unverified account too', async () => {
+      strict = await startApp(database.url, { clock, config: { smtpUrl: mail.url, requireVerifiedEmail: true } });
+      const user = await registerAndLogin(a.http);
+      const authenticator = new SoftAuthenticator();
+      const rp = { origin: 'http://localhost:3000', rpId: 'localhost' };
+      const created = await a.http
+        .post('/auth/passkeys/register/options')
+        .set(...bearer(user.accessToken))
+        .expect(200);
+      await a.http
+        .post('/auth/passkeys/register')
+        .set(...bearer(user.accessToken))
+        .send({ response: authenticator.register(created.body, rp) })
+        .expect(201);
+      const requested = await strict.http.post('/auth/passkeys/login/options').send({}).expect(200);
+      const refused = await strict.http
+        .post('/auth/passkeys/login')
+        .send({ response: authenticator.authenticate(requested.body.challenge, rp) });
       expect([refused.status, refused.body.message]).toEqual([403, 'Email address not verified']);
     });
   });

@@ -123,6 +123,7 @@ export class AuthService {
     const { passkey, userVerified } = await this.passkeys.verifyAssertion(response, 'login', NOBODY_YET, null);
     const account = await this.users.findById(passkey.userId);
     if (!account) throw new UnauthorizedException(INVALID_PASSKEY);
+    if (this.unverifiedRefused(account)) await this.refuseUnverified(account, client, NO_PASSWORD_ATTEMPT);
     const amr = passkeyMethods(userVerified);
     this.events.emit('passkey_login', { userId: account.id, ip: client.ip });
     try {

@@ -232,11 +232,14 @@ export class MfaService {
     // and against the account's own, smaller allowance of wrong codes, over every client.
     const attempt = await this.throttle.beginForAccount(found.accountKey, client.ip, found.userId);
     const codeAttempt = await this.secondFactorAttempt(found.userId, client, attempt);
+    // A passkey is checked first, outside the transaction: its challenge, signature and counter
+    // are its own rows, and a transaction waiting on a second connection could starve the pool.
+    const passkeyVerified = 'passkey' in proof ? await this.passkeyProof(found.userId, proof.passkey) : undefined;
     const outcome = await this.mfa.transaction(async (tx) => {
       // Locked again: whatever another request did with it meanwhile is seen now.
       const challenge = await tx.lockChallenge(tokenHash, now);
       if (!challenge || challenge.passwordHash !== found.passwordHash) return null;
-      const accepted = await this.acceptProof(tx, challenge.userId, proof, now);
+      const accepted = await this.acceptProof(tx, challenge.userId, proof, now, passkeyVerified);
       if (accepted) await tx.consumeChallenge(tokenHash);
       else await tx.failChallenge(tokenHash);
       return { challenge, accepted };
@@ -306,6 +309,18 @@ export class MfaService {
     if (!shown || !isMultiFactor(shown)) throw new ForbiddenException(AuthErrors.secondFactorRequired);
   }
 
+  /** One of this user's passkeys answering a challenge handed out for this user's second step. */
+  private async passkeyProof(userId: string, answer: unknown): Promise<boolean> {
+    try {
+      await this.webauthn.verifyAssertion(answer, 'second_factor', { userId, sessionId: null }, userId);
+      this.events.emit('passkey_login', { userId });
+      return true;
+    } catch (error) {
+      if (error instanceof UnauthorizedException || error instanceof NotFoundException) return false;
+      throw error;
+    }
+  }
+
   /**
    * The code's attempt against the account's allowance of wrong codes; when that refuses (429),
    * the login attempt just counted is withdrawn: a refused attempt counts for no limit.
@@ -320,23 +335,20 @@ export class MfaService {
   }
 
   /** The proof, checked and spent within the transaction; false when wrong or spent already. */
-  private async acceptProof(tx: MfaTransaction, userId: string, proof: SecondFactorProof, now: Date): Promise<boolean> {
+  private async acceptProof(
+    tx: MfaTransaction,
+    userId: string,
+    proof: SecondFactorProof,
+    now: Date,
+    passkeyVerified: boolean | undefined,
+  ): Promise<boolean> {
     if ('code' in proof) {
       const totp = await tx.lockTotp(userId);
       if (!totp?.enabled) return false;
       return this.acceptTotpCode(tx, userId, totp.secretEncrypted, proof.code, now);
     }
-    if ('passkey' in proof) {
-      // One of this user's passkeys, answering a challenge handed out for this user's second step.
-      try {
-        await this.webauthn.verifyAssertion(proof.passkey, 'second_factor', { userId, sessionId: null }, userId);
-        this.events.emit('passkey_login', { userId });
-        return true;
-      } catch (error) {
-        if (error instanceof UnauthorizedException || error instanceof NotFoundException) return false;
-        throw error;
-      }
-    }
+    // Verified before the transaction (it reads and writes on connections of its own): here only its outcome.
+    if ('passkey' in proof) return passkeyVerified === true;
     const code = normalisedRecoveryCode(proof.recoveryCode);
     if (code === null) return false;
     return tx.spendRecoveryCode(userId, recoveryCodeHash(userId, code), now);

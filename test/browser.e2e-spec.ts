@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { renderSVG } from 'uqr';
 import { chromiumPath, missingBrowserReason, shows } from './support/browser.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -74,12 +73,14 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       // for them beside src/auth, where only their TypeScript is).
       scriptsDir: join(ROOT, 'dist/src/browser'),
     };
+    // Its public URL is where Chromium finds it: passkeys are bound to that origin (and rpId localhost).
+    const clockedPort = await freePort();
+    clockedBase = `http://localhost:${clockedPort}`;
     clocked = await createTestApp({
-      config: { accessTokenTtl: CLOCKED_TTL },
+      config: { accessTokenTtl: CLOCKED_TTL, publicUrl: clockedBase },
       overrides: [[ACCOUNT_PAGES_OPTIONS, pages]],
     });
-    await clocked.app.listen(0, '127.0.0.1');
-    clockedBase = `http://localhost:${(clocked.app.getHttpServer().address() as AddressInfo).port}`;
+    await clocked.app.listen(clockedPort, '127.0.0.1');
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
   }, 180_000);
 
@@ -110,7 +111,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await page.getByLabel('Email').fill(address);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Device name').fill(deviceName);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${at}/account`);
     return page;
   }
@@ -125,7 +126,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
   async function passwordStep(page: Page, address: string): Promise<void> {
     await page.getByLabel('Email').fill(address);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByLabel('Authentication code').waitFor();
   }
 
@@ -191,6 +192,29 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await client.end();
     }
   }
+
+  /**
+   * A virtual authenticator for this tab (Chrome DevTools Protocol): a platform authenticator
+   * (CTAP2, internal) with resident keys and user verification, present and verifying at once, as
+   * a laptop's screen lock would.
+   */
+  async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    return { cdp, authenticatorId };
+  }
+
+  const passkeys = (page: Page) => page.getByRole('list', { name: 'Passkeys' }).getByRole('listitem');
 
   const devices = (page: Page) => page.getByRole('list', { name: 'Signed-in devices' }).getByRole('listitem');
 
@@ -319,7 +343,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       // The new password works.
       await page.getByLabel('Email').fill(address);
       await page.getByLabel('Password').fill('a brand new passphrase');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForURL(`${base}/account`);
       await shows(page.locator('#email'), { text: address });
     } finally {
@@ -543,9 +567,10 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     const address = email();
     await page.getByLabel('Email').fill(address);
     await page.getByLabel('Password').fill('wrong password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await shows(page.getByRole('status'), { text: 'Wrong email or password.' });
-    for (let attempt = 0; attempt < 5; attempt += 1) await page.getByRole('button', { name: 'Sign in' }).click();
+    for (let attempt = 0; attempt < 5; attempt += 1)
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await shows(page.getByRole('status'), { containing: 'Too many attempts. Try again in ' });
     await context.close();
   });
@@ -558,7 +583,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await page.goto(`${base}/account/sign-in`);
     await page.getByLabel('Email').fill(address);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await shows(page.getByRole('status'), { containing: 'This account is suspended. Account suspended until ' });
     await context.close();
   });
@@ -630,7 +655,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await shows(page.getByRole('status'), {
         text: 'This sign-in timed out or had too many wrong codes. Enter your password again.',
       });
-      await shows(page.getByRole('button', { name: 'Sign in' }), { count: 1 });
+      await shows(page.getByRole('button', { name: 'Sign in', exact: true }), { count: 1 });
       expect(await page.getByLabel('Email').inputValue()).toBe(address);
       expect(await page.getByLabel('Password').inputValue()).toBe('');
       await passwordStep(page, address);
@@ -677,7 +702,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await signOut(page);
       await page.getByLabel('Email').fill(address);
       await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForURL(`${clockedBase}/account`);
       await shows(page.getByRole('button', { name: 'Set up authenticator app' }), { count: 1 });
     } finally {
@@ -777,6 +802,100 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await page.getByRole('button', { name: 'Confirm' }).click();
       await shows(page.getByRole('status'), { text: 'New recovery codes: the old ones no longer work.' });
       await shows(page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem'), { count: 10 });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('passkeys: one added on the account page signs in with the passkey button and through autofill; renamed, then removed', async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address);
+      const { cdp, authenticatorId } = await virtualAuthenticator(page);
+      await shows(passkeys(page), { count: 0 });
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await shows(passkeys(page), { count: 1 });
+      await shows(passkeys(page).locator('.name'), { text: 'Passkey' });
+      await shows(passkeys(page).locator('.meta'), { containing: 'never used' });
+      // A discoverable credential (resident key) for this site, made on the device.
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      expect(credentials).toHaveLength(1);
+      expect(credentials[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
+
+      await passkeys(page).getByRole('button', { name: 'Rename' }).click();
+      await page.getByLabel('Passkey name').fill('Work laptop');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await shows(passkeys(page).locator('.name'), { text: 'Work laptop' });
+
+      // What the page asks of navigator.credentials.get(): its mediation, recorded (init scripts run
+      // before the page's own, whatever its CSP).
+      const mediations: string[] = [];
+      await page.exposeFunction('recordMediation', (mediation: string) => mediations.push(mediation));
+      await page.addInitScript({
+        content: `{
+          const container = navigator.credentials;
+          const get = container.get.bind(container);
+          container.get = (options) => {
+            window.recordMediation(options?.mediation ?? 'optional');
+            return get(options);
+          };
+        }`,
+      });
+      // The virtual authenticator answers a conditional request at once, as if the person had
+      // picked the passkey in autofill: the sign-in page's autofill request (options asked without
+      // an email) is held here until the spec lets it go.
+      let autofillAsked: () => void = () => undefined;
+      let autofillHeld = new Promise<void>((done) => (autofillAsked = done));
+      const releases: Array<() => void> = [];
+      await page.route('**/auth/passkeys/login/options', async (route) => {
+        if ((route.request().postDataJSON() as { email?: string }).email) return route.continue();
+        autofillAsked();
+        await new Promise<void>((release) => releases.push(release));
+        await route.continue().catch(() => undefined); // its page may be gone
+      });
+
+      // The passkey button (with the email typed: that account's passkeys): the browser asks, the
+      // authenticator answers, signed in. The pending autofill request steps aside for it.
+      await signOut(page);
+      await autofillHeld;
+      await page.getByLabel('Email').fill(address);
+      const answer = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/passkeys/login');
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      expect((await answer).status()).toBe(200);
+      await page.waitForURL(`${base}/account`);
+      await shows(page.locator('#email'), { text: address });
+      await shows(passkeys(page).locator('.meta'), { containing: 'last used' });
+      expect(mediations).toEqual(['optional']);
+
+      // Autofill: the email field offers passkeys; the page has a conditional request pending from
+      // its start, which signs in once the passkey is picked (here: once the held options are let go).
+      autofillHeld = new Promise<void>((done) => (autofillAsked = done));
+      await signOut(page);
+      const emailField = page.getByLabel('Email');
+      expect(await emailField.getAttribute('autocomplete')).toBe('username webauthn');
+      await autofillHeld;
+      await emailField.focus();
+      await new Promise((done) => setTimeout(done, 300));
+      expect(new URL(page.url()).pathname).toBe('/account/sign-in');
+      const autofilled = page.waitForResponse(
+        (response) => new URL(response.url()).pathname === '/auth/passkeys/login',
+      );
+      for (const release of releases.splice(0)) release();
+      expect((await autofilled).status()).toBe(200);
+      await page.waitForURL(`${base}/account`);
+      await shows(page.locator('#email'), { text: address });
+      expect(mediations).toEqual(['optional', 'conditional']);
+
+      // Removed, confirmed (the sign-in is recent: no re-authentication asked).
+      page.once('dialog', (dialog) => void dialog.accept());
+      await passkeys(page).getByRole('button', { name: 'Remove' }).click();
+      await shows(passkeys(page), { count: 0 });
+      expect(
+        await query('SELECT count(*)::int AS n FROM passkeys p JOIN users u ON u.id = p.user_id WHERE u.email = $1', [
+          address,
+        ]),
+      ).toEqual([{ n: 0 }]);
     } finally {
       await context.close();
     }

@@ -492,6 +492,8 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   let ceremony: AbortController | null = null;
 
   function startCeremony(signal?: AbortSignal): AbortSignal {
+    // A request its caller has given up already must not abort the one that replaced it.
+    signal?.throwIfAborted();
     ceremony?.abort(new DOMException('Another passkey request started', 'AbortError'));
     const controller = new AbortController();
     ceremony = controller;

@@ -49,6 +49,7 @@ const PAGE_SCRIPTS = new Set([
   'sign-up.js',
   'account.js',
   'two-factor.js',
+  'passkeys.js',
   'forgot-password.js',
   'reset-password.js',
   'verify-email.js',

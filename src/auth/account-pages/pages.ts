@@ -44,19 +44,21 @@ export function signInPage(options: ResolvedAccountPagesOptions): string {
 <p id="message" class="message" role="status" aria-live="polite"></p>
 <form id="sign-in-form">
   <label for="email">Email</label>
-  <input id="email" name="email" type="email" autocomplete="username" required maxlength="254">
+  <input id="email" name="email" type="email" autocomplete="username webauthn" required maxlength="254">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
   <label for="device-name">Device name <span class="hint">(optional)</span></label>
   <input id="device-name" name="deviceName" type="text" maxlength="100" autocomplete="off">
   <button type="submit">Sign in</button>
 </form>
+<p id="passkey-sign-in-actions" class="actions"><button type="button" id="passkey-sign-in" class="secondary">Sign in with a passkey</button></p>
 <form id="code-form" hidden>
   <p>Open your authenticator app and enter the code it shows for this account.</p>
   <label for="code">Authentication code</label>
   <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" spellcheck="false">
   <button type="submit">Verify</button>
   <button type="button" id="use-recovery-code" class="secondary">Use a recovery code</button>
+  <button type="button" id="use-passkey" class="secondary" hidden>Use a passkey</button>
 </form>
 <form id="recovery-form" hidden>
   <p>Enter one of the recovery codes you saved when you turned on two-factor authentication. Each code works once.</p>
@@ -111,6 +113,14 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
     <button type="button" id="sign-out">Sign out</button>
   </div>
 </section>
+<section id="passkeys-section" aria-labelledby="passkeys-title">
+  <h2 id="passkeys-title">Passkeys</h2>
+  <p id="passkeys-status">A passkey signs you in with this device’s screen lock or security key, with no password to type.</p>
+  <ul id="passkeys" class="devices" aria-labelledby="passkeys-title"></ul>
+  <div class="actions">
+    <button type="button" id="passkey-add">Add a passkey</button>
+  </div>
+</section>
 <section aria-labelledby="mfa-title">
   <h2 id="mfa-title">Two-factor authentication</h2>
   <p id="mfa-status" tabindex="-1"></p>
@@ -142,6 +152,7 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
     <input id="reauth-password" name="password" type="password" autocomplete="current-password" required maxlength="256" aria-describedby="reauth-hint">
     <button type="submit">Confirm</button>
     <button type="button" id="reauth-use-code" class="secondary" hidden>Use an authentication code instead</button>
+    <button type="button" id="reauth-use-passkey" class="secondary" hidden>Use a passkey instead</button>
     <button type="button" class="secondary reauth-cancel">Cancel</button>
   </form>
   <form id="reauth-code-form" hidden>

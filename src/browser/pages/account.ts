@@ -1,4 +1,5 @@
 import type { Device } from '../client.js';
+import { passkeysSection } from './passkeys.js';
 import { twoFactorSection } from './two-factor.js';
 import { explain, field, onSubmit, pageContext } from './ui.js';
 
@@ -6,6 +7,11 @@ const context = pageContext();
 const { client, base, say } = context;
 // Turning the app on signs out every other device: the list shows it at once.
 const twoFactor = twoFactorSection(context, { otherDevicesSignedOut: () => refreshDevices() });
+// Adding and removing a passkey ask for a recent authentication through the same forms.
+const passkeys = passkeysSection(context, {
+  withReauthentication: (change) => twoFactor.withReauthentication(change),
+  changed: () => twoFactor.refresh(),
+});
 
 // Signed out in another tab, elsewhere (device revoked, password changed, account deleted), or here.
 client.onSignedOut((reason) => {
@@ -86,7 +92,7 @@ async function start(): Promise<void> {
     const email = document.getElementById('email');
     if (email) email.textContent = me.email;
     showEmailStatus(me.emailVerified, me.email);
-    await Promise.all([refreshDevices(), twoFactor.refresh()]);
+    await Promise.all([refreshDevices(), twoFactor.refresh(), passkeys.refresh()]);
   } catch (error) {
     say(explain(error));
   }

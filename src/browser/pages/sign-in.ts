@@ -1,5 +1,5 @@
-import { AuthApiError, type SecondFactorProof } from '../client.js';
-import { explain, field, onSubmit, pageContext } from './ui.js';
+import { AuthApiError, type MfaChallenge, type SecondFactorProof, type SignedIn } from '../client.js';
+import { aborted, explain, field, onSubmit, pageContext } from './ui.js';
 
 const { client, base, say } = pageContext();
 const params = new URLSearchParams(location.search);
@@ -15,6 +15,9 @@ const resend = document.getElementById('resend-verification') as HTMLButtonEleme
 const form = document.getElementById('sign-in-form') as HTMLFormElement;
 const codeForm = document.getElementById('code-form') as HTMLFormElement;
 const recoveryForm = document.getElementById('recovery-form') as HTMLFormElement;
+const passkeyActions = document.getElementById('passkey-sign-in-actions') as HTMLParagraphElement;
+const passkeyButton = document.getElementById('passkey-sign-in') as HTMLButtonElement;
+const usePasskeyButton = document.getElementById('use-passkey') as HTMLButtonElement;
 
 /** The second step's token, in memory only: a reload starts the sign-in again. */
 let mfaToken: string | null = null;
@@ -23,7 +26,65 @@ let mfaToken: string | null = null;
 function showStep(step: 'password' | 'code' | 'recovery'): void {
   const shown = { password: form, code: codeForm, recovery: recoveryForm }[step];
   for (const candidate of [form, codeForm, recoveryForm]) candidate.hidden = candidate !== shown;
+  passkeyActions.hidden = step !== 'password' || !client.passkeysSupported();
+  if (step === 'password') void startAutofill();
+  else stopAutofill();
   shown.querySelector('input')?.focus();
+}
+
+/**
+ * The first step is over (a password, or a passkey): signed in, or the second step asked for
+ * (with a passkey among its ways when the server lists one). True when navigating away.
+ */
+function firstStepDone(answer: SignedIn | MfaChallenge): boolean {
+  if ('mfaRequired' in answer) {
+    mfaToken = answer.mfaToken;
+    usePasskeyButton.hidden = !answer.methods.includes('passkey') || !client.passkeysSupported();
+    say('');
+    showStep('code');
+    return false;
+  }
+  stopAutofill();
+  location.assign(base || '/');
+  return true;
+}
+
+/** The pending autofill request (conditional mediation), while the password step is shown. */
+let autofill: AbortController | null = null;
+
+function stopAutofill(): void {
+  autofill?.abort();
+  autofill = null;
+}
+
+/**
+ * Passkeys in the email field's autofill (`autocomplete="username webauthn"`): where the browser
+ * supports conditional mediation, a request waits for the person to pick a passkey there, which
+ * then signs in. The passkey button's own request replaces it; it starts again afterwards.
+ */
+async function startAutofill(): Promise<void> {
+  if (autofill || !(await client.passkeyAutofillAvailable()) || form.hidden) return;
+  const controller = new AbortController();
+  autofill = controller;
+  try {
+    firstStepDone(await client.signInWithPasskey({ autofill: true, signal: controller.signal }));
+  } catch (error) {
+    if (autofill === controller) autofill = null;
+    if (aborted(error)) return; // the button's request, or the second step, took over
+    if (error instanceof AuthApiError && error.status === 404) {
+      passkeyActions.hidden = true; // passkeys are off on this server
+      return;
+    }
+    passkeyFailure(error);
+    if (error instanceof AuthApiError && error.status === 401) void startAutofill();
+  }
+}
+
+/** What a failed passkey sign-in means for the person. */
+function passkeyFailure(error: unknown): void {
+  if (error instanceof AuthApiError && error.status === 401)
+    say('This passkey was not accepted. Try another way to sign in.');
+  else sayFailure(error);
 }
 
 /** What a failed step means for the person (a 401 of the password step is said by its caller). */
@@ -42,14 +103,7 @@ onSubmit(form, async () => {
       field(form, 'password'),
       field(form, 'deviceName').trim() || undefined,
     );
-    if ('mfaRequired' in answer) {
-      mfaToken = answer.mfaToken;
-      say('');
-      showStep('code');
-      return;
-    }
-    location.assign(base || '/');
-    return true; // navigating away: the form stays disabled
+    return firstStepDone(answer); // when navigating away, the form stays disabled
   } catch (error) {
     if (error instanceof AuthApiError && error.status === 401) say('Wrong email or password.');
     else sayFailure(error);
@@ -81,6 +135,33 @@ async function completeSignIn(stepForm: HTMLFormElement, proof: SecondFactorProo
   }
 }
 
+/** Sign in with a passkey the browser asks for: of the typed account when its address is valid, else any of this site. */
+passkeyButton.addEventListener('click', () => {
+  const emailInput = form.elements.namedItem('email') as HTMLInputElement;
+  const email = emailInput.value.trim() !== '' && emailInput.checkValidity() ? emailInput.value.trim() : undefined;
+  passkeyButton.disabled = true;
+  say('');
+  stopAutofill(); // one WebAuthn request at a time
+  void client
+    .signInWithPasskey({ email })
+    .then(firstStepDone, (error: unknown) => {
+      if (!aborted(error)) passkeyFailure(error);
+      return false;
+    })
+    .then((leaving) => {
+      if (leaving) return;
+      passkeyButton.disabled = false;
+      if (!form.hidden) void startAutofill();
+    });
+});
+
+usePasskeyButton.addEventListener('click', () => {
+  usePasskeyButton.disabled = true;
+  void completeSignIn(codeForm, { passkey: true }).then((leaving) => {
+    if (leaving !== true) usePasskeyButton.disabled = false;
+  });
+});
+
 onSubmit(codeForm, () => completeSignIn(codeForm, { code: field(codeForm, 'code').trim() }));
 onSubmit(recoveryForm, () =>
   completeSignIn(recoveryForm, { recoveryCode: field(recoveryForm, 'recoveryCode').trim() }),
@@ -94,6 +175,9 @@ document.getElementById('use-authentication-code')?.addEventListener('click', ()
   say('');
   showStep('code');
 });
+
+if (client.passkeysSupported()) void startAutofill();
+else passkeyActions.hidden = true;
 
 resend.addEventListener('click', () => {
   resend.disabled = true;

@@ -64,7 +64,7 @@ export interface TwoFactorHooks {
 export function twoFactorSection(
   { client, say }: PageContext,
   hooks: TwoFactorHooks = {},
-): { refresh(): Promise<void> } {
+): { refresh(): Promise<void>; withReauthentication(change: () => Promise<void>): Promise<void> } {
   const status = element<HTMLParagraphElement>('mfa-status');
   const setupButton = element<HTMLButtonElement>('totp-setup');
   const newCodesButton = element<HTMLButtonElement>('recovery-codes-new');
@@ -80,14 +80,18 @@ export function twoFactorSection(
   const codeHint = element<HTMLParagraphElement>('reauth-code-hint');
   const useCodeButton = element<HTMLButtonElement>('reauth-use-code');
   const usePasswordButton = element<HTMLButtonElement>('reauth-use-password');
+  const usePasskeyButton = element<HTMLButtonElement>('reauth-use-passkey');
 
   /** The change that waits for a re-authentication (the last one asked for). */
   let awaitingReauthentication: (() => Promise<void>) | null = null;
   /** Whether the app is on, as last heard: only then can a code re-authenticate. */
   let totpOn = false;
+  /** Whether the user has a passkey, as last heard: then one can re-authenticate too. */
+  let hasPasskey = false;
 
   function showStatus(mfa: MfaStatus): void {
     totpOn = mfa.totp;
+    hasPasskey = mfa.passkeys > 0;
     status.textContent = mfa.totp
       ? `Two-factor authentication is on. ${mfa.recoveryCodesLeft} recovery code${mfa.recoveryCodesLeft === 1 ? '' : 's'} left.`
       : 'Two-factor authentication is off.';
@@ -134,6 +138,7 @@ export function twoFactorSection(
   /** The password, with a code from the app as the other way when it is on. */
   function askPassword(): void {
     useCodeButton.hidden = !totpOn;
+    usePasskeyButton.hidden = !hasPasskey || !client.passkeysSupported();
     showReauthentication(passwordForm);
   }
 
@@ -241,6 +246,12 @@ export function twoFactorSection(
   onSubmit(passwordForm, () => reauthenticate(passwordForm, { password: field(passwordForm, 'password') }));
   onSubmit(codeForm, () => reauthenticate(codeForm, { code: field(codeForm, 'code').trim() }));
   useCodeButton.addEventListener('click', () => askCode('recent'));
+  usePasskeyButton.addEventListener('click', () => {
+    usePasskeyButton.disabled = true;
+    void reauthenticate(passwordForm, { passkey: true }).finally(() => {
+      usePasskeyButton.disabled = false;
+    });
+  });
   usePasswordButton.addEventListener('click', askPassword);
 
   for (const cancel of document.querySelectorAll<HTMLButtonElement>('.reauth-cancel')) {
@@ -251,5 +262,5 @@ export function twoFactorSection(
     });
   }
 
-  return { refresh: refreshStatus };
+  return { refresh: refreshStatus, withReauthentication };
 }

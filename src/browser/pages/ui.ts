@@ -23,6 +23,7 @@ export function pageContext(): PageContext {
 
 /** A person-readable sentence for a failed call. */
 export function explain(error: unknown): string {
+  if (error instanceof DOMException) return explainWebAuthn(error);
   if (!(error instanceof AuthApiError)) return 'Something went wrong. Check your connection and try again.';
   if (error.status === 429) {
     const wait = error.retryAfter ?? 60;
@@ -30,6 +31,27 @@ export function explain(error: unknown): string {
   }
   if (error.status === 503) return 'The service is briefly unavailable. Try again in a few seconds.';
   return error.message;
+}
+
+/** Whether a passkey request ended because another one (or the page) took over: nothing to say. */
+export function aborted(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'AbortError';
+}
+
+/** What the browser's WebAuthn refusals mean for the person. */
+function explainWebAuthn(error: DOMException): string {
+  switch (error.name) {
+    case 'NotAllowedError':
+      return 'No passkey was used: the request was cancelled or timed out.';
+    case 'InvalidStateError':
+      return 'This device already holds a passkey for your account.';
+    case 'AbortError':
+      return 'The passkey request was cancelled.';
+    case 'SecurityError':
+      return 'Passkeys cannot be used on this address (they need HTTPS and the site’s own domain).';
+    default:
+      return 'Your browser could not use a passkey.';
+  }
 }
 
 /** The value of a form's field by name. */

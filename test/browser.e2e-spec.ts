@@ -214,6 +214,34 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     return { cdp, authenticatorId };
   }
 
+  /**
+   * The virtual authenticator answers a conditional request at once, as if the person had picked
+   * the passkey in autofill: the sign-in page's autofill request (its options, asked without an
+   * email) is held here until `release`. `asked` resolves once the next one is held.
+   */
+  async function holdAutofill(page: Page): Promise<{ asked(): Promise<void>; release(): void }> {
+    let held = 0;
+    const waiters: Array<() => void> = [];
+    const releases: Array<() => void> = [];
+    await page.route('**/auth/passkeys/login/options', async (route) => {
+      if ((route.request().postDataJSON() as { email?: string }).email) return route.continue();
+      held += 1;
+      for (const waiter of waiters.splice(0)) waiter();
+      await new Promise<void>((release) => releases.push(release));
+      await route.continue().catch(() => undefined); // its page may be gone
+    });
+    let seen = 0;
+    return {
+      async asked() {
+        if (held <= seen) await new Promise<void>((done) => waiters.push(done));
+        seen = held;
+      },
+      release() {
+        for (const release of releases.splice(0)) release();
+      },
+    };
+  }
+
   const passkeys = (page: Page) => page.getByRole('list', { name: 'Passkeys' }).getByRole('listitem');
 
   const devices = (page: Page) => page.getByRole('list', { name: 'Signed-in devices' }).getByRole('listitem');
@@ -842,23 +870,12 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
           };
         }`,
       });
-      // The virtual authenticator answers a conditional request at once, as if the person had
-      // picked the passkey in autofill: the sign-in page's autofill request (options asked without
-      // an email) is held here until the spec lets it go.
-      let autofillAsked: () => void = () => undefined;
-      let autofillHeld = new Promise<void>((done) => (autofillAsked = done));
-      const releases: Array<() => void> = [];
-      await page.route('**/auth/passkeys/login/options', async (route) => {
-        if ((route.request().postDataJSON() as { email?: string }).email) return route.continue();
-        autofillAsked();
-        await new Promise<void>((release) => releases.push(release));
-        await route.continue().catch(() => undefined); // its page may be gone
-      });
+      const autofill = await holdAutofill(page);
 
       // The passkey button (with the email typed: that account's passkeys): the browser asks, the
       // authenticator answers, signed in. The pending autofill request steps aside for it.
       await signOut(page);
-      await autofillHeld;
+      await autofill.asked();
       await page.getByLabel('Email').fill(address);
       const answer = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/passkeys/login');
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
@@ -870,18 +887,17 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
 
       // Autofill: the email field offers passkeys; the page has a conditional request pending from
       // its start, which signs in once the passkey is picked (here: once the held options are let go).
-      autofillHeld = new Promise<void>((done) => (autofillAsked = done));
       await signOut(page);
       const emailField = page.getByLabel('Email');
       expect(await emailField.getAttribute('autocomplete')).toBe('username webauthn');
-      await autofillHeld;
+      await autofill.asked();
       await emailField.focus();
       await new Promise((done) => setTimeout(done, 300));
       expect(new URL(page.url()).pathname).toBe('/account/sign-in');
       const autofilled = page.waitForResponse(
         (response) => new URL(response.url()).pathname === '/auth/passkeys/login',
       );
-      for (const release of releases.splice(0)) release();
+      autofill.release();
       expect((await autofilled).status()).toBe(200);
       await page.waitForURL(`${base}/account`);
       await shows(page.locator('#email'), { text: address });
@@ -896,6 +912,50 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
           address,
         ]),
       ).toEqual([{ n: 0 }]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('passkeys: one is the second step after the password, and confirms an old sign-in before a passkey is removed', async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      await virtualAuthenticator(page);
+      await turnOnTwoFactor(page);
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await shows(passkeys(page), { count: 1 });
+      const autofill = await holdAutofill(page);
+
+      // The password, then the passkey instead of a code from the app.
+      await signOut(page);
+      await passwordStep(page, address);
+      const second = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/login/mfa');
+      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      expect((await second).status()).toBe(200);
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#email'), { text: address });
+
+      // Over 10 minutes later, removing it asks for a re-authentication: the passkey does.
+      clocked.clock.advance(601);
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.accept();
+      });
+      await passkeys(page).getByRole('button', { name: 'Remove' }).click();
+      await page.getByLabel('Password', { exact: true }).waitFor();
+      const reauthenticated = page.waitForResponse(
+        (response) => new URL(response.url()).pathname === '/auth/reauthenticate',
+      );
+      await page.getByRole('button', { name: 'Use a passkey instead' }).click();
+      expect((await reauthenticated).status()).toBe(200);
+      // The removal runs again, without a second confirmation.
+      await shows(passkeys(page), { count: 0 });
+      expect(dialogs).toEqual(['Remove the passkey “Passkey”? It will no longer sign you in.']);
+      await shows(page.getByRole('button', { name: 'Confirm' }), { count: 0 });
+      autofill.release();
     } finally {
       await context.close();
     }

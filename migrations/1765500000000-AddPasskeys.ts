@@ -36,7 +36,9 @@ export class AddPasskeys1765500000000 implements MigrationInterface {
         "expires_at" TIMESTAMP WITH TIME ZONE NOT NULL,
         CONSTRAINT "webauthn_challenges_pkey" PRIMARY KEY ("challenge_hash")
       )`);
-    await queryRunner.query(`CREATE INDEX "webauthn_challenges_expires_at_idx" ON "webauthn_challenges" ("expires_at")`);
+    await queryRunner.query(
+      `CREATE INDEX "webauthn_challenges_expires_at_idx" ON "webauthn_challenges" ("expires_at")`,
+    );
     // What the first step of a sign-in was (a password, or a passkey without user verification).
     await queryRunner.query(`ALTER TABLE "mfa_challenges" ADD "first_factor" text array NOT NULL DEFAULT '{pwd}'`);
   }

@@ -272,6 +272,12 @@ describe('passkeys: registration and management (software authenticator, real ve
     const { a } = instances;
     const authenticator = new SoftAuthenticator();
     const user = await withPasskey(authenticator);
+    // A credential id no authenticator makes (a NUL the database would refuse): 401, never a 500.
+    for (const id of ['\u0000', 'a b', 'x'.repeat(1401), 42]) {
+      const requested = await a.http.post('/auth/passkeys/login/options').send({}).expect(200);
+      const response = { ...authenticator.authenticate(requested.body.challenge, RP), id };
+      await a.http.post('/auth/passkeys/login').send({ response }).expect(401);
+    }
     expect((await signIn(a.http, authenticator, { ...RP, origin: 'https://evil.example' })).answer.status).toBe(401);
     expect((await signIn(a.http, authenticator, { ...RP, rpId: 'evil.example' })).answer.status).toBe(401);
     expect((await signIn(a.http, authenticator)).answer.status).toBe(200);
@@ -307,6 +313,21 @@ describe('passkeys: registration and management (software authenticator, real ve
     const first = (await signIn(b.http, authenticator, unverified)).answer;
     expect(first.status).toBe(200);
     expect(first.body).toEqual({ mfaRequired: true, mfaToken: expect.any(String), methods: ['totp', 'recovery_code'] });
+    // Never the same kind twice: the second step is the app, not another passkey answer.
+    await a.http.post('/auth/login/mfa/passkey-options').send({ mfaToken: first.body.mfaToken }).expect(400);
+    // Even with a second-step challenge of this user (here from a password sign-in's options).
+    const byPassword = await a.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    const requested = await a.http
+      .post('/auth/login/mfa/passkey-options')
+      .send({ mfaToken: byPassword.body.mfaToken })
+      .expect(200);
+    await a.http
+      .post('/auth/login/mfa')
+      .send({
+        mfaToken: first.body.mfaToken,
+        passkey: authenticator.authenticate(requested.body.challenge, unverified),
+      })
+      .expect(401, { statusCode: 401, message: 'Invalid code', error: 'Unauthorized' });
     const second = await a.http
       .post('/auth/login/mfa')
       .send({ mfaToken: first.body.mfaToken, code: codeAt(secret, clock.now()) })

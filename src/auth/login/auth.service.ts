@@ -125,9 +125,16 @@ export class AuthService {
     if (!account) throw new UnauthorizedException(INVALID_PASSKEY);
     if (this.unverifiedRefused(account)) await this.refuseUnverified(account, client, NO_PASSWORD_ATTEMPT);
     const amr = passkeyMethods(userVerified);
-    this.events.emit('passkey_login', { userId: account.id, ip: client.ip });
     try {
-      return await this.openSession({ ...account, passwordHash: null }, null, client, amrOf(amr), NO_PASSWORD_ATTEMPT);
+      const pair = await this.openSession(
+        { ...account, passwordHash: null },
+        null,
+        client,
+        amrOf(amr),
+        NO_PASSWORD_ATTEMPT,
+      );
+      this.events.emit('passkey_login', { userId: account.id, sessionId: pair.sessionId, ip: client.ip });
+      return pair;
     } catch (error) {
       if (!(error instanceof SecondFactorRequired)) throw error;
       const accountKey = LoginThrottleService.accountKey(account.email);

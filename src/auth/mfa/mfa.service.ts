@@ -234,7 +234,13 @@ export class MfaService {
     const codeAttempt = await this.secondFactorAttempt(found.userId, client, attempt);
     // A passkey is checked first, outside the transaction: its challenge, signature and counter
     // are its own rows, and a transaction waiting on a second connection could starve the pool.
-    const passkeyVerified = 'passkey' in proof ? await this.passkeyProof(found.userId, proof.passkey) : undefined;
+    // Never a passkey after a passkey: one key (one without user verification) is one factor.
+    const passkeyVerified =
+      'passkey' in proof && !found.firstFactor.includes('hwk')
+        ? await this.passkeyProof(found.userId, proof.passkey)
+        : 'passkey' in proof
+          ? false
+          : undefined;
     const outcome = await this.mfa.transaction(async (tx) => {
       // Locked again: whatever another request did with it meanwhile is seen now.
       const challenge = await tx.lockChallenge(tokenHash, now);
@@ -258,6 +264,7 @@ export class MfaService {
     }
     await codeAttempt.withdrawn();
     if (method === 'recovery_code') this.events.emit('recovery_code_used', { userId: challenge.userId, ip: client.ip });
+    if (method === 'passkey') this.events.emit('passkey_login', { userId: challenge.userId, ip: client.ip });
     return {
       account: accountOf(challenge),
       deviceName: challenge.deviceName,
@@ -275,6 +282,11 @@ export class MfaService {
     const found = await this.mfa.transaction((tx) => tx.lockChallenge(sha256(mfaToken), this.clock.now()));
     if (!found || sha256(found.passwordHash) !== found.passwordFingerprint) {
       throw new UnauthorizedException(AuthErrors.invalidMfaToken);
+    }
+    if (found.firstFactor.includes('hwk')) {
+      throw new BadRequestException(
+        'A passkey was the first step of this sign-in: the second is the authenticator app',
+      );
     }
     return this.webauthn.authenticationOptions(
       'second_factor',
@@ -313,7 +325,6 @@ export class MfaService {
   private async passkeyProof(userId: string, answer: unknown): Promise<boolean> {
     try {
       await this.webauthn.verifyAssertion(answer, 'second_factor', { userId, sessionId: null }, userId);
-      this.events.emit('passkey_login', { userId });
       return true;
     } catch (error) {
       if (error instanceof UnauthorizedException || error instanceof NotFoundException) return false;

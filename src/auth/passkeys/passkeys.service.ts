@@ -29,6 +29,8 @@ import { type ChallengeOwner, PasskeyRepository, type PasskeyView, type StoredPa
 import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
 
 export const INVALID_PASSKEY = 'Invalid passkey';
+/** A credential id as WebAuthn JSON carries it: base64url, at most 1,023 bytes (1,364 characters). */
+const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,1400}$/;
 
 /** A passkey's answer that verified: whose, and whether the user was verified (PIN, biometrics). */
 export interface VerifiedPasskey {
@@ -233,8 +235,9 @@ export class PasskeysService {
       throw new UnauthorizedException(INVALID_PASSKEY);
     }
     const credentialId = (response as { id?: unknown }).id;
+    // Only what a credential id can be (base64url) reaches the database.
     const passkey =
-      typeof credentialId === 'string' && credentialId.length <= 1400
+      typeof credentialId === 'string' && CREDENTIAL_ID.test(credentialId)
         ? await this.passkeys.findByCredentialId(credentialId)
         : null;
     if (!passkey || (userId !== null && passkey.userId !== userId) || !this.sameUserHandle(response, passkey.userId)) {

@@ -10,6 +10,7 @@ import { amrOf } from '../tokens/amr.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { TokenService } from '../tokens/token.service.js';
 import { passkeyMethods, PasskeysService } from '../passkeys/passkeys.service.js';
+import { SecurityEventsService } from '../security-events/security-events.service.js';
 
 export type ReauthenticationProof = { password: string } | { code: string } | { passkey: unknown };
 
@@ -36,6 +37,7 @@ export class ReauthenticationService {
     private readonly sessions: SessionRepository,
     private readonly tokens: TokenService,
     private readonly passkeys: PasskeysService,
+    private readonly events: SecurityEventsService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -52,6 +54,7 @@ export class ReauthenticationService {
       const owner = { userId: user.userId, sessionId: user.sessionId };
       const { userVerified } = await this.passkeys.verifyAssertion(proof.passkey, 'reauthenticate', owner, user.userId);
       methods = passkeyMethods(userVerified);
+      this.events.emit('passkey_login', { userId: user.userId, sessionId: user.sessionId, ip: client.ip });
     } else {
       const account = await this.users.findById(user.userId);
       if (!account) throw new UnauthorizedException(AuthErrors.revoked);

@@ -1,3 +1,4 @@
+import { BadRequestException } from '@nestjs/common';
 import { isEmail, ValidateBy, type ValidationOptions } from 'class-validator';
 import { codePointLength } from './client-address.js';
 import { usesCompatibilityCharacters } from '../accounts/email-address.js';
@@ -78,4 +79,17 @@ export function WellFormedText(options?: ValidationOptions): PropertyDecorator {
     },
     options,
   );
+}
+
+/**
+ * The one field of `names` a body gives (null and absent are not given): 400 in Nest's shape,
+ * naming the fields, when it gives none or several. For bodies that take one proof of several kinds.
+ */
+export function theOneGiven<K extends string>(body: Partial<Record<K, unknown>>, names: readonly K[]): K {
+  const given = names.filter((name) => body[name] !== undefined && body[name] !== null);
+  if (given.length !== 1) {
+    const list = `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+    throw new BadRequestException([`exactly one of ${list} must be given`]);
+  }
+  return given[0];
 }

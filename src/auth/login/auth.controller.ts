@@ -16,6 +16,7 @@ import {
 import { AuthErrors } from '../auth.constants.js';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
 import { BodyShapePipe } from '../common/body-shape.pipe.js';
+import { theOneGiven } from '../common/validators.js';
 import { authValidationPipe, clientInfo, type HttpRequest } from '../common/client-info.js';
 import { type CookieSession, CookieTransportService } from '../cookies/cookie-transport.service.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
@@ -34,12 +35,9 @@ import { type MfaChallengeAnswer, MfaService, type SecondFactorProof } from '../
 
 /** Exactly one of the two: 400 otherwise, before anything is looked up. */
 function secondFactorProof(body: LoginMfaDto): SecondFactorProof {
-  const given = (value: unknown) => value !== undefined && value !== null;
-  if ([body.code, body.recoveryCode, body.passkey].filter(given).length !== 1) {
-    throw new BadRequestException(['exactly one of code, recoveryCode and passkey must be given']);
-  }
-  if (given(body.code)) return { code: body.code as string };
-  if (given(body.passkey)) return { passkey: body.passkey };
+  const kind = theOneGiven(body, ['code', 'recoveryCode', 'passkey'] as const);
+  if (kind === 'code') return { code: body.code as string };
+  if (kind === 'passkey') return { passkey: body.passkey };
   return { recoveryCode: body.recoveryCode as string };
 }
 

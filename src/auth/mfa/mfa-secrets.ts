@@ -30,10 +30,6 @@ export class MfaSecrets {
     return new MfaSecrets(new KeyEncryption(bytes, 'totp-secret encryption'));
   }
 
-  get available(): boolean {
-    return this.encryption !== null;
-  }
-
   encryptTotpSecret(userId: string, secret: string): string {
     return this.require().encrypt(Buffer.from(secret, 'utf8'), userId, TOTP);
   }

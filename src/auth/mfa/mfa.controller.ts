@@ -17,14 +17,12 @@ import { authValidationPipe } from '../common/client-info.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
 import { MfaStatusResponse, RecoveryCodesResponse, TotpSetupResponse } from '../openapi/responses.js';
 import { ApiArea } from '../openapi/swagger.js';
-import { RequireRecentAuth } from '../step-up/step-up.decorators.js';
+import { RECENT_AUTH_REFUSAL, RequireRecentAuth } from '../step-up/step-up.decorators.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
 import { QrCodeDto, TotpCodeDto } from './mfa.dto.js';
 import { MfaService, type MfaStatus } from './mfa.service.js';
-
-const RECENT_AUTH = 'Recent authentication required (sign in or POST /auth/reauthenticate within `recentAuthMaxAge`)';
 
 /** `/auth/mfa`: the signed-in user's second factor. Every change needs a recent authentication. */
 @Controller('mfa')
@@ -51,7 +49,7 @@ export class MfaController {
     summary: 'Start setting up an authenticator app: a new secret, pending until turned on',
     description: 'The secret is shown this once. The answer carries `Cache-Control: no-store`.',
     success: { status: 200, description: 'The pending secret', type: TotpSetupResponse },
-    errors: { 403: RECENT_AUTH, 409: 'Two-factor authentication is already on' },
+    errors: { 403: RECENT_AUTH_REFUSAL, 409: 'Two-factor authentication is already on' },
   })
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
@@ -87,7 +85,7 @@ export class MfaController {
     success: { status: 200, description: 'On; the recovery codes', type: RecoveryCodesResponse },
     errors: {
       400: '`Invalid code` (wrong, stale or used): nothing turned on; or no app being set up',
-      403: RECENT_AUTH,
+      403: RECENT_AUTH_REFUSAL,
       409: 'Two-factor authentication is already on',
     },
   })
@@ -104,7 +102,7 @@ export class MfaController {
     summary: 'Turn the authenticator app off (its recovery codes go with it)',
     success: { status: 204, description: 'Off' },
     errors: {
-      403: `${RECENT_AUTH}; or \`Second factor required\`: this session has not shown the app (re-authenticate with a code)`,
+      403: `${RECENT_AUTH_REFUSAL}; or \`Second factor required\`: this session has not shown the app (re-authenticate with a code)`,
     },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
@@ -120,7 +118,7 @@ export class MfaController {
     description: 'The answer carries `Cache-Control: no-store`.',
     success: { status: 200, description: 'The new codes, shown this once', type: RecoveryCodesResponse },
     errors: {
-      403: `${RECENT_AUTH}; or \`Second factor required\`: this session has not shown the app (re-authenticate with a code)`,
+      403: `${RECENT_AUTH_REFUSAL}; or \`Second factor required\`: this session has not shown the app (re-authenticate with a code)`,
       409: 'Two-factor authentication is off',
     },
   })

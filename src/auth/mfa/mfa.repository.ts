@@ -164,15 +164,6 @@ export class MfaRepository {
     return rowCount === 1;
   }
 
-  async findTotp(userId: string): Promise<StoredTotp | null> {
-    const { rows } = await driverPool(this.dataSource).query<{
-      secret_encrypted: string;
-      enabled_at: Date | null;
-      last_used_step: string | null;
-    }>('SELECT secret_encrypted, enabled_at, last_used_step FROM mfa_totp WHERE user_id = $1', [userId]);
-    return rows[0] ? storedTotp(rows[0]) : null;
-  }
-
   /** Whether the app is on, and how many recovery codes are unspent, in one round trip. */
   async status(userId: string): Promise<{ totp: boolean; recoveryCodesLeft: number }> {
     const { rows } = await driverPool(this.dataSource).query<{ totp: boolean; left: number }>(

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   BadRequestException,
   ConflictException,
@@ -22,6 +22,7 @@ import { UserRepository } from '../accounts/user.repository.js';
 import type { ClientInfo } from '../common/client-info.js';
 import type { Clock } from '../common/clock.interface.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
+import { TokenService } from '../tokens/token.service.js';
 import { type LoginAttempt, LoginThrottleService } from '../throttling/login-throttle.service.js';
 import { MFA_SECRETS, MfaSecrets } from './mfa-secrets.js';
 import { MfaRepository, type MfaTransaction, type PendingChallenge } from './mfa.repository.js';
@@ -57,11 +58,6 @@ export interface MfaStatus {
   /** Passkeys registered. */
   passkeys: number;
   recoveryCodesLeft: number;
-}
-
-/** SHA-256 hex: what the database keeps of an mfaToken, and of the password hash a challenge was made for. */
-function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
 /**
@@ -197,10 +193,10 @@ export class MfaService {
     const now = this.clock.now();
     const mfaToken = randomBytes(32).toString('base64url');
     await this.mfa.createChallenge({
-      tokenHash: sha256(mfaToken),
+      tokenHash: TokenService.hash(mfaToken),
       userId: account.id,
       accountKey,
-      passwordFingerprint: sha256(account.passwordHash),
+      passwordFingerprint: TokenService.hash(account.passwordHash),
       deviceName,
       now,
       expiresAt: new Date(now.getTime() + DEFAULTS.mfaChallengeTtl * 1000),
@@ -222,12 +218,9 @@ export class MfaService {
    * client and one of the token's wrong codes.
    */
   async completeChallenge(mfaToken: string, proof: SecondFactorProof, client: ClientInfo): Promise<CompletedChallenge> {
-    const tokenHash = sha256(mfaToken);
+    const tokenHash = TokenService.hash(mfaToken);
     const now = this.clock.now();
-    const found = await this.mfa.transaction((tx) => tx.lockChallenge(tokenHash, now));
-    if (!found || sha256(found.passwordHash) !== found.passwordFingerprint) {
-      throw new UnauthorizedException(AuthErrors.invalidMfaToken);
-    }
+    const found = await this.pendingChallenge(tokenHash, now);
     // Counted as a failed login until it succeeds (then the session clears it), like a password;
     // and against the account's own, smaller allowance of wrong codes, over every client.
     const attempt = await this.throttle.beginForAccount(found.accountKey, client.ip, found.userId);
@@ -235,12 +228,10 @@ export class MfaService {
     // A passkey is checked first, outside the transaction: its challenge, signature and counter
     // are its own rows, and a transaction waiting on a second connection could starve the pool.
     // Never a passkey after a passkey: one key (one without user verification) is one factor.
-    const passkeyVerified =
-      'passkey' in proof && !found.firstFactor.includes('hwk')
-        ? await this.passkeyProof(found.userId, proof.passkey)
-        : 'passkey' in proof
-          ? false
-          : undefined;
+    let passkeyVerified: boolean | undefined;
+    if ('passkey' in proof) {
+      passkeyVerified = !found.firstFactor.includes('hwk') && (await this.passkeyProof(found.userId, proof.passkey));
+    }
     const outcome = await this.mfa.transaction(async (tx) => {
       // Locked again: whatever another request did with it meanwhile is seen now.
       const challenge = await tx.lockChallenge(tokenHash, now);
@@ -279,10 +270,7 @@ export class MfaService {
    * challenge bound to the user. 401 `Invalid or expired mfaToken` as completeChallenge says.
    */
   async passkeyOptions(mfaToken: string): Promise<unknown> {
-    const found = await this.mfa.transaction((tx) => tx.lockChallenge(sha256(mfaToken), this.clock.now()));
-    if (!found || sha256(found.passwordHash) !== found.passwordFingerprint) {
-      throw new UnauthorizedException(AuthErrors.invalidMfaToken);
-    }
+    const found = await this.pendingChallenge(TokenService.hash(mfaToken), this.clock.now());
     if (found.firstFactor.includes('hwk')) {
       throw new BadRequestException(
         'A passkey was the first step of this sign-in: the second is the authenticator app',
@@ -319,6 +307,18 @@ export class MfaService {
   private async assertTwoFactorSession(user: AuthenticatedUser): Promise<void> {
     const shown = await this.sessions.methodsOf(user.sessionId);
     if (!shown || !isMultiFactor(shown)) throw new ForbiddenException(AuthErrors.secondFactorRequired);
+  }
+
+  /**
+   * The second step of this mfaToken (hash) while it can still be completed; 401 `Invalid or
+   * expired mfaToken` when it is unknown, used, expired, dead, or its password changed since.
+   */
+  private async pendingChallenge(tokenHash: string, now: Date): Promise<PendingChallenge> {
+    const found = await this.mfa.transaction((tx) => tx.lockChallenge(tokenHash, now));
+    if (!found || TokenService.hash(found.passwordHash) !== found.passwordFingerprint) {
+      throw new UnauthorizedException(AuthErrors.invalidMfaToken);
+    }
+    return found;
   }
 
   /** One of this user's passkeys answering a challenge handed out for this user's second step. */

@@ -51,7 +51,7 @@ export function stepAt(now: Date): number {
   return Math.floor(now.getTime() / 1000 / TOTP_PERIOD_SECONDS);
 }
 
-/** The secret's code at a time (tests, and the CLI's diagnostics). */
+/** The secret's code at a time (the unit spec checks it against RFC 6238's vectors). */
 export function totpCode(secret: string, at: Date): string {
   return TOTP.generate({
     secret: Secret.fromBase32(secret),

@@ -28,7 +28,7 @@ import { Public } from '../tokens/public.decorator.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
 import { MfaChallengeResponse, PasskeyResponse, TokenPairResponse } from '../openapi/responses.js';
 import { ApiArea } from '../openapi/swagger.js';
-import { RequireRecentAuth } from '../step-up/step-up.decorators.js';
+import { RECENT_AUTH_REFUSAL, RequireRecentAuth } from '../step-up/step-up.decorators.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
@@ -36,7 +36,6 @@ import type { PasskeyView } from './passkey.repository.js';
 import { PasskeyAnswerDto, PasskeyLoginOptionsDto, RegisterPasskeyDto, RenamePasskeyDto } from './passkeys.dto.js';
 import { PasskeysService } from './passkeys.service.js';
 
-const RECENT_AUTH = 'Recent authentication required (sign in or POST /auth/reauthenticate within `recentAuthMaxAge`)';
 const OFF = 'Passkeys are not configured on this server (no `webauthn` option)';
 
 /** `/auth/passkeys`: the signed-in user's passkeys. */
@@ -109,7 +108,7 @@ export class PasskeysController {
     summary: 'Options for navigator.credentials.create(): a new passkey for the caller',
     description: 'The challenge is single use, bound to this user and session, and lives 5 minutes.',
     success: { status: 200, description: 'PublicKeyCredentialCreationOptionsJSON' },
-    errors: { 403: RECENT_AUTH, 404: OFF },
+    errors: { 403: RECENT_AUTH_REFUSAL, 404: OFF },
   })
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
@@ -126,7 +125,7 @@ export class PasskeysController {
     success: { status: 201, description: 'Registered', type: PasskeyResponse },
     errors: {
       400: '`Invalid passkey response`: not an answer to a challenge handed to this session, expired, of another origin or rpId, or not verified',
-      403: RECENT_AUTH,
+      403: RECENT_AUTH_REFUSAL,
       404: OFF,
       409: 'This passkey is registered already',
     },
@@ -172,7 +171,7 @@ export class PasskeysController {
     success: { status: 204, description: 'Removed' },
     errors: {
       400: 'The id is not a UUID',
-      403: RECENT_AUTH,
+      403: RECENT_AUTH_REFUSAL,
       404: `No such passkey; or ${OFF}`,
       409: 'It is the last way to sign in to the account (no password, no other passkey)',
     },

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   BadRequestException,
   ConflictException,
@@ -22,6 +22,7 @@ import { UserRepository } from '../accounts/user.repository.js';
 import type { Clock } from '../common/clock.interface.js';
 import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../common/client-address.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
+import { TokenService } from '../tokens/token.service.js';
 import { PasswordCheckBudgetService } from '../throttling/password-check-budget.service.js';
 import { RateLimitRepository } from '../throttling/rate-limit.repository.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
@@ -58,10 +59,6 @@ export function challengeOf(response: unknown): string | null {
   } catch {
     return null;
   }
-}
-
-export function challengeHash(challenge: string): string {
-  return createHash('sha256').update(challenge, 'utf8').digest('hex');
 }
 
 /** A passkey as the API answers it. */
@@ -111,7 +108,7 @@ export class PasskeysService {
       authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
     });
     await this.passkeys.saveChallenge(
-      challengeHash(options.challenge),
+      TokenService.hash(options.challenge),
       'register',
       { userId: user.userId, sessionId: user.sessionId },
       this.expiry(),
@@ -129,7 +126,10 @@ export class PasskeysService {
     const challenge = challengeOf(response);
     const now = this.clock.now();
     const owner = { userId: user.userId, sessionId: user.sessionId };
-    if (challenge === null || !(await this.passkeys.spendChallenge(challengeHash(challenge), 'register', owner, now))) {
+    if (
+      challenge === null ||
+      !(await this.passkeys.spendChallenge(TokenService.hash(challenge), 'register', owner, now))
+    ) {
       throw new BadRequestException(INVALID_PASSKEY_RESPONSE);
     }
     let info;
@@ -211,7 +211,7 @@ export class PasskeysService {
       userVerification: 'preferred',
       timeout: CHALLENGE_TTL_SECONDS * 1000,
     });
-    await this.passkeys.saveChallenge(challengeHash(options.challenge), purpose, owner, this.expiry());
+    await this.passkeys.saveChallenge(TokenService.hash(options.challenge), purpose, owner, this.expiry());
     return options;
   }
 
@@ -231,7 +231,10 @@ export class PasskeysService {
     const rp = this.relyingParty();
     const now = this.clock.now();
     const challenge = challengeOf(response);
-    if (challenge === null || !(await this.passkeys.spendChallenge(challengeHash(challenge), purpose, owner, now))) {
+    if (
+      challenge === null ||
+      !(await this.passkeys.spendChallenge(TokenService.hash(challenge), purpose, owner, now))
+    ) {
       throw new UnauthorizedException(INVALID_PASSKEY);
     }
     const credentialId = (response as { id?: unknown }).id;

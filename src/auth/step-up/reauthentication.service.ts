@@ -1,8 +1,9 @@
-import { BadRequestException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { PasswordCheckService } from '../accounts/password-check.service.js';
 import { UserRepository } from '../accounts/user.repository.js';
 import { AUTH_CLOCK, AuthErrors, TOKEN_TYPE_ACCESS } from '../auth.constants.js';
 import type { ClientInfo } from '../common/client-info.js';
+import { theOneGiven } from '../common/validators.js';
 import type { Clock } from '../common/clock.interface.js';
 import { MfaService } from '../mfa/mfa.service.js';
 import { SessionRepository } from '../sessions/session.repository.js';
@@ -88,11 +89,8 @@ export function reauthenticationProof(body: {
   code?: string | null;
   passkey?: unknown;
 }): ReauthenticationProof {
-  const given = (value: unknown) => value !== undefined && value !== null;
-  if ([body.password, body.code, body.passkey].filter(given).length !== 1) {
-    throw new BadRequestException(['exactly one of password, code and passkey must be given']);
-  }
-  if (given(body.password)) return { password: body.password as string };
-  if (given(body.passkey)) return { passkey: body.passkey };
+  const kind = theOneGiven(body, ['password', 'code', 'passkey'] as const);
+  if (kind === 'password') return { password: body.password as string };
+  if (kind === 'passkey') return { passkey: body.passkey };
   return { code: body.code as string };
 }

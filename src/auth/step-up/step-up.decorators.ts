@@ -1,6 +1,10 @@
 import { SetMetadata } from '@nestjs/common';
 import { REQUIRE_RECENT_AUTH_KEY, REQUIRE_SECOND_FACTOR_KEY } from '../auth.constants.js';
 
+/** What the OpenAPI document says of a @RequireRecentAuth() route's 403. */
+export const RECENT_AUTH_REFUSAL =
+  'Recent authentication required (sign in or POST /auth/reauthenticate within `recentAuthMaxAge`)';
+
 /**
  * On a route (or a controller) guarded by JwtAuthGuard: the token's `auth_time` (the sign-in or
  * the last `POST /auth/reauthenticate`) must be at most `maxAgeSeconds` old (default: the module's

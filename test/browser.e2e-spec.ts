@@ -198,7 +198,10 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
    * (CTAP2, internal) with resident keys and user verification, present and verifying at once, as
    * a laptop's screen lock would.
    */
-  async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  async function virtualAuthenticator(
+    page: Page,
+    { verifiesUser = true } = {},
+  ): Promise<{ cdp: CDPSession; authenticatorId: string }> {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -206,8 +209,8 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
         protocol: 'ctap2',
         transport: 'internal',
         hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
+        hasUserVerification: verifiesUser,
+        isUserVerified: verifiesUser,
         automaticPresenceSimulation: true,
       },
     });
@@ -956,6 +959,71 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       expect(dialogs).toEqual(['Remove the passkey “Passkey”? It will no longer sign you in.']);
       await shows(page.getByRole('button', { name: 'Confirm' }), { count: 0 });
       autofill.release();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("passkeys: one that does not verify the user is followed by the app's code; one the server refuses is said so", async () => {
+    const context = await browser.newContext();
+    try {
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      // A security key without a PIN or biometrics: it proves presence, not who is there.
+      const { cdp, authenticatorId } = await virtualAuthenticator(page, { verifiesUser: false });
+      const { secret } = await turnOnTwoFactor(page);
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await shows(passkeys(page), { count: 1 });
+      // Chromium offers no passkey autofill with only such a key, so the sign-in page starts no
+      // conditional request that the virtual authenticator would answer at once.
+      expect(await page.evaluate('PublicKeyCredential.isConditionalMediationAvailable()')).toBe(false);
+
+      // The passkey is the first factor only: the app's code is asked for next, and a passkey is
+      // not offered again as the second.
+      await signOut(page);
+      await page.getByLabel('Email').fill(address);
+      const first = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/passkeys/login');
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      expect((await first).status()).toBe(200);
+      const codeField = page.getByLabel('Authentication code');
+      await codeField.waitFor();
+      expect(new URL(page.url()).pathname).toBe('/account/sign-in');
+      expect(await page.getByRole('button', { name: 'Use a passkey' }).isVisible()).toBe(false);
+      await codeField.fill(codeAt(secret, clocked.clock.now()));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#email'), { text: address });
+
+      // A passkey the server refuses: its counter on record is ahead of the key's (as when a copy
+      // of the key signed elsewhere). The browser signs, the server refuses, the page says so and
+      // nobody is signed in. (The clocked app has a database of its own.)
+      const [, changed] = (await clocked.dataSource.query(
+        'UPDATE passkeys p SET counter = 1000000 FROM users u WHERE u.id = p.user_id AND u.email = $1',
+        [address],
+      )) as [unknown, number];
+      expect(changed).toBe(1);
+      await signOut(page);
+      await page.getByLabel('Email').fill(address);
+      const refused = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/passkeys/login');
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      expect((await refused).status()).toBe(401);
+      await shows(page.getByRole('status'), { text: 'This passkey was not accepted. Try another way to sign in.' });
+      expect(new URL(page.url()).pathname).toBe('/account/sign-in');
+      expect(await page.getByRole('button', { name: 'Sign in with a passkey' }).isEnabled()).toBe(true);
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      expect(credentials).toHaveLength(1);
+
+      // No passkey on the device for this account (as when the person cancels): the browser
+      // refuses, no sign-in is sent, and the page says what happened.
+      await cdp.send('WebAuthn.clearCredentials', { authenticatorId });
+      let sent = 0;
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/auth/passkeys/login') sent += 1;
+      });
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await shows(page.getByRole('status'), { text: 'No passkey was used: the request was cancelled or timed out.' });
+      expect(sent).toBe(0);
+      expect(new URL(page.url()).pathname).toBe('/account/sign-in');
     } finally {
       await context.close();
     }

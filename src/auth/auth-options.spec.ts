@@ -77,6 +77,19 @@ describe('resolveAuthOptions', () => {
       'is not an https origin',
     );
     expect(() => resolveAuthOptions({ ...base, webauthn: { origins: [] } })).toThrow('at least one origin');
+    // An IP address is no rpId browsers accept; http is for localhost alone.
+    expect(() => resolveAuthOptions({ ...base, webauthn: { origins: ['https://192.0.2.10'] } })).toThrow(
+      'webauthn.rpId "192.0.2.10" is not a domain name',
+    );
+    expect(() => resolveAuthOptions({ ...base, webauthn: { origins: ['https://[2001:db8::1]'] } })).toThrow(
+      'is not a domain name',
+    );
+    expect(() => resolveAuthOptions({ ...base, webauthn: { origins: ['http://127.0.0.1:3000'] } })).toThrow(
+      'is not an https origin',
+    );
+    expect(() =>
+      resolveAuthOptions({ ...base, webauthn: { origins: ['https://example.com'], rpId: 'https://example.com' } }),
+    ).toThrow('is not a domain name');
     expect(() =>
       resolveAuthOptions({ ...base, webauthn: { origins: ['https://app.example.com'], rpId: 'other.example' } }),
     ).toThrow('does not cover the origin');

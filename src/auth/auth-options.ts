@@ -213,9 +213,13 @@ function trustedOrigins(origins: unknown, problems: string[]): ReadonlySet<strin
   return normalised;
 }
 
+/** A host name: dot-separated labels of letters, digits and inner hyphens (IPv6 literals are not). */
+const DOMAIN_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 /**
  * The passkeys' relying party: each origin an http(s) origin (http only for localhost, as
- * browsers allow WebAuthn there), the rpId a domain every origin's host is, or is under.
+ * browsers allow WebAuthn there), the rpId a domain name (no IP address) every origin's host is,
+ * or is under.
  */
 function relyingParty(options: AuthWebAuthnOptions, defaultName: string, problems: string[]): ResolvedWebAuthn | null {
   const origins: string[] = [];
@@ -226,7 +230,8 @@ function relyingParty(options: AuthWebAuthnOptions, defaultName: string, problem
     } catch {
       url = undefined;
     }
-    const local = url?.hostname === 'localhost' || url?.hostname === '127.0.0.1';
+    // Browsers allow WebAuthn on http://localhost only (127.0.0.1 is no domain: see the rpId below).
+    const local = url?.hostname === 'localhost';
     if (
       !url ||
       !(url.protocol === 'https:' || (url.protocol === 'http:' && local)) ||
@@ -242,6 +247,11 @@ function relyingParty(options: AuthWebAuthnOptions, defaultName: string, problem
     return null;
   }
   const rpId = (options.rpId ?? new URL(origins[0]).hostname).toLowerCase();
+  // Browsers make passkeys for a domain only: with an IP address, every ceremony would fail.
+  if (!DOMAIN_NAME.test(rpId) || /^[\d.]+$/.test(rpId)) {
+    problems.push(`webauthn.rpId ${JSON.stringify(rpId)} is not a domain name (browsers refuse IP addresses)`);
+    return null;
+  }
   for (const origin of origins) {
     const host = new URL(origin).hostname;
     if (host !== rpId && !host.endsWith(`.${rpId}`))

@@ -84,8 +84,10 @@ export class AppModule {
             emailVerificationTtl: config.emailVerificationTtl,
             requireVerifiedEmail: config.requireVerifiedEmail,
             recentAuthMaxAge: config.recentAuthMaxAge,
-            // Passkeys are bound to the site the pages are served from.
-            webauthn: { origins: [new URL(config.publicUrl).origin], rpName: 'nest-jwt-revocation example' },
+            // Passkeys are bound to the site the pages are served from (off where browsers allow none).
+            webauthn: config.passkeyOrigin
+              ? { origins: [config.passkeyOrigin], rpName: 'nest-jwt-revocation example' }
+              : undefined,
           }),
         }),
         // The browser side: sign-in, sign-up and account pages at /account (cookie transport).

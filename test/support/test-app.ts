@@ -30,7 +30,7 @@ export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
 export const TEST_KEY_ENCRYPTION_SECRET = 'test-key-encryption-secret-of-32-bytes-or-more';
 
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
-  return {
+  const config: Omit<AppConfig, 'passkeyOrigin'> = {
     production: false,
     port: 0,
     databaseUrl: null,
@@ -72,6 +72,8 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     requireVerifiedEmail: false,
     ...overrides,
   };
+  // Passkeys are bound to the public URL, as the example app binds them (given, it is kept).
+  return { ...config, passkeyOrigin: overrides.passkeyOrigin ?? new URL(config.publicUrl).origin };
 }
 
 export interface StartOptions {

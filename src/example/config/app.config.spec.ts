@@ -220,6 +220,18 @@ describe('loadAppConfig', () => {
     );
   });
 
+  it('binds passkeys to PUBLIC_URL where browsers allow them, and turns them off elsewhere', () => {
+    const origin = (url: string) => loadAppConfig({ PUBLIC_URL: url }, dataDir()).passkeyOrigin;
+    expect(loadAppConfig({ PORT: '4000' }, dataDir()).passkeyOrigin).toBe('http://localhost:4000');
+    expect(origin('https://app.example.com/base/')).toBe('https://app.example.com');
+    expect(origin('https://app.example.com:8443')).toBe('https://app.example.com:8443');
+    // Plain http elsewhere than localhost, and IP addresses: no passkeys (the app starts all the same).
+    expect(origin('http://app.example.com')).toBeNull();
+    expect(origin('http://127.0.0.1:3000')).toBeNull();
+    expect(origin('https://192.0.2.10')).toBeNull();
+    expect(origin('https://[2001:db8::1]')).toBeNull();
+  });
+
   it('takes DATABASE_LISTEN_URL only as a postgres URL beside DATABASE_URL', () => {
     expect(() => loadAppConfig({ DATABASE_LISTEN_URL: 'postgres://db/app' }, dataDir())).toThrow(
       'DATABASE_LISTEN_URL needs DATABASE_URL',

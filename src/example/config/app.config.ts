@@ -69,6 +69,11 @@ export interface AppConfig {
   mailFrom: string;
   /** PUBLIC_URL: links in mails start with it. Default `http://localhost:<PORT>`. */
   publicUrl: string;
+  /**
+   * The origin passkeys are bound to: PUBLIC_URL's, where browsers allow WebAuthn (https on a
+   * domain name, or http://localhost); null elsewhere (an IP address, plain http): passkeys off.
+   */
+  passkeyOrigin: string | null;
   /** PASSWORD_RESET_TTL, seconds. */
   passwordResetTtl: number;
   /** EMAIL_VERIFICATION_TTL, seconds. */
@@ -189,6 +194,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   } catch {
     problems.push(`PUBLIC_URL must be an http(s) URL such as https://app.example.com (got "${env.PUBLIC_URL}")`);
   }
+  const passkeyOrigin = passkeyOriginOf(publicUrl);
   const purgeCron = env.PURGE_CRON?.trim() || DEFAULT_PURGE_CRON;
   const cronCheck = validateCronExpression(purgeCron);
   if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
@@ -263,6 +269,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     mailDir: join(dataDir, 'mail'),
     mailFrom,
     publicUrl,
+    passkeyOrigin,
     passwordResetTtl,
     emailVerificationTtl,
     requireVerifiedEmail,
@@ -362,4 +369,17 @@ function readDevSecret(file: string): string {
   const secret = readFileSync(file, 'utf8').trim();
   if (secret === '') throw new ConfigError([`${file} is empty: delete it and a new development secret is generated`]);
   return secret;
+}
+
+/** PUBLIC_URL's origin when browsers allow passkeys there; null otherwise. */
+function passkeyOriginOf(publicUrl: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    return null;
+  }
+  const ipAddress = url.hostname.startsWith('[') || /^[\d.]+$/.test(url.hostname);
+  if (url.protocol === 'https:' && !ipAddress) return url.origin;
+  return url.protocol === 'http:' && url.hostname === 'localhost' ? url.origin : null;
 }

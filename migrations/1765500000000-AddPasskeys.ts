@@ -3,7 +3,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * Passkeys (src/auth/passkeys): the users' WebAuthn credentials (`passkeys`: public keys only,
  * deleted with the account) and the challenges handed out with WebAuthn options
- * (`webauthn_challenges`: hashes, single use, purged once expired).
+ * (`webauthn_challenges`: hashes, single use, purged once expired). Accounts may have no password
+ * from now on (a passkey, later another provider, is their way in): `users.password_hash` nullable.
  */
 export class AddPasskeys1765500000000 implements MigrationInterface {
   name = 'AddPasskeys1765500000000';
@@ -41,9 +42,20 @@ export class AddPasskeys1765500000000 implements MigrationInterface {
     );
     // What the first step of a sign-in was (a password, or a passkey without user verification).
     await queryRunner.query(`ALTER TABLE "mfa_challenges" ADD "first_factor" text array NOT NULL DEFAULT '{pwd}'`);
+    await queryRunner.query(`ALTER TABLE "users" ALTER COLUMN "password_hash" DROP NOT NULL`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    // Accounts without a password cannot go back to a schema that needs one: said, not guessed at.
+    const [{ n }] = (await queryRunner.query(
+      `SELECT count(*)::int AS n FROM "users" WHERE "password_hash" IS NULL`,
+    )) as Array<{ n: number }>;
+    if (n > 0) {
+      throw new Error(
+        `${n} accounts have no password: give each one (a password reset) or delete them before reverting AddPasskeys`,
+      );
+    }
+    await queryRunner.query(`ALTER TABLE "users" ALTER COLUMN "password_hash" SET NOT NULL`);
     await queryRunner.query(`ALTER TABLE "mfa_challenges" DROP COLUMN "first_factor"`);
     await queryRunner.query(`DROP TABLE "webauthn_challenges"`);
     await queryRunner.query(`DROP TABLE "passkeys"`);

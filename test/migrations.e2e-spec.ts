@@ -230,6 +230,21 @@ describe('migrations', () => {
     });
   });
 
+  it('keeps AddPasskeys while accounts without a password exist, saying why', async () => {
+    const passkeys = AUTH_MIGRATIONS.findIndex((migration) => migration.name === 'AddPasskeys1765500000000');
+    for (let step = AUTH_MIGRATIONS.length - 1; step > passkeys; step -= 1) await dataSource.undoLastMigration();
+    const [{ id }] = (await dataSource.query(
+      `INSERT INTO users (email, email_canonical, password_hash) VALUES ('nopassword@example.com', 'nopassword@example.com', NULL)
+       RETURNING id::text AS id`,
+    )) as Array<{ id: string }>;
+    await expect(dataSource.undoLastMigration()).rejects.toThrow(
+      '1 accounts have no password: give each one (a password reset) or delete them before reverting AddPasskeys',
+    );
+    expect(await tables()).toEqual(ALL_TABLES);
+    await dataSource.query('DELETE FROM users WHERE id = $1', [id]);
+    await dataSource.runMigrations();
+  });
+
   it('reverts cleanly, one migration at a time, and migrates again after', async () => {
     const seen: string[][] = [];
     for (let remaining = AUTH_MIGRATIONS.length; remaining > 0; remaining -= 1) {

@@ -13,6 +13,7 @@ import { SECURITY_EVENT_HANDLER, type SecurityEvent } from '../src/auth/index.js
 import { type Ceremony, SoftAuthenticator } from './support/webauthn.js';
 import { codeAt, enableTotp } from './support/mfa.js';
 import { decode } from './support/tokens.js';
+import { eventually } from './support/latch.js';
 
 /** The example app's relying party in the tests: PUBLIC_URL http://localhost:3000. */
 const RP = { origin: 'http://localhost:3000', rpId: 'localhost' };
@@ -209,6 +210,112 @@ describe('passkeys: registration and management (software authenticator, real ve
     expect(
       await a.dataSource.query('SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1', [owner.userId]),
     ).toEqual([{ n: 0 }]);
+  });
+
+  it('an account without a password keeps its last passkey (409), even when two removals race; no password signs it in', async () => {
+    const { a, b } = instances;
+    const user = await registerAndLogin(a.http);
+    const authenticator = new SoftAuthenticator();
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n += 1) {
+      const registered = await a.http
+        .post('/auth/passkeys/register')
+        .set(...bearer(user.accessToken))
+        .send({ response: authenticator.register(await options(a.http, user.accessToken), RP) })
+        .expect(201);
+      ids.push(registered.body.id as string);
+    }
+    // No way to make such an account over HTTP yet (sign-in with other providers will): as it would be.
+    await a.dataSource.query('UPDATE users SET password_hash = NULL WHERE id = $1', [user.userId]);
+    // No password is right for it, not even the old one; the passkey still signs in.
+    await a.http
+      .post('/auth/login')
+      .send({ email: user.email, password: PASSWORD })
+      .expect(401, { statusCode: 401, message: 'Invalid email or password', error: 'Unauthorized' });
+    await a.http
+      .post('/auth/reauthenticate')
+      .set(...bearer(user.accessToken))
+      .send({ password: PASSWORD })
+      .expect(401);
+    const requested = await a.http.post('/auth/passkeys/login/options').send({ email: user.email }).expect(200);
+    const signedIn = await a.http
+      .post('/auth/passkeys/login')
+      .send({
+        response: authenticator.authenticate(requested.body.challenge, RP, {
+          credential: authenticator.credentials[0],
+        }),
+      })
+      .expect(200);
+    expect(decode(signedIn.body.accessToken)).toMatchObject({ amr: ['hwk', 'user', 'mfa'] });
+
+    await a.http
+      .delete(`/auth/passkeys/${ids[0]}`)
+      .set(...bearer(user.accessToken))
+      .expect(204);
+
+    // Two removals at once, one per instance, of the two passkeys left: both held behind the
+    // user's row (a transaction of the test has it), then let go. One goes; the other is the last.
+    const holder = a.dataSource.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    try {
+      await holder.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [user.userId]);
+      const removals = [
+        a.http.delete(`/auth/passkeys/${ids[1]}`).set(...bearer(user.accessToken)),
+        b.http.delete(`/auth/passkeys/${ids[2]}`).set(...bearer(user.accessToken)),
+      ].map((request) => request.then((response) => response));
+      await eventually(
+        async () =>
+          (
+            (await a.dataSource.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE wait_event_type = 'Lock' AND query LIKE '%has_password FROM users%FOR UPDATE%'`,
+            )) as Array<{ n: number }>
+          )[0].n === 2,
+      );
+      await holder.commitTransaction();
+      const statuses = (await Promise.all(removals)).map((response) => response.status).sort();
+      expect(statuses).toEqual([204, 409]);
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+    const left = await a.http
+      .get('/auth/passkeys')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    expect(left.body).toHaveLength(1);
+    await a.http
+      .delete(`/auth/passkeys/${left.body[0].id}`)
+      .set(...bearer(user.accessToken))
+      .expect(409, {
+        statusCode: 409,
+        message: 'This passkey is the last way to sign in to the account',
+        error: 'Conflict',
+      });
+
+    // Unheld, in a loop: whatever the order, one of two passkeys always stays.
+    for (let round = 0; round < 10; round += 1) {
+      const added = await a.http
+        .post('/auth/passkeys/register')
+        .set(...bearer(user.accessToken))
+        .send({ response: authenticator.register(await options(a.http, user.accessToken), RP) })
+        .expect(201);
+      const both = [left.body[0].id as string, added.body.id as string];
+      const order = Math.random() < 0.5 ? both : [...both].reverse();
+      const outcomes = await Promise.all([
+        a.http.delete(`/auth/passkeys/${order[0]}`).set(...bearer(user.accessToken)),
+        b.http.delete(`/auth/passkeys/${order[1]}`).set(...bearer(user.accessToken)),
+      ]);
+      expect(outcomes.map((response) => response.status).sort()).toEqual([204, 409]);
+      const [kept] = (
+        await a.http
+          .get('/auth/passkeys')
+          .set(...bearer(user.accessToken))
+          .expect(200)
+      ).body as Array<{ id: string }>;
+      left.body[0].id = kept.id;
+    }
   });
 
   /** A user with a passkey made by `authenticator` (user verification as the ceremony says). */

@@ -43,8 +43,9 @@ export class PasswordCheckService implements OnModuleInit {
     client: ClientInfo,
   ): Promise<{ user: CheckedAccount; attempt: LoginAttempt }> {
     const { account: user, attempt } = await this.admit(email, client, null, canonicalEmail(email));
+    // An unknown email, or an account without a password, costs the time of a wrong password.
     const valid = await this.hasher.verify(user?.passwordHash ?? (await this.getDummyHash()), password);
-    if (!user || !valid) {
+    if (!user?.passwordHash || !valid) {
       this.events.emit('login_failed', { userId: user?.id ?? null, ip: client.ip, reason: 'bad_credentials' });
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }
@@ -56,7 +57,9 @@ export class PasswordCheckService implements OnModuleInit {
     const found = await this.users.findById(userId);
     if (!found) throw new UnauthorizedException(AuthErrors.revoked);
     const { attempt } = await this.admit(found.email, client, found.id, null);
-    if (!(await this.hasher.verify(found.passwordHash, password))) {
+    // Without a password, none is right (at the cost of a wrong one).
+    const valid = await this.hasher.verify(found.passwordHash ?? (await this.getDummyHash()), password);
+    if (!found.passwordHash || !valid) {
       this.events.emit('login_failed', { userId: found.id, ip: client.ip, reason: 'wrong_current_password' });
       throw new UnauthorizedException(AuthErrors.wrongCurrentPassword);
     }

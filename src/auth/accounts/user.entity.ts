@@ -18,8 +18,9 @@ export class UserEntity {
   @Column({ name: 'email_canonical', type: 'text' })
   emailCanonical!: string;
 
-  @Column({ name: 'password_hash', type: 'text' })
-  passwordHash!: string;
+  /** Null for an account without a password (its way in: a passkey, or another provider). */
+  @Column({ name: 'password_hash', type: 'text', nullable: true })
+  passwordHash!: string | null;
 
   /**
    * Cut-off, on the database's clock: every session signed in before this instant is revoked, with

@@ -20,8 +20,8 @@ export interface PendingChallenge {
   passwordFingerprint: string;
   deviceName: string | null;
   failedAttempts: number;
-  /** The user's password hash now (the challenge is void when its fingerprint no longer matches). */
-  passwordHash: string;
+  /** The user's password hash now, null without one (the challenge is void when its fingerprint no longer matches). */
+  passwordHash: string | null;
   email: string;
   emailVerifiedAt: Date | null;
   firstFactor: string[];

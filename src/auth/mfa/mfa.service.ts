@@ -44,7 +44,7 @@ export type SecondFactorProof = { code: string } | { recoveryCode: string } | { 
 
 /** A second step that succeeded: whom it signs in, and how. */
 export interface CompletedChallenge {
-  account: { id: string; email: string; passwordHash: string; emailVerifiedAt: Date | null };
+  account: { id: string; email: string; passwordHash: string | null; emailVerifiedAt: Date | null };
   deviceName: string | null;
   method: SecondFactorMethod;
   /** The first step's methods (RFC 8176). */
@@ -185,7 +185,7 @@ export class MfaService {
    * lives `mfaChallengeTtl` and takes `mfaChallengeMaxFailures` wrong codes.
    */
   async challenge(
-    account: { id: string; passwordHash: string },
+    account: { id: string; passwordHash: string | null },
     accountKey: string,
     deviceName: string | null,
     firstFactor: readonly string[] = ['pwd'],
@@ -196,7 +196,7 @@ export class MfaService {
       tokenHash: TokenService.hash(mfaToken),
       userId: account.id,
       accountKey,
-      passwordFingerprint: TokenService.hash(account.passwordHash),
+      passwordFingerprint: passwordFingerprint(account.passwordHash),
       deviceName,
       now,
       expiresAt: new Date(now.getTime() + DEFAULTS.mfaChallengeTtl * 1000),
@@ -315,7 +315,7 @@ export class MfaService {
    */
   private async pendingChallenge(tokenHash: string, now: Date): Promise<PendingChallenge> {
     const found = await this.mfa.transaction((tx) => tx.lockChallenge(tokenHash, now));
-    if (!found || TokenService.hash(found.passwordHash) !== found.passwordFingerprint) {
+    if (!found || passwordFingerprint(found.passwordHash) !== found.passwordFingerprint) {
       throw new UnauthorizedException(AuthErrors.invalidMfaToken);
     }
     return found;
@@ -385,6 +385,15 @@ export class MfaService {
   private hashes(userId: string, codes: string[]): string[] {
     return codes.map((code) => recoveryCodeHash(userId, normalisedRecoveryCode(code) as string));
   }
+}
+
+/**
+ * What a second step remembers of the password it followed: a password set, changed or reset
+ * meanwhile voids it. An account without a password has one fingerprint, which any password set
+ * later changes.
+ */
+function passwordFingerprint(passwordHash: string | null): string {
+  return TokenService.hash(passwordHash ?? '');
 }
 
 function accountOf(challenge: PendingChallenge): CompletedChallenge['account'] {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { driverPool } from '../common/driver-pool.js';
+import { driverPool, inDriverTransaction } from '../common/driver-pool.js';
 import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
 
 /** A passkey as the account page lists it. */
@@ -133,24 +133,31 @@ export class PasskeyRepository {
 
   /**
    * Removes one of the user's passkeys unless it is their last way to sign in (no password, no
-   * other passkey): 'removed', 'last' (nothing removed) or 'missing'. The user's row is locked, so
-   * that two removals cannot both leave the other as the last.
+   * other passkey): 'removed', 'last' (nothing removed) or 'missing'. The user's row is locked
+   * first, in a statement of its own: the count that follows then sees any removal that held the
+   * lock before (a statement's snapshot is taken when it starts, so a count in the locking
+   * statement would be from before its wait, and two removals could each leave the other last).
    */
   async remove(userId: string, id: string): Promise<'removed' | 'last' | 'missing'> {
-    const { rows } = await this.pool.query<{ outcome: 'removed' | 'last' | 'missing' }>(
-      `WITH account AS MATERIALIZED (SELECT password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 FOR UPDATE),
-            target AS (SELECT id FROM passkeys WHERE id = $2 AND user_id = $1),
-            others AS (SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1 AND id <> $2),
-            removed AS (
-              DELETE FROM passkeys p USING target, account, others
-               WHERE p.id = target.id AND (account.has_password OR others.n > 0)
-              RETURNING p.id)
-       SELECT CASE WHEN EXISTS (SELECT 1 FROM removed) THEN 'removed'
-                   WHEN EXISTS (SELECT 1 FROM target) THEN 'last'
-                   ELSE 'missing' END AS outcome`,
-      [userId, id],
-    );
-    return rows[0].outcome;
+    return inDriverTransaction(this.dataSource, async (client) => {
+      const { rows: accounts } = await client.query<{ has_password: boolean }>(
+        'SELECT password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 FOR UPDATE',
+        [userId],
+      );
+      const { rows } = await client.query<{ outcome: 'removed' | 'last' | 'missing' }>(
+        `WITH target AS (SELECT id FROM passkeys WHERE id = $2 AND user_id = $1),
+              others AS (SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1 AND id <> $2),
+              removed AS (
+                DELETE FROM passkeys p USING target, others
+                 WHERE p.id = target.id AND ($3 OR others.n > 0)
+                RETURNING p.id)
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM removed) THEN 'removed'
+                     WHEN EXISTS (SELECT 1 FROM target) THEN 'last'
+                     ELSE 'missing' END AS outcome`,
+        [userId, id, accounts[0]?.has_password === true],
+      );
+      return rows[0].outcome;
+    });
   }
 
   async findByCredentialId(credentialId: string): Promise<StoredPasskey | null> {

@@ -30,7 +30,8 @@ export type AttemptDecision =
 export interface CheckedAccount {
   id: string;
   email: string;
-  passwordHash: string;
+  /** Null: the account has no password (no password is ever right). */
+  passwordHash: string | null;
   emailVerifiedAt: Date | null;
 }
 
@@ -92,7 +93,7 @@ export class PasswordCheckRepository {
         ? {
             id: row.id,
             email: row.email as string,
-            passwordHash: row.password_hash as string,
+            passwordHash: row.password_hash,
             emailVerifiedAt: row.email_verified_at,
           }
         : null,

@@ -149,6 +149,41 @@ describe('passkeys: registration and management (software authenticator, real ve
       .expect(200, []);
   });
 
+  it('keeps only known transports, and refuses a credential id too long to store, with a 400', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const authenticator = new SoftAuthenticator();
+    const register = async (bend: (response: { response: Record<string, unknown> }) => void, idBytes = 16) => {
+      const response = authenticator.register(await options(a.http, user.accessToken), RP, { idBytes }) as {
+        response: Record<string, unknown>;
+      };
+      bend(response);
+      return a.http
+        .post('/auth/passkeys/register')
+        .set(...bearer(user.accessToken))
+        .send({ response });
+    };
+    const stored = async () =>
+      (await a.dataSource.query('SELECT transports FROM passkeys WHERE user_id = $1', [user.userId])) as Array<{
+        transports: string[];
+      }>;
+    // Not a list (was a 500), then a list with a NUL, an unknown name and a repeat.
+    expect((await register((response) => (response.response.transports = 'internal'))).status).toBe(201);
+    expect(
+      (await register((response) => (response.response.transports = ['internal', 'x\u0000', 'warp', 'usb', 'usb'])))
+        .status,
+    ).toBe(201);
+    // (Both made at the same instant of the test's clock: in either order.)
+    expect((await stored()).map((row) => [...row.transports].sort()).sort((x, y) => x.length - y.length)).toEqual([
+      [],
+      ['internal', 'usb'],
+    ]);
+    // 1,100 bytes: 1,467 characters of base64url, more than any stored id (was a 500).
+    const long = await register(() => undefined, 1100);
+    expect([long.status, long.body]).toEqual([400, INVALID]);
+    expect(await stored()).toHaveLength(2);
+  });
+
   it('needs a recent authentication to add or remove one, not to list or rename', async () => {
     const { a } = instances;
     const user = await registerAndLogin(a.http);

@@ -125,6 +125,32 @@ describe('password reset and email verification, over a real SMTP server', () =>
       expect(fresh.body.emailVerified).toBe(true);
     });
 
+    it('removes every passkey: one added by whoever held a session does not outlive the reset', async () => {
+      const rp = { origin: 'http://localhost:3000', rpId: 'localhost' };
+      const user = await registerAndLogin(a.http);
+      // Whoever held the (fresh) session adds a passkey of theirs.
+      const intruder = new SoftAuthenticator();
+      const created = await a.http
+        .post('/auth/passkeys/register/options')
+        .set(...bearer(user.accessToken))
+        .expect(200);
+      await a.http
+        .post('/auth/passkeys/register')
+        .set(...bearer(user.accessToken))
+        .send({ response: intruder.register(created.body, rp) })
+        .expect(201);
+      await forgot(a, user.email).expect(202);
+      expect(await reset(a, tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password'))).toEqual([204]);
+      expect(
+        await a.dataSource.query('SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1', [user.userId]),
+      ).toEqual([{ n: 0 }]);
+      const requested = await b.http.post('/auth/passkeys/login/options').send({}).expect(200);
+      await b.http
+        .post('/auth/passkeys/login')
+        .send({ response: intruder.authenticate(requested.body.challenge, rp) })
+        .expect(401, { statusCode: 401, message: 'Invalid passkey', error: 'Unauthorized' });
+    });
+
     it('a token works once, until PASSWORD_RESET_TTL, and only the latest one asked for; any other gets one 400 and changes nothing', async () => {
       const user = await registerAndLogin(a.http);
       await forgot(a, user.email).expect(202);

@@ -62,7 +62,11 @@ export class SoftAuthenticator {
   readonly credentials: SoftCredential[] = [];
 
   /** navigator.credentials.create(): the RegistrationResponseJSON for these creation options. */
-  register(options: { challenge: string; user?: { id?: string } }, ceremony: Ceremony): Record<string, unknown> {
+  register(
+    options: { challenge: string; user?: { id?: string } },
+    ceremony: Ceremony,
+    { idBytes = 16 }: { idBytes?: number } = {},
+  ): Record<string, unknown> {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
     const publicKeyCose = cbor(
@@ -75,7 +79,7 @@ export class SoftAuthenticator {
       ]),
     );
     const credential: SoftCredential = {
-      id: randomBytes(16),
+      id: randomBytes(idBytes),
       privateKey,
       publicKeyCose,
       counter: 0,

@@ -32,6 +32,14 @@ import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
 export const INVALID_PASSKEY = 'Invalid passkey';
 /** A credential id as WebAuthn JSON carries it: base64url, at most 1,023 bytes (1,364 characters). */
 const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,1400}$/;
+/** AuthenticatorTransport values (WebAuthn Level 3); the client's list is kept only as far as it names them. */
+const TRANSPORTS = new Set(['usb', 'nfc', 'ble', 'smart-card', 'hybrid', 'internal', 'cable']);
+
+/** The transports the browser reported, as hints for later options: known values, each once. */
+function knownTransports(reported: unknown): string[] {
+  if (!Array.isArray(reported)) return [];
+  return [...new Set(reported.filter((transport): transport is string => TRANSPORTS.has(transport as string)))];
+}
 
 /** A passkey's answer that verified: whose, and whether the user was verified (PIN, biometrics). */
 export interface VerifiedPasskey {
@@ -146,13 +154,16 @@ export class PasskeysService {
     } catch {
       throw new BadRequestException(INVALID_PASSKEY_RESPONSE);
     }
+    // The id is the authenticator's (up to 64 KiB in its data): only what fits the column, and
+    // what sign-in accepts, is stored.
+    if (!CREDENTIAL_ID.test(info.credential.id)) throw new BadRequestException(INVALID_PASSKEY_RESPONSE);
     const passkey = {
       id: randomUUID(),
       userId: user.userId,
       credentialId: info.credential.id,
       publicKey: info.credential.publicKey,
       counter: info.credential.counter,
-      transports: (info.credential.transports ?? []).slice(0, 8).map(String),
+      transports: knownTransports(info.credential.transports),
       deviceType: info.credentialDeviceType,
       backedUp: info.credentialBackedUp,
       name: truncateCodePoints(name?.trim() || 'Passkey', MAX_DEVICE_NAME_CHARS),

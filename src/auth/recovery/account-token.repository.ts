@@ -36,14 +36,16 @@ export class AccountTokenRepository {
   /**
    * A password reset by mail, in one transaction: the token is used up (two requests with the same
    * token: one wins), every session of the user ended by the cut-off (as logout-all), the password
-   * replaced, the address marked verified (the mail reached its owner), and the cut-off announced.
-   * A suspension stays. Null when the token is not (or no longer) valid.
+   * replaced, the address marked verified (the mail reached its owner), every passkey removed
+   * (one added by whoever held a session would otherwise outlive the reset), and the cut-off
+   * announced. A suspension and the authenticator app stay. Null when the token is not (or no
+   * longer) valid.
    */
   async resetPassword(
     tokenHash: string,
     passwordHash: string,
     now: Date,
-  ): Promise<{ userId: string; events: RevocationEvent[] } | null> {
+  ): Promise<{ userId: string; events: RevocationEvent[]; passkeysRemoved: number } | null> {
     return this.dataSource.transaction(async (manager) => {
       const [used] = (await manager.query(
         `DELETE FROM account_tokens
@@ -60,9 +62,13 @@ export class AccountTokenRepository {
           WHERE id = $1`,
         [userId, passwordHash, now],
       );
+      const [, passkeysRemoved] = (await manager.query('DELETE FROM passkeys WHERE user_id = $1', [userId])) as [
+        unknown,
+        number,
+      ];
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
       await this.revocations.notifyIn(manager, events);
-      return { userId, events };
+      return { userId, events, passkeysRemoved };
     });
   }
 

@@ -35,10 +35,14 @@ export class AddPasskeys1765500000000 implements MigrationInterface {
         "user_id" uuid,
         "session_id" uuid,
         "expires_at" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "mfa_token_hash" character(64),
         CONSTRAINT "webauthn_challenges_pkey" PRIMARY KEY ("challenge_hash")
       )`);
     await queryRunner.query(
       `CREATE INDEX "webauthn_challenges_expires_at_idx" ON "webauthn_challenges" ("expires_at")`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX "webauthn_challenges_user_id_idx" ON "webauthn_challenges" ("user_id") WHERE "user_id" IS NOT NULL`,
     );
     // What the first step of a sign-in was (a password, or a passkey without user verification).
     await queryRunner.query(`ALTER TABLE "mfa_challenges" ADD "first_factor" text array NOT NULL DEFAULT '{pwd}'`);

@@ -1029,6 +1029,34 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     }
   });
 
+  it('passkeys: the sign-in page renews its autofill request before the challenge expires', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await virtualAuthenticator(page);
+      // The page's timers run on a clock the test moves; the requests are held, as the person has
+      // not picked a passkey yet.
+      await page.clock.install();
+      const autofill = await holdAutofill(page);
+      let asked = 0;
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/auth/passkeys/login/options') asked += 1;
+      });
+      await page.goto(`${base}/account/sign-in`);
+      await autofill.asked();
+      expect(asked).toBe(1);
+      await page.clock.runFor(269_000);
+      expect(asked).toBe(1);
+      // At 4 minutes 30 seconds (the challenge lives 5): the old request is let go, a new one asked.
+      await page.clock.runFor(1_000);
+      await autofill.asked();
+      expect(asked).toBe(2);
+      autofill.release();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('works with the keyboard alone and at 360 px wide', async () => {
     const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
     const address = email();

@@ -11,9 +11,10 @@ import {
 } from './support/test-app.js';
 import { SECURITY_EVENT_HANDLER, type SecurityEvent } from '../src/auth/index.js';
 import { type Ceremony, SoftAuthenticator } from './support/webauthn.js';
-import { codeAt, enableTotp } from './support/mfa.js';
+import { codeAt, enableTotp, passwordStep } from './support/mfa.js';
 import { decode } from './support/tokens.js';
-import { eventually } from './support/latch.js';
+import { eventually, holdNextCall } from './support/latch.js';
+import { PasskeyRepository } from '../src/auth/passkeys/passkey.repository.js';
 
 /** The example app's relying party in the tests: PUBLIC_URL http://localhost:3000. */
 const RP = { origin: 'http://localhost:3000', rpId: 'localhost' };
@@ -182,6 +183,33 @@ describe('passkeys: registration and management (software authenticator, real ve
     const long = await register(() => undefined, 1100);
     expect([long.status, long.body]).toEqual([400, INVALID]);
     expect(await stored()).toHaveLength(2);
+  });
+
+  it('keeps one pending challenge per purpose and session: options asked again replace the earlier', async () => {
+    const { a } = instances;
+    const user = await registerAndLogin(a.http);
+    const pending = async () =>
+      (
+        (await a.dataSource.query('SELECT count(*)::int AS n FROM webauthn_challenges WHERE user_id = $1', [
+          user.userId,
+        ])) as Array<{ n: number }>
+      )[0].n;
+    const first = await options(a.http, user.accessToken);
+    for (let i = 0; i < 5; i += 1) await options(a.http, user.accessToken);
+    const last = await options(a.http, user.accessToken);
+    expect(await pending()).toBe(1);
+    const authenticator = new SoftAuthenticator();
+    await a.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response: authenticator.register(first, RP) })
+      .expect(400, INVALID);
+    await a.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response: authenticator.register(last, RP) })
+      .expect(201);
+    expect(await pending()).toBe(0);
   });
 
   it('needs a recent authentication to add or remove one, not to list or rename', async () => {
@@ -501,6 +529,15 @@ describe('passkeys: registration and management (software authenticator, real ve
       .send({ mfaToken, passkey: stranger.authenticate(requested.body.challenge, RP) })
       .expect(401, { statusCode: 401, message: 'Invalid code', error: 'Unauthorized' });
 
+    // An answer to this step's challenge is no answer to another pending sign-in of the same
+    // user (whoever knows the password could have started one): each step has its own.
+    const misplaced = await a.http.post('/auth/login/mfa/passkey-options').send({ mfaToken }).expect(200);
+    const other = await passwordStep(b.http, user.email);
+    await b.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: other, passkey: authenticator.authenticate(misplaced.body.challenge, RP) })
+      .expect(401, { statusCode: 401, message: 'Invalid code', error: 'Unauthorized' });
+
     const again = await a.http.post('/auth/login/mfa/passkey-options').send({ mfaToken }).expect(200);
     const signedIn = await b.http
       .post('/auth/login/mfa')
@@ -566,13 +603,44 @@ describe('passkeys: the budget of sign-in checks, and the counter’s event', ()
     await t.close();
   });
 
-  it('counts passwordless options against the client’s budget (429 past it), not another client’s', async () => {
+  it('counts passwordless options against a budget of their own (429 past it), not the client’s password checks, not another client’s', async () => {
+    const user = await registerAndLogin(t.http);
+    const client = ['X-Forwarded-For', '198.51.100.7'] as const;
     for (let i = 0; i < 3; i += 1)
-      await t.http.post('/auth/passkeys/login/options').set('X-Forwarded-For', '198.51.100.7').send({}).expect(200);
-    const refused = await t.http.post('/auth/passkeys/login/options').set('X-Forwarded-For', '198.51.100.7').send({});
+      await t.http
+        .post('/auth/passkeys/login/options')
+        .set(...client)
+        .send({})
+        .expect(200);
+    const refused = await t.http
+      .post('/auth/passkeys/login/options')
+      .set(...client)
+      .send({});
     expect(refused.status).toBe(429);
+    expect(refused.body.message).toMatch(/^Too many passkey sign-ins from this address; retry in \d+ seconds$/);
     expect(refused.headers['retry-after']).toEqual(expect.any(String));
+    expect(events.filter((event) => event.type === 'login_throttled').map((event) => event.reason)).toEqual([
+      'passkey_options',
+    ]);
+    // The page views of a network (the sign-in page asks on load) leave its people's passwords alone.
+    await t.http
+      .post('/auth/login')
+      .set(...client)
+      .send({ email: user.email, password: PASSWORD })
+      .expect(200);
     await t.http.post('/auth/passkeys/login/options').set('X-Forwarded-For', '198.51.100.8').send({}).expect(200);
+  });
+
+  it('answers 404 on a server without passkeys before counting or reading anything', async () => {
+    const off = await createTestApp({ config: { passwordChecksMaxPerIp: 1, passkeyOrigin: null } });
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        await off.http.post('/auth/passkeys/login/options').send({ email: 'someone@example.com' }).expect(404);
+      }
+      expect(await off.dataSource.query('SELECT count(*)::int AS n FROM rate_limit_hits')).toEqual([{ n: 0 }]);
+    } finally {
+      await off.close();
+    }
   });
 
   it('reports a signature counter that did not increase, and refuses the answer', async () => {
@@ -607,5 +675,38 @@ describe('passkeys: the budget of sign-in checks, and the counter’s event', ()
       expect.objectContaining({ userId: user.userId, reason: '1 <= 2' }),
     ]);
     expect(events.filter((event) => event.type === 'passkey_login').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a passkey removed while its sign-in is checked is refused without a counter event', async () => {
+    const authenticator = new SoftAuthenticator();
+    const user = await registerAndLogin(t.http);
+    const created = await t.http
+      .post('/auth/passkeys/register/options')
+      .set(...bearer(user.accessToken))
+      .expect(200);
+    await t.http
+      .post('/auth/passkeys/register')
+      .set(...bearer(user.accessToken))
+      .send({ response: authenticator.register(created.body, RP) })
+      .expect(201);
+    const requested = await t.http.post('/auth/passkeys/login/options').send({}).expect(200);
+    // Held after the signature was checked, before the counter's UPDATE; the passkey goes meanwhile.
+    const held = holdNextCall(t.app.get(PasskeyRepository), 'used');
+    try {
+      const answer = t.http
+        .post('/auth/passkeys/login')
+        .send({ response: authenticator.authenticate(requested.body.challenge, RP) })
+        .then((response) => response);
+      await held.latch.reached;
+      await t.dataSource.query('DELETE FROM passkeys WHERE user_id = $1', [user.userId]);
+      held.latch.release();
+      const refused = await answer;
+      expect([refused.status, refused.body.message]).toEqual([401, 'Invalid passkey']);
+    } finally {
+      held.restore();
+    }
+    expect(
+      events.filter((event) => event.type === 'passkey_counter_regressed' && event.userId === user.userId),
+    ).toEqual([]);
   });
 });

@@ -72,8 +72,10 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     requireVerifiedEmail: false,
     ...overrides,
   };
-  // Passkeys are bound to the public URL, as the example app binds them (given, it is kept).
-  return { ...config, passkeyOrigin: overrides.passkeyOrigin ?? new URL(config.publicUrl).origin };
+  // Passkeys are bound to the public URL, as the example app binds them (given, null included, it is kept).
+  const passkeyOrigin =
+    'passkeyOrigin' in overrides ? (overrides.passkeyOrigin ?? null) : new URL(config.publicUrl).origin;
+  return { ...config, passkeyOrigin };
 }
 
 export interface StartOptions {

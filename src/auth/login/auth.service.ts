@@ -107,8 +107,9 @@ export class AuthService {
     const done = await this.mfa.completeChallenge(mfaToken, proof, client);
     if (this.unverifiedRefused(done.account)) await this.refuseUnverified(done.account, client, done.attempt);
     const second = done.method === 'passkey' ? ['hwk', 'user'] : ['otp'];
-    // Two steps, two factors, whatever the first was (a password, or a passkey that did not verify the user).
-    const amr = amrOf([...done.firstFactor, ...second, 'mfa']);
+    // Two steps, two factors, whatever the first was (a password, or a passkey that did not verify
+    // the user): amrOf says mfa for both, as for the same methods shown in a session later.
+    const amr = amrOf([...done.firstFactor, ...second]);
     return this.openSession(done.account, done.deviceName, client, amr, done.attempt);
   }
 

@@ -230,7 +230,8 @@ export class MfaService {
     // Never a passkey after a passkey: one key (one without user verification) is one factor.
     let passkeyVerified: boolean | undefined;
     if ('passkey' in proof) {
-      passkeyVerified = !found.firstFactor.includes('hwk') && (await this.passkeyProof(found.userId, proof.passkey));
+      passkeyVerified =
+        !found.firstFactor.includes('hwk') && (await this.passkeyProof(found.userId, tokenHash, proof.passkey));
     }
     const outcome = await this.mfa.transaction(async (tx) => {
       // Locked again: whatever another request did with it meanwhile is seen now.
@@ -267,10 +268,11 @@ export class MfaService {
 
   /**
    * Request options for a passkey as the second step of this sign-in: that user's passkeys, the
-   * challenge bound to the user. 401 `Invalid or expired mfaToken` as completeChallenge says.
+   * challenge bound to this second step (its mfaToken). 401 `Invalid or expired mfaToken` as completeChallenge says.
    */
   async passkeyOptions(mfaToken: string): Promise<unknown> {
-    const found = await this.pendingChallenge(TokenService.hash(mfaToken), this.clock.now());
+    const tokenHash = TokenService.hash(mfaToken);
+    const found = await this.pendingChallenge(tokenHash, this.clock.now());
     if (found.firstFactor.includes('hwk')) {
       throw new BadRequestException(
         'A passkey was the first step of this sign-in: the second is the authenticator app',
@@ -278,7 +280,7 @@ export class MfaService {
     }
     return this.webauthn.authenticationOptions(
       'second_factor',
-      { userId: found.userId, sessionId: null },
+      { userId: found.userId, sessionId: null, mfaTokenHash: tokenHash },
       found.userId,
     );
   }
@@ -321,10 +323,10 @@ export class MfaService {
     return found;
   }
 
-  /** One of this user's passkeys answering a challenge handed out for this user's second step. */
-  private async passkeyProof(userId: string, answer: unknown): Promise<boolean> {
+  /** One of this user's passkeys answering a challenge handed out for this second step (its mfaToken). */
+  private async passkeyProof(userId: string, mfaTokenHash: string, answer: unknown): Promise<boolean> {
     try {
-      await this.webauthn.verifyAssertion(answer, 'second_factor', { userId, sessionId: null }, userId);
+      await this.webauthn.verifyAssertion(answer, 'second_factor', { userId, sessionId: null, mfaTokenHash }, userId);
       return true;
     } catch (error) {
       if (error instanceof UnauthorizedException || error instanceof NotFoundException) return false;

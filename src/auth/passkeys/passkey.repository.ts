@@ -37,6 +37,8 @@ export interface NewPasskey {
 export interface ChallengeOwner {
   userId: string | null;
   sessionId: string | null;
+  /** A second step of sign-in: the SHA-256 of its mfaToken. */
+  mfaTokenHash?: string | null;
 }
 
 interface PasskeyRow {
@@ -68,16 +70,22 @@ export class PasskeyRepository {
     owner: ChallengeOwner,
     expiresAt: Date,
   ): Promise<void> {
+    // An owner's earlier challenge of this purpose goes: one pending each, so that asking in a loop
+    // piles up no rows (the sign-in's, owned by nobody yet, are bounded by the client's budget).
     await this.pool.query(
-      `INSERT INTO webauthn_challenges (challenge_hash, purpose, user_id, session_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [challengeHash, purpose, owner.userId, owner.sessionId, expiresAt],
+      `WITH replaced AS (
+         DELETE FROM webauthn_challenges
+          WHERE $3::uuid IS NOT NULL AND user_id = $3 AND purpose = $2
+            AND session_id IS NOT DISTINCT FROM $4 AND mfa_token_hash IS NOT DISTINCT FROM $6)
+       INSERT INTO webauthn_challenges (challenge_hash, purpose, user_id, session_id, expires_at, mfa_token_hash)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [challengeHash, purpose, owner.userId, owner.sessionId, expiresAt, owner.mfaTokenHash ?? null],
     );
   }
 
   /**
-   * Spends a challenge: true when it was handed out for this purpose, to this owner, and has not
-   * expired. Deleted in any case (single use).
+   * Spends a challenge: true when it was handed out for this purpose, to this owner (user, session,
+   * second step), and has not expired. Deleted in any case (single use).
    */
   async spendChallenge(
     challengeHash: string,
@@ -88,8 +96,8 @@ export class PasskeyRepository {
     const { rows } = await this.pool.query<{ ok: boolean }>(
       `DELETE FROM webauthn_challenges WHERE challenge_hash = $1
        RETURNING purpose = $2 AND user_id IS NOT DISTINCT FROM $3 AND session_id IS NOT DISTINCT FROM $4
-                 AND expires_at > $5 AS ok`,
-      [challengeHash, purpose, owner.userId, owner.sessionId, now],
+                 AND mfa_token_hash IS NOT DISTINCT FROM $6 AND expires_at > $5 AS ok`,
+      [challengeHash, purpose, owner.userId, owner.sessionId, now, owner.mfaTokenHash ?? null],
     );
     return rows[0]?.ok === true;
   }
@@ -121,6 +129,16 @@ export class PasskeyRepository {
       [userId],
     );
     return rows.map(stored);
+  }
+
+  /** The passkeys of the account of this canonical email (none for an unknown one), in one query either way. */
+  async credentialsForEmail(emailCanonical: string): Promise<Array<{ credentialId: string; transports: string[] }>> {
+    const { rows } = await this.pool.query<{ credential_id: string; transports: string[] }>(
+      `SELECT p.credential_id, p.transports FROM passkeys p JOIN users u ON u.id = p.user_id
+        WHERE u.email_canonical = $1 ORDER BY p.created_at, p.id`,
+      [emailCanonical],
+    );
+    return rows.map((row) => ({ credentialId: row.credential_id, transports: row.transports }));
   }
 
   async rename(userId: string, id: string, name: string): Promise<StoredPasskey | null> {
@@ -169,16 +187,25 @@ export class PasskeyRepository {
 
   /**
    * Records a use: the new counter and the time, only if the counter moved on (or both are 0: a
-   * passkey that keeps none). False when another use got there first with this counter or a later
-   * one: the counter did not increase.
+   * passkey that keeps none). `regressed` (with the counter on record) when another use got there
+   * first with this counter or a later one; `gone` when the passkey was removed meanwhile.
    */
-  async used(id: string, counter: number, now: Date): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `UPDATE passkeys SET counter = $2, last_used_at = $3
-        WHERE id = $1 AND (counter < $2 OR (counter = 0 AND $2 = 0))`,
+  async used(
+    id: string,
+    counter: number,
+    now: Date,
+  ): Promise<{ outcome: 'used' } | { outcome: 'regressed'; stored: number } | { outcome: 'gone' }> {
+    const { rows } = await this.pool.query<{ updated: boolean; stored: string | null }>(
+      `WITH updated AS (
+         UPDATE passkeys SET counter = $2, last_used_at = $3
+          WHERE id = $1 AND (counter < $2 OR (counter = 0 AND $2 = 0))
+         RETURNING id)
+       SELECT EXISTS (SELECT 1 FROM updated) AS updated, (SELECT counter FROM passkeys WHERE id = $1) AS stored`,
       [id, counter, now],
     );
-    return rowCount === 1;
+    const [{ updated, stored }] = rows;
+    if (updated) return { outcome: 'used' };
+    return stored === null ? { outcome: 'gone' } : { outcome: 'regressed', stored: Number(stored) };
   }
 
   async countFor(userId: string): Promise<number> {

@@ -19,7 +19,6 @@ import {
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
 import { BodyShapePipe } from '../common/body-shape.pipe.js';
 import { authValidationPipe, clientInfo, type HttpRequest } from '../common/client-info.js';
-import { AccountService } from '../accounts/account.service.js';
 import { type CookieSession, CookieTransportService } from '../cookies/cookie-transport.service.js';
 import { AuthService } from '../login/auth.service.js';
 import type { TokenPair } from '../login/token-pair.interface.js';
@@ -48,7 +47,6 @@ export class PasskeysController {
   constructor(
     private readonly passkeys: PasskeysService,
     private readonly auth: AuthService,
-    private readonly accounts: AccountService,
     private readonly transport: CookieTransportService,
   ) {}
 
@@ -67,8 +65,7 @@ export class PasskeysController {
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   async loginOptions(@Body() body: PasskeyLoginOptionsDto, @Req() request: HttpRequest): Promise<unknown> {
-    const user = body.email ? await this.accounts.findUserByEmail(body.email) : null;
-    return this.passkeys.loginOptions(user?.id ?? null, clientInfo(request).ip);
+    return this.passkeys.loginOptions(body.email?.trim() || null, clientInfo(request).ip);
   }
 
   @Public()

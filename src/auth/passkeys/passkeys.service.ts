@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import {
   type AuthenticationResponseJSON,
+  type AuthenticatorTransport,
   generateAuthenticationOptions,
   generateRegistrationOptions,
   type RegistrationResponseJSON,
@@ -18,6 +19,7 @@ import {
 import type { ResolvedAuthOptions, ResolvedWebAuthn } from '../auth-module-options.interface.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import { AUTH_CLOCK, AuthErrors } from '../auth.constants.js';
+import { canonicalEmail } from '../accounts/email-address.js';
 import { UserRepository } from '../accounts/user.repository.js';
 import type { Clock } from '../common/clock.interface.js';
 import { MAX_DEVICE_NAME_CHARS, truncateCodePoints } from '../common/client-address.js';
@@ -196,29 +198,39 @@ export class PasskeysService {
   }
 
   /**
-   * A passwordless sign-in's options: each one writes a challenge, so each counts against the
-   * client's budget of credential checks, as a password check does (429 past it).
+   * A passwordless sign-in's options: with `email`, that account's passkeys (read in the one
+   * query an unknown address costs too), else any of this site's (autofill). Each writes a
+   * challenge, so each counts against the client's budget of passkey sign-ins (429 past it), a
+   * budget of its own: the sign-in page asks on every load. 404 first when passkeys are off.
    */
-  async loginOptions(userId: string | null, ip: string | null): Promise<unknown> {
-    this.budget.judge(await this.limits.hit(this.budget.hitsFor(ip)), ip, null);
-    return this.authenticationOptions('login', { userId: null, sessionId: null }, userId);
+  async loginOptions(email: string | null, ip: string | null): Promise<unknown> {
+    this.relyingParty();
+    this.budget.judge(await this.limits.hit(this.budget.hitsFor(ip, 'passkey-options')), ip, null);
+    const allow = email ? await this.passkeys.credentialsForEmail(canonicalEmail(email)) : [];
+    return this.requestOptions('login', { userId: null, sessionId: null }, allow);
   }
 
   /**
-   * Request options for navigator.credentials.get(): `userId` limits them to that user's passkeys
-   * (a second step, a re-authentication, a sign-in naming its email); without, any discoverable
-   * passkey of this site may answer (autofill).
+   * Request options for navigator.credentials.get() limited to `userId`'s passkeys (a second
+   * step, a re-authentication), the challenge bound to `owner`.
    */
-  async authenticationOptions(
+  async authenticationOptions(purpose: WebAuthnPurpose, owner: ChallengeOwner, userId: string): Promise<unknown> {
+    this.relyingParty();
+    return this.requestOptions(purpose, owner, await this.passkeys.listFor(userId));
+  }
+
+  private async requestOptions(
     purpose: WebAuthnPurpose,
     owner: ChallengeOwner,
-    userId: string | null,
+    allow: ReadonlyArray<{ credentialId: string; transports: string[] }>,
   ): Promise<unknown> {
     const rp = this.relyingParty();
-    const allow = userId ? await this.passkeys.listFor(userId) : [];
     const options = await generateAuthenticationOptions({
       rpID: rp.rpId,
-      allowCredentials: allow.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
+      allowCredentials: allow.map((passkey) => ({
+        id: passkey.credentialId,
+        transports: passkey.transports as AuthenticatorTransport[],
+      })),
       userVerification: 'preferred',
       timeout: CHALLENGE_TTL_SECONDS * 1000,
     });
@@ -281,13 +293,12 @@ export class PasskeysService {
     const counter = info.newCounter;
     // One conditional UPDATE judges it, against the counter as it is now (two uses at once of
     // one counter value: one of them is the clone).
-    if (!(await this.passkeys.used(passkey.id, counter, now))) {
-      this.events.emit('passkey_counter_regressed', {
-        userId: passkey.userId,
-        reason: `${counter} <= ${passkey.counter}`,
-      });
-      throw new UnauthorizedException(INVALID_PASSKEY);
+    const use = await this.passkeys.used(passkey.id, counter, now);
+    if (use.outcome === 'regressed') {
+      this.events.emit('passkey_counter_regressed', { userId: passkey.userId, reason: `${counter} <= ${use.stored}` });
     }
+    // Removed while this sign-in was under way: refused like an unknown passkey, nothing to report.
+    if (use.outcome !== 'used') throw new UnauthorizedException(INVALID_PASSKEY);
     return { passkey, userVerified: info.userVerified };
   }
 

@@ -9,6 +9,21 @@ import { SecurityEventsService } from '../security-events/security-events.servic
 
 export const PASSWORD_CHECK_SCOPE = 'password-check';
 export const PASSWORD_CHECK_NETWORK_SCOPE = 'password-check-net';
+/**
+ * Passwordless sign-in options (each writes a challenge): a budget of their own with the same
+ * numbers, so that a network's page views (the sign-in page asks for options on load, for
+ * autofill) never spend the password checks of its people.
+ */
+export const PASSKEY_OPTIONS_SCOPE = 'passkey-options';
+export const PASSKEY_OPTIONS_NETWORK_SCOPE = 'passkey-options-net';
+export type CheckBudget = 'password' | 'passkey-options';
+/** The `login_throttled` event's reason for each budget's refusal. */
+const REASONS: Record<string, string> = {
+  [PASSWORD_CHECK_SCOPE]: 'password_checks',
+  [PASSWORD_CHECK_NETWORK_SCOPE]: 'password_checks_network',
+  [PASSKEY_OPTIONS_SCOPE]: 'passkey_options',
+  [PASSKEY_OPTIONS_NETWORK_SCOPE]: 'passkey_options_network',
+};
 /** Clients this instance remembers as over budget; past it, the memory starts again (the database still decides). */
 const MAX_REMEMBERED_REFUSALS = 10_000;
 
@@ -40,22 +55,26 @@ export class PasswordCheckBudgetService {
    * would otherwise have a budget each). Refused from memory, before anything is read, while the
    * database's last refusal of this client holds.
    */
-  hitsFor(ip: string | null): RateLimitHit[] {
+  hitsFor(ip: string | null, budget: CheckBudget = 'password'): RateLimitHit[] {
     const now = this.clock.now();
+    const passkey = budget === 'passkey-options';
     const hits = clientHits(
       ip,
       now,
       this.options.passwordChecksWindow,
-      { scope: PASSWORD_CHECK_SCOPE, max: this.options.passwordChecksMaxPerIp },
-      { scope: PASSWORD_CHECK_NETWORK_SCOPE, max: this.options.passwordChecksMaxPerNetwork },
+      { scope: passkey ? PASSKEY_OPTIONS_SCOPE : PASSWORD_CHECK_SCOPE, max: this.options.passwordChecksMaxPerIp },
+      {
+        scope: passkey ? PASSKEY_OPTIONS_NETWORK_SCOPE : PASSWORD_CHECK_NETWORK_SCOPE,
+        max: this.options.passwordChecksMaxPerNetwork,
+      },
     );
-    for (const { key } of hits) {
-      const remembered = this.refusedUntil.get(key);
+    for (const { scope, key } of hits) {
+      const remembered = this.refusedUntil.get(`${scope} ${key}`);
       if (remembered === undefined) continue;
       // Refused from memory without an event: the refusal that began it had one, and a client
       // hammering must not turn into one log line per request.
-      if (remembered > now.getTime()) throw this.refusal(new Date(remembered), now);
-      this.refusedUntil.delete(key);
+      if (remembered > now.getTime()) throw this.refusal(new Date(remembered), now, scope);
+      this.refusedUntil.delete(`${scope} ${key}`);
     }
     return hits;
   }
@@ -64,17 +83,14 @@ export class PasswordCheckBudgetService {
   judge(decision: RateLimitDecision, ip: string | null, userId: string | null): void {
     if (decision.allowed) return;
     if (this.refusedUntil.size >= MAX_REMEMBERED_REFUSALS) this.refusedUntil.clear();
-    this.refusedUntil.set(decision.key, decision.unlocksAt.getTime());
-    this.events.emit('login_throttled', {
-      userId,
-      ip,
-      reason: decision.scope === PASSWORD_CHECK_NETWORK_SCOPE ? 'password_checks_network' : 'password_checks',
-    });
-    throw this.refusal(decision.unlocksAt, this.clock.now());
+    this.refusedUntil.set(`${decision.scope} ${decision.key}`, decision.unlocksAt.getTime());
+    this.events.emit('login_throttled', { userId, ip, reason: REASONS[decision.scope] ?? 'password_checks' });
+    throw this.refusal(decision.unlocksAt, this.clock.now(), decision.scope);
   }
 
-  private refusal(unlocksAt: Date, now: Date): TooManyRequestsException {
+  private refusal(unlocksAt: Date, now: Date, scope: string): TooManyRequestsException {
     const wait = secondsUntil(unlocksAt, now);
-    return new TooManyRequestsException(`Too many password checks from this address; retry in ${wait} seconds`, wait);
+    const what = scope.startsWith(PASSKEY_OPTIONS_SCOPE) ? 'passkey sign-ins' : 'password checks';
+    return new TooManyRequestsException(`Too many ${what} from this address; retry in ${wait} seconds`, wait);
   }
 }

@@ -9,6 +9,10 @@ describe('amr (RFC 8176)', () => {
     expect(amrOf(['otp'])).toEqual(['otp']);
     expect(amrOf(['hwk', 'user'])).toEqual(['hwk', 'user']);
     expect(amrOf(['hwk', 'user', 'mfa'])).toEqual(['hwk', 'user', 'mfa']);
+    // A key that did not verify the user, and the app's code: two devices, two factors, in any order.
+    expect(amrOf(['hwk', 'user'])).toEqual(['hwk', 'user']);
+    expect(amrOf(['hwk', 'user', 'otp'])).toEqual(['otp', 'hwk', 'user', 'mfa']);
+    expect(amrOf(['otp', 'hwk'])).toEqual(['otp', 'hwk', 'mfa']);
     expect(amrOf(['pwd', 'unknown'])).toEqual(['pwd']);
   });
 

@@ -13,20 +13,27 @@ const KNOWLEDGE = new Set<string>(['pwd', 'pin', 'kba']);
 /** Something the user has. */
 const POSSESSION = new Set<string>(['otp', 'sms', 'tel', 'hwk', 'swk', 'sc']);
 
+/** A key (passkeys, security keys), a device of its own beside an authenticator app's codes. */
+const KEYS = new Set<string>(['hwk', 'swk', 'sc']);
+
 /** A password sign-in, and what sessions opened before `amr` existed count as. */
 export const PASSWORD_ONLY: readonly AuthMethod[] = Object.freeze(['pwd']);
 
 /**
  * The `amr` of methods used together (a sign-in, or a sign-in and a later re-authentication in the
  * same session): each once, in the order above, with `mfa` when both something the user knows and
- * something the user has were shown. `mfa` given in is kept (a caller that knows better, such as
- * a user-verifying passkey).
+ * something the user has were shown, or two separate things the user has: a key (a passkey that
+ * did not verify the user) and a code from an authenticator app. `mfa` given in is kept (a caller
+ * that knows better, such as a user-verifying passkey).
  */
 export function amrOf(methods: Iterable<string>): AuthMethod[] {
   const used = new Set<string>();
   for (const method of methods) if (KNOWN.has(method)) used.add(method);
   const values = [...used];
-  if (values.some((m) => KNOWLEDGE.has(m)) && values.some((m) => POSSESSION.has(m))) used.add('mfa');
+  const knows = values.some((m) => KNOWLEDGE.has(m));
+  const has = values.some((m) => POSSESSION.has(m));
+  const keyAndCode = values.some((m) => KEYS.has(m)) && used.has('otp');
+  if ((knows && has) || keyAndCode) used.add('mfa');
   return AMR_VALUES.filter((method) => used.has(method));
 }
 

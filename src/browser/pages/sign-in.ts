@@ -52,6 +52,9 @@ function firstStepDone(answer: SignedIn | MfaChallenge): boolean {
 /** The pending autofill request (conditional mediation), while the password step is shown. */
 let autofill: AbortController | null = null;
 
+/** How long an autofill request waits before it is renewed: under the server's 5-minute challenge. */
+const AUTOFILL_RENEWAL_MS = 270_000;
+
 function stopAutofill(): void {
   autofill?.abort();
   autofill = null;
@@ -66,6 +69,14 @@ async function startAutofill(): Promise<void> {
   if (autofill || !(await client.passkeyAutofillAvailable()) || form.hidden) return;
   const controller = new AbortController();
   autofill = controller;
+  // The request may wait as long as the page is open, its challenge only 5 minutes: renewed
+  // before then, so that a passkey picked later is not refused.
+  const renewal = setTimeout(() => {
+    if (autofill !== controller) return;
+    stopAutofill();
+    void startAutofill();
+  }, AUTOFILL_RENEWAL_MS);
+  controller.signal.addEventListener('abort', () => clearTimeout(renewal));
   try {
     firstStepDone(await client.signInWithPasskey({ autofill: true, signal: controller.signal }));
   } catch (error) {

@@ -48,6 +48,7 @@ const HTTP_SPECS = [
   'step-up',
   'passkeys',
   'rate-limit-races',
+  'oidc',
 ];
 
 /** @type {import('jest').Config} */

@@ -82,6 +82,13 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'get /auth/passkeys': [200, 401, 404, 503],
   'patch /auth/passkeys/{id}': [200, 400, 401, 403, 404, 413, 503],
   'delete /auth/passkeys/{id}': [204, 400, 401, 403, 404, 409, 503],
+  'get /auth/oidc/providers': [200, 404, 503],
+  'get /auth/oidc/{provider}/start': [302, 404, 503],
+  'get /auth/oidc/{provider}/link': [302, 401, 403, 404, 503],
+  'get /auth/oidc/{provider}/callback': [302, 404, 503],
+  'post /auth/oidc/exchange': [200, 400, 401, 403, 404, 413, 503],
+  'get /auth/identities': [200, 401, 404, 503],
+  'delete /auth/identities/{id}': [204, 400, 401, 403, 404, 409, 503],
 };
 
 describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {

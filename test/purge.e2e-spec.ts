@@ -25,6 +25,7 @@ const SKIPPED = {
   accountTokens: 0,
   mfaChallenges: 0,
   webauthnChallenges: 0,
+  oidcSignIns: 0,
   statements: 0,
   signingKeys: 0,
 };
@@ -96,7 +97,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await insertRevokedTokens(2, at(60));
     const result = await app.get(PurgeService).purgeExpired();
     // 7 rows in batches of 3: 3 + 3 + 1 batches for tokens, 1 each for sessions, failed logins, rate-limit hits,
-    // tombstones, account tokens, second steps of sign-in, passkey challenges.
+    // tombstones, account tokens, second steps of sign-in, passkey challenges, provider sign-ins and their codes.
     expect(result).toEqual({
       skipped: false,
       revokedTokens: 7,
@@ -107,7 +108,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
       accountTokens: 0,
       mfaChallenges: 0,
       webauthnChallenges: 0,
-      statements: 10,
+      oidcSignIns: 0,
+      statements: 12,
       signingKeys: 0,
     });
     expect(await count('revoked_tokens')).toBe(2);
@@ -187,7 +189,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
         accountTokens: 0,
         mfaChallenges: 0,
         webauthnChallenges: 0,
-        statements: 8,
+        oidcSignIns: 0,
+        statements: 10,
         signingKeys: 0,
       });
     } finally {

@@ -185,6 +185,59 @@ export interface AuthModuleOptions {
    * answer 404.
    */
   webauthn?: AuthWebAuthnOptions;
+  /**
+   * Sign-in with OpenID Connect providers (Google, Microsoft Entra, Keycloak, Okta…). Without it,
+   * the `/auth/oidc` routes answer 404.
+   */
+  oidc?: AuthOidcOptions;
+}
+
+export interface AuthOidcOptions {
+  providers: AuthOidcProvider[];
+  /**
+   * Where the app is reached (`https://app.example.com`): the redirect URIs are
+   * `<publicUrl>/<routePrefix>/oidc/<id>/callback`, and `returnTo` must be on this origin.
+   * Default: the mail's `publicUrl`.
+   */
+  publicUrl?: string;
+  /** Where AccountPagesModule is mounted: failures land on `<pagesPath>/sign-in`. Default: the mail's, else `/account`. */
+  pagesPath?: string;
+}
+
+export interface AuthOidcProvider {
+  /** In the routes (`/auth/oidc/<id>/start`): lower-case letters, digits and hyphens, 1 to 32. */
+  id: string;
+  /** Shown on the pages: **Continue with {name}**. */
+  name: string;
+  /** The issuer (its discovery document at `<issuer>/.well-known/openid-configuration`); https, or http://localhost outside production. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Default `['openid', 'email', 'profile']`; `openid` is always asked. */
+  scopes?: string[];
+  /**
+   * Link a first sign-in to the local account of the same address when this provider says
+   * `email_verified: true` and the local address is verified too. Only for providers that own
+   * the addresses they vouch for (Google for gmail.com, your company's IdP). Default false.
+   */
+  trustEmailVerified?: boolean;
+}
+
+export interface ResolvedOidcProvider {
+  id: string;
+  name: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  trustEmailVerified: boolean;
+}
+
+export interface ResolvedOidc {
+  providers: ResolvedOidcProvider[];
+  /** Origin and path, no trailing slash. */
+  publicUrl: string;
+  pagesPath: string;
 }
 
 export interface AuthWebAuthnOptions {
@@ -215,6 +268,7 @@ export type ResolvedAuthOptions = Required<
     | 'mail'
     | 'totpIssuer'
     | 'webauthn'
+    | 'oidc'
   >
 > &
   Pick<AuthModuleOptions, 'issuer' | 'audience' | 'revocationListenerUrl'> & {
@@ -223,4 +277,6 @@ export type ResolvedAuthOptions = Required<
     totpIssuer: string;
     /** Null without the `webauthn` option: no passkeys. */
     webauthn: ResolvedWebAuthn | null;
+    /** Null without the `oidc` option: no sign-in with other providers. */
+    oidc: ResolvedOidc | null;
   };

@@ -43,6 +43,7 @@ describe('resolveAuthOptions', () => {
       mfaMaxFailedAttempts: 10,
       totpIssuer: 'nest-jwt-revocation',
       webauthn: null,
+      oidc: null,
     });
   });
 

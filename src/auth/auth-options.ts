@@ -1,8 +1,11 @@
 import { DEFAULTS, PURGE_BATCH_LIMIT } from './auth.constants.js';
 import type {
   AuthModuleOptions,
+  AuthOidcOptions,
   AuthWebAuthnOptions,
   ResolvedAuthOptions,
+  ResolvedOidc,
+  ResolvedOidcProvider,
   ResolvedWebAuthn,
 } from './auth-module-options.interface.js';
 import { KeyEncryption, MIN_KEY_ENCRYPTION_SECRET_BYTES } from './keys/key-encryption.js';
@@ -90,6 +93,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     mfaMaxFailedAttempts: options.mfaMaxFailedAttempts ?? DEFAULTS.mfaMaxFailedAttempts,
     totpIssuer: options.totpIssuer ?? options.mail?.appName ?? DEFAULTS.totpIssuer,
     webauthn: null,
+    oidc: null,
   };
   const problems: string[] = [];
   resolved.trustedOrigins = trustedOrigins(options.trustedOrigins ?? [], problems);
@@ -165,6 +169,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   upToAMillion('mailMaxPerNetwork', resolved.mailMaxPerNetwork, problems);
   positiveInteger('recentAuthMaxAge', resolved.recentAuthMaxAge, problems);
   if (options.webauthn !== undefined) resolved.webauthn = relyingParty(options.webauthn, resolved.totpIssuer, problems);
+  if (options.oidc !== undefined) resolved.oidc = oidcProviders(options.oidc, options.mail, problems);
   upToAMillion('mfaMaxFailedAttempts', resolved.mfaMaxFailedAttempts, problems);
   if (typeof resolved.totpIssuer !== 'string' || resolved.totpIssuer.trim() === '' || resolved.totpIssuer.length > 100)
     problems.push('totpIssuer must be a name of 1 to 100 characters');
@@ -211,6 +216,78 @@ function trustedOrigins(origins: unknown, problems: string[]): ReadonlySet<strin
     normalised.add(url.origin);
   }
   return normalised;
+}
+
+const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * The OpenID Connect providers: ids unique and fit for a path, issuers https (http only for
+ * localhost outside production: tests and local identity providers), a public URL to build the
+ * redirect URIs from.
+ */
+function oidcProviders(
+  options: AuthOidcOptions,
+  mail: AuthModuleOptions['mail'],
+  problems: string[],
+): ResolvedOidc | null {
+  const production = process.env.NODE_ENV === 'production';
+  const publicUrl = (options?.publicUrl ?? mail?.publicUrl ?? '').replace(/\/+$/, '');
+  let base: URL | undefined;
+  try {
+    base = new URL(publicUrl);
+  } catch {
+    base = undefined;
+  }
+  if (!base || !(base.protocol === 'https:' || (base.protocol === 'http:' && !production))) {
+    problems.push('oidc.publicUrl (or mail.publicUrl) must be the https URL the app is reached at');
+    return null;
+  }
+  const providers: ResolvedOidcProvider[] = [];
+  const seen = new Set<string>();
+  for (const given of Array.isArray(options?.providers) ? options.providers : []) {
+    const id = given?.id;
+    if (typeof id !== 'string' || !PROVIDER_ID.test(id)) {
+      problems.push(`oidc.providers: id ${JSON.stringify(id)} must be 1 to 32 lower-case letters, digits or hyphens`);
+      continue;
+    }
+    if (seen.has(id)) problems.push(`oidc.providers: id ${id} is given twice`);
+    seen.add(id);
+    let issuer: URL | undefined;
+    try {
+      issuer = new URL(given.issuer);
+    } catch {
+      issuer = undefined;
+    }
+    const local = issuer?.hostname === 'localhost' || issuer?.hostname === '127.0.0.1' || issuer?.hostname === '[::1]';
+    if (!issuer || !(issuer.protocol === 'https:' || (issuer.protocol === 'http:' && local && !production))) {
+      problems.push(
+        `oidc.providers ${id}: the issuer must be an https URL (http only for localhost, outside production)`,
+      );
+      continue;
+    }
+    for (const field of ['name', 'clientId', 'clientSecret'] as const) {
+      const value = given[field];
+      if (typeof value !== 'string' || value.trim() === '' || value.length > 2048)
+        problems.push(`oidc.providers ${id}: ${field} is required`);
+    }
+    const scopes = given.scopes ?? ['openid', 'email', 'profile'];
+    if (
+      !Array.isArray(scopes) ||
+      !scopes.every((scope) => typeof scope === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope))
+    )
+      problems.push(`oidc.providers ${id}: scopes must be a list of scope names`);
+    providers.push({
+      id,
+      name: String(given.name ?? '').trim(),
+      issuer: given.issuer,
+      clientId: given.clientId,
+      clientSecret: given.clientSecret,
+      scopes: [...new Set(['openid', ...(Array.isArray(scopes) ? scopes : [])])],
+      trustEmailVerified: given.trustEmailVerified === true,
+    });
+  }
+  const pagesPath = `/${(options?.pagesPath ?? mail?.pagesPath ?? '/account').replace(/^\/+|\/+$/g, '')}`;
+  return { providers, publicUrl: base.origin + base.pathname.replace(/\/+$/, ''), pagesPath };
 }
 
 /** A host name: dot-separated labels of letters, digits and inner hyphens (IPv6 literals are not). */

@@ -12,6 +12,9 @@ export { MfaRecoveryCodeEntity } from './mfa/mfa-recovery-code.entity.js';
 export { MfaChallengeEntity } from './mfa/mfa-challenge.entity.js';
 export { PasskeyEntity } from './passkeys/passkey.entity.js';
 export { WebAuthnChallengeEntity } from './passkeys/webauthn-challenge.entity.js';
+export { UserIdentityEntity } from './oidc/user-identity.entity.js';
+export { OidcTransactionEntity } from './oidc/oidc-transaction.entity.js';
+export { OidcLoginCodeEntity } from './oidc/oidc-login-code.entity.js';
 
 import { AccountTokenEntity } from './recovery/account-token.entity.js';
 import { DeletedUserEntity } from './accounts/deleted-user.entity.js';
@@ -21,6 +24,9 @@ import { MfaRecoveryCodeEntity } from './mfa/mfa-recovery-code.entity.js';
 import { MfaTotpEntity } from './mfa/mfa-totp.entity.js';
 import { PasskeyEntity } from './passkeys/passkey.entity.js';
 import { WebAuthnChallengeEntity } from './passkeys/webauthn-challenge.entity.js';
+import { UserIdentityEntity } from './oidc/user-identity.entity.js';
+import { OidcTransactionEntity } from './oidc/oidc-transaction.entity.js';
+import { OidcLoginCodeEntity } from './oidc/oidc-login-code.entity.js';
 
 import { LoginFailureEntity } from './throttling/login-failure.entity.js';
 import { RateLimitHitEntity } from './throttling/rate-limit-hit.entity.js';
@@ -45,4 +51,7 @@ export const AUTH_ENTITIES = [
   MfaChallengeEntity,
   PasskeyEntity,
   WebAuthnChallengeEntity,
+  UserIdentityEntity,
+  OidcTransactionEntity,
+  OidcLoginCodeEntity,
 ];

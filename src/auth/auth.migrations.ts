@@ -11,6 +11,7 @@ import { RevokeSigningKeys1765100000000 } from '../../migrations/1765100000000-R
 import { AdmitPasswordChecks1765300000000 } from '../../migrations/1765300000000-AdmitPasswordChecks.js';
 import { AddSecondFactor1765400000000 } from '../../migrations/1765400000000-AddSecondFactor.js';
 import { AddPasskeys1765500000000 } from '../../migrations/1765500000000-AddPasskeys.js';
+import { AddOidcSignIn1765600000000 } from '../../migrations/1765600000000-AddOidcSignIn.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
 export const AUTH_MIGRATIONS = [
@@ -27,6 +28,7 @@ export const AUTH_MIGRATIONS = [
   AdmitPasswordChecks1765300000000,
   AddSecondFactor1765400000000,
   AddPasskeys1765500000000,
+  AddOidcSignIn1765600000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
 export { HardenAccounts1764200000000 };
@@ -39,3 +41,4 @@ export { PrioritiseMailOutbox1765200000000 };
 export { AdmitPasswordChecks1765300000000 };
 export { AddSecondFactor1765400000000 };
 export { AddPasskeys1765500000000 };
+export { AddOidcSignIn1765600000000 };

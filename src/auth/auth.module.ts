@@ -70,6 +70,10 @@ import { ReauthenticationService } from './step-up/reauthentication.service.js';
 import { PasskeysController } from './passkeys/passkeys.controller.js';
 import { PasskeyRepository } from './passkeys/passkey.repository.js';
 import { PasskeysService } from './passkeys/passkeys.service.js';
+import { IdentitiesController, OidcController } from './oidc/oidc.controller.js';
+import { OidcProvidersService } from './oidc/oidc-providers.service.js';
+import { OidcRepository } from './oidc/oidc.repository.js';
+import { OidcService } from './oidc/oidc.service.js';
 
 /**
  * Issues and revokes access and refresh JWTs against PostgreSQL. The host provides the TypeORM
@@ -86,6 +90,8 @@ import { PasskeysService } from './passkeys/passkeys.service.js';
     MfaController,
     ReauthenticationController,
     PasskeysController,
+    OidcController,
+    IdentitiesController,
   ],
   providers: [
     {
@@ -149,6 +155,9 @@ import { PasskeysService } from './passkeys/passkeys.service.js';
     ReauthenticationService,
     PasskeysService,
     PasskeyRepository,
+    OidcProvidersService,
+    OidcRepository,
+    OidcService,
     SessionsService,
     PurgeService,
     LoginThrottleService,

@@ -88,6 +88,10 @@ export class AppModule {
             webauthn: config.passkeyOrigin
               ? { origins: [config.passkeyOrigin], rpName: 'nest-jwt-revocation example' }
               : undefined,
+            // Sign-in with OpenID Connect providers (OIDC_PROVIDERS), back at PUBLIC_URL.
+            oidc: config.oidcProviders?.length
+              ? { providers: config.oidcProviders, publicUrl: config.publicUrl, pagesPath: '/account' }
+              : undefined,
           }),
         }),
         // The browser side: sign-in, sign-up and account pages at /account (cookie transport).

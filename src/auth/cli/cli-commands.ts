@@ -332,7 +332,7 @@ async function purge(app: INestApplicationContext, output: CliOutput, settings: 
     return 0;
   }
   output.out(
-    `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s), ${result.accountTokens} expired account token(s), ${result.mfaChallenges} expired second step(s) of sign-in and ${result.webauthnChallenges} expired passkey challenge(s) in ${result.statements} batch(es), ` +
+    `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s), ${result.accountTokens} expired account token(s), ${result.mfaChallenges} expired second step(s) of sign-in, ${result.webauthnChallenges} expired passkey challenge(s) and ${result.oidcSignIns} expired provider sign-in(s) in ${result.statements} batch(es), ` +
       (settings.keyLifetimesKnown
         ? `and retired ${result.signingKeys} signing key(s).`
         : 'and retired no signing key (set ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL to the app’s to retire them here; the app’s own purge does).'),

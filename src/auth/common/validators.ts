@@ -38,16 +38,22 @@ export function IsEmailAddress(options?: ValidationOptions): PropertyDecorator {
     {
       name: 'isEmail',
       validator: {
-        validate: (value: unknown) =>
-          typeof value === 'string' &&
-          !hasLoneSurrogate(value) &&
-          // Fullwidth letters and the like: another spelling of an ordinary address (canonicalEmail).
-          !usesCompatibilityCharacters(value) &&
-          isEmail(value),
+        validate: isEmailAddress,
         defaultMessage: (args) => `${args?.property ?? 'value'} must be an email`,
       },
     },
     options,
+  );
+}
+
+/** What IsEmailAddress accepts (also for addresses that come from elsewhere: an OpenID provider's). */
+export function isEmailAddress(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    !hasLoneSurrogate(value) &&
+    // Fullwidth letters and the like: another spelling of an ordinary address (canonicalEmail).
+    !usesCompatibilityCharacters(value) &&
+    isEmail(value)
   );
 }
 

@@ -110,7 +110,11 @@ export class AuthService {
     // Two steps, two factors, whatever the first was (a password, or a passkey that did not verify
     // the user): amrOf says mfa for both, as for the same methods shown in a session later.
     const amr = amrOf([...done.firstFactor, ...second]);
-    return this.openSession(done.account, done.deviceName, client, amr, done.attempt);
+    const pair = await this.openSession(done.account, done.deviceName, client, amr, done.attempt);
+    if (done.firstFactor.includes('fed')) {
+      this.events.emit('oidc_login', { userId: done.account.id, sessionId: pair.sessionId, ip: client.ip });
+    }
+    return pair;
   }
 
   /**
@@ -140,6 +144,39 @@ export class AuthService {
       if (!(error instanceof SecondFactorRequired)) throw error;
       const accountKey = LoginThrottleService.accountKey(account.email);
       return this.mfa.challenge(account, accountKey, null, amrOf(amr));
+    }
+  }
+
+  /**
+   * A sign-in at an OpenID Connect provider (OidcService has matched it to this user): a session
+   * as a login opens it, `amr` `fed`. Nothing bypasses the second factor: a user with an
+   * authenticator app, or with a passkey, is asked for it next, as after a password. 401 when the
+   * account is gone; 403 for a suspended one, or an unverified one under requireVerifiedEmail.
+   */
+  async loginFederated(userId: string, client: ClientInfo): Promise<TokenPair | MfaChallengeAnswer> {
+    const account = await this.users.findById(userId);
+    if (!account) throw new UnauthorizedException(AuthErrors.revoked);
+    if (this.unverifiedRefused(account)) await this.refuseUnverified(account, client, NO_PASSWORD_ATTEMPT);
+    const accountKey = LoginThrottleService.accountKey(account.email);
+    // A passkey is a second factor the provider's sign-in must be followed by, app or not: the
+    // provider's account is not this one, and whoever took it over has no passkey of this user's.
+    if ((await this.passkeys.countFor(account.id)) > 0) {
+      const withApp = (await this.mfa.status(account.id)).totp;
+      return this.mfa.challenge(account, accountKey, null, ['fed'], withApp);
+    }
+    try {
+      const pair = await this.openSession(
+        { ...account, passwordHash: null },
+        null,
+        client,
+        amrOf(['fed']),
+        NO_PASSWORD_ATTEMPT,
+      );
+      this.events.emit('oidc_login', { userId: account.id, sessionId: pair.sessionId, ip: client.ip });
+      return pair;
+    } catch (error) {
+      if (!(error instanceof SecondFactorRequired)) throw error;
+      return this.mfa.challenge(account, accountKey, null, ['fed']);
     }
   }
 

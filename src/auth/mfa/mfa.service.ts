@@ -189,6 +189,8 @@ export class MfaService {
     accountKey: string,
     deviceName: string | null,
     firstFactor: readonly string[] = ['pwd'],
+    /** Whether the user's authenticator app is on (false: a sign-in at a provider by a user with passkeys only). */
+    withApp = true,
   ): Promise<MfaChallengeAnswer> {
     const now = this.clock.now();
     const mfaToken = randomBytes(32).toString('base64url');
@@ -204,11 +206,9 @@ export class MfaService {
     });
     // A passkey is offered beside the app when the user has one, unless a passkey was the first step.
     const offerPasskey = !firstFactor.includes('hwk') && (await this.passkeys.countFor(account.id)) > 0;
-    return {
-      mfaRequired: true,
-      mfaToken,
-      methods: offerPasskey ? ['totp', 'recovery_code', 'passkey'] : ['totp', 'recovery_code'],
-    };
+    const methods: SecondFactorMethod[] = withApp ? ['totp', 'recovery_code'] : [];
+    if (offerPasskey) methods.push('passkey');
+    return { mfaRequired: true, mfaToken, methods };
   }
 
   /**

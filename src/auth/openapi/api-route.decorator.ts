@@ -10,7 +10,7 @@ export interface RouteDescription {
   description?: string;
   /** The success answer: its status, what it means, and the shape of its body (none for 204). */
   success: {
-    status: 200 | 201 | 202 | 204;
+    status: 200 | 201 | 202 | 204 | 302;
     description: string;
     type?: abstract new () => unknown;
     isArray?: boolean;

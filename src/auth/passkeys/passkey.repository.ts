@@ -151,7 +151,7 @@ export class PasskeyRepository {
 
   /**
    * Removes one of the user's passkeys unless it is their last way to sign in (no password, no
-   * other passkey): 'removed', 'last' (nothing removed) or 'missing'. The user's row is locked
+   * other passkey, no connected provider account): 'removed', 'last' (nothing removed) or 'missing'. The user's row is locked
    * first, in a statement of its own: the count that follows then sees any removal that held the
    * lock before (a statement's snapshot is taken when it starts, so a count in the locking
    * statement would be from before its wait, and two removals could each leave the other last).
@@ -164,7 +164,9 @@ export class PasskeyRepository {
       );
       const { rows } = await client.query<{ outcome: 'removed' | 'last' | 'missing' }>(
         `WITH target AS (SELECT id FROM passkeys WHERE id = $2 AND user_id = $1),
-              others AS (SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1 AND id <> $2),
+              others AS (
+                SELECT (SELECT count(*) FROM passkeys WHERE user_id = $1 AND id <> $2)
+                     + (SELECT count(*) FROM user_identities WHERE user_id = $1) AS n),
               removed AS (
                 DELETE FROM passkeys p USING target, others
                  WHERE p.id = target.id AND ($3 OR others.n > 0)

@@ -72,6 +72,16 @@ export class PurgeRepository {
     return deleteBatch(runner, PURGE_TARGETS.webauthnChallenges, before, limit);
   }
 
+  /** Deletes at most `limit` sign-ins sent to an OpenID provider and never back, expired before `before`. */
+  deleteExpiredOidcTransactions(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, PURGE_TARGETS.oidcTransactions, before, limit);
+  }
+
+  /** Deletes at most `limit` one-time codes of provider sign-ins, never exchanged, expired before `before`. */
+  deleteExpiredOidcLoginCodes(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, PURGE_TARGETS.oidcLoginCodes, before, limit);
+  }
+
   deleteExpiredRateLimitHits(runner: QueryRunner, before: Date, limit: number): Promise<number> {
     return deleteBatch(runner, PURGE_TARGETS.rateLimitHits, before, limit);
   }
@@ -107,6 +117,8 @@ export const PURGE_TARGETS = {
     key: 'expires_at',
     index: 'webauthn_challenges_expires_at_idx',
   },
+  oidcTransactions: { table: 'oidc_transactions', key: 'expires_at', index: 'oidc_transactions_expires_at_idx' },
+  oidcLoginCodes: { table: 'oidc_login_codes', key: 'expires_at', index: 'oidc_login_codes_expires_at_idx' },
   deletedUsers: { table: 'deleted_users', key: 'deleted_at', index: 'deleted_users_deleted_at_idx' },
   // When the session ended: expired, idle or revoked. Must match the expression of
   // sessions_ended_at_idx (migration 1764300000000) exactly, or the index is not used.

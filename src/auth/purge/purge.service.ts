@@ -38,6 +38,8 @@ export interface PurgeResult {
   mfaChallenges: number;
   /** Passkey challenges (options never answered) past their expiry. */
   webauthnChallenges: number;
+  /** Sign-ins at OpenID providers never back, and their one-time codes never exchanged, past their expiry. */
+  oidcSignIns: number;
   /** Signing keys retired: no live token can have been signed with them. */
   signingKeys: number;
 }
@@ -125,6 +127,16 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         runner,
         batch,
       );
+      const oidcTransactions = await this.drain(
+        (r, n) => this.purges.deleteExpiredOidcTransactions(r, now, n),
+        runner,
+        batch,
+      );
+      const oidcLoginCodes = await this.drain(
+        (r, n) => this.purges.deleteExpiredOidcLoginCodes(r, now, n),
+        runner,
+        batch,
+      );
       // A tombstone must outlive the deleted user's access tokens: sessionRetention is at least their lifetime.
       const tombstones = await this.drain(
         (r, n) => this.purges.deleteOldTombstones(r, sessionCutoff, n),
@@ -140,6 +152,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         accountTokens: accountTokens.deleted,
         mfaChallenges: mfaChallenges.deleted,
         webauthnChallenges: webauthnChallenges.deleted,
+        oidcSignIns: oidcTransactions.deleted + oidcLoginCodes.deleted,
         statements: [
           tokens,
           sessions,
@@ -149,6 +162,8 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           accountTokens,
           mfaChallenges,
           webauthnChallenges,
+          oidcTransactions,
+          oidcLoginCodes,
         ].reduce((sum, part) => sum + part.statements, 0),
       };
     });
@@ -166,6 +181,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           accountTokens: 0,
           mfaChallenges: 0,
           webauthnChallenges: 0,
+          oidcSignIns: 0,
           statements: 0,
           signingKeys: 0,
         };

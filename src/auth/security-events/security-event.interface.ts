@@ -45,7 +45,13 @@ export type SecurityEventType =
    * A passkey answered with a signature counter that did not increase (a cloned authenticator,
    * or one that misbehaves): refused.
    */
-  | 'passkey_counter_regressed';
+  | 'passkey_counter_regressed'
+  /** A sign-in through an OpenID Connect provider (once its second step, if any, is done). */
+  | 'oidc_login'
+  /** A sign-in through a provider that did not happen; `reason` says why (`invalid_state`, `account_exists`…). */
+  | 'oidc_login_failed'
+  | 'identity_linked'
+  | 'identity_unlinked';
 
 /**
  * One security event. Deliberately narrow: ids, the client address and a reason, never a token,

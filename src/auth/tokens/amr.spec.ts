@@ -13,6 +13,10 @@ describe('amr (RFC 8176)', () => {
     expect(amrOf(['hwk', 'user'])).toEqual(['hwk', 'user']);
     expect(amrOf(['hwk', 'user', 'otp'])).toEqual(['otp', 'hwk', 'user', 'mfa']);
     expect(amrOf(['otp', 'hwk'])).toEqual(['otp', 'hwk', 'mfa']);
+    // A sign-in at another provider is a first factor: the app's code or a passkey adds the second.
+    expect(amrOf(['fed'])).toEqual(['fed']);
+    expect(amrOf(['fed', 'otp'])).toEqual(['otp', 'fed', 'mfa']);
+    expect(amrOf(['fed', 'hwk', 'user'])).toEqual(['hwk', 'user', 'fed', 'mfa']);
     expect(amrOf(['pwd', 'unknown'])).toEqual(['pwd']);
   });
 

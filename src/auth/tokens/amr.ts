@@ -21,8 +21,8 @@ export const PASSWORD_ONLY: readonly AuthMethod[] = Object.freeze(['pwd']);
 
 /**
  * The `amr` of methods used together (a sign-in, or a sign-in and a later re-authentication in the
- * same session): each once, in the order above, with `mfa` when both something the user knows and
- * something the user has were shown, or two separate things the user has: a key (a passkey that
+ * same session): each once, in the order above, with `mfa` when both something the user knows (or
+ * a sign-in at another provider) and something the user has were shown, or two separate things the user has: a key (a passkey that
  * did not verify the user) and a code from an authenticator app. `mfa` given in is kept (a caller
  * that knows better, such as a user-verifying passkey).
  */
@@ -30,7 +30,8 @@ export function amrOf(methods: Iterable<string>): AuthMethod[] {
   const used = new Set<string>();
   for (const method of methods) if (KNOWN.has(method)) used.add(method);
   const values = [...used];
-  const knows = values.some((m) => KNOWLEDGE.has(m));
+  // A federated sign-in is the provider's first factor (whatever it was), as a password is here.
+  const knows = values.some((m) => KNOWLEDGE.has(m) || m === 'fed');
   const has = values.some((m) => POSSESSION.has(m));
   const keyAndCode = values.some((m) => KEYS.has(m)) && used.has('otp');
   if ((knows && has) || keyAndCode) used.add('mfa');

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { validateCronExpression } from 'cron';
 import type { HttpAdapterKind } from '../app.setup.js';
+import type { AuthOidcProvider } from '../../auth/auth-module-options.interface.js';
 import { canonicalSmtpHost, parseSmtpUrl, SmtpUrlError } from '../../auth/mail/smtp-url.js';
 
 /** JWT_ALGORITHM values: HMAC with the shared secret, or a key pair kept in signing_keys. */
@@ -82,6 +83,11 @@ export interface AppConfig {
   requireVerifiedEmail: boolean;
   /** RECENT_AUTH_MAX_AGE, seconds: how recent a sign-in or re-authentication must be for a change of the second factor. */
   recentAuthMaxAge?: number;
+  /**
+   * OIDC_PROVIDERS: a JSON list of `{id, name, issuer, clientId, clientSecret, scopes?,
+   * trustEmailVerified?}`, the OpenID Connect providers to sign in with. Default none.
+   */
+  oidcProviders?: AuthOidcProvider[];
 }
 
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -195,6 +201,17 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     problems.push(`PUBLIC_URL must be an http(s) URL such as https://app.example.com (got "${env.PUBLIC_URL}")`);
   }
   const passkeyOrigin = passkeyOriginOf(publicUrl);
+  let oidcProviders: AuthOidcProvider[] = [];
+  if (env.OIDC_PROVIDERS?.trim()) {
+    try {
+      const parsed: unknown = JSON.parse(env.OIDC_PROVIDERS);
+      if (!Array.isArray(parsed)) throw new Error('not a list');
+      oidcProviders = parsed as AuthOidcProvider[];
+    } catch {
+      // The value holds client secrets: never echoed.
+      problems.push('OIDC_PROVIDERS must be a JSON list of {id, name, issuer, clientId, clientSecret} objects');
+    }
+  }
   const purgeCron = env.PURGE_CRON?.trim() || DEFAULT_PURGE_CRON;
   const cronCheck = validateCronExpression(purgeCron);
   if (!cronCheck.valid) problems.push(`PURGE_CRON is not a valid cron expression (got "${purgeCron}")`);
@@ -274,6 +291,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     emailVerificationTtl,
     requireVerifiedEmail,
     recentAuthMaxAge,
+    oidcProviders,
   };
 }
 

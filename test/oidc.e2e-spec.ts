@@ -1,0 +1,392 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type TestAgent from 'supertest/lib/agent.js';
+import { FakeClock } from './support/fake-clock.js';
+import {
+  bearer,
+  createTestApp,
+  PASSWORD,
+  registerAndLogin,
+  startTwoInstances,
+  type TwoInstances,
+  uniqueEmail,
+} from './support/test-app.js';
+import { eventually } from './support/latch.js';
+import { codeAt, enableTotp } from './support/mfa.js';
+import { decode } from './support/tokens.js';
+import { signInAtProvider, startTestProvider, type TestProvider } from './support/oidc-provider.js';
+import { freePort } from './support/ports.js';
+
+/** The test apps' public URL (testConfig): where the provider sends browsers back. */
+const PUBLIC_URL = 'http://localhost:3000';
+const CALLBACK = `${PUBLIC_URL}/auth/oidc/test/callback`;
+const BINDING = '__Host-auth_oidc';
+
+describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
+  let clock: FakeClock;
+  let provider: TestProvider;
+  let instances: TwoInstances;
+  let logins = 0;
+
+  beforeAll(async () => {
+    clock = new FakeClock();
+    provider = await startTestProvider({ redirectUris: [CALLBACK] });
+    instances = await startTwoInstances(clock, {
+      oidcProviders: [
+        {
+          id: 'test',
+          name: 'Test ID',
+          issuer: provider.issuer,
+          clientId: provider.clientId,
+          clientSecret: provider.clientSecret,
+          trustEmailVerified: true,
+        },
+      ],
+    });
+    // Discovery runs in the background at start.
+    for (const app of [instances.a, instances.b]) {
+      await eventually(async () => (await app.http.get('/auth/oidc/providers')).body.length === 1, 10_000);
+    }
+  });
+
+  afterAll(async () => {
+    await instances?.close();
+    await provider?.close();
+  });
+
+  /** A new account at the provider: its login, and its claims. */
+  function providerAccount(claims: { email?: string; email_verified?: boolean } = {}) {
+    logins += 1;
+    const login = `person-${logins}`;
+    const account = { sub: `sub-${logins}-${Date.now()}`, email: uniqueEmail('oidc'), email_verified: true, ...claims };
+    provider.accounts.set(login, account);
+    return { login, ...account };
+  }
+
+  interface Started {
+    location: string;
+    binding: string;
+  }
+
+  /** GET /auth/oidc/test/start: the redirect to the provider, and the browser's binding cookie. */
+  async function start(http: TestAgent, query: Record<string, string> = {}, binding?: string): Promise<Started> {
+    const request = http.get('/auth/oidc/test/start').query(query);
+    if (binding) request.set('Cookie', `${BINDING}=${binding}`);
+    const response = await request.expect(302);
+    const cookie = (response.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith(`${BINDING}=`));
+    expect(cookie).toMatch(/; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
+    return { location: response.headers.location as string, binding: (cookie as string).split(';')[0].split('=')[1] };
+  }
+
+  /** The provider's sign-in as `login`, then the callback as this browser (its binding cookie): the app's answer. */
+  async function finish(http: TestAgent, started: Started, login: string, bend: (url: URL) => void = () => undefined) {
+    const callback = await signInAtProvider(started.location, login, CALLBACK);
+    bend(callback);
+    return http.get(`${callback.pathname}${callback.search}`).set('Cookie', `${BINDING}=${started.binding}`);
+  }
+
+  /** Where a failed sign-in lands, with its reason. */
+  const failedWith = (reason: string) => `/account/sign-in?oidc_error=${reason}`;
+
+  /** A bearer client's whole sign-in: start, provider, callback, exchange. */
+  async function bearerSignIn(http: TestAgent, login: string) {
+    const started = await start(http, { transport: 'bearer', returnTo: '/app/done' });
+    const back = await finish(http, started, login);
+    expect(back.status).toBe(302);
+    const landed = new URL(back.headers.location as string, PUBLIC_URL);
+    expect(landed.pathname).toBe('/app/done');
+    const code = landed.searchParams.get('code') as string;
+    expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    return { code, exchanged: await http.post('/auth/oidc/exchange').send({ code }) };
+  }
+
+  it('lists the provider, and sends the browser to it with state, nonce and PKCE S256', async () => {
+    const { a } = instances;
+    await a.http.get('/auth/oidc/providers').expect(200, [{ id: 'test', name: 'Test ID' }]);
+    const { location } = await start(a.http);
+    const url = new URL(location);
+    expect(url.origin).toBe(provider.issuer);
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      client_id: provider.clientId,
+      redirect_uri: CALLBACK,
+      response_type: 'code',
+      scope: 'openid email profile',
+      code_challenge_method: 'S256',
+      state: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      nonce: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      code_challenge: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
+    // The PKCE verifier and the nonce stay on the server: the browser holds only its binding.
+    await a.http.get('/auth/oidc/nope/start').expect(302).expect('location', failedWith('unknown_provider'));
+  });
+
+  it('a first sign-in makes an account without a password (address verified as the provider says); a bearer client exchanges its one-time code once', async () => {
+    const { a, b } = instances;
+    const person = providerAccount();
+    const { code, exchanged } = await bearerSignIn(a.http, person.login);
+    expect(exchanged.status).toBe(200);
+    expect(exchanged.body).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String) });
+    const claims = decode(exchanged.body.accessToken);
+    expect(claims.amr).toEqual(['fed']);
+    await b.http
+      .get('/auth/me')
+      .set(...bearer(exchanged.body.accessToken))
+      .expect(200)
+      .expect((response) => expect(response.body).toMatchObject({ email: person.email, emailVerified: true }));
+    const [user] = await a.dataSource.query('SELECT password_hash FROM users WHERE email = $1', [person.email]);
+    expect(user.password_hash).toBeNull();
+    const identities = await a.http
+      .get('/auth/identities')
+      .set(...bearer(exchanged.body.accessToken))
+      .expect(200);
+    expect(identities.body).toEqual([
+      expect.objectContaining({ provider: 'test', providerName: 'Test ID', email: person.email }),
+    ]);
+    // Single use.
+    await b.http
+      .post('/auth/oidc/exchange')
+      .send({ code })
+      .expect(401, { statusCode: 401, message: 'Invalid or expired code', error: 'Unauthorized' });
+    // The same subject again: the same account.
+    const again = await bearerSignIn(b.http, person.login);
+    expect(decode(again.exchanged.body.accessToken).sub).toBe(claims.sub);
+  });
+
+  it('with cookies (the pages): the callback sets the session cookies and lands on returnTo', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const started = await start(a.http, { returnTo: '/account?welcome=1' });
+    const back = await finish(a.http, started, person.login);
+    expect(back.status).toBe(302);
+    expect(back.headers.location).toBe('/account?welcome=1');
+    expect(back.headers['cache-control']).toBe('no-store');
+    const cookies = back.headers['set-cookie'] as unknown as string[];
+    const access = cookies.find((cookie) => cookie.startsWith('__Host-auth_access='));
+    expect(access).toBeDefined();
+    expect(cookies.some((cookie) => cookie.startsWith('__Secure-auth_refresh='))).toBe(true);
+    await a.http
+      .get('/auth/me')
+      .set('Cookie', (access as string).split(';')[0])
+      .expect(200)
+      .expect((response) => expect(response.body.email).toBe(person.email));
+  });
+
+  it('links to an existing account only when the provider is trusted, says the address is verified, and the local one is verified too', async () => {
+    const { a } = instances;
+    // A verified local account (its owner used the reset link, say): linked, signed in.
+    const owner = await registerAndLogin(a.http);
+    await a.dataSource.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [owner.userId]);
+    const same = providerAccount({ email: owner.email.toUpperCase() });
+    const linked = await bearerSignIn(a.http, same.login);
+    expect(decode(linked.exchanged.body.accessToken).sub).toBe(owner.userId);
+
+    // Pre-hijacking: someone registered the victim's address with a password of their own and
+    // never verified it. The victim's first sign-in at the provider is not linked into it.
+    const squatter = await registerAndLogin(a.http);
+    const victim = providerAccount({ email: squatter.email });
+    const refused = await finish(a.http, await start(a.http), victim.login);
+    expect(refused.headers.location).toBe(failedWith('account_exists'));
+    expect(refused.headers['set-cookie'] ?? []).not.toContainEqual(expect.stringMatching(/^__Host-auth_access=/));
+    expect(
+      await a.dataSource.query('SELECT count(*)::int AS n FROM user_identities WHERE user_id = $1', [squatter.userId]),
+    ).toEqual([{ n: 0 }]);
+
+    // A provider that does not say the address is verified: not linked either.
+    const verifiedLocal = await registerAndLogin(a.http);
+    await a.dataSource.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [verifiedLocal.userId]);
+    const unverified = providerAccount({ email: verifiedLocal.email, email_verified: false });
+    const notLinked = await finish(a.http, await start(a.http), unverified.login);
+    expect(notLinked.headers.location).toBe(failedWith('account_exists'));
+  });
+
+  it('refuses a tampered, missing or replayed state, and a callback in another browser', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const tampered = await finish(a.http, await start(a.http), person.login, (url) =>
+      url.searchParams.set('state', `${url.searchParams.get('state')}x`),
+    );
+    expect(tampered.headers.location).toBe(failedWith('invalid_state'));
+    const missing = await finish(a.http, await start(a.http), person.login, (url) => url.searchParams.delete('state'));
+    expect(missing.headers.location).toBe(failedWith('invalid_state'));
+
+    // Another browser (the attacker's callback URL opened in the victim's): its binding differs.
+    const started = await start(a.http);
+    const callback = await signInAtProvider(started.location, person.login, CALLBACK);
+    const elsewhere = await a.http
+      .get(`${callback.pathname}${callback.search}`)
+      .set('Cookie', `${BINDING}=${'x'.repeat(43)}`);
+    expect(elsewhere.headers.location).toBe(failedWith('invalid_state'));
+    // That attempt spent the state: the right browser cannot use it after either.
+    const replayed = await a.http
+      .get(`${callback.pathname}${callback.search}`)
+      .set('Cookie', `${BINDING}=${started.binding}`);
+    expect(replayed.headers.location).toBe(failedWith('invalid_state'));
+  });
+
+  it('refuses an iss that is not the provider’s, a wrong nonce, an ID token for another audience, a replayed code', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const wrongIssuer = await finish(a.http, await start(a.http), person.login, (url) =>
+      url.searchParams.set('iss', 'https://evil.example'),
+    );
+    expect(wrongIssuer.headers.location).toBe(failedWith('invalid_response'));
+
+    provider.idTokenHook = (claims) => ({ ...claims, nonce: 'another-nonce' });
+    try {
+      const wrongNonce = await finish(a.http, await start(a.http), person.login);
+      expect(wrongNonce.headers.location).toBe(failedWith('invalid_id_token'));
+      provider.idTokenHook = (claims) => ({ ...claims, aud: 'another-client' });
+      const otherAudience = await finish(a.http, await start(a.http), person.login);
+      expect(otherAudience.headers.location).toBe(failedWith('invalid_id_token'));
+    } finally {
+      provider.idTokenHook = null;
+    }
+
+    // A code used once, presented again with a fresh state of this browser: the provider refuses it.
+    const first = await start(a.http);
+    const callback = await signInAtProvider(first.location, person.login, CALLBACK);
+    const used = await a.http
+      .get(`${callback.pathname}${callback.search}`)
+      .set('Cookie', `${BINDING}=${first.binding}`);
+    expect(used.headers.location).toBe('/account');
+    const second = await start(a.http, {}, first.binding);
+    const secondState = new URL(second.location).searchParams.get('state') as string;
+    callback.searchParams.set('state', secondState);
+    const replayed = await a.http
+      .get(`${callback.pathname}${callback.search}`)
+      .set('Cookie', `${BINDING}=${first.binding}`);
+    expect(replayed.headers.location).toBe(failedWith('provider_error'));
+  });
+
+  it('lands only on a path of this site: https://evil.example and //evil.example go to the account page', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    for (const returnTo of ['https://evil.example/x', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)']) {
+      const back = await finish(a.http, await start(a.http, { returnTo }), person.login);
+      expect(back.headers.location).toBe('/account');
+    }
+  });
+
+  it('a provider down during the code exchange: back to the sign-in page, no 500; then it works again', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const started = await start(a.http);
+    const callback = await signInAtProvider(started.location, person.login, CALLBACK);
+    await provider.pause();
+    try {
+      const down = await a.http
+        .get(`${callback.pathname}${callback.search}`)
+        .set('Cookie', `${BINDING}=${started.binding}`);
+      expect(down.headers.location).toBe(failedWith('provider_unavailable'));
+    } finally {
+      await provider.resume();
+    }
+    const back = await finish(a.http, await start(a.http), person.login);
+    expect(back.headers.location).toBe('/account');
+  });
+
+  it('asks for the second factor after the provider, as after a password: amr fed otp mfa', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const first = await bearerSignIn(a.http, person.login);
+    const { secret } = await enableTotp(a.http, first.exchanged.body.accessToken, clock);
+    const { exchanged } = await bearerSignIn(a.http, person.login);
+    expect(exchanged.status).toBe(200);
+    expect(exchanged.body).toEqual({
+      mfaRequired: true,
+      mfaToken: expect.any(String),
+      methods: ['totp', 'recovery_code'],
+    });
+    const signedIn = await a.http
+      .post('/auth/login/mfa')
+      .send({ mfaToken: exchanged.body.mfaToken, code: codeAt(secret, clock.now()) })
+      .expect(200);
+    expect(decode(signedIn.body.accessToken).amr).toEqual(['otp', 'fed', 'mfa']);
+    // With cookies, the callback sends the browser to the sign-in page with a one-time code for that step.
+    const back = await finish(a.http, await start(a.http), person.login);
+    expect(back.headers.location).toMatch(/^\/account\/sign-in\?oidc_code=[A-Za-z0-9_-]{43}$/);
+    expect((back.headers['set-cookie'] as unknown as string[] | undefined) ?? []).not.toContainEqual(
+      expect.stringMatching(/^__Host-auth_access=/),
+    );
+  });
+
+  it('a session from a provider is an ordinary session: logout-all on one instance ends it on the other', async () => {
+    const { a, b } = instances;
+    const person = providerAccount();
+    const { exchanged } = await bearerSignIn(a.http, person.login);
+    await b.http
+      .get('/profile')
+      .set(...bearer(exchanged.body.accessToken))
+      .expect(200);
+    await a.http
+      .post('/auth/logout-all')
+      .set(...bearer(exchanged.body.accessToken))
+      .expect(204);
+    await eventually(
+      async () => (await b.http.get('/profile').set(...bearer(exchanged.body.accessToken))).status === 401,
+    );
+  });
+
+  it('disconnects a provider account unless it is the last way to sign in (409)', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const { exchanged } = await bearerSignIn(a.http, person.login);
+    const token = exchanged.body.accessToken as string;
+    const [identity] = (
+      await a.http
+        .get('/auth/identities')
+        .set(...bearer(token))
+        .expect(200)
+    ).body as Array<{ id: string }>;
+    await a.http
+      .delete(`/auth/identities/${identity.id}`)
+      .set(...bearer(token))
+      .expect(409, {
+        statusCode: 409,
+        message: 'This connected account is the last way to sign in to the account',
+        error: 'Conflict',
+      });
+    // With a password too (someone with a password account who connected the provider): it goes.
+    const owner = await registerAndLogin(a.http);
+    await a.dataSource.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [owner.userId]);
+    const connected = providerAccount({ email: owner.email });
+    await bearerSignIn(a.http, connected.login);
+    const [ownIdentity] = (
+      await a.http
+        .get('/auth/identities')
+        .set(...bearer(owner.accessToken))
+        .expect(200)
+    ).body as Array<{ id: string }>;
+    await a.http
+      .delete(`/auth/identities/${ownIdentity.id}`)
+      .set(...bearer(owner.accessToken))
+      .expect(204);
+    await a.http
+      .get('/auth/identities')
+      .set(...bearer(owner.accessToken))
+      .expect(200, []);
+    void PASSWORD;
+  });
+});
+
+describe('an OpenID Provider that cannot be reached at start', () => {
+  it('is left out and logged, the app runs, and its start route sends people back to the sign-in page', async () => {
+    const port = await freePort();
+    const app = await createTestApp({
+      config: {
+        oidcProviders: [
+          { id: 'down', name: 'Down', issuer: `http://127.0.0.1:${port}`, clientId: 'x', clientSecret: 'y' },
+        ],
+      },
+    });
+    try {
+      await app.http.get('/auth/oidc/providers').expect(200, []);
+      await app.http
+        .get('/auth/oidc/down/start')
+        .expect(302)
+        .expect('location', '/account/sign-in?oidc_error=provider_unavailable');
+      await app.http.get('/health').expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+});

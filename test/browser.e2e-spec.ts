@@ -10,6 +10,7 @@ import { launchNodeApp, type LaunchedApp } from './support/launch.js';
 import { linkIn, TestMailServer } from './support/mail.js';
 import { codeAt, wrongCodeAt } from './support/mfa.js';
 import { freePort } from './support/ports.js';
+import { startTestProvider, type TestProvider } from './support/oidc-provider.js';
 import { createTestApp, type TestAppWithDatabase } from './support/test-app.js';
 import {
   ACCOUNT_PAGES_OPTIONS,
@@ -41,6 +42,8 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
    */
   let clocked: TestAppWithDatabase;
   let clockedBase: string;
+  /** An OpenID Provider the clocked app signs in with (its login page: any password). */
+  let provider: TestProvider;
   let browser: Browser;
   /** The apps' SMTP server: what a person would find in their mailbox. */
   let mail: TestMailServer;
@@ -76,8 +79,21 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     // Its public URL is where Chromium finds it: passkeys are bound to that origin (and rpId localhost).
     const clockedPort = await freePort();
     clockedBase = `http://localhost:${clockedPort}`;
+    provider = await startTestProvider({ redirectUris: [`${clockedBase}/auth/oidc/test/callback`] });
     clocked = await createTestApp({
-      config: { accessTokenTtl: CLOCKED_TTL, publicUrl: clockedBase },
+      config: {
+        accessTokenTtl: CLOCKED_TTL,
+        publicUrl: clockedBase,
+        oidcProviders: [
+          {
+            id: 'test',
+            name: 'Test ID',
+            issuer: provider.issuer,
+            clientId: provider.clientId,
+            clientSecret: provider.clientSecret,
+          },
+        ],
+      },
       overrides: [[ACCOUNT_PAGES_OPTIONS, pages]],
     });
     await clocked.app.listen(clockedPort, '127.0.0.1');
@@ -89,6 +105,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await Promise.all(apps.map((app) => app.stop()));
     apps = [];
     await clocked?.close();
+    await provider?.close();
     await database?.drop();
     await mail?.down();
   });
@@ -1052,6 +1069,46 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
       await autofill.asked();
       expect(asked).toBe(2);
       autofill.release();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('another provider: Continue with Test ID, sign in at its page, land on the account page signed in, with Connected accounts', async () => {
+    const context = await browser.newContext();
+    try {
+      // The provider's page imports a web font: nothing leaves this machine.
+      await context.route('https://fonts.googleapis.com/**', (route) => route.abort());
+      const address = email();
+      provider.accounts.set('ada', { sub: `ada-${Date.now()}`, email: address, email_verified: true });
+      const page = await context.newPage();
+      await page.goto(`${clockedBase}/account/sign-in`);
+      await page.getByRole('button', { name: 'Continue with Test ID' }).click();
+      // The provider's own sign-in page (oidc-provider's): another site.
+      await page.getByPlaceholder('Enter any login').fill('ada');
+      expect(new URL(page.url()).origin).toBe(provider.issuer);
+      await page.locator('input[name=password]').fill('anything');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#email'), { text: address });
+      await shows(page.locator('#email-status'), { text: 'Email verified' });
+      const connected = page.getByRole('list', { name: 'Connected accounts' }).getByRole('listitem');
+      await shows(connected, { count: 1 });
+      await shows(connected.locator('.name'), { text: 'Test ID' });
+      await shows(connected.locator('.meta'), { containing: address });
+      // Its only way in: disconnecting it is refused, and said.
+      page.once('dialog', (dialog) => void dialog.accept());
+      await connected.getByRole('button', { name: 'Disconnect Test ID' }).click();
+      await shows(page.getByRole('status'), {
+        text: 'This connected account is the last way to sign in to the account',
+      });
+      await shows(connected, { count: 1 });
+      // The sign-in page says why a provider's sign-in did not happen.
+      await page.goto(`${clockedBase}/account/sign-in?oidc_error=account_exists`);
+      await shows(page.getByRole('status'), {
+        text: 'An account with this email exists: sign in and connect it from your account page.',
+      });
+      expect(new URL(page.url()).search).toBe('');
     } finally {
       await context.close();
     }

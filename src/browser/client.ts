@@ -214,12 +214,49 @@ export interface AuthClient {
   renamePasskey(id: string, name: string): Promise<Passkey>;
   /** Needs a recent authentication; the last way to sign in (no password, no other passkey) is a 409. */
   removePasskey(id: string): Promise<void>;
+  /** The OpenID Connect providers one can sign in with (`[]` when the server has none). */
+  oidcProviders(): Promise<OidcProvider[]>;
+  /**
+   * Signs in with a provider: this page goes to the provider, then comes back to `returnTo` (a
+   * path of this site) signed in, or to the sign-in page with `?oidc_error=<reason>`, or with
+   * `?oidc_code=<code>` when a second factor is due (then `completeOidcSignIn`).
+   */
+  signInWith(providerId: string, returnTo?: string): void;
+  /** Turns the one-time code a provider sign-in came back with into the session, or its second step. */
+  completeOidcSignIn(code: string): Promise<SignedIn | MfaChallenge>;
+  /** Connects a provider to the signed-in account (needs a recent authentication): this page goes to the provider. */
+  connectProvider(providerId: string, returnTo?: string): Promise<void>;
+  /** The account's connected provider accounts, oldest first. */
+  listIdentities(): Promise<Identity[]>;
+  /** Disconnects one; the last way to sign in (no password, no passkey, no other) is a 409. */
+  unlinkIdentity(id: string): Promise<void>;
   /** `fetch` for the host's own API: cookie transport, refresh before expiry and once on expiry. */
   fetch(input: string, init?: RequestInit): Promise<Response>;
   /** Whether this browser holds a session, as far as the client knows (it signed in, and has not seen it end). */
   isSignedIn(): boolean;
+  /**
+   * Takes up a session this client did not open itself (the server set its cookies: a sign-in
+   * at another provider landed here): refreshes it, and keeps its expiry. False when there is none.
+   */
+  resumeSession(): Promise<boolean>;
   /** Called when the session ends: signed out here or in another tab, or ended elsewhere (401). */
   onSignedOut(listener: (reason: SignedOutReason) => void): () => void;
+}
+
+/** An OpenID Connect provider to sign in with. */
+export interface OidcProvider {
+  id: string;
+  name: string;
+}
+
+/** A provider account connected to the signed-in account. */
+export interface Identity {
+  id: string;
+  provider: string;
+  providerName: string;
+  email: string | null;
+  linkedAt: string;
+  lastUsedAt: string | null;
 }
 
 interface ErrorBody {
@@ -672,8 +709,43 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async removePasskey(id) {
       await expectOk(await authed(`${authPath}/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' }));
     },
+    async oidcProviders() {
+      const response = await send(`${authPath}/oidc/providers`);
+      if (response.status === 404) return [];
+      return (await (await expectOk(response)).json()) as OidcProvider[];
+    },
+    signInWith(providerId, returnTo = '/') {
+      const query = new URLSearchParams({ returnTo });
+      window.location.assign(`${baseUrl}${authPath}/oidc/${encodeURIComponent(providerId)}/start?${query}`);
+    },
+    async completeOidcSignIn(code) {
+      const body = JSON.stringify({ code });
+      const response = await expectOk(await send(`${authPath}/oidc/exchange`, { method: 'POST', body }));
+      const answer = (await response.json()) as SignedIn | MfaChallenge;
+      if ('mfaRequired' in answer) return answer;
+      rememberExpiry(answer.expiresIn);
+      return answer;
+    },
+    async connectProvider(providerId, returnTo = '/') {
+      const query = new URLSearchParams({ returnTo });
+      const path = `${authPath}/oidc/${encodeURIComponent(providerId)}/link?${query}`;
+      const response = await expectOk(await authed(path, { headers: { Accept: 'application/json' } }));
+      window.location.assign(((await response.json()) as { location: string }).location);
+    },
+    async listIdentities() {
+      return (await (await expectOk(await authed(`${authPath}/identities`))).json()) as Identity[];
+    },
+    async unlinkIdentity(id) {
+      await expectOk(await authed(`${authPath}/identities/${encodeURIComponent(id)}`, { method: 'DELETE' }));
+    },
     fetch: (input, init) => authed(input, init),
     isSignedIn: () => expiresAt() !== null,
+    async resumeSession() {
+      const response = await send(`${authPath}/refresh`, { method: 'POST' });
+      if (!response.ok) return false;
+      rememberExpiry(((await response.json()) as SignedIn).expiresIn);
+      return true;
+    },
     onSignedOut(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

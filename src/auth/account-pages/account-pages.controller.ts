@@ -50,6 +50,7 @@ const PAGE_SCRIPTS = new Set([
   'account.js',
   'two-factor.js',
   'passkeys.js',
+  'identities.js',
   'forgot-password.js',
   'reset-password.js',
   'verify-email.js',

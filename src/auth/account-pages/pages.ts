@@ -52,6 +52,7 @@ export function signInPage(options: ResolvedAccountPagesOptions): string {
   <button type="submit">Sign in</button>
 </form>
 <p id="passkey-sign-in-actions" class="actions"><button type="button" id="passkey-sign-in" class="secondary">Sign in with a passkey</button></p>
+<div id="providers" class="actions" hidden></div>
 <form id="code-form" hidden>
   <p>Open your authenticator app and enter the code it shows for this account.</p>
   <label for="code">Authentication code</label>
@@ -120,6 +121,12 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
   <div class="actions">
     <button type="button" id="passkey-add">Add a passkey</button>
   </div>
+</section>
+<section id="identities-section" aria-labelledby="identities-title" hidden>
+  <h2 id="identities-title">Connected accounts</h2>
+  <p>Sign in with an account you have elsewhere. Disconnecting one stops it signing you in here.</p>
+  <ul id="identities" class="devices" aria-labelledby="identities-title"></ul>
+  <div id="identity-connect" class="actions"></div>
 </section>
 <section aria-labelledby="mfa-title">
   <h2 id="mfa-title">Two-factor authentication</h2>

@@ -102,7 +102,7 @@ export class OidcController {
   @ApiRoute({
     summary: 'Connect a provider to the signed-in account: a redirect to it',
     description:
-      'Back at `returnTo` (default the account page) once connected, or with `?oidc_error=identity_in_use` when that provider account is connected to another account here.',
+      'Back at `returnTo` (default the account page) once connected, or with `?oidc_error=identity_in_use` when that provider account is connected to another account here. With `Accept: application/json`: 200 `{location}` instead of the redirect (for scripts, which can re-authenticate on a 403 first).',
     success: { status: 302, description: 'A redirect (302)' },
     errors: { 403: RECENT_AUTH_REFUSAL, 404: OFF },
   })
@@ -121,6 +121,16 @@ export class OidcController {
       ip: clientInfo(request).ip,
       link: { userId: user.userId, sessionId: user.sessionId },
     });
+    // A script (the account page) asks for JSON: it gets the provider's URL to go to, and can
+    // first answer a 403 (an old sign-in) with a re-authentication, which a navigation could not.
+    const accept = request.headers.accept;
+    if (typeof accept === 'string' && accept.includes('application/json')) {
+      const adapter = this.adapterHost.httpAdapter;
+      for (const cookie of redirect.cookies) adapter.appendHeader(response, 'Set-Cookie', cookie);
+      adapter.setHeader(response, 'Cache-Control', 'no-store');
+      adapter.reply(response, { location: redirect.location }, HttpStatus.OK);
+      return;
+    }
     this.redirect(response, redirect);
   }
 

@@ -1,4 +1,5 @@
 import type { Device } from '../client.js';
+import { identitiesSection } from './identities.js';
 import { passkeysSection } from './passkeys.js';
 import { twoFactorSection } from './two-factor.js';
 import { explain, field, onSubmit, pageContext } from './ui.js';
@@ -12,6 +13,22 @@ const passkeys = passkeysSection(context, {
   withReauthentication: (change) => twoFactor.withReauthentication(change),
   changed: () => twoFactor.refresh(),
 });
+
+// Connecting a provider asks for a recent authentication through the same forms.
+const identities = identitiesSection(context, {
+  withReauthentication: (change) => twoFactor.withReauthentication(change),
+});
+
+// Back from a provider with a failed connection.
+const oidcError = new URLSearchParams(location.search).get('oidc_error');
+if (oidcError) {
+  history.replaceState(null, '', location.pathname);
+  say(
+    oidcError === 'identity_in_use'
+      ? 'That account is already connected to another account here.'
+      : 'The account could not be connected. Try again.',
+  );
+}
 
 // Signed out in another tab, elsewhere (device revoked, password changed, account deleted), or here.
 client.onSignedOut((reason) => {
@@ -83,7 +100,8 @@ function showEmailStatus(verified: boolean, email: string): void {
 }
 
 async function start(): Promise<void> {
-  if (!client.isSignedIn()) {
+  // Signed in by the server (a provider's sign-in came back here with the session cookies): taken up.
+  if (!client.isSignedIn() && !(await client.resumeSession().catch(() => false))) {
     location.assign(`${base}/sign-in`);
     return;
   }
@@ -92,7 +110,7 @@ async function start(): Promise<void> {
     const email = document.getElementById('email');
     if (email) email.textContent = me.email;
     showEmailStatus(me.emailVerified, me.email);
-    await Promise.all([refreshDevices(), twoFactor.refresh(), passkeys.refresh()]);
+    await Promise.all([refreshDevices(), twoFactor.refresh(), passkeys.refresh(), identities.refresh()]);
   } catch (error) {
     say(explain(error));
   }

@@ -199,3 +199,43 @@ resend.addEventListener('click', () => {
       resend.disabled = false;
     });
 });
+
+/** What a failed sign-in at another provider means for the person (`?oidc_error=`). */
+const OIDC_ERRORS: Record<string, string> = {
+  account_exists: 'An account with this email exists: sign in and connect it from your account page.',
+  access_denied: 'The sign-in was cancelled.',
+  provider_unavailable: 'That provider cannot be reached right now. Try again later, or sign in another way.',
+  email_missing: 'That provider did not give an email address, which an account here needs.',
+  account_suspended: 'This account is suspended.',
+  email_not_verified: 'Confirm your email address first: open the link we sent you.',
+  too_many_attempts: 'Too many sign-in attempts from this network. Try again in a minute.',
+};
+const oidcError = params.get('oidc_error');
+const oidcCode = params.get('oidc_code');
+// The code and the reason leave the address bar (and the history) at once.
+if (oidcError !== null || oidcCode !== null) history.replaceState(null, '', location.pathname);
+if (oidcError !== null) say(OIDC_ERRORS[oidcError] ?? 'Signing in with that account did not work. Try again.');
+
+/** One **Continue with {name}** per provider the server offers (names as text). */
+const providersBox = document.getElementById('providers') as HTMLDivElement;
+void client
+  .oidcProviders()
+  .then((providers) => {
+    providersBox.replaceChildren(
+      ...providers.map((provider) => {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'secondary';
+        button.textContent = `Continue with ${provider.name}`;
+        button.addEventListener('click', () => client.signInWith(provider.id, base || '/'));
+        return button;
+      }),
+    );
+    providersBox.hidden = providers.length === 0;
+  })
+  .catch(() => undefined);
+
+// Back from a provider with a second factor due: that step, as after a password.
+if (oidcCode !== null) {
+  void client.completeOidcSignIn(oidcCode).then(firstStepDone, (error: unknown) => say(explain(error)));
+}

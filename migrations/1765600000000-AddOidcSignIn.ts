@@ -46,6 +46,7 @@ export class AddOidcSignIn1765600000000 implements MigrationInterface {
         "code_hash" character(64) NOT NULL,
         "user_id" uuid NOT NULL,
         "provider" character varying(32) NOT NULL,
+        "binding_hash" character(64) NOT NULL,
         "expires_at" TIMESTAMP WITH TIME ZONE NOT NULL,
         CONSTRAINT "oidc_login_codes_pkey" PRIMARY KEY ("code_hash"),
         CONSTRAINT "oidc_login_codes_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE

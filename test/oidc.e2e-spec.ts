@@ -19,6 +19,8 @@ import { freePort } from './support/ports.js';
 /** The test apps' public URL (testConfig): where the provider sends browsers back. */
 const PUBLIC_URL = 'http://localhost:3000';
 const CALLBACK = `${PUBLIC_URL}/auth/oidc/test/callback`;
+/** The same provider configured a second time, not trusted for the addresses it verifies. */
+const PLAIN_CALLBACK = `${PUBLIC_URL}/auth/oidc/plain/callback`;
 const BINDING = '__Host-auth_oidc';
 
 describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
@@ -29,7 +31,7 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
 
   beforeAll(async () => {
     clock = new FakeClock();
-    provider = await startTestProvider({ redirectUris: [CALLBACK] });
+    provider = await startTestProvider({ redirectUris: [CALLBACK, PLAIN_CALLBACK] });
     instances = await startTwoInstances(clock, {
       oidcProviders: [
         {
@@ -40,11 +42,18 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
           clientSecret: provider.clientSecret,
           trustEmailVerified: true,
         },
+        {
+          id: 'plain',
+          name: 'Plain ID',
+          issuer: provider.issuer,
+          clientId: provider.clientId,
+          clientSecret: provider.clientSecret,
+        },
       ],
     });
     // Discovery runs in the background at start.
     for (const app of [instances.a, instances.b]) {
-      await eventually(async () => (await app.http.get('/auth/oidc/providers')).body.length === 1, 10_000);
+      await eventually(async () => (await app.http.get('/auth/oidc/providers')).body.length === 2, 10_000);
     }
   });
 
@@ -68,8 +77,13 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
   }
 
   /** GET /auth/oidc/test/start: the redirect to the provider, and the browser's binding cookie. */
-  async function start(http: TestAgent, query: Record<string, string> = {}, binding?: string): Promise<Started> {
-    const request = http.get('/auth/oidc/test/start').query(query);
+  async function start(
+    http: TestAgent,
+    query: Record<string, string> = {},
+    binding?: string,
+    providerId = 'test',
+  ): Promise<Started> {
+    const request = http.get(`/auth/oidc/${providerId}/start`).query(query);
     if (binding) request.set('Cookie', `${BINDING}=${binding}`);
     const response = await request.expect(302);
     const cookie = (response.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith(`${BINDING}=`));
@@ -79,7 +93,7 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
 
   /** The provider's sign-in as `login`, then the callback as this browser (its binding cookie): the app's answer. */
   async function finish(http: TestAgent, started: Started, login: string, bend: (url: URL) => void = () => undefined) {
-    const callback = await signInAtProvider(started.location, login, CALLBACK);
+    const callback = await signInAtProvider(started.location, login, `${PUBLIC_URL}/auth/oidc/`);
     bend(callback);
     return http.get(`${callback.pathname}${callback.search}`).set('Cookie', `${BINDING}=${started.binding}`);
   }
@@ -96,12 +110,20 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
     expect(landed.pathname).toBe('/app/done');
     const code = landed.searchParams.get('code') as string;
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    return { code, exchanged: await http.post('/auth/oidc/exchange').send({ code }) };
+    // From the browser that started it (its binding cookie), as the pages and a same-site app do.
+    const exchanged = await http
+      .post('/auth/oidc/exchange')
+      .set('Cookie', `${BINDING}=${started.binding}`)
+      .send({ code });
+    return { code, binding: started.binding, exchanged };
   }
 
   it('lists the provider, and sends the browser to it with state, nonce and PKCE S256', async () => {
     const { a } = instances;
-    await a.http.get('/auth/oidc/providers').expect(200, [{ id: 'test', name: 'Test ID' }]);
+    await a.http.get('/auth/oidc/providers').expect(200, [
+      { id: 'test', name: 'Test ID' },
+      { id: 'plain', name: 'Plain ID' },
+    ]);
     const { location } = await start(a.http);
     const url = new URL(location);
     expect(url.origin).toBe(provider.issuer);
@@ -122,7 +144,7 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
   it('a first sign-in makes an account without a password (address verified as the provider says); a bearer client exchanges its one-time code once', async () => {
     const { a, b } = instances;
     const person = providerAccount();
-    const { code, exchanged } = await bearerSignIn(a.http, person.login);
+    const { code, binding, exchanged } = await bearerSignIn(a.http, person.login);
     expect(exchanged.status).toBe(200);
     expect(exchanged.body).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String) });
     const claims = decode(exchanged.body.accessToken);
@@ -141,11 +163,23 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
     expect(identities.body).toEqual([
       expect.objectContaining({ provider: 'test', providerName: 'Test ID', email: person.email }),
     ]);
-    // Single use.
+    // Single use, even for the browser that started it.
     await b.http
       .post('/auth/oidc/exchange')
+      .set('Cookie', `${BINDING}=${binding}`)
       .send({ code })
       .expect(401, { statusCode: 401, message: 'Invalid or expired code', error: 'Unauthorized' });
+    // And only for that browser: a code sent to someone else (login CSRF) signs them into nothing,
+    // and is spent by the attempt.
+    const started = await start(a.http, { transport: 'bearer' });
+    const back = await finish(a.http, started, person.login);
+    const sentAway = new URL(back.headers.location as string, PUBLIC_URL).searchParams.get('code') as string;
+    await b.http.post('/auth/oidc/exchange').send({ code: sentAway }).expect(401);
+    await b.http
+      .post('/auth/oidc/exchange')
+      .set('Cookie', `${BINDING}=${started.binding}`)
+      .send({ code: sentAway })
+      .expect(401);
     // The same subject again: the same account.
     const again = await bearerSignIn(b.http, person.login);
     expect(decode(again.exchanged.body.accessToken).sub).toBe(claims.sub);
@@ -198,6 +232,129 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
     expect(notLinked.headers.location).toBe(failedWith('account_exists'));
   });
 
+  it('takes an address as verified only from a provider trusted for it', async () => {
+    const { a } = instances;
+    const person = providerAccount({ email_verified: true });
+    const started = await start(a.http, { transport: 'bearer' }, undefined, 'plain');
+    const back = await finish(a.http, started, person.login);
+    const code = new URL(back.headers.location as string, PUBLIC_URL).searchParams.get('code') as string;
+    const exchanged = await a.http
+      .post('/auth/oidc/exchange')
+      .set('Cookie', `${BINDING}=${started.binding}`)
+      .send({ code })
+      .expect(200);
+    await a.http
+      .get('/auth/me')
+      .set(...bearer(exchanged.body.accessToken))
+      .expect(200)
+      .expect((response) => expect(response.body).toMatchObject({ email: person.email, emailVerified: false }));
+  });
+
+  it('connects a provider from a signed-in session with a recent sign-in; not for a session ended meanwhile, not from another site, not someone else’s', async () => {
+    const { a, b } = instances;
+    const owner = await registerAndLogin(a.http);
+    const person = providerAccount({ email: uniqueEmail('elsewhere') });
+    const link = (http: TestAgent, token: string, headers: Record<string, string> = {}) =>
+      http
+        .get('/auth/oidc/test/link')
+        .query({ returnTo: '/account' })
+        .set(...bearer(token))
+        .set(headers);
+    await link(a.http, owner.accessToken, { 'Sec-Fetch-Site': 'cross-site' }).expect(403);
+    const asked = await link(a.http, owner.accessToken, { Accept: 'application/json' }).expect(200);
+    const binding = ((asked.headers['set-cookie'] as unknown as string[])[0] ?? '').split(';')[0].split('=')[1];
+    const back = await finish(b.http, { location: asked.body.location as string, binding }, person.login);
+    expect(back.headers.location).toBe('/account');
+    const identities = await a.http
+      .get('/auth/identities')
+      .set(...bearer(owner.accessToken))
+      .expect(200);
+    expect(identities.body).toEqual([expect.objectContaining({ provider: 'test', email: person.email })]);
+    // That provider account now signs in as the owner.
+    const signedIn = await bearerSignIn(a.http, person.login);
+    expect(decode(signedIn.exchanged.body.accessToken).sub).toBe(owner.userId);
+
+    // Someone else's: refused, nothing changes.
+    const other = await registerAndLogin(a.http);
+    const taken = await link(a.http, other.accessToken).expect(302);
+    const binding2 = ((taken.headers['set-cookie'] as unknown as string[])[0] ?? '').split(';')[0].split('=')[1];
+    const refused = await finish(
+      a.http,
+      { location: taken.headers.location as string, binding: binding2 },
+      person.login,
+    );
+    expect(refused.headers.location).toBe('/account?oidc_error=identity_in_use');
+
+    // The session that asked ended while the person was at the provider: nothing is linked.
+    const third = await registerAndLogin(a.http);
+    const stranger = providerAccount();
+    const pending = await link(a.http, third.accessToken).expect(302);
+    const binding3 = ((pending.headers['set-cookie'] as unknown as string[])[0] ?? '').split(';')[0].split('=')[1];
+    await a.http
+      .post('/auth/logout-all')
+      .set(...bearer(third.accessToken))
+      .expect(204);
+    const ended = await finish(
+      a.http,
+      { location: pending.headers.location as string, binding: binding3 },
+      stranger.login,
+    );
+    expect(ended.headers.location).toBe('/account?oidc_error=session_ended');
+    expect(
+      await a.dataSource.query('SELECT count(*)::int AS n FROM user_identities WHERE user_id = $1', [third.userId]),
+    ).toEqual([{ n: 0 }]);
+
+    // An old sign-in: connecting and disconnecting ask for a recent one.
+    clock.advance(601);
+    await link(a.http, owner.accessToken).expect(403);
+    await a.http
+      .delete(`/auth/identities/${identities.body[0].id as string}`)
+      .set(...bearer(owner.accessToken))
+      .expect(403);
+  });
+
+  it('an account without a password deletes itself after a recent sign-in, with no password to give', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const { exchanged } = await bearerSignIn(a.http, person.login);
+    const token = exchanged.body.accessToken as string;
+    clock.advance(601);
+    await a.http
+      .delete('/auth/account')
+      .set(...bearer(token))
+      .send({})
+      .expect(403, { statusCode: 403, message: 'Recent authentication required', error: 'Forbidden' });
+    const fresh = await bearerSignIn(a.http, person.login);
+    await a.http
+      .delete('/auth/account')
+      .set(...bearer(fresh.exchanged.body.accessToken))
+      .send({})
+      .expect(204);
+    expect(await a.dataSource.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [person.email])).toEqual([
+      { n: 0 },
+    ]);
+    // An account with a password still gives it.
+    const owner = await registerAndLogin(a.http);
+    await a.http
+      .delete('/auth/account')
+      .set(...bearer(owner.accessToken))
+      .send({})
+      .expect(400, { statusCode: 400, message: 'password is required', error: 'Bad Request' });
+  });
+
+  it('a user with only a passkey is asked for it after the provider', async () => {
+    const { a } = instances;
+    const person = providerAccount();
+    const first = await bearerSignIn(a.http, person.login);
+    await a.dataSource.query(
+      `INSERT INTO passkeys (id, user_id, credential_id, public_key, counter, device_type, backed_up, name, created_at)
+       VALUES (gen_random_uuid(), $1, 'cred-' || md5(random()::text), '\\x00', 0, 'singleDevice', false, 'Key', now())`,
+      [decode(first.exchanged.body.accessToken).sub],
+    );
+    const { exchanged } = await bearerSignIn(a.http, person.login);
+    expect(exchanged.body).toEqual({ mfaRequired: true, mfaToken: expect.any(String), methods: ['passkey'] });
+  });
+
   it('refuses a tampered, missing or replayed state, and a callback in another browser', async () => {
     const { a } = instances;
     const person = providerAccount();
@@ -237,8 +394,17 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
       provider.idTokenHook = (claims) => ({ ...claims, aud: 'another-client' });
       const otherAudience = await finish(a.http, await start(a.http), person.login);
       expect(otherAudience.headers.location).toBe(failedWith('invalid_id_token'));
+      // Claims as they should be, signed by a key that is not the provider's (its JWKS decides).
+      provider.idTokenHook = (claims) => claims;
+      provider.foreignKey = true;
+      const forged = await finish(a.http, await start(a.http), person.login);
+      expect(forged.headers.location).toBe(failedWith('invalid_id_token'));
+      provider.foreignKey = false;
+      const genuine = await finish(a.http, await start(a.http), person.login);
+      expect(genuine.headers.location).toBe('/account');
     } finally {
       provider.idTokenHook = null;
+      provider.foreignKey = false;
     }
 
     // A code used once, presented again with a fresh state of this browser: the provider refuses it.
@@ -260,7 +426,16 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
   it('lands only on a path of this site: https://evil.example and //evil.example go to the account page', async () => {
     const { a } = instances;
     const person = providerAccount();
-    for (const returnTo of ['https://evil.example/x', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)']) {
+    for (const returnTo of [
+      'https://evil.example/x',
+      '//evil.example/x',
+      '/\\evil.example',
+      'javascript:alert(1)',
+      '/.//evil.example',
+      '/a/..//evil.example',
+      '/%2e//evil.example',
+      '/%2E%2E//evil.example',
+    ]) {
       const back = await finish(a.http, await start(a.http, { returnTo }), person.login);
       expect(back.headers.location).toBe('/account');
     }

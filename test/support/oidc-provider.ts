@@ -34,6 +34,8 @@ export interface TestProvider {
   accounts: Map<string, TestAccount>;
   /** Rewrites the claims of the next ID tokens, signed again with the provider's key. */
   idTokenHook: ((claims: Record<string, unknown>) => Record<string, unknown>) | null;
+  /** With `idTokenHook`: sign with a key that is not the provider's (same kid) instead. */
+  foreignKey: boolean;
   /** Stops answering (connections refused) until `resume`. */
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startTestProvider(options: { redirectUris: string[]; port?
   const clientSecret = randomBytes(24).toString('base64url');
   const accounts = new Map<string, TestAccount>();
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const foreignKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const jwk = privateKey.export({ format: 'jwk' }) as JsonWebKey;
   let server = http.createServer();
   server.listen(options.port ?? 0, '127.0.0.1');
@@ -97,6 +100,7 @@ export async function startTestProvider(options: { redirectUris: string[]; port?
     clientSecret,
     accounts,
     idTokenHook: null,
+    foreignKey: false,
     async pause() {
       const closed = once(server, 'close');
       server.close();
@@ -120,7 +124,8 @@ export async function startTestProvider(options: { redirectUris: string[]; port?
       const [header, payload] = body.id_token.split('.');
       const claims = hook(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>);
       const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      const signature = createSign('RSA-SHA256').update(signingInput).sign(privateKey).toString('base64url');
+      const key = testProvider.foreignKey ? foreignKey : privateKey;
+      const signature = createSign('RSA-SHA256').update(signingInput).sign(key).toString('base64url');
       ctx.body = { ...body, id_token: `${signingInput}.${signature}` };
     }
   });

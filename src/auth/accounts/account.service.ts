@@ -1,12 +1,17 @@
 import {
+  BadRequestException,
   ConflictException,
+  ForbiddenException,
   Inject,
   Injectable,
   Logger,
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
-import { AuthErrors, PASSWORD_HASHER } from '../auth.constants.js';
+import { AUTH_CLOCK, AuthErrors, PASSWORD_HASHER } from '../auth.constants.js';
+import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
+import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import type { Clock } from '../common/clock.interface.js';
 import type { ClientInfo } from '../common/client-info.js';
 import type { PasswordHasher } from '../common/password-hasher.interface.js';
 import { AccountRecoveryService } from '../recovery/account-recovery.service.js';
@@ -40,6 +45,8 @@ export class AccountService {
     private readonly events: SecurityEventsService,
     private readonly recovery: AccountRecoveryService,
     @Inject(PASSWORD_HASHER) private readonly hasher: PasswordHasher,
+    @Inject(AUTH_CLOCK) private readonly clock: Clock,
+    @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
   /** Throttled per client (429 before any hashing); 409 when the address is taken in any spelling (canonicalEmail). */
@@ -79,11 +86,21 @@ export class AccountService {
   }
 
   /**
-   * DELETE /auth/account: the current password is checked (and throttled) like a login, then the
-   * account goes (see deleteUser).
+   * DELETE /auth/account: the current password is checked (and throttled) like a login (an account
+   * without one: a recent authentication instead), then the account goes (see deleteUser).
    */
-  async deleteAccount(user: AuthenticatedUser, password: string, client: ClientInfo): Promise<void> {
-    await this.passwords.current(user.userId, password, client);
+  async deleteAccount(user: AuthenticatedUser, password: string | undefined, client: ClientInfo): Promise<void> {
+    if (password !== undefined) {
+      await this.passwords.current(user.userId, password, client);
+    } else {
+      // No password given: only for an account without one, and then after a recent authentication.
+      const found = await this.users.findById(user.userId);
+      if (!found) throw new UnauthorizedException(AuthErrors.revoked);
+      if (found.passwordHash !== null) throw new BadRequestException('password is required');
+      if (this.clock.now().getTime() - user.authTime * 1000 > this.options.recentAuthMaxAge * 1000) {
+        throw new ForbiddenException(AuthErrors.recentAuthRequired);
+      }
+    }
     if (!(await this.deleteUser(user.userId, client))) throw new UnauthorizedException(AuthErrors.revoked);
   }
 

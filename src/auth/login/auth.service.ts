@@ -156,14 +156,16 @@ export class AuthService {
   async loginFederated(userId: string, client: ClientInfo): Promise<TokenPair | MfaChallengeAnswer> {
     const account = await this.users.findById(userId);
     if (!account) throw new UnauthorizedException(AuthErrors.revoked);
-    if (this.unverifiedRefused(account)) await this.refuseUnverified(account, client, NO_PASSWORD_ATTEMPT);
     const accountKey = LoginThrottleService.accountKey(account.email);
     // A passkey is a second factor the provider's sign-in must be followed by, app or not: the
     // provider's account is not this one, and whoever took it over has no passkey of this user's.
-    if ((await this.passkeys.countFor(account.id)) > 0) {
-      const withApp = (await this.mfa.status(account.id)).totp;
-      return this.mfa.challenge(account, accountKey, null, ['fed'], withApp);
+    // (Not while this server has passkeys off: nobody could give one.) The address's state, like a
+    // suspension, is told only after it (completeMfaLogin), as after a password.
+    const { totp, passkeys } = await this.mfa.status(account.id);
+    if (totp || (passkeys > 0 && this.options.webauthn)) {
+      return this.mfa.challenge(account, accountKey, null, ['fed'], totp);
     }
+    if (this.unverifiedRefused(account)) await this.refuseUnverified(account, client, NO_PASSWORD_ATTEMPT);
     try {
       const pair = await this.openSession(
         { ...account, passwordHash: null },
@@ -175,6 +177,7 @@ export class AuthService {
       this.events.emit('oidc_login', { userId: account.id, sessionId: pair.sessionId, ip: client.ip });
       return pair;
     } catch (error) {
+      // The app turned on meanwhile (the session's transaction read it): its second step.
       if (!(error instanceof SecondFactorRequired)) throw error;
       return this.mfa.challenge(account, accountKey, null, ['fed']);
     }

@@ -42,9 +42,14 @@ export class OidcProvidersService implements OnApplicationBootstrap {
     for (const id of this.states.keys()) void this.configuration(id);
   }
 
-  /** The providers whose discovery succeeded, in the order configured. */
+  /**
+   * The providers whose discovery succeeded, in the order configured. Those not discovered yet
+   * are tried again in the background when their retry is due, for the next call.
+   */
   available(): ResolvedOidcProvider[] {
-    return [...this.states.values()].filter((state) => state.config !== null).map((state) => state.provider);
+    const states = [...this.states.values()];
+    for (const state of states) if (state.config === null) void this.configuration(state.provider.id);
+    return states.filter((state) => state.config !== null).map((state) => state.provider);
   }
 
   /** The provider of this id, discovered or not; null when none is configured. */
@@ -88,8 +93,13 @@ export class OidcProvidersService implements OnApplicationBootstrap {
       client.ClientSecretBasic(provider.clientSecret),
       {
         timeout: OIDC_REQUEST_TIMEOUT_SECONDS,
-        // http only for localhost outside production (the options refuse any other): tests, local providers.
-        ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
+        execute: [
+          // The ID token's signature checked with the provider's keys (its jwks_uri), not only its
+          // claims: openid-client leaves that to the TLS of the token endpoint unless asked.
+          client.enableNonRepudiationChecks,
+          // http only for localhost outside production (the options refuse any other): tests, local providers.
+          ...(issuer.protocol === 'http:' ? [client.allowInsecureRequests] : []),
+        ],
       },
     );
   }

@@ -104,7 +104,10 @@ export class OidcController {
     description:
       'Back at `returnTo` (default the account page) once connected, or with `?oidc_error=identity_in_use` when that provider account is connected to another account here. With `Accept: application/json`: 200 `{location}` instead of the redirect (for scripts, which can re-authenticate on a 403 first).',
     success: { status: 302, description: 'A redirect (302)' },
-    errors: { 403: RECENT_AUTH_REFUSAL, 404: OFF },
+    errors: {
+      403: `${RECENT_AUTH_REFUSAL}; or \`CSRF check failed\`: asked from another site (\`Sec-Fetch-Site\`)`,
+      404: OFF,
+    },
   })
   async link(
     @Param('provider') providerId: string,
@@ -113,6 +116,10 @@ export class OidcController {
     @Req() request: HttpRequest,
     @Res() response: unknown,
   ): Promise<void> {
+    // Only this site's own pages start a link: a navigation from another site (which the access
+    // cookie, SameSite=Lax, would follow) is refused.
+    const site = request.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') throw new ForbiddenException('CSRF check failed');
     const redirect = await this.oidc.start({
       providerId,
       returnTo,
@@ -161,7 +168,10 @@ export class OidcController {
       return this.redirect(response, this.oidc.failure(refusalOf(error), providerId, outcome.userId, info.ip, null));
     }
     if ('mfaRequired' in answer) {
-      return this.redirect(response, await this.oidc.secondStepRedirect(outcome.userId, outcome.provider));
+      return this.redirect(
+        response,
+        await this.oidc.secondStepRedirect(outcome.userId, outcome.provider, outcome.bindingHash, info.ip),
+      );
     }
     this.transport.deliver(request, response, answer);
     this.redirect(response, { location: outcome.returnTo, cookies: [] });
@@ -192,7 +202,7 @@ export class OidcController {
     @Res({ passthrough: true }) response: unknown,
   ): Promise<TokenPair | CookieSession | MfaChallengeAnswer> {
     const cookies = this.transport.requested(request);
-    const { userId } = await this.oidc.redeem(body.code);
+    const { userId } = await this.oidc.redeem(body.code, request.headers.cookie);
     const answer = await this.auth.loginFederated(userId, clientInfo(request));
     if ('mfaRequired' in answer) return answer;
     return cookies ? this.transport.deliver(request, response, answer) : answer;
@@ -230,6 +240,7 @@ export class IdentitiesController {
   }
 
   @Delete(':id')
+  @RequireRecentAuth()
   @ApiRoute({
     csrf: true,
     summary: 'Disconnect a provider account',
@@ -237,6 +248,7 @@ export class IdentitiesController {
     errors: {
       400: 'The id is not a UUID',
       404: `No such connected account; or ${OFF}`,
+      403: RECENT_AUTH_REFUSAL,
       409: 'It is the last way to sign in to the account (no password, no passkey, no other connected account)',
     },
   })

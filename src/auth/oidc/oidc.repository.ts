@@ -102,21 +102,42 @@ export class OidcRepository {
     };
   }
 
-  async saveLoginCode(codeHash: string, userId: string, provider: string, expiresAt: Date): Promise<void> {
-    await this.pool.query(
-      'INSERT INTO oidc_login_codes (code_hash, user_id, provider, expires_at) VALUES ($1, $2, $3, $4)',
-      [codeHash, userId, provider, expiresAt],
+  /** False when the user is gone (nothing saved). */
+  async saveLoginCode(
+    codeHash: string,
+    userId: string,
+    provider: string,
+    bindingHash: string,
+    expiresAt: Date,
+  ): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `INSERT INTO oidc_login_codes (code_hash, user_id, provider, binding_hash, expires_at)
+       SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)`,
+      [codeHash, userId, provider, bindingHash, expiresAt],
     );
+    return rowCount === 1;
   }
 
-  /** Spends a one-time code: its user and provider, or null when unknown, used or expired. */
-  async takeLoginCode(codeHash: string, now: Date): Promise<{ userId: string; provider: string } | null> {
-    const { rows } = await this.pool.query<{ user_id: string; provider: string; expires_at: Date }>(
-      'DELETE FROM oidc_login_codes WHERE code_hash = $1 RETURNING user_id, provider, expires_at',
-      [codeHash],
-    );
+  /**
+   * Spends a one-time code (deleted whatever happens: single use): its user and provider, or null
+   * when unknown, used, expired, or presented by another browser than the one that started it.
+   */
+  async takeLoginCode(
+    codeHash: string,
+    bindingHash: string | null,
+    now: Date,
+  ): Promise<{ userId: string; provider: string } | null> {
+    const { rows } = await this.pool.query<{
+      user_id: string;
+      provider: string;
+      binding_hash: string;
+      expires_at: Date;
+    }>('DELETE FROM oidc_login_codes WHERE code_hash = $1 RETURNING user_id, provider, binding_hash, expires_at', [
+      codeHash,
+    ]);
     const row = rows[0];
-    return row && row.expires_at > now ? { userId: row.user_id, provider: row.provider } : null;
+    if (!row || row.expires_at <= now || row.binding_hash !== bindingHash) return null;
+    return { userId: row.user_id, provider: row.provider };
   }
 
   /**
@@ -158,6 +179,12 @@ export class OidcRepository {
         );
         const account = existing.rows[0];
         if (!account) return 'user_gone';
+        // Linked by another sign-in of this subject that committed while this one waited: that user.
+        const linkedMeanwhile = await client.query<{ user_id: string }>(
+          'SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2',
+          [claims.provider, claims.subject],
+        );
+        if (linkedMeanwhile.rows[0]) return { userId: linkedMeanwhile.rows[0].user_id, linked: false, created: false };
         if (!mayLink || !account.verified) return 'account_exists';
         userId = account.id;
       }
@@ -174,30 +201,37 @@ export class OidcRepository {
   }
 
   /**
-   * Links (provider, subject) to this user (a link from the account page): `identity_in_use` when
-   * it is another user's; true when it was linked now, false when it was this user's already.
+   * Links (provider, subject) to this user (a link from the account page), while the session that
+   * asked is still live (not revoked, not expired, not cut off by a logout-all, a password change
+   * or a ban since): `session_ended` otherwise, `identity_in_use` when it is another user's; true
+   * when it was linked now, false when it was this user's already.
    */
   async link(
-    userId: string,
+    owner: { userId: string; sessionId: string },
     claims: { provider: string; subject: string; email: string | null },
     identityId: string,
     now: Date,
-  ): Promise<boolean | 'identity_in_use'> {
-    const { rows } = await this.pool.query<{ user_id: string; inserted: boolean }>(
-      `WITH inserted AS (
+  ): Promise<boolean | 'identity_in_use' | 'session_ended'> {
+    const { rows } = await this.pool.query<{ user_id: string | null; inserted: boolean; live: boolean }>(
+      `WITH live AS (
+         SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+          WHERE s.id = $7 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $6
+            AND (u.tokens_valid_after IS NULL OR s.created_at >= u.tokens_valid_after)),
+       inserted AS (
          INSERT INTO user_identities (id, user_id, provider, subject, email, linked_at)
-         SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
+         SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM live)
          ON CONFLICT (provider, subject) DO NOTHING RETURNING user_id)
-       SELECT user_id, true AS inserted FROM inserted
+       SELECT user_id, true AS inserted, true AS live FROM inserted
        UNION ALL
-       SELECT user_id, false FROM user_identities WHERE provider = $3 AND subject = $4`,
-      [identityId, userId, claims.provider, claims.subject, claims.email, now],
+       SELECT (SELECT user_id FROM user_identities WHERE provider = $3 AND subject = $4), false,
+              EXISTS (SELECT 1 FROM live)`,
+      [identityId, owner.userId, claims.provider, claims.subject, claims.email, now, owner.sessionId],
     );
-    // The first row is the insert's when there was one; otherwise whoever holds it already.
+    // The first row is the insert's when there was one.
     const row = rows[0];
-    if (!row) return 'identity_in_use'; // the user is gone
     if (row.inserted) return true;
-    return row.user_id === userId ? false : 'identity_in_use';
+    if (!row.live) return 'session_ended';
+    return row.user_id === owner.userId ? false : 'identity_in_use';
   }
 
   async listFor(userId: string): Promise<IdentityView[]> {

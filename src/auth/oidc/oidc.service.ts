@@ -14,7 +14,7 @@ import type { ResolvedAuthOptions, ResolvedOidc, ResolvedOidcProvider } from '..
 import type { ClientInfo } from '../common/client-info.js';
 import type { Clock } from '../common/clock.interface.js';
 import { codePointLength } from '../common/client-address.js';
-import { isEmailAddress } from '../common/validators.js';
+import { hasLoneSurrogate, isEmailAddress } from '../common/validators.js';
 import { AUTH_ROUTE_PREFIX } from '../cookies/cookie-transport.service.js';
 import { readCookie } from '../cookies/cookies.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
@@ -49,6 +49,7 @@ export type OidcFailure =
   | 'email_missing'
   | 'account_exists'
   | 'identity_in_use'
+  | 'session_ended'
   | 'account_suspended'
   | 'email_not_verified'
   | 'too_many_attempts';
@@ -62,7 +63,7 @@ export interface OidcRedirect {
 /** What a callback ends in: a redirect, or (cookie transport) a sign-in whose session the controller delivers. */
 export type CallbackOutcome =
   | { kind: 'redirect'; redirect: OidcRedirect }
-  | { kind: 'sign-in'; userId: string; provider: string; returnTo: string; cookies: string[] };
+  | { kind: 'sign-in'; userId: string; provider: string; returnTo: string; bindingHash: string };
 
 /** The start of a sign-in or a link: whose link, when one. */
 export interface StartRequest {
@@ -225,12 +226,14 @@ export class OidcService {
 
     if (linking) {
       const linked = await this.repository.link(
-        transaction.linkUserId as string,
+        { userId: transaction.linkUserId as string, sessionId: transaction.linkSessionId as string },
         { provider: providerId, ...claims },
         randomUUID(),
         this.clock.now(),
       );
-      if (linked === 'identity_in_use') return fail('identity_in_use', transaction.linkUserId, back);
+      if (linked === 'identity_in_use' || linked === 'session_ended') {
+        return fail(linked, transaction.linkUserId, back);
+      }
       if (linked) {
         this.events.emit('identity_linked', {
           userId: transaction.linkUserId,
@@ -246,15 +249,25 @@ export class OidcService {
     try {
       account = await this.signIn(provider, claims);
     } catch (error) {
-      if (error instanceof IdentityRace) account = await this.signIn(provider, claims);
-      else throw error;
+      // Two first sign-ins of this subject at once: the one that lost finds the other's link.
+      if (!(error instanceof IdentityRace)) throw error;
+      try {
+        account = await this.signIn(provider, claims);
+      } catch (again) {
+        if (again instanceof IdentityRace) return fail('provider_error');
+        throw again;
+      }
     }
     if (typeof account === 'string') return fail(account === 'user_gone' ? 'provider_error' : account);
+    if (account.created) {
+      this.events.emit('user_registered', { userId: account.userId, ip: info.ip, reason: providerId });
+    }
     if (account.linked) {
       this.events.emit('identity_linked', { userId: account.userId, ip: info.ip, reason: providerId });
     }
     if (transaction.transport === 'code') {
-      const code = await this.loginCode(account.userId, providerId);
+      const code = await this.loginCode(account.userId, providerId, transaction.bindingHash);
+      if (code === null) return fail('provider_error'); // the account went meanwhile
       return { kind: 'redirect', redirect: { location: withQuery(transaction.returnTo, 'code', code), cookies: [] } };
     }
     return {
@@ -262,7 +275,7 @@ export class OidcService {
       userId: account.userId,
       provider: providerId,
       returnTo: transaction.returnTo,
-      cookies: [],
+      bindingHash: transaction.bindingHash,
     };
   }
 
@@ -270,15 +283,32 @@ export class OidcService {
    * A one-time code for a sign-in the pages finish (cookie transport, when a second step is
    * asked for): the sign-in page turns it into that step with `POST /auth/oidc/exchange`.
    */
-  async secondStepRedirect(userId: string, providerId: string): Promise<OidcRedirect> {
-    const code = await this.loginCode(userId, providerId);
+  async secondStepRedirect(
+    userId: string,
+    providerId: string,
+    bindingHash: string,
+    ip: string | null,
+  ): Promise<OidcRedirect> {
+    const code = await this.loginCode(userId, providerId, bindingHash);
+    if (code === null) return this.failure('provider_error', providerId, userId, ip, null);
     return { location: withQuery(`${this.settings().pagesPath}/sign-in`, 'oidc_code', code), cookies: [] };
   }
 
-  /** `POST /auth/oidc/exchange {code}`: the user of a one-time code (single use, 60 s); 401 otherwise. */
-  async redeem(code: string): Promise<{ userId: string; provider: string }> {
+  /**
+   * `POST /auth/oidc/exchange {code}`: the user of a one-time code (single use, 60 s), presented
+   * by the browser that started the sign-in (its binding cookie); 401 otherwise.
+   */
+  async redeem(
+    code: string,
+    cookieHeader: string | string[] | undefined,
+  ): Promise<{ userId: string; provider: string }> {
     this.settings();
-    const found = await this.repository.takeLoginCode(TokenService.hash(code), this.clock.now());
+    const binding = readCookie(cookieHeader, OIDC_BINDING_COOKIE);
+    const found = await this.repository.takeLoginCode(
+      TokenService.hash(code),
+      binding === null ? null : TokenService.hash(binding),
+      this.clock.now(),
+    );
     if (!found) throw new UnauthorizedException('Invalid or expired code');
     return found;
   }
@@ -339,9 +369,13 @@ export class OidcService {
     provider: ResolvedOidcProvider,
     claims: { subject: string; email: string | null; emailVerified: boolean },
   ): Promise<FederatedAccount | FederatedRefusal> {
+    // An address counts as verified (of a new account, and for linking) only on the word of a
+    // provider trusted for it: another could vouch for anyone's, and the account it made would
+    // then pass for the address's owner's.
+    const vouched = provider.trustEmailVerified && claims.emailVerified;
     return this.repository.signIn(
-      { provider: provider.id, ...claims },
-      provider.trustEmailVerified && claims.emailVerified,
+      { provider: provider.id, ...claims, emailVerified: vouched },
+      vouched,
       { userId: randomUUID(), identityId: randomUUID() },
       this.clock.now(),
     );
@@ -354,7 +388,13 @@ export class OidcService {
   ): Promise<{ subject: string; email: string | null; emailVerified: boolean }> {
     const idToken = tokens.claims();
     const subject = idToken?.sub;
-    if (typeof subject !== 'string' || subject === '' || codePointLength(subject) > 255 || subject.includes('\u0000')) {
+    if (
+      typeof subject !== 'string' ||
+      subject === '' ||
+      codePointLength(subject) > 255 ||
+      subject.includes('\u0000') ||
+      hasLoneSurrogate(subject)
+    ) {
       throw new InvalidClaims();
     }
     let email: unknown = idToken?.email;
@@ -372,15 +412,17 @@ export class OidcService {
     return { subject, email: usable, emailVerified: usable !== null && verified === true };
   }
 
-  private async loginCode(userId: string, providerId: string): Promise<string> {
+  /** A one-time code for this browser (its binding); null when the user is gone. */
+  private async loginCode(userId: string, providerId: string, bindingHash: string): Promise<string | null> {
     const code = randomBytes(32).toString('base64url');
-    await this.repository.saveLoginCode(
+    const saved = await this.repository.saveLoginCode(
       TokenService.hash(code),
       userId,
       providerId,
+      bindingHash,
       new Date(this.clock.now().getTime() + LOGIN_CODE_TTL_SECONDS * 1000),
     );
-    return code;
+    return saved ? code : null;
   }
 }
 
@@ -402,6 +444,9 @@ function failureOf(error: unknown): OidcFailure {
   if (code === 'OAUTH_TIMEOUT' || unreachable) return 'provider_unavailable';
   if (typeof code === 'string' && code.startsWith('OAUTH_JWT')) return 'invalid_id_token';
   if (code === 'OAUTH_JWS_SIGNATURE_VERIFICATION_FAILED') return 'invalid_id_token';
+  // A signature the provider's keys do not verify reaches here as an invalid response; its cause says so.
+  const cause = (error as Error | undefined)?.cause as Error | undefined;
+  if (/signature/i.test(cause?.message ?? '')) return 'invalid_id_token';
   return 'invalid_response';
 }
 
@@ -420,10 +465,14 @@ export function safeReturnTo(value: unknown, fallback: string): string {
   ) {
     return fallback;
   }
+  // No dot segment either, spelt out or percent-encoded: `/.//evil.example` would resolve to `//evil.example`.
+  if (/(^|\/)(\.|%2e){1,2}(\/|$|\?|#)/i.test(value)) return fallback;
   try {
     const base = 'http://return-to.invalid';
     const url = new URL(value, base);
-    return url.origin === base ? `${url.pathname}${url.search}${url.hash}` : fallback;
+    const path = `${url.pathname}${url.search}${url.hash}`;
+    // The result checked again, whatever the parser made of the input.
+    return url.origin === base && !path.startsWith('//') && !path.startsWith('/\\') ? path : fallback;
   } catch {
     return fallback;
   }

@@ -55,8 +55,8 @@ export class AccountRecoveryService {
 
   /**
    * POST /auth/password/reset: a valid link's token sets the password, and every session of the
-   * user ends at once on every instance (as logout-all), and every passkey goes (whoever held a
-   * session could have added one). A suspension and the authenticator app stay. Any token that is not
+   * user ends at once on every instance (as logout-all), and every passkey and connected provider
+   * account goes (whoever held a session could have added one). A suspension and the authenticator app stay. Any token that is not
    * valid now (used, expired, replaced by a newer one, unknown, malformed) gets the same 400.
    * Throttled per client: each attempt with a valid token costs a password hash.
    */
@@ -73,6 +73,9 @@ export class AccountRecoveryService {
     this.events.emit('session_revoked', { userId, reason: REVOCATION_REASONS.passwordReset });
     for (let n = 0; n < reset.passkeysRemoved; n += 1) {
       this.events.emit('passkey_removed', { userId, reason: REVOCATION_REASONS.passwordReset });
+    }
+    for (let n = 0; n < reset.identitiesRemoved; n += 1) {
+      this.events.emit('identity_unlinked', { userId, reason: REVOCATION_REASONS.passwordReset });
     }
     this.events.emit('password_reset', { userId, ip: client.ip });
   }

@@ -36,8 +36,9 @@ export class AccountTokenRepository {
   /**
    * A password reset by mail, in one transaction: the token is used up (two requests with the same
    * token: one wins), every session of the user ended by the cut-off (as logout-all), the password
-   * replaced, the address marked verified (the mail reached its owner), every passkey removed
-   * (one added by whoever held a session would otherwise outlive the reset), and the cut-off
+   * replaced, the address marked verified (the mail reached its owner), every passkey and
+   * connected provider account removed (one added by whoever held a session would otherwise
+   * outlive the reset), and the cut-off
    * announced. A suspension and the authenticator app stay. Null when the token is not (or no
    * longer) valid.
    */
@@ -45,7 +46,7 @@ export class AccountTokenRepository {
     tokenHash: string,
     passwordHash: string,
     now: Date,
-  ): Promise<{ userId: string; events: RevocationEvent[]; passkeysRemoved: number } | null> {
+  ): Promise<{ userId: string; events: RevocationEvent[]; passkeysRemoved: number; identitiesRemoved: number } | null> {
     return this.dataSource.transaction(async (manager) => {
       const [used] = (await manager.query(
         `DELETE FROM account_tokens
@@ -66,9 +67,14 @@ export class AccountTokenRepository {
         unknown,
         number,
       ];
+      // Connected provider accounts too, for the same reason (and one connected by whoever used
+      // the address first, before its owner reset the password, would keep them in).
+      const [, identitiesRemoved] = (await manager.query('DELETE FROM user_identities WHERE user_id = $1', [
+        userId,
+      ])) as [unknown, number];
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
       await this.revocations.notifyIn(manager, events);
-      return { userId, events, passkeysRemoved };
+      return { userId, events, passkeysRemoved, identitiesRemoved };
     });
   }
 

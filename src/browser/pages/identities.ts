@@ -37,9 +37,11 @@ export function identitiesSection(
     button.setAttribute('aria-label', `Disconnect ${identity.providerName}`);
     button.addEventListener('click', () => {
       if (!confirm(`Disconnect ${identity.providerName}? It will no longer sign you in.`)) return;
-      void client
-        .unlinkIdentity(identity.id)
-        .then(() => refresh())
+      void hooks
+        .withReauthentication(async () => {
+          await client.unlinkIdentity(identity.id);
+          await refresh();
+        })
         .catch((error: unknown) => say(explain(error)));
     });
     entry.append(name, meta, button);

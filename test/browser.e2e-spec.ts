@@ -91,6 +91,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
             issuer: provider.issuer,
             clientId: provider.clientId,
             clientSecret: provider.clientSecret,
+            trustEmailVerified: true,
           },
         ],
       },
@@ -1109,6 +1110,38 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
         text: 'An account with this email exists: sign in and connect it from your account page.',
       });
       expect(new URL(page.url()).search).toBe('');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('another provider: Connect Test ID from the account page, then it signs in to this account', async () => {
+    const context = await browser.newContext();
+    try {
+      await context.route('https://fonts.googleapis.com/**', (route) => route.abort());
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      provider.accounts.set('grace', { sub: `grace-${Date.now()}`, email: email(), email_verified: true });
+      const connected = page.getByRole('list', { name: 'Connected accounts' }).getByRole('listitem');
+      await shows(connected, { count: 0 });
+      await page.getByRole('button', { name: 'Connect Test ID', exact: true }).click();
+      await page.getByPlaceholder('Enter any login').fill('grace');
+      await page.locator('input[name=password]').fill('anything');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(connected, { count: 1 });
+      await shows(connected.locator('.name'), { text: 'Test ID' });
+      await shows(page.getByRole('button', { name: 'Connect Test ID', exact: true }), { count: 0 });
+      // Signed out, the provider signs in to this account (its address is not this one's).
+      await signOut(page);
+      await page.getByRole('button', { name: 'Continue with Test ID' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#email'), { text: address });
+      // With a password, disconnecting is allowed (confirmed).
+      page.once('dialog', (dialog) => void dialog.accept());
+      await connected.getByRole('button', { name: 'Disconnect Test ID' }).click();
+      await shows(connected, { count: 0 });
+      await shows(page.getByRole('button', { name: 'Connect Test ID', exact: true }), { count: 1 });
     } finally {
       await context.close();
     }

@@ -15,6 +15,7 @@ import { codeAt, enableTotp } from './support/mfa.js';
 import { decode } from './support/tokens.js';
 import { signInAtProvider, startTestProvider, type TestProvider } from './support/oidc-provider.js';
 import { freePort } from './support/ports.js';
+import { SECURITY_EVENT_HANDLER, type SecurityEvent } from '../src/auth/index.js';
 
 /** The test apps' public URL (testConfig): where the provider sends browsers back. */
 const PUBLIC_URL = 'http://localhost:3000';
@@ -540,6 +541,78 @@ describe('sign-in with an OpenID Provider (oidc-provider, in process)', () => {
       .set(...bearer(owner.accessToken))
       .expect(200, []);
     void PASSWORD;
+  });
+});
+
+describe('sign-in with a provider: its security events', () => {
+  it('reports the account made, the link, the sign-in, a failure and a disconnection, with no code, state or token in any', async () => {
+    const events: SecurityEvent[] = [];
+    const provider = await startTestProvider({ redirectUris: [CALLBACK] });
+    const app = await createTestApp({
+      config: {
+        oidcProviders: [
+          {
+            id: 'test',
+            name: 'Test ID',
+            issuer: provider.issuer,
+            clientId: provider.clientId,
+            clientSecret: provider.clientSecret,
+            trustEmailVerified: true,
+          },
+        ],
+      },
+      overrides: [[SECURITY_EVENT_HANDLER, { handle: (event: SecurityEvent) => void events.push(event) }]],
+    });
+    try {
+      await eventually(async () => (await app.http.get('/auth/oidc/providers')).body.length === 1, 10_000);
+      const owner = await registerAndLogin(app.http);
+      await app.dataSource.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [owner.userId]);
+      provider.accounts.set('owner', { sub: 'owner-sub', email: owner.email, email_verified: true });
+      provider.accounts.set('new', { sub: 'new-sub', email: uniqueEmail('new'), email_verified: true });
+      const signIn = async (login: string, bend: (url: URL) => void = () => undefined) => {
+        const started = await app.http.get('/auth/oidc/test/start').expect(302);
+        const binding = (started.headers['set-cookie'] as unknown as string[])[0].split(';')[0].split('=')[1];
+        const callback = await signInAtProvider(started.headers.location as string, login, CALLBACK);
+        bend(callback);
+        return app.http.get(`${callback.pathname}${callback.search}`).set('Cookie', `${BINDING}=${binding}`);
+      };
+      expect((await signIn('owner')).headers.location).toBe('/account');
+      expect((await signIn('new')).headers.location).toBe('/account');
+      const failed = await signIn('new', (url) => url.searchParams.set('state', 'forged'));
+      expect(failed.headers.location).toBe('/account/sign-in?oidc_error=invalid_state');
+      const [identity] = (
+        await app.http
+          .get('/auth/identities')
+          .set(...bearer(owner.accessToken))
+          .expect(200)
+      ).body as Array<{ id: string }>;
+      await app.http
+        .delete(`/auth/identities/${identity.id}`)
+        .set(...bearer(owner.accessToken))
+        .expect(204);
+      const created = (await app.dataSource.query('SELECT id FROM users WHERE email_canonical = $1', [
+        provider.accounts.get('new')?.email?.toLowerCase(),
+      ])) as Array<{ id: string }>;
+      const ofType = (type: string) => events.filter((event) => event.type === type);
+      expect(ofType('identity_linked')).toEqual([
+        expect.objectContaining({ userId: owner.userId, reason: 'test' }),
+        expect.objectContaining({ userId: created[0].id, reason: 'test' }),
+      ]);
+      expect(ofType('user_registered')).toContainEqual(
+        expect.objectContaining({ userId: created[0].id, reason: 'test' }),
+      );
+      expect(ofType('oidc_login').map((event) => event.userId)).toEqual([owner.userId, created[0].id]);
+      expect(ofType('oidc_login_failed')).toEqual([
+        expect.objectContaining({ userId: null, reason: 'invalid_state (test)' }),
+      ]);
+      expect(ofType('identity_unlinked')).toEqual([expect.objectContaining({ userId: owner.userId, reason: 'test' })]);
+      const logged = JSON.stringify(events);
+      // No code, state, nonce or token (43-character random values, JWTs) in any event.
+      expect(logged).not.toMatch(/code=|eyJ|[A-Za-z0-9_-]{43}/);
+    } finally {
+      await app.close();
+      await provider.close();
+    }
   });
 });
 

@@ -622,7 +622,13 @@ describe('an OpenID Provider that cannot be reached at start', () => {
     const app = await createTestApp({
       config: {
         oidcProviders: [
-          { id: 'down', name: 'Down', issuer: `http://127.0.0.1:${port}`, clientId: 'x', clientSecret: 'y' },
+          {
+            id: 'down',
+            name: 'Down',
+            issuer: `http://127.0.0.1:${port}`,
+            clientId: 'nest-auth-tests',
+            clientSecret: 'y',
+          },
         ],
       },
     });
@@ -633,6 +639,51 @@ describe('an OpenID Provider that cannot be reached at start', () => {
         .expect(302)
         .expect('location', '/account/sign-in?oidc_error=provider_unavailable');
       await app.http.get('/health').expect(200);
+      // The provider comes up: tried again once 30 seconds have passed, it is listed and works.
+      const late = await startTestProvider({ redirectUris: [`${PUBLIC_URL}/auth/oidc/down/callback`], port });
+      try {
+        await app.http.get('/auth/oidc/providers').expect(200, []);
+        app.clock.advance(31);
+        await eventually(async () => (await app.http.get('/auth/oidc/providers')).body.length === 1, 10_000);
+        const started = await app.http.get('/auth/oidc/down/start').expect(302);
+        expect(new URL(started.headers.location as string).origin).toBe(`http://127.0.0.1:${port}`);
+      } finally {
+        await late.close();
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a hostile callback with a redirect, never a 500', async () => {
+    const app = await createTestApp({
+      config: {
+        oidcProviders: [{ id: 'x', name: 'X', issuer: 'http://127.0.0.1:9', clientId: 'x', clientSecret: 'y' }],
+      },
+    });
+    try {
+      for (const query of [
+        '',
+        '?state=',
+        '?state=a&state=b&code=c',
+        `?state=${'s'.repeat(5_000)}`,
+        '?state=%ZZ&code=%00',
+        '?error=access_denied&state=x',
+      ]) {
+        const response = await app.http
+          .get(`/auth/oidc/x/callback${query}`)
+          .set('Cookie', `${BINDING}=${'b'.repeat(43)}`);
+        expect([response.status, response.headers.location]).toEqual([
+          302,
+          '/account/sign-in?oidc_error=invalid_state',
+        ]);
+      }
+      await app.http.get('/auth/oidc/nope/callback?state=x').expect(302);
+      await app.http.post('/auth/oidc/exchange').send({ code: 'short' }).expect(400);
+      await app.http
+        .post('/auth/oidc/exchange')
+        .send({ code: 'a'.repeat(43) })
+        .expect(401);
     } finally {
       await app.close();
     }

@@ -47,6 +47,45 @@ describe('resolveAuthOptions', () => {
     });
   });
 
+  it('checks the OpenID Connect providers: ids, https issuers (http for localhost outside production), a public URL', () => {
+    const base = { secret: 'x'.repeat(32) };
+    const provider = {
+      id: 'google',
+      name: 'Google',
+      issuer: 'https://accounts.google.com',
+      clientId: 'id',
+      clientSecret: 's',
+    };
+    expect(
+      resolveAuthOptions({ ...base, oidc: { providers: [provider], publicUrl: 'https://app.example.com/' } }).oidc,
+    ).toEqual({
+      providers: [{ ...provider, scopes: ['openid', 'email', 'profile'], trustEmailVerified: false }],
+      publicUrl: 'https://app.example.com',
+      pagesPath: '/account',
+    });
+    const refused = (oidc: unknown) => () => resolveAuthOptions({ ...base, oidc } as never);
+    expect(refused({ providers: [provider] })).toThrow('oidc.publicUrl (or mail.publicUrl)');
+    const at = { publicUrl: 'https://app.example.com' };
+    expect(refused({ ...at, providers: [{ ...provider, id: 'Google!' }] })).toThrow('must be 1 to 32 lower-case');
+    expect(refused({ ...at, providers: [provider, provider] })).toThrow('is given twice');
+    expect(refused({ ...at, providers: [{ ...provider, issuer: 'http://idp.example.com' }] })).toThrow(
+      'the issuer must be an https URL',
+    );
+    expect(refused({ ...at, providers: [{ ...provider, clientSecret: '' }] })).toThrow('clientSecret is required');
+    const local = { ...provider, issuer: 'http://127.0.0.1:4000' };
+    expect(resolveAuthOptions({ ...base, oidc: { ...at, providers: [local] } }).oidc?.providers[0].issuer).toBe(
+      'http://127.0.0.1:4000',
+    );
+    const environment = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      expect(refused({ ...at, providers: [local] })).toThrow('the issuer must be an https URL');
+    } finally {
+      if (environment === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = environment;
+    }
+  });
+
   it('resolves the passkeys’ relying party: https origins (http for localhost), an rpId that covers each', () => {
     const base = { secret: 'x'.repeat(32) };
     expect(resolveAuthOptions({ ...base, webauthn: { origins: ['https://app.example.com'] } }).webauthn).toEqual({

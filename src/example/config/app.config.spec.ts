@@ -232,6 +232,28 @@ describe('loadAppConfig', () => {
     expect(origin('https://[2001:db8::1]')).toBeNull();
   });
 
+  it('reads OIDC_PROVIDERS as a JSON list, and never repeats a value it refuses (it holds secrets)', () => {
+    const google = {
+      id: 'google',
+      name: 'Google',
+      issuer: 'https://accounts.google.com',
+      clientId: 'id',
+      clientSecret: 's3cret',
+    };
+    expect(loadAppConfig({ OIDC_PROVIDERS: JSON.stringify([google]) }, dataDir()).oidcProviders).toEqual([google]);
+    expect(loadAppConfig({}, dataDir()).oidcProviders).toEqual([]);
+    for (const bad of ['{"clientSecret":"s3cret"}', 'not json s3cret']) {
+      let message = '';
+      try {
+        loadAppConfig({ OIDC_PROVIDERS: bad }, dataDir());
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain('OIDC_PROVIDERS must be a JSON list');
+      expect(message).not.toContain('s3cret');
+    }
+  });
+
   it('takes DATABASE_LISTEN_URL only as a postgres URL beside DATABASE_URL', () => {
     expect(() => loadAppConfig({ DATABASE_LISTEN_URL: 'postgres://db/app' }, dataDir())).toThrow(
       'DATABASE_LISTEN_URL needs DATABASE_URL',

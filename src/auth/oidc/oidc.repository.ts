@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { canonicalEmail } from '../accounts/email-address.js';
+import { removeUnlessLastWayIn } from '../accounts/ways-in.js';
 import { driverPool, inDriverTransaction } from '../common/driver-pool.js';
 
 /** A transaction as the start route writes it. */
@@ -264,29 +265,24 @@ export class OidcRepository {
     id: string,
   ): Promise<{ outcome: 'removed'; provider: string } | { outcome: 'last' | 'missing' }> {
     return inDriverTransaction(this.dataSource, async (client) => {
-      const { rows: accounts } = await client.query<{ has_password: boolean }>(
-        'SELECT password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 FOR UPDATE',
-        [userId],
+      let provider = '';
+      const removal = await removeUnlessLastWayIn(
+        client,
+        userId,
+        { identityId: id },
+        async () => {
+          const { rows } = await client.query<{ provider: string }>(
+            'DELETE FROM user_identities WHERE id = $1 AND user_id = $2 RETURNING provider',
+            [id, userId],
+          );
+          provider = rows[0]?.provider ?? '';
+          return rows.length === 1;
+        },
+        async () =>
+          (await client.query('SELECT 1 FROM user_identities WHERE id = $1 AND user_id = $2', [id, userId]))
+            .rowCount === 1,
       );
-      const { rows } = await client.query<{ outcome: 'removed' | 'last' | 'missing'; provider: string | null }>(
-        `WITH target AS (SELECT id, provider FROM user_identities WHERE id = $2 AND user_id = $1),
-              others AS (
-                SELECT (SELECT count(*) FROM user_identities WHERE user_id = $1 AND id <> $2)
-                     + (SELECT count(*) FROM passkeys WHERE user_id = $1) AS n),
-              removed AS (
-                DELETE FROM user_identities i USING target, others
-                 WHERE i.id = target.id AND ($3 OR others.n > 0)
-                RETURNING i.id)
-         SELECT CASE WHEN EXISTS (SELECT 1 FROM removed) THEN 'removed'
-                     WHEN EXISTS (SELECT 1 FROM target) THEN 'last'
-                     ELSE 'missing' END AS outcome,
-                (SELECT provider FROM target) AS provider`,
-        [userId, id, accounts[0]?.has_password === true],
-      );
-      const row = rows[0];
-      return row.outcome === 'removed'
-        ? { outcome: 'removed', provider: row.provider as string }
-        : { outcome: row.outcome };
+      return removal.outcome === 'removed' ? { outcome: 'removed', provider } : removal;
     });
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { removeUnlessLastWayIn } from '../accounts/ways-in.js';
 import { driverPool, inDriverTransaction } from '../common/driver-pool.js';
 import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
 
@@ -158,25 +159,16 @@ export class PasskeyRepository {
    */
   async remove(userId: string, id: string): Promise<'removed' | 'last' | 'missing'> {
     return inDriverTransaction(this.dataSource, async (client) => {
-      const { rows: accounts } = await client.query<{ has_password: boolean }>(
-        'SELECT password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 FOR UPDATE',
-        [userId],
+      const removal = await removeUnlessLastWayIn(
+        client,
+        userId,
+        { passkeyId: id },
+        async () =>
+          (await client.query('DELETE FROM passkeys WHERE id = $1 AND user_id = $2', [id, userId])).rowCount === 1,
+        async () =>
+          (await client.query('SELECT 1 FROM passkeys WHERE id = $1 AND user_id = $2', [id, userId])).rowCount === 1,
       );
-      const { rows } = await client.query<{ outcome: 'removed' | 'last' | 'missing' }>(
-        `WITH target AS (SELECT id FROM passkeys WHERE id = $2 AND user_id = $1),
-              others AS (
-                SELECT (SELECT count(*) FROM passkeys WHERE user_id = $1 AND id <> $2)
-                     + (SELECT count(*) FROM user_identities WHERE user_id = $1) AS n),
-              removed AS (
-                DELETE FROM passkeys p USING target, others
-                 WHERE p.id = target.id AND ($3 OR others.n > 0)
-                RETURNING p.id)
-         SELECT CASE WHEN EXISTS (SELECT 1 FROM removed) THEN 'removed'
-                     WHEN EXISTS (SELECT 1 FROM target) THEN 'last'
-                     ELSE 'missing' END AS outcome`,
-        [userId, id, accounts[0]?.has_password === true],
-      );
-      return rows[0].outcome;
+      return removal.outcome;
     });
   }
 

@@ -1147,6 +1147,44 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     }
   });
 
+  it('another provider, then a passkey: a user with a passkey and no app gives it after the provider', async () => {
+    const context = await browser.newContext();
+    try {
+      await context.route('https://fonts.googleapis.com/**', (route) => route.abort());
+      const address = email();
+      const page = await signUp(context, address, clockedBase);
+      await virtualAuthenticator(page);
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await shows(passkeys(page), { count: 1 });
+      provider.accounts.set('henry', { sub: `henry-${Date.now()}`, email: email(), email_verified: true });
+      await page.getByRole('button', { name: 'Connect Test ID', exact: true }).click();
+      await page.getByPlaceholder('Enter any login').fill('henry');
+      await page.locator('input[name=password]').fill('anything');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.getByRole('list', { name: 'Connected accounts' }).getByRole('listitem'), { count: 1 });
+      const autofill = await holdAutofill(page);
+
+      // Signed out, back through the provider (still signed in there): the passkey is asked for,
+      // and only it (no app to take a code from).
+      await signOut(page);
+      await page.getByRole('button', { name: 'Continue with Test ID' }).click();
+      const usePasskey = page.getByRole('button', { name: 'Use a passkey' });
+      await usePasskey.waitFor();
+      await shows(page.locator('#passkey-only'), { text: 'Use your passkey to finish signing in.' });
+      expect(await page.getByLabel('Authentication code').isVisible()).toBe(false);
+      expect(new URL(page.url()).search).toBe('');
+      const second = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/login/mfa');
+      await usePasskey.click();
+      expect((await second).status()).toBe(200);
+      await page.waitForURL(`${clockedBase}/account`);
+      await shows(page.locator('#email'), { text: address });
+      autofill.release();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('works with the keyboard alone and at 360 px wide', async () => {
     const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
     const address = email();

@@ -54,11 +54,14 @@ export function signInPage(options: ResolvedAccountPagesOptions): string {
 <p id="passkey-sign-in-actions" class="actions"><button type="button" id="passkey-sign-in" class="secondary">Sign in with a passkey</button></p>
 <div id="providers" class="actions" hidden></div>
 <form id="code-form" hidden>
+  <div id="code-entry">
   <p>Open your authenticator app and enter the code it shows for this account.</p>
   <label for="code">Authentication code</label>
   <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" spellcheck="false">
   <button type="submit">Verify</button>
   <button type="button" id="use-recovery-code" class="secondary">Use a recovery code</button>
+  </div>
+  <p id="passkey-only" hidden>Use your passkey to finish signing in.</p>
   <button type="button" id="use-passkey" class="secondary" hidden>Use a passkey</button>
 </form>
 <form id="recovery-form" hidden>

@@ -40,8 +40,14 @@ function firstStepDone(answer: SignedIn | MfaChallenge): boolean {
   if ('mfaRequired' in answer) {
     mfaToken = answer.mfaToken;
     usePasskeyButton.hidden = !answer.methods.includes('passkey') || !client.passkeysSupported();
+    // A user with a passkey and no authenticator app (after another provider): the passkey alone.
+    const withApp = answer.methods.includes('totp');
+    (document.getElementById('code-entry') as HTMLDivElement).hidden = !withApp;
+    (document.getElementById('passkey-only') as HTMLParagraphElement).hidden = withApp;
+    (document.getElementById('code') as HTMLInputElement).required = withApp;
     say('');
     showStep('code');
+    if (!withApp) usePasskeyButton.focus();
     return false;
   }
   stopAutofill();

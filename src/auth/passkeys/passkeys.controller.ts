@@ -170,7 +170,7 @@ export class PasskeysController {
       400: 'The id is not a UUID',
       403: RECENT_AUTH_REFUSAL,
       404: `No such passkey; or ${OFF}`,
-      409: 'It is the last way to sign in to the account (no password, no other passkey)',
+      409: 'It is the last way to sign in to the account (no password, no other passkey, no connected provider account)',
     },
   })
   @HttpCode(HttpStatus.NO_CONTENT)

@@ -193,7 +193,7 @@ export class PasskeysService {
     return passkeyView(renamed);
   }
 
-  /** 204; 409 when it is the user's last way to sign in (no password, no other passkey). */
+  /** 204; 409 when it is the user's last way to sign in (no password, no other passkey, no connected provider account). */
   async remove(user: AuthenticatedUser, id: string): Promise<void> {
     this.relyingParty();
     const outcome = await this.passkeys.remove(user.userId, id);

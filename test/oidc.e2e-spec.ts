@@ -655,6 +655,43 @@ describe('an OpenID Provider that cannot be reached at start', () => {
     }
   });
 
+  it('counts starts per client in a budget of their own: past it, back to the sign-in page; passkey options unaffected', async () => {
+    const events: SecurityEvent[] = [];
+    const app = await createTestApp({
+      config: {
+        passwordChecksMaxPerIp: 2,
+        oidcProviders: [{ id: 'x', name: 'X', issuer: 'http://127.0.0.1:9', clientId: 'x', clientSecret: 'y' }],
+      },
+      overrides: [[SECURITY_EVENT_HANDLER, { handle: (event: SecurityEvent) => void events.push(event) }]],
+    });
+    try {
+      const client = ['X-Forwarded-For', '198.51.100.40'] as const;
+      for (let i = 0; i < 2; i += 1) {
+        await app.http
+          .get('/auth/oidc/x/start')
+          .set(...client)
+          .expect(302)
+          .expect('location', '/account/sign-in?oidc_error=provider_unavailable');
+      }
+      await app.http
+        .get('/auth/oidc/x/start')
+        .set(...client)
+        .expect(302)
+        .expect('location', '/account/sign-in?oidc_error=too_many_attempts');
+      expect(events.filter((event) => event.type === 'login_throttled').map((event) => event.reason)).toEqual([
+        'oidc_starts',
+      ]);
+      await app.http
+        .post('/auth/passkeys/login/options')
+        .set(...client)
+        .send({})
+        .expect(200);
+      await app.http.get('/auth/oidc/x/start').set('X-Forwarded-For', '198.51.100.41').expect(302);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers a hostile callback with a redirect, never a 500', async () => {
     const app = await createTestApp({
       config: {

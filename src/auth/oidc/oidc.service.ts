@@ -128,9 +128,9 @@ export class OidcService {
       );
     const provider = this.providers.provider(request.providerId);
     if (!provider) return failed('unknown_provider');
-    // Each start writes a row: counted per client, as passwordless sign-in options are.
+    // Each start writes a row: counted per client, in a budget of its own (the password checks' numbers).
     try {
-      this.budget.judge(await this.limits.hit(this.budget.hitsFor(request.ip, 'passkey-options')), request.ip, null);
+      this.budget.judge(await this.limits.hit(this.budget.hitsFor(request.ip, 'oidc-start')), request.ip, null);
     } catch (error) {
       if (error instanceof HttpException && error.getStatus() === 429) return failed('too_many_attempts');
       throw error;

@@ -16,13 +16,29 @@ export const PASSWORD_CHECK_NETWORK_SCOPE = 'password-check-net';
  */
 export const PASSKEY_OPTIONS_SCOPE = 'passkey-options';
 export const PASSKEY_OPTIONS_NETWORK_SCOPE = 'passkey-options-net';
-export type CheckBudget = 'password' | 'passkey-options';
+/** Sign-ins started at another provider (each writes a transaction): a budget of their own too. */
+export const OIDC_START_SCOPE = 'oidc-start';
+export const OIDC_START_NETWORK_SCOPE = 'oidc-start-net';
+export type CheckBudget = 'password' | 'passkey-options' | 'oidc-start';
+
+/** Each budget's scopes (client, network) and what its 429 calls the checks. */
+const BUDGETS: Record<CheckBudget, { client: string; network: string; what: string }> = {
+  password: { client: PASSWORD_CHECK_SCOPE, network: PASSWORD_CHECK_NETWORK_SCOPE, what: 'password checks' },
+  'passkey-options': {
+    client: PASSKEY_OPTIONS_SCOPE,
+    network: PASSKEY_OPTIONS_NETWORK_SCOPE,
+    what: 'passkey sign-ins',
+  },
+  'oidc-start': { client: OIDC_START_SCOPE, network: OIDC_START_NETWORK_SCOPE, what: 'sign-ins with other providers' },
+};
 /** The `login_throttled` event's reason for each budget's refusal. */
 const REASONS: Record<string, string> = {
   [PASSWORD_CHECK_SCOPE]: 'password_checks',
   [PASSWORD_CHECK_NETWORK_SCOPE]: 'password_checks_network',
   [PASSKEY_OPTIONS_SCOPE]: 'passkey_options',
   [PASSKEY_OPTIONS_NETWORK_SCOPE]: 'passkey_options_network',
+  [OIDC_START_SCOPE]: 'oidc_starts',
+  [OIDC_START_NETWORK_SCOPE]: 'oidc_starts_network',
 };
 /** Clients this instance remembers as over budget; past it, the memory starts again (the database still decides). */
 const MAX_REMEMBERED_REFUSALS = 10_000;
@@ -57,16 +73,13 @@ export class PasswordCheckBudgetService {
    */
   hitsFor(ip: string | null, budget: CheckBudget = 'password'): RateLimitHit[] {
     const now = this.clock.now();
-    const passkey = budget === 'passkey-options';
+    const scopes = BUDGETS[budget];
     const hits = clientHits(
       ip,
       now,
       this.options.passwordChecksWindow,
-      { scope: passkey ? PASSKEY_OPTIONS_SCOPE : PASSWORD_CHECK_SCOPE, max: this.options.passwordChecksMaxPerIp },
-      {
-        scope: passkey ? PASSKEY_OPTIONS_NETWORK_SCOPE : PASSWORD_CHECK_NETWORK_SCOPE,
-        max: this.options.passwordChecksMaxPerNetwork,
-      },
+      { scope: scopes.client, max: this.options.passwordChecksMaxPerIp },
+      { scope: scopes.network, max: this.options.passwordChecksMaxPerNetwork },
     );
     for (const { scope, key } of hits) {
       const remembered = this.refusedUntil.get(`${scope} ${key}`);
@@ -90,7 +103,9 @@ export class PasswordCheckBudgetService {
 
   private refusal(unlocksAt: Date, now: Date, scope: string): TooManyRequestsException {
     const wait = secondsUntil(unlocksAt, now);
-    const what = scope.startsWith(PASSKEY_OPTIONS_SCOPE) ? 'passkey sign-ins' : 'password checks';
+    const what =
+      Object.values(BUDGETS).find((budget) => budget.client === scope || budget.network === scope)?.what ??
+      'password checks';
     return new TooManyRequestsException(`Too many ${what} from this address; retry in ${wait} seconds`, wait);
   }
 }

@@ -10,14 +10,13 @@ import {
   type TwoInstances,
 } from './support/test-app.js';
 import { SECURITY_EVENT_HANDLER, type SecurityEvent } from '../src/auth/index.js';
-import { type Ceremony, SoftAuthenticator } from './support/webauthn.js';
+import { addPasskey, type Ceremony, SoftAuthenticator, TEST_RP } from './support/webauthn.js';
 import { codeAt, enableTotp, passwordStep } from './support/mfa.js';
 import { decode } from './support/tokens.js';
 import { eventually, holdNextCall } from './support/latch.js';
 import { PasskeyRepository } from '../src/auth/passkeys/passkey.repository.js';
 
-/** The example app's relying party in the tests: PUBLIC_URL http://localhost:3000. */
-const RP = { origin: 'http://localhost:3000', rpId: 'localhost' };
+const RP = TEST_RP;
 const INVALID = { statusCode: 400, message: 'Invalid passkey response', error: 'Bad Request' };
 
 describe('passkeys: registration and management (software authenticator, real verification)', () => {
@@ -385,11 +384,7 @@ describe('passkeys: registration and management (software authenticator, real ve
   async function withPasskey(authenticator: SoftAuthenticator, ceremony: Ceremony = RP) {
     const { a } = instances;
     const user = await registerAndLogin(a.http);
-    await a.http
-      .post('/auth/passkeys/register')
-      .set(...bearer(user.accessToken))
-      .send({ response: authenticator.register(await options(a.http, user.accessToken), ceremony) })
-      .expect(201);
+    await addPasskey(a.http, user.accessToken, authenticator, ceremony);
     return user;
   }
 
@@ -646,15 +641,7 @@ describe('passkeys: the budget of sign-in checks, and the counter’s event', ()
   it('reports a signature counter that did not increase, and refuses the answer', async () => {
     const authenticator = new SoftAuthenticator();
     const user = await registerAndLogin(t.http);
-    const created = await t.http
-      .post('/auth/passkeys/register/options')
-      .set(...bearer(user.accessToken))
-      .expect(200);
-    await t.http
-      .post('/auth/passkeys/register')
-      .set(...bearer(user.accessToken))
-      .send({ response: authenticator.register(created.body, RP) })
-      .expect(201);
+    await addPasskey(t.http, user.accessToken, authenticator, RP);
     const signIn = async (counter?: number) => {
       const requested = await t.http
         .post('/auth/passkeys/login/options')
@@ -680,15 +667,7 @@ describe('passkeys: the budget of sign-in checks, and the counter’s event', ()
   it('a passkey removed while its sign-in is checked is refused without a counter event', async () => {
     const authenticator = new SoftAuthenticator();
     const user = await registerAndLogin(t.http);
-    const created = await t.http
-      .post('/auth/passkeys/register/options')
-      .set(...bearer(user.accessToken))
-      .expect(200);
-    await t.http
-      .post('/auth/passkeys/register')
-      .set(...bearer(user.accessToken))
-      .send({ response: authenticator.register(created.body, RP) })
-      .expect(201);
+    await addPasskey(t.http, user.accessToken, authenticator, RP);
     const requested = await t.http.post('/auth/passkeys/login/options').send({}).expect(200);
     // Held after the signature was checked, before the counter's UPDATE; the passkey goes meanwhile.
     const held = holdNextCall(t.app.get(PasskeyRepository), 'used');

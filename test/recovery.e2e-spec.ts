@@ -7,7 +7,7 @@ import { FakeClock } from './support/fake-clock.js';
 import { eventually, holdNextCall } from './support/latch.js';
 import { tokenIn, TestMailServer } from './support/mail.js';
 import { codeAt, enableTotp, passwordStep } from './support/mfa.js';
-import { SoftAuthenticator } from './support/webauthn.js';
+import { addPasskey, SoftAuthenticator, TEST_RP } from './support/webauthn.js';
 import {
   bearer,
   login,
@@ -126,19 +126,10 @@ describe('password reset and email verification, over a real SMTP server', () =>
     });
 
     it('removes every passkey: one added by whoever held a session does not outlive the reset', async () => {
-      const rp = { origin: 'http://localhost:3000', rpId: 'localhost' };
       const user = await registerAndLogin(a.http);
       // Whoever held the (fresh) session adds a passkey of theirs.
       const intruder = new SoftAuthenticator();
-      const created = await a.http
-        .post('/auth/passkeys/register/options')
-        .set(...bearer(user.accessToken))
-        .expect(200);
-      await a.http
-        .post('/auth/passkeys/register')
-        .set(...bearer(user.accessToken))
-        .send({ response: intruder.register(created.body, rp) })
-        .expect(201);
+      await addPasskey(a.http, user.accessToken, intruder);
       await forgot(a, user.email).expect(202);
       expect(await reset(a, tokenIn(await mail.nth(user.email, 'reset-password'), 'reset-password'))).toEqual([204]);
       expect(
@@ -147,7 +138,7 @@ describe('password reset and email verification, over a real SMTP server', () =>
       const requested = await b.http.post('/auth/passkeys/login/options').send({}).expect(200);
       await b.http
         .post('/auth/passkeys/login')
-        .send({ response: intruder.authenticate(requested.body.challenge, rp) })
+        .send({ response: intruder.authenticate(requested.body.challenge, TEST_RP) })
         .expect(401, { statusCode: 401, message: 'Invalid passkey', error: 'Unauthorized' });
     });
 
@@ -502,20 +493,11 @@ describe('password reset and email verification, over a real SMTP server', () =>
       strict = await startApp(database.url, { clock, config: { smtpUrl: mail.url, requireVerifiedEmail: true } });
       const user = await registerAndLogin(a.http);
       const authenticator = new SoftAuthenticator();
-      const rp = { origin: 'http://localhost:3000', rpId: 'localhost' };
-      const created = await a.http
-        .post('/auth/passkeys/register/options')
-        .set(...bearer(user.accessToken))
-        .expect(200);
-      await a.http
-        .post('/auth/passkeys/register')
-        .set(...bearer(user.accessToken))
-        .send({ response: authenticator.register(created.body, rp) })
-        .expect(201);
+      await addPasskey(a.http, user.accessToken, authenticator);
       const requested = await strict.http.post('/auth/passkeys/login/options').send({}).expect(200);
       const refused = await strict.http
         .post('/auth/passkeys/login')
-        .send({ response: authenticator.authenticate(requested.body.challenge, rp) });
+        .send({ response: authenticator.authenticate(requested.body.challenge, TEST_RP) });
       expect([refused.status, refused.body.message]).toEqual([403, 'Email address not verified']);
     });
   });

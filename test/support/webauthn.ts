@@ -1,4 +1,5 @@
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import type TestAgent from 'supertest/lib/agent.js';
 
 /**
  * A software authenticator for the HTTP specs: an ES256 key per credential, attestation `none`,
@@ -162,4 +163,30 @@ export class SoftAuthenticator {
     count.writeUInt32BE(counter);
     return Buffer.concat([sha256(ceremony.rpId), Buffer.from([flags]), count]);
   }
+}
+
+/** The example app's relying party in the tests: PUBLIC_URL http://localhost:3000. */
+export const TEST_RP: Ceremony = { origin: 'http://localhost:3000', rpId: 'localhost' };
+
+/**
+ * Registers a passkey made by `authenticator` for the signed-in user of `accessToken`, as a
+ * browser would: the creation options, then the authenticator's answer (201 expected).
+ */
+export async function addPasskey(
+  http: TestAgent,
+  accessToken: string,
+  authenticator: SoftAuthenticator,
+  ceremony: Ceremony = TEST_RP,
+): Promise<{ id: string; name: string; createdAt: string }> {
+  const authorization = ['Authorization', `Bearer ${accessToken}`] as const;
+  const created = await http
+    .post('/auth/passkeys/register/options')
+    .set(...authorization)
+    .expect(200);
+  const registered = await http
+    .post('/auth/passkeys/register')
+    .set(...authorization)
+    .send({ response: authenticator.register(created.body as { challenge: string }, ceremony) })
+    .expect(201);
+  return registered.body as { id: string; name: string; createdAt: string };
 }

@@ -132,10 +132,8 @@ export class OidcController {
     // first answer a 403 (an old sign-in) with a re-authentication, which a navigation could not.
     const accept = request.headers.accept;
     if (typeof accept === 'string' && accept.includes('application/json')) {
-      const adapter = this.adapterHost.httpAdapter;
-      for (const cookie of redirect.cookies) adapter.appendHeader(response, 'Set-Cookie', cookie);
-      adapter.setHeader(response, 'Cache-Control', 'no-store');
-      adapter.reply(response, { location: redirect.location }, HttpStatus.OK);
+      this.setHeaders(response, redirect);
+      this.adapterHost.httpAdapter.reply(response, { location: redirect.location }, HttpStatus.OK);
       return;
     }
     this.redirect(response, redirect);
@@ -210,11 +208,16 @@ export class OidcController {
 
   /** A 302 on Express and Fastify alike, never cached, its URL never sent on as a Referer. */
   private redirect(response: unknown, redirect: OidcRedirect): void {
+    this.setHeaders(response, redirect);
+    this.adapterHost.httpAdapter.setHeader(response, 'Referrer-Policy', 'no-referrer');
+    this.adapterHost.httpAdapter.redirect(response, HttpStatus.FOUND, redirect.location);
+  }
+
+  /** The redirect's cookies (appended: the host's own stay), and never cached. */
+  private setHeaders(response: unknown, redirect: OidcRedirect): void {
     const adapter = this.adapterHost.httpAdapter;
     for (const cookie of redirect.cookies) adapter.appendHeader(response, 'Set-Cookie', cookie);
     adapter.setHeader(response, 'Cache-Control', 'no-store');
-    adapter.setHeader(response, 'Referrer-Policy', 'no-referrer');
-    adapter.redirect(response, HttpStatus.FOUND, redirect.location);
   }
 }
 

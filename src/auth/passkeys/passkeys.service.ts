@@ -176,11 +176,6 @@ export class PasskeysService {
     return { id: passkey.id, name: passkey.name, createdAt: passkey.createdAt };
   }
 
-  /** How many passkeys the user has. */
-  countFor(userId: string): Promise<number> {
-    return this.passkeys.countFor(userId);
-  }
-
   async list(userId: string): Promise<PasskeyView[]> {
     this.relyingParty();
     return (await this.passkeys.listFor(userId)).map(passkeyView);

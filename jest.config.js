@@ -49,6 +49,7 @@ const HTTP_SPECS = [
   'passkeys',
   'rate-limit-races',
   'oidc',
+  'activity',
 ];
 
 /** @type {import('jest').Config} */

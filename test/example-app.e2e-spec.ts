@@ -223,7 +223,7 @@ describe('the example app as a user runs it (built, in its own process)', () => 
       const env = childEnv({ DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
       const { stdout } = await run(process.execPath, [CLI, 'purge'], { cwd: ROOT, env });
       expect(stdout).toMatch(
-        /Deleted 0 expired revoked token\(s\), 0 ended session\(s\), 0 old failed login\(s\), 0 old rate-limit hit\(s\), 0 old tombstone\(s\), 0 expired account token\(s\), 0 expired second step\(s\) of sign-in, 0 expired passkey challenge\(s\) and 0 expired provider sign-in\(s\) in 10 batch\(es\), and retired 0 signing key\(s\)\./,
+        /Deleted 0 expired revoked token\(s\), 0 ended session\(s\), 0 old failed login\(s\), 0 old rate-limit hit\(s\), 0 old tombstone\(s\), 0 expired account token\(s\), 0 expired second step\(s\) of sign-in, 0 expired passkey challenge\(s\), 0 expired provider sign-in\(s\) and 0 old security event\(s\) in 11 batch\(es\), and retired 0 signing key\(s\)\./,
       );
       const usage = await run(process.execPath, [CLI, 'frobnicate'], { cwd: ROOT, env }).catch((error) => error);
       expect(usage.code).toBe(2);

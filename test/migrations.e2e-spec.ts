@@ -38,6 +38,7 @@ describe('migrations', () => {
 
   const ALL_TABLES = [
     'account_tokens',
+    'auth_events',
     'deleted_users',
     'login_failures',
     'mail_outbox',
@@ -244,7 +245,9 @@ describe('migrations', () => {
       '1 accounts have no password: give each one (a password reset) or delete them before reverting AddPasskeys',
     );
     expect(await tables()).toEqual(
-      ALL_TABLES.filter((table) => !['oidc_login_codes', 'oidc_transactions', 'user_identities'].includes(table)),
+      ALL_TABLES.filter(
+        (table) => !['auth_events', 'oidc_login_codes', 'oidc_transactions', 'user_identities'].includes(table),
+      ),
     );
     await dataSource.query('DELETE FROM users WHERE id = $1', [id]);
     await dataSource.runMigrations();

@@ -26,6 +26,7 @@ const SKIPPED = {
   mfaChallenges: 0,
   webauthnChallenges: 0,
   oidcSignIns: 0,
+  events: 0,
   statements: 0,
   signingKeys: 0,
 };
@@ -97,7 +98,7 @@ describe('purge of expired denylist rows and ended sessions', () => {
     await insertRevokedTokens(2, at(60));
     const result = await app.get(PurgeService).purgeExpired();
     // 7 rows in batches of 3: 3 + 3 + 1 batches for tokens, 1 each for sessions, failed logins, rate-limit hits,
-    // tombstones, account tokens, second steps of sign-in, passkey challenges, provider sign-ins and their codes.
+    // tombstones, account tokens, second steps of sign-in, passkey challenges, provider sign-ins and their codes, events.
     expect(result).toEqual({
       skipped: false,
       revokedTokens: 7,
@@ -109,7 +110,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
       mfaChallenges: 0,
       webauthnChallenges: 0,
       oidcSignIns: 0,
-      statements: 12,
+      events: 0,
+      statements: 13,
       signingKeys: 0,
     });
     expect(await count('revoked_tokens')).toBe(2);
@@ -190,7 +192,8 @@ describe('purge of expired denylist rows and ended sessions', () => {
         mfaChallenges: 0,
         webauthnChallenges: 0,
         oidcSignIns: 0,
-        statements: 10,
+        events: 0,
+        statements: 11,
         signingKeys: 0,
       });
     } finally {

@@ -65,6 +65,19 @@ export interface AuthModuleOptions {
   /** Seconds a session row is kept after it ended, before the purge deletes it. Default 7 days. */
   sessionRetention?: number;
   /**
+   * Write every security event to the event store (`auth_events`), which users' activity, the
+   * admin API and new-device alerts read. Default true. `false`: the handler (`securityEvents`)
+   * still gets every event; activity and the admins' events are then empty.
+   */
+  eventStore?: boolean;
+  /** Seconds an event is kept in the event store before the purge deletes it. Default 90 days. */
+  eventRetention?: number;
+  /**
+   * Mail a user when they sign in from a device and network not seen for them in the last 90 days
+   * ("New sign-in to your account", with a "This wasn't me" link). Needs `mail`. Default true.
+   */
+  newDeviceAlerts?: boolean;
+  /**
    * Seconds a token's `iat` may lie in the future of this instance's clock: the instance that
    * signed it may run a little ahead. Default 5.
    */

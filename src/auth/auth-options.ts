@@ -63,6 +63,9 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
     purgeBatchSize: options.purgeBatchSize ?? PURGE_BATCH_LIMIT,
     purgeBatchPauseMs: options.purgeBatchPauseMs ?? DEFAULTS.purgeBatchPauseMs,
     sessionRetention: options.sessionRetention ?? DEFAULTS.sessionRetention,
+    eventStore: options.eventStore ?? true,
+    eventRetention: options.eventRetention ?? DEFAULTS.eventRetention,
+    newDeviceAlerts: options.newDeviceAlerts ?? true,
     clockTolerance: options.clockTolerance ?? DEFAULTS.clockTolerance,
     loginMaxFailedAttempts: options.loginMaxFailedAttempts ?? DEFAULTS.loginMaxFailedAttempts,
     loginMaxFailedAttemptsPerIp:
@@ -150,6 +153,7 @@ export function resolveAuthOptions(options: AuthModuleOptions, purpose: AuthRole
   positiveInteger('refreshTokenTtl', resolved.refreshTokenTtl, problems);
   positiveInteger('sessionMaxAge', resolved.sessionMaxAge, problems);
   positiveInteger('sessionRetention', resolved.sessionRetention, problems);
+  positiveInteger('eventRetention', resolved.eventRetention, problems);
   positiveInteger('loginLockoutWindow', resolved.loginLockoutWindow, problems);
   if (!Number.isInteger(resolved.revocationHeartbeatMs) || resolved.revocationHeartbeatMs < 50)
     problems.push('revocationHeartbeatMs must be a whole number of milliseconds, 50 or more');

@@ -64,6 +64,8 @@ export const DEFAULTS = {
   purgeCron: '*/10 * * * *',
   purgeBatchPauseMs: 25,
   sessionRetention: 604_800,
+  /** Seconds an event is kept in the event store (90 days). */
+  eventRetention: 7_776_000,
   /** Seconds a token's iat may lie in the future (instances' clocks are never exactly in step). */
   clockTolerance: 5,
   routePrefix: 'auth',

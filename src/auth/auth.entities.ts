@@ -15,6 +15,7 @@ export { WebAuthnChallengeEntity } from './passkeys/webauthn-challenge.entity.js
 export { UserIdentityEntity } from './oidc/user-identity.entity.js';
 export { OidcTransactionEntity } from './oidc/oidc-transaction.entity.js';
 export { OidcLoginCodeEntity } from './oidc/oidc-login-code.entity.js';
+export { AuthEventEntity } from './security-events/auth-event.entity.js';
 
 import { AccountTokenEntity } from './recovery/account-token.entity.js';
 import { DeletedUserEntity } from './accounts/deleted-user.entity.js';
@@ -27,6 +28,7 @@ import { WebAuthnChallengeEntity } from './passkeys/webauthn-challenge.entity.js
 import { UserIdentityEntity } from './oidc/user-identity.entity.js';
 import { OidcTransactionEntity } from './oidc/oidc-transaction.entity.js';
 import { OidcLoginCodeEntity } from './oidc/oidc-login-code.entity.js';
+import { AuthEventEntity } from './security-events/auth-event.entity.js';
 
 import { LoginFailureEntity } from './throttling/login-failure.entity.js';
 import { RateLimitHitEntity } from './throttling/rate-limit-hit.entity.js';
@@ -54,4 +56,5 @@ export const AUTH_ENTITIES = [
   UserIdentityEntity,
   OidcTransactionEntity,
   OidcLoginCodeEntity,
+  AuthEventEntity,
 ];

@@ -12,6 +12,7 @@ import { AdmitPasswordChecks1765300000000 } from '../../migrations/1765300000000
 import { AddSecondFactor1765400000000 } from '../../migrations/1765400000000-AddSecondFactor.js';
 import { AddPasskeys1765500000000 } from '../../migrations/1765500000000-AddPasskeys.js';
 import { AddOidcSignIn1765600000000 } from '../../migrations/1765600000000-AddOidcSignIn.js';
+import { AddActivityAndRoles1765700000000 } from '../../migrations/1765700000000-AddActivityAndRoles.js';
 
 /** The module's migrations, in order, for a host's TypeORM `migrations` list. */
 export const AUTH_MIGRATIONS = [
@@ -29,6 +30,7 @@ export const AUTH_MIGRATIONS = [
   AddSecondFactor1765400000000,
   AddPasskeys1765500000000,
   AddOidcSignIn1765600000000,
+  AddActivityAndRoles1765700000000,
 ];
 export { CreateAuthTables1763870400000, CreateLoginFailures1763956800000, AddRevocationLoadIndexes1764043200000 };
 export { HardenAccounts1764200000000 };
@@ -42,3 +44,4 @@ export { AdmitPasswordChecks1765300000000 };
 export { AddSecondFactor1765400000000 };
 export { AddPasskeys1765500000000 };
 export { AddOidcSignIn1765600000000 };
+export { AddActivityAndRoles1765700000000 };

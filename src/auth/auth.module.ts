@@ -55,9 +55,13 @@ import { RegistrationThrottleService } from './throttling/registration-throttle.
 import { PasswordCheckBudgetService } from './throttling/password-check-budget.service.js';
 import {
   LogSecurityEventHandler,
+  AUTH_EVENT_STORE_ON,
   SECURITY_EVENT_HANDLER,
   SecurityEventsService,
 } from './security-events/security-events.service.js';
+import { ActivityController } from './security-events/activity.controller.js';
+import { ActivityService } from './security-events/activity.service.js';
+import { AuthEventRepository } from './security-events/auth-event.repository.js';
 import { SessionActivityService } from './sessions/session-activity.service.js';
 import { SessionsController } from './sessions/sessions.controller.js';
 import { TokenService } from './tokens/token.service.js';
@@ -92,6 +96,7 @@ import { OidcService } from './oidc/oidc.service.js';
     PasskeysController,
     OidcController,
     IdentitiesController,
+    ActivityController,
   ],
   providers: [
     {
@@ -164,6 +169,13 @@ import { OidcService } from './oidc/oidc.service.js';
     RegistrationThrottleService,
     PasswordCheckBudgetService,
     SecurityEventsService,
+    AuthEventRepository,
+    ActivityService,
+    {
+      provide: AUTH_EVENT_STORE_ON,
+      inject: [AUTH_RESOLVED_OPTIONS],
+      useFactory: (resolved: ResolvedAuthOptions) => resolved.eventStore,
+    },
     SessionActivityService,
     CookieTransportService,
     JwtStrategy,

@@ -84,6 +84,10 @@ export class AppModule {
             emailVerificationTtl: config.emailVerificationTtl,
             requireVerifiedEmail: config.requireVerifiedEmail,
             recentAuthMaxAge: config.recentAuthMaxAge,
+            // The event store: users' activity, the admin API, new-device alerts.
+            eventStore: config.eventStore,
+            eventRetention: config.eventRetentionDays === undefined ? undefined : config.eventRetentionDays * 86_400,
+            newDeviceAlerts: config.newDeviceAlerts,
             // Passkeys are bound to the site the pages are served from (off where browsers allow none).
             webauthn: config.passkeyOrigin
               ? { origins: [config.passkeyOrigin], rpName: 'nest-jwt-revocation example' }

@@ -1,3 +1,4 @@
+import type { EventActor } from '../security-events/security-event.interface.js';
 import {
   BadRequestException,
   ConflictException,
@@ -52,9 +53,12 @@ export class AccountService {
   /** Throttled per client (429 before any hashing); 409 when the address is taken in any spelling (canonicalEmail). */
   async register(email: string, password: string, client: ClientInfo = { userAgent: null, ip: null }) {
     await this.registrations.check(client.ip);
-    const user = await this.users.create(email.trim(), await this.hasher.hash(password));
+    const events = this.events.change();
+    const user = await this.users.create(email.trim(), await this.hasher.hash(password), (tx, userId) =>
+      events.write(tx, 'user_registered', { userId, ip: client.ip }),
+    );
     if (!user) throw new ConflictException('Email is already registered');
-    this.events.emit('user_registered', { userId: user.id, ip: client.ip });
+    events.announce();
     // The account exists whatever happens to the mail: a verification link can be asked for again.
     await this.recovery.sendVerification(user.email, client).catch((error: Error) => {
       this.logger.warn(`Verification mail not queued for a new account: ${error.message}`);
@@ -81,8 +85,9 @@ export class AccountService {
     client: ClientInfo,
   ): Promise<void> {
     const found = await this.passwords.current(user.userId, currentPassword, client);
-    await this.revocation.changePassword(user.userId, await this.hasher.hash(newPassword), user.sessionId);
-    this.events.emit('password_changed', { userId: found.id, sessionId: user.sessionId, ip: client.ip });
+    await this.revocation.changePassword(found.id, await this.hasher.hash(newPassword), user.sessionId, {
+      ip: client.ip,
+    });
   }
 
   /**
@@ -110,10 +115,8 @@ export class AccountService {
    * stays until the last access token has expired). The email can register again. False when
    * there is no such user.
    */
-  async deleteUser(userId: string, client: Partial<ClientInfo> = {}): Promise<boolean> {
-    const deleted = await this.revocation.deleteUser(userId);
-    if (deleted) this.events.emit('account_deleted', { userId, ip: client.ip ?? null });
-    return deleted;
+  async deleteUser(userId: string, client: Partial<ClientInfo> = {}, actor?: EventActor): Promise<boolean> {
+    return this.revocation.deleteUser(userId, { ip: client.ip ?? null, ...(actor ? { actor } : {}) });
   }
 
   /** For operators (CLI) and host apps: the user of an address, in any spelling (canonicalEmail). */

@@ -46,7 +46,7 @@ export class PasswordCheckService implements OnModuleInit {
     // An unknown email, or an account without a password, costs the time of a wrong password.
     const valid = await this.hasher.verify(user?.passwordHash ?? (await this.getDummyHash()), password);
     if (!user?.passwordHash || !valid) {
-      this.events.emit('login_failed', { userId: user?.id ?? null, ip: client.ip, reason: 'bad_credentials' });
+      await this.events.emit('login_failed', { userId: user?.id ?? null, ip: client.ip, reason: 'bad_credentials' });
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }
     return { user, attempt };
@@ -60,7 +60,7 @@ export class PasswordCheckService implements OnModuleInit {
     // Without a password, none is right (at the cost of a wrong one).
     const valid = await this.hasher.verify(found.passwordHash ?? (await this.getDummyHash()), password);
     if (!found.passwordHash || !valid) {
-      this.events.emit('login_failed', { userId: found.id, ip: client.ip, reason: 'wrong_current_password' });
+      await this.events.emit('login_failed', { userId: found.id, ip: client.ip, reason: 'wrong_current_password' });
       throw new UnauthorizedException(AuthErrors.wrongCurrentPassword);
     }
     await attempt.succeeded();

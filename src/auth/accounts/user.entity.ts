@@ -38,6 +38,10 @@ export class UserEntity {
   @Column({ name: 'email_verified_at', type: 'timestamptz', nullable: true })
   emailVerifiedAt!: Date | null;
 
+  /** What the user may do beyond their own account (`admin`…): the `roles` claim of their tokens. */
+  @Column({ name: 'roles', type: 'text', array: true, default: () => `'{}'` })
+  roles!: string[];
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -1,3 +1,4 @@
+import type { TransactionStatements } from '../common/driver-pool.js';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
@@ -13,13 +14,26 @@ export class UserRepository {
    * index on email_canonical decides, so concurrent registrations of one address make exactly one
    * row, and no failed statement (with its parameters) ends up in a log.
    */
-  async create(email: string, passwordHash: string): Promise<UserEntity | null> {
-    const rows: Array<{ id: string }> = await this.users.query(
-      `INSERT INTO users (email, email_canonical, password_hash) VALUES ($1, $2, $3)
-       ON CONFLICT (email_canonical) DO NOTHING RETURNING id`,
-      [email.trim(), canonicalEmail(email), passwordHash],
-    );
-    return rows.length === 1 ? this.users.findOneByOrFail({ id: rows[0].id }) : null;
+  /**
+   * A new user; null when the address is taken. `also` runs in the same transaction once the row
+   * is written (the `user_registered` event).
+   */
+  async create(
+    email: string,
+    passwordHash: string,
+    also: (transaction: TransactionStatements, userId: string) => Promise<void> = async () => undefined,
+  ): Promise<UserEntity | null> {
+    const id = await this.users.manager.transaction(async (manager) => {
+      const rows: Array<{ id: string }> = await manager.query(
+        `INSERT INTO users (email, email_canonical, password_hash) VALUES ($1, $2, $3)
+         ON CONFLICT (email_canonical) DO NOTHING RETURNING id`,
+        [email.trim(), canonicalEmail(email), passwordHash],
+      );
+      if (rows.length !== 1) return null;
+      await also(manager, rows[0].id);
+      return rows[0].id;
+    });
+    return id === null ? null : this.users.findOneByOrFail({ id });
   }
 
   /** The user of an address, in any spelling of it (canonicalEmail). */

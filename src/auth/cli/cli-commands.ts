@@ -332,7 +332,7 @@ async function purge(app: INestApplicationContext, output: CliOutput, settings: 
     return 0;
   }
   output.out(
-    `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s), ${result.accountTokens} expired account token(s), ${result.mfaChallenges} expired second step(s) of sign-in, ${result.webauthnChallenges} expired passkey challenge(s) and ${result.oidcSignIns} expired provider sign-in(s) in ${result.statements} batch(es), ` +
+    `Deleted ${result.revokedTokens} expired revoked token(s), ${result.sessions} ended session(s), ${result.loginFailures} old failed login(s), ${result.rateLimitHits} old rate-limit hit(s), ${result.deletedUsers} old tombstone(s), ${result.accountTokens} expired account token(s), ${result.mfaChallenges} expired second step(s) of sign-in, ${result.webauthnChallenges} expired passkey challenge(s), ${result.oidcSignIns} expired provider sign-in(s) and ${result.events} old security event(s) in ${result.statements} batch(es), ` +
       (settings.keyLifetimesKnown
         ? `and retired ${result.signingKeys} signing key(s).`
         : 'and retired no signing key (set ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL to the app’s to retire them here; the app’s own purge does).'),
@@ -368,7 +368,7 @@ async function revokeUser(
     output.err(`No user with email ${email}`);
     return 1;
   }
-  if (!(await app.get(RevocationService).revokeAllForUser(user.id, { until }))) {
+  if (!(await app.get(RevocationService).revokeAllForUser(user.id, { until }, OPERATOR))) {
     // Deleted between the lookup and the revocation.
     output.err(`No user with email ${email}`);
     return 1;
@@ -382,6 +382,9 @@ async function revokeUser(
   return 0;
 }
 
+/** The CLI's events: by the system (an operator at a terminal), not by the user. */
+const OPERATOR = { actor: { kind: 'system' as const } };
+
 async function resetMfa(app: INestApplicationContext, output: CliOutput, email: string): Promise<number> {
   if (!(await instancesWillHear(app, output))) return 1;
   const { AccountService, MfaService, RevocationService } = await services();
@@ -392,7 +395,7 @@ async function resetMfa(app: INestApplicationContext, output: CliOutput, email: 
   }
   const removed = await app.get(MfaService).reset(user.id);
   // Whoever held a session (perhaps the one who lost the factor to someone else) signs in again.
-  await app.get(RevocationService).revokeAllForUser(user.id);
+  await app.get(RevocationService).revokeAllForUser(user.id, { reason: 'mfa_reset' }, OPERATOR);
   output.out(
     removed
       ? `Removed the second factor of ${user.email} and ended every session; the next login asks for the password alone.`

@@ -1,4 +1,4 @@
-import { ValidationPipe } from '@nestjs/common';
+import { createParamDecorator, type ExecutionContext, ValidationPipe } from '@nestjs/common';
 import { type ClientRequest, clientAddress, storableUserAgent } from './client-address.js';
 
 /** The client of a request as the module records it (sessions, security events, throttles). */
@@ -24,3 +24,8 @@ export const authValidationPipe = new ValidationPipe({
   forbidUnknownValues: true,
   transform: true,
 });
+
+/** The request's client (clientInfo) as a route parameter. */
+export const Client = createParamDecorator((_data: unknown, context: ExecutionContext): ClientInfo =>
+  clientInfo(context.switchToHttp().getRequest<ClientRequest>()),
+);

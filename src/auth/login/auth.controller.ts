@@ -188,7 +188,7 @@ export class AuthController {
     @Req() request: HttpRequest,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
-    await this.auth.logout(user);
+    await this.auth.logout(user, clientInfo(request));
     this.transport.clearIfUsed(request, response);
   }
 
@@ -204,7 +204,7 @@ export class AuthController {
     @Req() request: HttpRequest,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
-    await this.auth.logoutAll(user);
+    await this.auth.logoutAll(user, clientInfo(request));
     this.transport.clearIfUsed(request, response);
   }
 }

@@ -9,6 +9,8 @@ import type { ClientInfo } from '../common/client-info.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { RevocationEvent } from '../revocation/revocation-events.js';
 import { isSignedInBefore, REVOCATION_REASONS, RevocationService } from '../revocation/revocation.service.js';
+import type { SecurityEventType } from '../security-events/security-event.interface.js';
+import { eventRows } from '../security-events/auth-event.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 import { deviceNameFromUserAgent } from '../sessions/device-name.js';
 import { SessionActivityService } from '../sessions/session-activity.service.js';
@@ -110,11 +112,8 @@ export class AuthService {
     // Two steps, two factors, whatever the first was (a password, or a passkey that did not verify
     // the user): amrOf says mfa for both, as for the same methods shown in a session later.
     const amr = amrOf([...done.firstFactor, ...second]);
-    const pair = await this.openSession(done.account, done.deviceName, client, amr, done.attempt);
-    if (done.firstFactor.includes('fed')) {
-      this.events.emit('oidc_login', { userId: done.account.id, sessionId: pair.sessionId, ip: client.ip });
-    }
-    return pair;
+    const signIn: SecurityEventType[] = done.firstFactor.includes('fed') ? ['oidc_login'] : [];
+    return this.openSession(done.account, done.deviceName, client, amr, done.attempt, signIn);
   }
 
   /**
@@ -131,15 +130,9 @@ export class AuthService {
     if (this.unverifiedRefused(account)) await this.refuseUnverified(account, client, NO_PASSWORD_ATTEMPT);
     const amr = passkeyMethods(userVerified);
     try {
-      const pair = await this.openSession(
-        { ...account, passwordHash: null },
-        null,
-        client,
-        amrOf(amr),
-        NO_PASSWORD_ATTEMPT,
-      );
-      this.events.emit('passkey_login', { userId: account.id, sessionId: pair.sessionId, ip: client.ip });
-      return pair;
+      return await this.openSession({ ...account, passwordHash: null }, null, client, amrOf(amr), NO_PASSWORD_ATTEMPT, [
+        'passkey_login',
+      ]);
     } catch (error) {
       if (!(error instanceof SecondFactorRequired)) throw error;
       const accountKey = LoginThrottleService.accountKey(account.email);
@@ -167,15 +160,14 @@ export class AuthService {
     }
     if (this.unverifiedRefused(account)) await this.refuseUnverified(account, client, NO_PASSWORD_ATTEMPT);
     try {
-      const pair = await this.openSession(
+      return await this.openSession(
         { ...account, passwordHash: null },
         null,
         client,
         amrOf(['fed']),
         NO_PASSWORD_ATTEMPT,
+        ['oidc_login'],
       );
-      this.events.emit('oidc_login', { userId: account.id, sessionId: pair.sessionId, ip: client.ip });
-      return pair;
     } catch (error) {
       // The app turned on meanwhile (the session's transaction read it): its second step.
       if (!(error instanceof SecondFactorRequired)) throw error;
@@ -190,7 +182,7 @@ export class AuthService {
 
   private async refuseUnverified(user: { id: string }, client: ClientInfo, attempt: LoginAttempt): Promise<never> {
     await attempt.succeeded();
-    this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'email_not_verified' });
+    await this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'email_not_verified' });
     throw new ForbiddenException(AuthErrors.emailNotVerified);
   }
 
@@ -198,7 +190,9 @@ export class AuthService {
    * Opens a session for a password just verified (and, with `amr` naming two factors, a second
    * factor too): throws SecondFactorRequired, writing nothing, when the user has one and `amr`
    * does not show it; 403 for a suspended account. The attempt's failures are cleared with the
-   * session, or when it is not opened for another reason.
+   * session, or when it is not opened for another reason. The session is written with its
+   * security events (`login_succeeded`, with the methods, and `signIn`'s, for a passkey or a
+   * provider), and those of the sessions the cap ended.
    */
   private async openSession(
     user: { id: string; passwordHash: string | null; emailVerifiedAt: Date | null },
@@ -206,21 +200,28 @@ export class AuthService {
     client: ClientInfo,
     amr: readonly string[],
     attempt: LoginAttempt,
+    signIn: SecurityEventType[] = [],
   ): Promise<TokenPair> {
     const now = this.clock.now();
     const sessionId = randomUUID();
     const sessionEnd = new Date(now.getTime() + this.options.sessionMaxAge * 1000);
+    const device = truncateCodePoints(
+      deviceName?.trim() || deviceNameFromUserAgent(client.userAgent),
+      MAX_DEVICE_NAME_CHARS,
+    );
+    const signedIn = (['login_succeeded', ...signIn] as const).map((type) =>
+      this.events.event(type, { userId: user.id, sessionId, ip: client.ip, deviceName: device, details: { amr } }),
+    );
+    const capEvents = this.events.change();
     let endedByCap: RevocationEvent[] = [];
+    let suspended = false;
     const pair = await this.sessions
       .openWithVerifiedPassword(
         {
           id: sessionId,
           userId: user.id,
           verifiedPasswordHash: user.passwordHash,
-          deviceName: truncateCodePoints(
-            deviceName?.trim() || deviceNameFromUserAgent(client.userAgent),
-            MAX_DEVICE_NAME_CHARS,
-          ),
+          deviceName: device,
           userAgent: client.userAgent,
           ip: client.ip,
           now,
@@ -228,12 +229,13 @@ export class AuthService {
           // The right password clears the account's failures from this client, with the session.
           clearFailures: attempt.failures,
           amr,
+          events: this.events.storing ? eventRows(signedIn) : '[]',
         },
         ({ signedInAt, suspendedUntil, hasSecondFactor }) => {
           // Before the suspension: for a user with a second factor, the password alone tells nothing.
           if (hasSecondFactor && !isMultiFactor(amr)) throw new SecondFactorRequired();
           if (suspendedUntil && suspendedUntil > now) {
-            this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
+            suspended = true;
             throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
           }
           const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt, authTime: now, amr };
@@ -250,11 +252,13 @@ export class AuthService {
           maxLive: this.options.maxSessionsPerUser,
           overCap: async (manager) => {
             endedByCap = await this.revocation.endSessionsOverCapIn(manager, user.id, sessionId, now);
+            await this.revocation.recordEndedByCapIn(capEvents, manager, user.id, endedByCap);
           },
         },
       )
       .catch(async (error: unknown) => {
         if (error instanceof SecondFactorRequired) throw error;
+        if (suspended) await this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'suspended' });
         // The password was right (a suspension, or no session could be written): its failures are
         // cleared all the same, as they were before the session was attempted.
         await attempt.succeeded().catch(() => undefined);
@@ -263,12 +267,13 @@ export class AuthService {
     if (!pair) {
       // The password changed (or the account went) between the check and the session.
       await attempt.succeeded();
-      this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'password_changed_meanwhile' });
+      await this.events.emit('login_failed', { userId: user.id, ip: client.ip, reason: 'password_changed_meanwhile' });
       throw new UnauthorizedException(AuthErrors.badCredentials);
     }
-    this.revocation.sessionsEndedByCap(user.id, endedByCap);
+    this.revocation.sessionsEndedByCap(endedByCap);
     this.activity.remember(sessionId, now);
-    this.events.emit('login_succeeded', { userId: user.id, sessionId, ip: client.ip });
+    for (const event of signedIn) this.events.handle(event);
+    capEvents.announce();
     return { ...pair, emailVerified: user.emailVerifiedAt !== null };
   }
 
@@ -342,9 +347,9 @@ export class AuthService {
       throw new UnauthorizedException(AuthErrors.revoked);
     }
     // A token we signed for this session that is neither current nor a just-replaced one: reuse.
-    if (await this.revocation.revokeSession(claims.sub, claims.sid, REVOCATION_REASONS.refreshReuse)) {
-      this.events.emit('refresh_reuse_detected', { userId: claims.sub, sessionId: claims.sid });
-    }
+    await this.revocation.revokeSession(claims.sub, claims.sid, REVOCATION_REASONS.refreshReuse, {}, (events, tx) =>
+      events.write(tx, 'refresh_reuse_detected', { userId: claims.sub, sessionId: claims.sid }),
+    );
     throw new UnauthorizedException(AuthErrors.revoked);
   }
 
@@ -390,19 +395,20 @@ export class AuthService {
     return this.pair(access.token, access.expiresAt, refresh.token, claims.sid, now);
   }
 
-  async logout(user: AuthenticatedUser): Promise<void> {
+  async logout(user: AuthenticatedUser, client: Partial<ClientInfo> = {}): Promise<void> {
     const revoked = await this.revocation.revokeSessionAndToken(
       user.userId,
       user.sessionId,
       { jti: user.tokenId, expiresAt: user.tokenExpiresAt },
       REVOCATION_REASONS.logout,
+      { ip: client.ip ?? null },
     );
     // The guard has just checked the session; losing a race with another revocation is still a revoked token.
     if (!revoked) throw new UnauthorizedException(AuthErrors.revoked);
   }
 
-  async logoutAll(user: AuthenticatedUser): Promise<void> {
-    const revoked = await this.revocation.revokeAllForUser(user.userId);
+  async logoutAll(user: AuthenticatedUser, client: Partial<ClientInfo> = {}): Promise<void> {
+    const revoked = await this.revocation.revokeAllForUser(user.userId, {}, { ip: client.ip ?? null });
     if (!revoked) throw new UnauthorizedException(AuthErrors.revoked);
   }
 

@@ -13,7 +13,7 @@ import {
 } from '@nestjs/common';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
 import { BodyShapePipe } from '../common/body-shape.pipe.js';
-import { authValidationPipe } from '../common/client-info.js';
+import { authValidationPipe, Client, type ClientInfo } from '../common/client-info.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
 import { MfaStatusResponse, RecoveryCodesResponse, TotpSetupResponse } from '../openapi/responses.js';
 import { ApiArea } from '../openapi/swagger.js';
@@ -91,8 +91,12 @@ export class MfaController {
   })
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
-  enable(@CurrentUser() user: AuthenticatedUser, @Body() body: TotpCodeDto): Promise<{ recoveryCodes: string[] }> {
-    return this.mfa.enable(user, body.code);
+  enable(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: TotpCodeDto,
+    @Client() client: ClientInfo,
+  ): Promise<{ recoveryCodes: string[] }> {
+    return this.mfa.enable(user, body.code, client);
   }
 
   @Delete('totp')
@@ -106,8 +110,8 @@ export class MfaController {
     },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
-  async disable(@CurrentUser() user: AuthenticatedUser): Promise<void> {
-    await this.mfa.disable(user);
+  async disable(@CurrentUser() user: AuthenticatedUser, @Client() client: ClientInfo): Promise<void> {
+    await this.mfa.disable(user, client);
   }
 
   @Post('recovery-codes')

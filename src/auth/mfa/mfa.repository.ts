@@ -3,7 +3,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { DEFAULTS } from '../auth.constants.js';
-import { driverPool, inDriverTransaction, type TransactionStatements } from '../common/driver-pool.js';
+import {
+  driverPool,
+  driverStatements,
+  inDriverTransaction,
+  type TransactionStatements,
+} from '../common/driver-pool.js';
 
 /** A user's authenticator app as stored (the secret still encrypted). */
 export interface StoredTotp {
@@ -44,6 +49,11 @@ export interface NewChallenge {
  */
 export class MfaTransaction {
   constructor(private readonly client: pg.PoolClient) {}
+
+  /** The transaction's connection, for other statements of the same change (its security events). */
+  get statements(): TransactionStatements {
+    return driverStatements(this.client);
+  }
 
   /** The user's authenticator app, locked (FOR UPDATE) until the transaction ends. */
   async lockTotp(userId: string): Promise<StoredTotp | null> {
@@ -179,7 +189,10 @@ export class MfaRepository {
    * recovery codes, locked in the order a second step locks them (challenge, app, codes), so that
    * the two never wait on each other. True when an app that was on was removed.
    */
-  async removeAll(userId: string): Promise<boolean> {
+  async removeAll(
+    userId: string,
+    also: (transaction: TransactionStatements) => Promise<void> = async () => undefined,
+  ): Promise<boolean> {
     return inDriverTransaction(this.dataSource, async (client) => {
       await client.query('DELETE FROM mfa_challenges WHERE user_id = $1', [userId]);
       const { rows } = await client.query<{ enabled_at: Date | null }>(
@@ -187,7 +200,10 @@ export class MfaRepository {
         [userId],
       );
       await client.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
-      return rows[0]?.enabled_at != null;
+      const wasOn = rows[0]?.enabled_at != null;
+      // Its event only when there was a factor to remove.
+      if (wasOn) await also(driverStatements(client));
+      return wasOn;
     });
   }
 

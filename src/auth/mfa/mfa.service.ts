@@ -1,3 +1,4 @@
+import type { EventActor } from '../security-events/security-event.interface.js';
 import { randomBytes } from 'node:crypto';
 import {
   BadRequestException,
@@ -122,9 +123,14 @@ export class MfaService {
    * ends, since none of them has shown the new factor (one opened by whoever had the password
    * could otherwise stay, and later change the factor).
    */
-  async enable(user: AuthenticatedUser, code: string): Promise<{ recoveryCodes: string[] }> {
+  async enable(
+    user: AuthenticatedUser,
+    code: string,
+    client: Partial<ClientInfo> = {},
+  ): Promise<{ recoveryCodes: string[] }> {
     const { userId, sessionId } = user;
     const now = this.clock.now();
+    const events = this.events.change();
     const recoveryCodes = this.newRecoveryCodes();
     await this.mfa.transaction(async (tx) => {
       const totp = await tx.lockTotp(userId);
@@ -134,11 +140,12 @@ export class MfaService {
         throw new BadRequestException(AuthErrors.invalidCode);
       }
       await tx.enable(userId, now, this.hashes(userId, recoveryCodes));
+      await events.write(tx.statements, 'mfa_enabled', { userId, sessionId, ip: client.ip });
     });
-    this.events.emit('mfa_enabled', { userId, sessionId });
+    events.announce();
     const shown = (await this.sessions.methodsOf(sessionId)) ?? [];
     await this.sessions.reauthenticated(sessionId, userId, now, amrOf([...shown, 'otp']));
-    await this.revocation.revokeOtherSessions(userId, sessionId);
+    await this.revocation.revokeOtherSessions(userId, sessionId, { ip: client.ip ?? null });
     return { recoveryCodes };
   }
 
@@ -148,18 +155,25 @@ export class MfaService {
    * on, or re-authenticated with a code): 403 `Second factor required` otherwise, so that a
    * session opened with the password alone cannot take the factor away.
    */
-  async disable(user: AuthenticatedUser): Promise<void> {
+  async disable(user: AuthenticatedUser, client: Partial<ClientInfo> = {}): Promise<void> {
     if ((await this.mfa.status(user.userId)).totp) await this.assertTwoFactorSession(user);
-    if (await this.mfa.removeAll(user.userId)) this.events.emit('mfa_disabled', { userId: user.userId });
+    const { userId, sessionId } = user;
+    const events = this.events.change();
+    await this.mfa.removeAll(userId, (tx) =>
+      events.write(tx, 'mfa_disabled', { userId, sessionId, ip: client.ip ?? null }),
+    );
+    events.announce();
   }
 
   /**
    * An operator's reset (CLI `mfa reset`): the second factor removed, as disable() does; true when
    * there was one. The caller ends the user's sessions.
    */
-  async reset(userId: string): Promise<boolean> {
-    const wasOn = await this.mfa.removeAll(userId);
-    if (wasOn) this.events.emit('mfa_disabled', { userId, reason: 'operator_reset' });
+  async reset(userId: string, actor: EventActor = { kind: 'system' }): Promise<boolean> {
+    const events = this.events.change();
+    const reason = actor.kind === 'admin' ? 'admin_reset' : 'operator_reset';
+    const wasOn = await this.mfa.removeAll(userId, (tx) => events.write(tx, 'mfa_disabled', { userId, reason, actor }));
+    events.announce();
     return wasOn;
   }
 
@@ -171,12 +185,14 @@ export class MfaService {
     const { userId } = user;
     if ((await this.mfa.status(userId)).totp) await this.assertTwoFactorSession(user);
     const recoveryCodes = this.newRecoveryCodes();
+    const events = this.events.change();
     await this.mfa.transaction(async (tx) => {
       const totp = await tx.lockTotp(userId);
       if (!totp?.enabled) throw new ConflictException('Two-factor authentication is off');
       await tx.replaceRecoveryCodes(userId, this.clock.now(), this.hashes(userId, recoveryCodes));
+      await events.write(tx.statements, 'recovery_codes_regenerated', { userId, sessionId: user.sessionId });
     });
-    this.events.emit('recovery_codes_regenerated', { userId });
+    events.announce();
     return { recoveryCodes };
   }
 
@@ -233,6 +249,8 @@ export class MfaService {
       passkeyVerified =
         !found.firstFactor.includes('hwk') && (await this.passkeyProof(found.userId, tokenHash, proof.passkey));
     }
+    const method: SecondFactorMethod = 'code' in proof ? 'totp' : 'passkey' in proof ? 'passkey' : 'recovery_code';
+    const events = this.events.change();
     const outcome = await this.mfa.transaction(async (tx) => {
       // Locked again: whatever another request did with it meanwhile is seen now.
       const challenge = await tx.lockChallenge(tokenHash, now);
@@ -240,23 +258,24 @@ export class MfaService {
       const accepted = await this.acceptProof(tx, challenge.userId, proof, now, passkeyVerified);
       if (accepted) await tx.consumeChallenge(tokenHash);
       else await tx.failChallenge(tokenHash);
+      const used = { userId: challenge.userId, ip: client.ip };
+      if (accepted && method === 'recovery_code') await events.write(tx.statements, 'recovery_code_used', used);
+      if (accepted && method === 'passkey') await events.write(tx.statements, 'passkey_login', used);
       return { challenge, accepted };
     });
     if (!outcome) throw new UnauthorizedException(AuthErrors.invalidMfaToken);
     const { challenge, accepted } = outcome;
-    const method: SecondFactorMethod = 'code' in proof ? 'totp' : 'passkey' in proof ? 'passkey' : 'recovery_code';
     if (!accepted) {
       const exhausted = challenge.failedAttempts + 1 >= DEFAULTS.mfaChallengeMaxFailures;
-      this.events.emit('mfa_challenge_failed', {
+      await this.events.emit('mfa_challenge_failed', {
         userId: challenge.userId,
         ip: client.ip,
         reason: exhausted ? 'challenge_exhausted' : 'wrong_code',
       });
       throw new UnauthorizedException(AuthErrors.invalidCode);
     }
+    events.announce();
     await codeAttempt.withdrawn();
-    if (method === 'recovery_code') this.events.emit('recovery_code_used', { userId: challenge.userId, ip: client.ip });
-    if (method === 'passkey') this.events.emit('passkey_login', { userId: challenge.userId, ip: client.ip });
     return {
       account: accountOf(challenge),
       deviceName: challenge.deviceName,
@@ -298,7 +317,7 @@ export class MfaService {
       return totp?.enabled === true && this.acceptTotpCode(tx, userId, totp.secretEncrypted, code, now);
     });
     if (!accepted) {
-      this.events.emit('mfa_challenge_failed', { userId, ip: client.ip, reason: 'reauthentication' });
+      await this.events.emit('mfa_challenge_failed', { userId, ip: client.ip, reason: 'reauthentication' });
       throw new UnauthorizedException(AuthErrors.invalidCode);
     }
     await codeAttempt.withdrawn();

@@ -235,7 +235,7 @@ export class OidcService {
         return fail(linked, transaction.linkUserId, back);
       }
       if (linked) {
-        this.events.emit('identity_linked', {
+        await this.events.emit('identity_linked', {
           userId: transaction.linkUserId,
           sessionId: transaction.linkSessionId ?? undefined,
           ip: info.ip,
@@ -260,10 +260,10 @@ export class OidcService {
     }
     if (typeof account === 'string') return fail(account === 'user_gone' ? 'provider_error' : account);
     if (account.created) {
-      this.events.emit('user_registered', { userId: account.userId, ip: info.ip, reason: providerId });
+      await this.events.emit('user_registered', { userId: account.userId, ip: info.ip, reason: providerId });
     }
     if (account.linked) {
-      this.events.emit('identity_linked', { userId: account.userId, ip: info.ip, reason: providerId });
+      await this.events.emit('identity_linked', { userId: account.userId, ip: info.ip, reason: providerId });
     }
     if (transaction.transport === 'code') {
       const code = await this.loginCode(account.userId, providerId, transaction.bindingHash);
@@ -339,7 +339,7 @@ export class OidcService {
     if (outcome.outcome !== 'removed') {
       throw new ConflictException('This connected account is the last way to sign in to the account');
     }
-    this.events.emit('identity_unlinked', {
+    await this.events.emit('identity_unlinked', {
       userId: user.userId,
       sessionId: user.sessionId,
       ip,
@@ -360,7 +360,8 @@ export class OidcService {
     ip: string | null,
     returnTo: string | null,
   ): OidcRedirect {
-    this.events.emit('oidc_login_failed', { userId, ip, reason: `${reason} (${providerId.slice(0, 32)})` });
+    // Not awaited: the answer is a redirect the write does not change.
+    void this.events.emit('oidc_login_failed', { userId, ip, reason: `${reason} (${providerId.slice(0, 32)})` });
     const target = returnTo ?? `${this.settings().pagesPath}/sign-in`;
     return { location: withQuery(target, 'oidc_error', reason), cookies: [] };
   }

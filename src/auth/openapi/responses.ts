@@ -170,3 +170,35 @@ export class PasskeyResponse {
   @ApiField({ type: 'string', format: 'date-time', nullable: true, required: false })
   lastUsedAt?: string | null;
 }
+
+export class ActivityEventResponse {
+  @ApiField({
+    example: 'login_succeeded',
+    description:
+      'user_registered, login_succeeded, login_failed, mfa_challenge_failed, refresh_reuse_detected, password_changed, password_reset, email_verified, mfa_enabled, mfa_disabled, recovery_codes_regenerated, recovery_code_used, passkey_added, passkey_removed, identity_linked, identity_unlinked, session_revoked, logout_all, user_banned, user_unbanned, roles_changed, new_device_alert, account_secured',
+  })
+  type!: string;
+
+  @ApiField({ format: 'date-time' })
+  at!: string;
+
+  @ApiField({ type: 'string', nullable: true, example: '203.0.113.7' })
+  ip!: string | null;
+
+  @ApiField({ type: 'string', nullable: true, example: 'Firefox on Linux' })
+  deviceName!: string | null;
+
+  @ApiField({ description: 'True for an event of the session asking' })
+  current!: boolean;
+
+  @ApiField({ type: 'string', nullable: true, example: 'logout', description: 'Why, when the event says' })
+  reason!: string | null;
+}
+
+export class ActivityPageResponse {
+  @ApiField({ type: ActivityEventResponse, isArray: true })
+  events!: ActivityEventResponse[];
+
+  @ApiField({ type: 'string', nullable: true, description: 'The `cursor` of the next (older) page; null on the last' })
+  nextCursor!: string | null;
+}

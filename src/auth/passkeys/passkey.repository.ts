@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { removeUnlessLastWayIn } from '../accounts/ways-in.js';
-import { driverPool, inDriverTransaction } from '../common/driver-pool.js';
+import {
+  driverPool,
+  driverStatements,
+  inDriverTransaction,
+  type TransactionStatements,
+} from '../common/driver-pool.js';
 import type { WebAuthnPurpose } from './webauthn-challenge.entity.js';
 
 /** A passkey as the account page lists it. */
@@ -157,7 +162,11 @@ export class PasskeyRepository {
    * lock before (a statement's snapshot is taken when it starts, so a count in the locking
    * statement would be from before its wait, and two removals could each leave the other last).
    */
-  async remove(userId: string, id: string): Promise<'removed' | 'last' | 'missing'> {
+  async remove(
+    userId: string,
+    id: string,
+    also: (transaction: TransactionStatements) => Promise<void> = async () => undefined,
+  ): Promise<'removed' | 'last' | 'missing'> {
     return inDriverTransaction(this.dataSource, async (client) => {
       const removal = await removeUnlessLastWayIn(
         client,
@@ -168,6 +177,7 @@ export class PasskeyRepository {
         async () =>
           (await client.query('SELECT 1 FROM passkeys WHERE id = $1 AND user_id = $2', [id, userId])).rowCount === 1,
       );
+      if (removal.outcome === 'removed') await also(driverStatements(client));
       return removal.outcome;
     });
   }

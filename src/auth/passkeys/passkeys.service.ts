@@ -172,7 +172,12 @@ export class PasskeysService {
       createdAt: now,
     };
     if (!(await this.passkeys.insert(passkey))) throw new ConflictException('This passkey is registered already');
-    this.events.emit('passkey_added', { userId: user.userId, sessionId: user.sessionId });
+    // One statement wrote the passkey; its event follows it.
+    await this.events.emit('passkey_added', {
+      userId: user.userId,
+      sessionId: user.sessionId,
+      details: { name: passkey.name },
+    });
     return { id: passkey.id, name: passkey.name, createdAt: passkey.createdAt };
   }
 
@@ -191,10 +196,13 @@ export class PasskeysService {
   /** 204; 409 when it is the user's last way to sign in (no password, no other passkey, no connected provider account). */
   async remove(user: AuthenticatedUser, id: string): Promise<void> {
     this.relyingParty();
-    const outcome = await this.passkeys.remove(user.userId, id);
+    const events = this.events.change();
+    const outcome = await this.passkeys.remove(user.userId, id, (tx) =>
+      events.write(tx, 'passkey_removed', { userId: user.userId, sessionId: user.sessionId }),
+    );
     if (outcome === 'missing') throw new NotFoundException('No such passkey');
     if (outcome === 'last') throw new ConflictException('This passkey is the last way to sign in to the account');
-    this.events.emit('passkey_removed', { userId: user.userId, sessionId: user.sessionId });
+    events.announce();
   }
 
   /**
@@ -295,7 +303,10 @@ export class PasskeysService {
     // one counter value: one of them is the clone).
     const use = await this.passkeys.used(passkey.id, counter, now);
     if (use.outcome === 'regressed') {
-      this.events.emit('passkey_counter_regressed', { userId: passkey.userId, reason: `${counter} <= ${use.stored}` });
+      await this.events.emit('passkey_counter_regressed', {
+        userId: passkey.userId,
+        reason: `${counter} <= ${use.stored}`,
+      });
     }
     // Removed while this sign-in was under way: refused like an unknown passkey, nothing to report.
     if (use.outcome !== 'used') throw new UnauthorizedException(INVALID_PASSKEY);

@@ -82,6 +82,11 @@ export class PurgeRepository {
     return deleteBatch(runner, PURGE_TARGETS.oidcLoginCodes, before, limit);
   }
 
+  /** Deletes at most `limit` security events recorded before `before` (older than the retention). */
+  deleteOldEvents(runner: QueryRunner, before: Date, limit: number): Promise<number> {
+    return deleteBatch(runner, PURGE_TARGETS.authEvents, before, limit);
+  }
+
   deleteExpiredRateLimitHits(runner: QueryRunner, before: Date, limit: number): Promise<number> {
     return deleteBatch(runner, PURGE_TARGETS.rateLimitHits, before, limit);
   }
@@ -119,6 +124,7 @@ export const PURGE_TARGETS = {
   },
   oidcTransactions: { table: 'oidc_transactions', key: 'expires_at', index: 'oidc_transactions_expires_at_idx' },
   oidcLoginCodes: { table: 'oidc_login_codes', key: 'expires_at', index: 'oidc_login_codes_expires_at_idx' },
+  authEvents: { table: 'auth_events', key: 'at', index: 'auth_events_at_idx' },
   deletedUsers: { table: 'deleted_users', key: 'deleted_at', index: 'deleted_users_deleted_at_idx' },
   // When the session ended: expired, idle or revoked. Must match the expression of
   // sessions_ended_at_idx (migration 1764300000000) exactly, or the index is not used.

@@ -40,6 +40,8 @@ export interface PurgeResult {
   webauthnChallenges: number;
   /** Sign-ins at OpenID providers never back, and their one-time codes never exchanged, past their expiry. */
   oidcSignIns: number;
+  /** Security events older than `eventRetention`. */
+  events: number;
   /** Signing keys retired: no live token can have been signed with them. */
   signingKeys: number;
 }
@@ -102,6 +104,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     const now = this.clock.now();
     const sessionCutoff = new Date(now.getTime() - this.options.sessionRetention * 1000);
     const attemptCutoff = new Date(now.getTime() - this.options.loginLockoutWindow * 1000);
+    const eventCutoff = new Date(now.getTime() - this.options.eventRetention * 1000);
     const batch = this.options.purgeBatchSize;
     const result = await this.purges.withPurgeLock(async (runner) => {
       const tokens = await this.drain((r, n) => this.purges.deleteExpiredRevokedTokens(r, now, n), runner, batch);
@@ -137,6 +140,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         runner,
         batch,
       );
+      const events = await this.drain((r, n) => this.purges.deleteOldEvents(r, eventCutoff, n), runner, batch);
       // A tombstone must outlive the deleted user's access tokens: sessionRetention is at least their lifetime.
       const tombstones = await this.drain(
         (r, n) => this.purges.deleteOldTombstones(r, sessionCutoff, n),
@@ -153,6 +157,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         mfaChallenges: mfaChallenges.deleted,
         webauthnChallenges: webauthnChallenges.deleted,
         oidcSignIns: oidcTransactions.deleted + oidcLoginCodes.deleted,
+        events: events.deleted,
         statements: [
           tokens,
           sessions,
@@ -164,6 +169,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           webauthnChallenges,
           oidcTransactions,
           oidcLoginCodes,
+          events,
         ].reduce((sum, part) => sum + part.statements, 0),
       };
     });
@@ -182,6 +188,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
           mfaChallenges: 0,
           webauthnChallenges: 0,
           oidcSignIns: 0,
+          events: 0,
           statements: 0,
           signingKeys: 0,
         };

@@ -50,7 +50,7 @@ export class AccountRecoveryService {
     const userId = await this.throttledIssue('reset', email, client, 'password_reset', false, (link) =>
       passwordResetMail(mail.appName, link, this.options.passwordResetTtl),
     );
-    if (userId) this.events.emit('password_reset_requested', { userId, ip: client.ip });
+    if (userId) await this.events.emit('password_reset_requested', { userId, ip: client.ip });
   }
 
   /**
@@ -66,18 +66,30 @@ export class AccountRecoveryService {
     const hash = tokenHash(token);
     // Checked before the password is hashed: a guessed token costs a lookup, not a hash.
     if (!hash || !(await this.tokens.findValid(hash, 'password_reset', this.clock.now()))) throw invalidLink();
-    const reset = await this.tokens.resetPassword(hash, await this.hasher.hash(newPassword), this.clock.now());
+    const events = this.events.change();
+    const reset = await this.tokens.resetPassword(
+      hash,
+      await this.hasher.hash(newPassword),
+      this.clock.now(),
+      async (tx, { userId, passkeysRemoved, identitiesRemoved }) => {
+        const reason = REVOCATION_REASONS.passwordReset;
+        await events.write(tx, 'password_reset', { userId, ip: client.ip });
+        await events.write(tx, 'session_revoked', { userId, reason, ip: client.ip });
+        await events.write(
+          tx,
+          'passkey_removed',
+          ...Array.from({ length: passkeysRemoved }, () => ({ userId, reason })),
+        );
+        await events.write(
+          tx,
+          'identity_unlinked',
+          ...Array.from({ length: identitiesRemoved }, () => ({ userId, reason })),
+        );
+      },
+    );
     if (!reset) throw invalidLink();
-    const { userId } = reset;
     this.revocation.committed(reset.events);
-    this.events.emit('session_revoked', { userId, reason: REVOCATION_REASONS.passwordReset });
-    for (let n = 0; n < reset.passkeysRemoved; n += 1) {
-      this.events.emit('passkey_removed', { userId, reason: REVOCATION_REASONS.passwordReset });
-    }
-    for (let n = 0; n < reset.identitiesRemoved; n += 1) {
-      this.events.emit('identity_unlinked', { userId, reason: REVOCATION_REASONS.passwordReset });
-    }
-    this.events.emit('password_reset', { userId, ip: client.ip });
+    events.announce();
   }
 
   /** POST /auth/email/verify: a valid verification token marks the address verified. */
@@ -86,7 +98,7 @@ export class AccountRecoveryService {
     const hash = tokenHash(token);
     const userId = hash ? await this.tokens.verifyEmail(hash, this.clock.now()) : null;
     if (!userId) throw invalidLink();
-    this.events.emit('email_verified', { userId });
+    await this.events.emit('email_verified', { userId });
   }
 
   /** POST /auth/email/verify/resend: a new verification link, if the address is an account's and not yet verified. */
@@ -95,7 +107,7 @@ export class AccountRecoveryService {
     const userId = await this.throttledIssue('verify', email, client, 'email_verification', true, (link) =>
       emailVerificationMail(mail.appName, link, this.options.emailVerificationTtl),
     );
-    if (userId) this.events.emit('email_verification_requested', { userId, ip: client.ip });
+    if (userId) await this.events.emit('email_verification_requested', { userId, ip: client.ip });
   }
 
   /** After a registration (which is throttled itself): the first verification link. No-op without mail. */
@@ -107,7 +119,7 @@ export class AccountRecoveryService {
     );
     const userId = await this.tokens.issueWithMail(issue);
     this.outbox.kick();
-    if (userId) this.events.emit('email_verification_requested', { userId, ip: client.ip });
+    if (userId) await this.events.emit('email_verification_requested', { userId, ip: client.ip });
   }
 
   /**
@@ -190,7 +202,8 @@ export class AccountRecoveryService {
   private refuseUnless(decision: RateLimitDecision, now: Date, client: RecoveryClient): void {
     if (decision.allowed) return;
     const wait = secondsUntil(decision.unlocksAt, now);
-    this.events.emit('mail_throttled', { userId: null, ip: client.ip, reason: decision.scope });
+    // Not awaited, as the other throttles' refusals.
+    void this.events.emit('mail_throttled', { userId: null, ip: client.ip, reason: decision.scope });
     throw new TooManyRequestsException(`Too many requests; retry in ${wait} seconds`, wait);
   }
 

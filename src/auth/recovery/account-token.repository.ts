@@ -1,3 +1,4 @@
+import type { TransactionStatements } from '../common/driver-pool.js';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -46,7 +47,8 @@ export class AccountTokenRepository {
     tokenHash: string,
     passwordHash: string,
     now: Date,
-  ): Promise<{ userId: string; events: RevocationEvent[]; passkeysRemoved: number; identitiesRemoved: number } | null> {
+    also: (transaction: TransactionStatements, reset: PasswordResetDone) => Promise<void> = async () => undefined,
+  ): Promise<PasswordResetDone | null> {
     return this.dataSource.transaction(async (manager) => {
       const [used] = (await manager.query(
         `DELETE FROM account_tokens
@@ -73,8 +75,10 @@ export class AccountTokenRepository {
         userId,
       ])) as [unknown, number];
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
+      const done = { userId, events, passkeysRemoved, identitiesRemoved };
+      await also(manager, done);
       await this.revocations.notifyIn(manager, events);
-      return { userId, events, passkeysRemoved, identitiesRemoved };
+      return done;
     });
   }
 
@@ -153,6 +157,14 @@ export class AccountTokenRepository {
     )) as [Array<{ userId: string }>, number];
     return rows[0][0]?.userId ?? null;
   }
+}
+
+/** A password reset, done: what it ended and removed. */
+export interface PasswordResetDone {
+  userId: string;
+  events: RevocationEvent[];
+  passkeysRemoved: number;
+  identitiesRemoved: number;
 }
 
 /**

@@ -13,6 +13,14 @@ export interface UserCutoff {
   suspendedUntil: Date | null;
 }
 
+/**
+ * What else a revocation writes in its transaction, once its change is made (its security events):
+ * given what it revoked. Throwing rolls the whole change back.
+ */
+export type AlsoIn = (transaction: TransactionStatements, revoked: RevocationEvent[]) => Promise<void>;
+
+const nothingElse = async (): Promise<void> => undefined;
+
 export interface RevokedTokenRecord {
   jti: string;
   expiresAt: Date;
@@ -45,6 +53,7 @@ export class RevocationRepository {
     now: Date,
     reason: string,
     token?: RevokedTokenRecord,
+    also: AlsoIn = nothingElse,
   ): Promise<RevocationEvent[] | null> {
     return this.dataSource.transaction(async (manager) => {
       const [rows] = (await manager.query(
@@ -65,6 +74,7 @@ export class RevocationRepository {
         );
         events.push({ kind: 'token', jti: token.jti, expiresAt: token.expiresAt.getTime() });
       }
+      await also(manager, events);
       await this.notify(manager, events);
       return events;
     });
@@ -83,11 +93,13 @@ export class RevocationRepository {
     userId: string,
     suspendUntil: Date | null,
     now: Date,
+    also: (transaction: TransactionStatements, cutoff: UserCutoff) => Promise<void> = nothingElse,
   ): Promise<{ events: RevocationEvent[]; cutoff: UserCutoff } | null> {
     return this.dataSource.transaction(async (manager) => {
       const cutoff = await this.cutOffUser(manager, userId, suspendUntil, now);
       if (!cutoff) return null;
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
+      await also(manager, cutoff);
       await this.notify(manager, events);
       return { events, cutoff };
     });
@@ -153,7 +165,7 @@ export class RevocationRepository {
    * that instances loading their state later still refuse the user's unexpired access tokens;
    * announces it, all in one transaction. Null when there is no such user.
    */
-  async deleteUser(userId: string): Promise<RevocationEvent[] | null> {
+  async deleteUser(userId: string, also: AlsoIn = nothingElse): Promise<RevocationEvent[] | null> {
     return this.dataSource.transaction(async (manager) => {
       const [deleted] = (await manager.query(`DELETE FROM users WHERE id = $1 RETURNING id`, [userId])) as [
         unknown[],
@@ -167,6 +179,7 @@ export class RevocationRepository {
         [userId],
       )) as Array<{ deleted_at: Date }>;
       const events: RevocationEvent[] = [{ kind: 'userDeleted', userId, deletedAt: tombstone.deleted_at.getTime() }];
+      await also(manager, events);
       await this.notify(manager, events);
       return events;
     });
@@ -182,6 +195,7 @@ export class RevocationRepository {
     keepSessionId: string,
     now: Date,
     reason: string,
+    also: AlsoIn = nothingElse,
   ): Promise<RevocationEvent[]> {
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, [
@@ -192,6 +206,7 @@ export class RevocationRepository {
       // A reset link asked for before the change would undo it.
       await this.runHooks(manager, userId);
       const events = await revokeSessionsExcept(manager, userId, keepSessionId, now, reason);
+      await also(manager, events);
       await this.notify(manager, events);
       return events;
     });
@@ -203,9 +218,11 @@ export class RevocationRepository {
     keepSessionId: string,
     now: Date,
     reason: string,
+    also: AlsoIn = nothingElse,
   ): Promise<RevocationEvent[]> {
     return this.dataSource.transaction(async (manager) => {
       const events = await revokeSessionsExcept(manager, userId, keepSessionId, now, reason);
+      await also(manager, events);
       await this.notify(manager, events);
       return events;
     });

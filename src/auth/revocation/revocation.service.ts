@@ -9,7 +9,12 @@ import { RevocationRepository, type RevokedTokenRecord } from './revocation.repo
 import { RevocationStateRepository } from './revocation-state.repository.js';
 import type { RevocationEvent } from './revocation-events.js';
 import { RevocationSyncService } from './revocation-sync.service.js';
-import { SecurityEventsService } from '../security-events/security-events.service.js';
+import {
+  type EventDetails,
+  type EventsOfChange,
+  SecurityEventsService,
+} from '../security-events/security-events.service.js';
+import type { SecurityEvent } from '../security-events/security-event.interface.js';
 
 export const REVOCATION_REASONS = {
   logout: 'logout',
@@ -25,6 +30,18 @@ export const REVOCATION_REASONS = {
 export interface RevokeAllOptions {
   /** Suspend the account until then: login gives 403 until this instant. Past or absent: revoke only. */
   until?: Date;
+  /** Why, on the `logout_all` event (`roles_changed`, `account_secured`…); absent: the user asked. */
+  reason?: string;
+}
+
+/** Who caused a revocation, and from where: on its events. */
+export type EventContext = Pick<SecurityEvent, 'actor' | 'ip'>;
+
+/** One `session_revoked` event per session that `revoked` names. */
+function endedSessions(userId: string, revoked: RevocationEvent[], reason: string, by: EventContext): EventDetails[] {
+  return revoked.flatMap((event) =>
+    event.kind === 'sessions' ? event.ids.map((sessionId) => ({ userId, sessionId, reason, ...by })) : [],
+  );
 }
 
 /**
@@ -87,18 +104,34 @@ export class RevocationService {
     sessionId: string,
     token: RevokedTokenRecord,
     reason: string,
+    by: EventContext = {},
   ): Promise<boolean> {
+    const events = this.events.change();
     const revoked = this.applied(
-      await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token),
+      await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token, (transaction) =>
+        events.write(transaction, 'session_revoked', { userId, sessionId, reason, ...by }),
+      ),
     );
-    if (revoked) this.events.emit('session_revoked', { userId, sessionId, reason });
+    if (revoked) events.announce();
     return revoked;
   }
 
   /** Revokes an active session of the user (no token at hand): device sign-out, refresh-token reuse. */
-  async revokeSession(userId: string, sessionId: string, reason: string): Promise<boolean> {
-    const revoked = this.applied(await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason));
-    if (revoked) this.events.emit('session_revoked', { userId, sessionId, reason });
+  async revokeSession(
+    userId: string,
+    sessionId: string,
+    reason: string,
+    by: EventContext = {},
+    before?: (events: EventsOfChange, transaction: TransactionStatements) => Promise<void>,
+  ): Promise<boolean> {
+    const events = this.events.change();
+    const revoked = this.applied(
+      await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, undefined, async (tx) => {
+        await before?.(events, tx);
+        await events.write(tx, 'session_revoked', { userId, sessionId, reason, ...by });
+      }),
+    );
+    if (revoked) events.announce();
     return revoked;
   }
 
@@ -106,19 +139,30 @@ export class RevocationService {
    * One row update invalidates every token the user holds, and with them every session signed in
    * before now (see notCutOff); the session rows are not rewritten. With `until` in the future
    * the account is also suspended until then (login answers 403). False when there is no such user.
+   * Its events (`logout_all`, or `user_banned` and `session_revoked`; `reason` on each when given)
+   * are written in its transaction, with `by`'s actor and address, and `also`'s, which may add more.
    */
-  async revokeAllForUser(userId: string, options: RevokeAllOptions = {}): Promise<boolean> {
+  async revokeAllForUser(
+    userId: string,
+    options: RevokeAllOptions = {},
+    by: EventContext = {},
+    also?: (events: EventsOfChange, transaction: TransactionStatements) => Promise<void>,
+  ): Promise<boolean> {
     const now = this.clock.now();
     const until = options.until && options.until > now ? options.until : null;
-    const result = await this.revocations.revokeAllForUser(userId, until, now);
+    const events = this.events.change();
+    const result = await this.revocations.revokeAllForUser(userId, until, now, async (tx, cutoff) => {
+      await also?.(events, tx);
+      if (until) {
+        await events.write(tx, 'user_banned', { userId, until: cutoff.suspendedUntil ?? until, ...by });
+        // No session id: every session of the user.
+        await events.write(tx, 'session_revoked', { userId, reason: REVOCATION_REASONS.ban, ...by });
+      } else {
+        await events.write(tx, 'logout_all', { userId, ...(options.reason ? { reason: options.reason } : {}), ...by });
+      }
+    });
     if (!this.applied(result?.events ?? null)) return false;
-    if (until) {
-      this.events.emit('user_banned', { userId, until: result?.cutoff.suspendedUntil ?? until });
-      // No session id: every session of the user.
-      this.events.emit('session_revoked', { userId, reason: REVOCATION_REASONS.ban });
-    } else {
-      this.events.emit('logout_all', { userId });
-    }
+    events.announce();
     return true;
   }
 
@@ -126,29 +170,58 @@ export class RevocationService {
    * Deletes the user and their sessions; every token of theirs is refused at once on every
    * instance, including instances that start later. False when there is no such user.
    */
-  async deleteUser(userId: string): Promise<boolean> {
-    const deleted = this.applied(await this.revocations.deleteUser(userId));
-    if (deleted) this.events.emit('session_revoked', { userId, reason: REVOCATION_REASONS.accountDeleted });
+  async deleteUser(userId: string, by: EventContext = {}): Promise<boolean> {
+    const events = this.events.change();
+    const deleted = this.applied(
+      await this.revocations.deleteUser(userId, async (tx) => {
+        await events.write(tx, 'account_deleted', { userId, ...by });
+        await events.write(tx, 'session_revoked', { userId, reason: REVOCATION_REASONS.accountDeleted, ...by });
+      }),
+    );
+    if (deleted) events.announce();
     return deleted;
   }
 
-  /** Sets a new password hash and revokes every other session of the user at once. */
-  async changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<void> {
-    const events = await this.revocations.changePassword(
+  /**
+   * Sets a new password hash and revokes every other session of the user at once; the
+   * `password_changed` event and one `session_revoked` per ended session are written with it.
+   */
+  async changePassword(
+    userId: string,
+    passwordHash: string,
+    keepSessionId: string,
+    by: EventContext = {},
+  ): Promise<void> {
+    const reason = REVOCATION_REASONS.passwordChange;
+    const events = this.events.change();
+    const revoked = await this.revocations.changePassword(
       userId,
       passwordHash,
       keepSessionId,
       this.clock.now(),
-      REVOCATION_REASONS.passwordChange,
+      reason,
+      async (tx, ended) => {
+        await events.write(tx, 'password_changed', { userId, sessionId: keepSessionId, ...by });
+        await events.write(tx, 'session_revoked', ...endedSessions(userId, ended, reason, by));
+      },
     );
-    this.announceSessions(userId, events, REVOCATION_REASONS.passwordChange);
+    this.applied(revoked);
+    events.announce();
   }
 
   /** "Sign out all other devices": every session of the user but `keepSessionId`. */
-  async revokeOtherSessions(userId: string, keepSessionId: string): Promise<void> {
+  async revokeOtherSessions(userId: string, keepSessionId: string, by: EventContext = {}): Promise<void> {
     const reason = REVOCATION_REASONS.deviceRevoked;
-    const events = await this.revocations.revokeOtherSessions(userId, keepSessionId, this.clock.now(), reason);
-    this.announceSessions(userId, events, reason);
+    const events = this.events.change();
+    const revoked = await this.revocations.revokeOtherSessions(
+      userId,
+      keepSessionId,
+      this.clock.now(),
+      reason,
+      (tx, ended) => events.write(tx, 'session_revoked', ...endedSessions(userId, ended, reason, by)),
+    );
+    this.applied(revoked);
+    events.announce();
   }
 
   /**
@@ -167,18 +240,27 @@ export class RevocationService {
     return this.revocations.endLeastRecentlyUsedIn(manager, userId, newSessionId, maxSessionsPerUser, now, reason);
   }
 
-  /** Sessions a committed login ended for the cap: known here at once, one session_revoked event each. */
-  sessionsEndedByCap(userId: string, events: RevocationEvent[]): void {
-    this.announceSessions(userId, events, REVOCATION_REASONS.sessionLimit);
+  /**
+   * Inside the login's transaction, after endSessionsOverCapIn: the `session_revoked` events of
+   * the sessions it ended (by the system: the cap).
+   */
+  async recordEndedByCapIn(
+    events: EventsOfChange,
+    transaction: TransactionStatements,
+    userId: string,
+    ended: RevocationEvent[],
+  ): Promise<void> {
+    const system = { actor: { kind: 'system' as const } };
+    await events.write(
+      transaction,
+      'session_revoked',
+      ...endedSessions(userId, ended, REVOCATION_REASONS.sessionLimit, system),
+    );
   }
 
-  /** Applies revoked sessions to this instance's memory, and emits a session_revoked event for each. */
-  private announceSessions(userId: string, events: RevocationEvent[], reason: string): void {
+  /** Sessions a committed login ended for the cap: known here at once. */
+  sessionsEndedByCap(events: RevocationEvent[]): void {
     this.applied(events);
-    for (const event of events) {
-      if (event.kind !== 'sessions') continue;
-      for (const sessionId of event.ids) this.events.emit('session_revoked', { userId, sessionId, reason });
-    }
   }
 
   /**

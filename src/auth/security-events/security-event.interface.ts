@@ -51,7 +51,24 @@ export type SecurityEventType =
   /** A sign-in through a provider that did not happen; `reason` says why (`invalid_state`, `account_exists`…). */
   | 'oidc_login_failed'
   | 'identity_linked'
-  | 'identity_unlinked';
+  | 'identity_unlinked'
+  /** A ban lifted before its end (by an admin). */
+  | 'user_unbanned'
+  /** Roles granted or revoked (`details.added`, `details.removed`); every session of the user ended. */
+  | 'roles_changed'
+  /** A sign-in from a device and network not seen for the user: an alert was mailed. */
+  | 'new_device_alert'
+  /** "This wasn't me": every session ended and a password reset mailed, from an alert's link. */
+  | 'account_secured';
+
+/**
+ * Who caused an event: the user themself (or a client acting for them), an admin (`id`: the
+ * admin's user id), or the module itself (the purge, the session cap, the operator CLI).
+ */
+export interface EventActor {
+  kind: 'user' | 'admin' | 'system';
+  id?: string | null;
+}
 
 /**
  * One security event. Deliberately narrow: ids, the client address and a reason, never a token,
@@ -70,6 +87,12 @@ export interface SecurityEvent {
   reason?: string;
   /** Ban end, for `user_banned`. */
   until?: Date;
+  /** Who acted. Absent: the user concerned when there is one, else the system. */
+  actor?: EventActor;
+  /** The device's name, for sign-ins (as its session shows it). */
+  deviceName?: string | null;
+  /** A little more, never a secret: a role, the methods of a sign-in (`amr`). */
+  details?: Record<string, string | number | boolean | null | readonly string[]>;
 }
 
 /** Receives the module's security events. Errors it throws are logged and otherwise ignored. */

@@ -8,6 +8,7 @@ import {
   type TransactionStatements,
 } from '../common/driver-pool.js';
 import { userSessionsLock } from '../revocation/user-sessions-lock.js';
+import { insertEventsSql } from '../security-events/auth-event.repository.js';
 import { SessionEntity } from './session.entity.js';
 
 /**
@@ -50,6 +51,11 @@ export interface SessionRequest {
   clearFailures?: { accountKey: string; ip: string };
   /** How the user signed in (RFC 8176), kept on the session for its tokens' `amr`. */
   amr: readonly string[];
+  /**
+   * The sign-in's security events (eventRows' JSON; `[]` for none), written by the statement that
+   * writes the session: both or neither.
+   */
+  events: string;
 }
 
 /** What the session's user is, as the transaction that opens the session read it. */
@@ -139,7 +145,8 @@ export class SessionRepository {
            INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
                                  refresh_token_hash, refresh_expires_at, authenticated_at, amr)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $7, $13)),
-         cleared AS (DELETE FROM login_failures WHERE account_key = $11 AND ip = $12)
+         cleared AS (DELETE FROM login_failures WHERE account_key = $11 AND ip = $12),
+         recorded AS (${insertEventsSql('$14')})
          -- The session just written is not seen here (one statement): it is the one more.
          SELECT count(*)::int + 1 AS live FROM sessions s
           WHERE s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $7 AND s.refresh_expires_at > $7
@@ -158,6 +165,7 @@ export class SessionRepository {
           request.clearFailures?.accountKey ?? null,
           request.clearFailures?.ip ?? null,
           request.amr,
+          request.events,
         ],
       );
       if (cap && live > cap.maxLive) await cap.overCap(driverStatements(client));

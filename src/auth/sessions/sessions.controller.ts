@@ -15,6 +15,7 @@ import { type DeviceSession, SessionsService } from './sessions.service.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { CookieTransportService, type TransportRequest } from '../cookies/cookie-transport.service.js';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
+import { Client, type ClientInfo, clientInfo } from '../common/client-info.js';
 import { JwtAuthGuard } from '../tokens/jwt-auth.guard.js';
 import type { AuthenticatedUser } from '../tokens/authenticated-user.interface.js';
 import { ApiRoute } from '../openapi/api-route.decorator.js';
@@ -49,8 +50,8 @@ export class SessionsController {
     description: 'Every session of the caller but the current one ends; their tokens are refused at once everywhere.',
     success: { status: 204, description: 'Signed out (also when there was no other session)' },
   })
-  revokeOthers(@CurrentUser() user: AuthenticatedUser): Promise<void> {
-    return this.sessions.revokeOtherSessions(user);
+  revokeOthers(@CurrentUser() user: AuthenticatedUser, @Client() client: ClientInfo): Promise<void> {
+    return this.sessions.revokeOtherSessions(user, client);
   }
 
   @Delete(':id')
@@ -71,7 +72,7 @@ export class SessionsController {
     @Req() request: TransportRequest,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
-    await this.sessions.revokeDevice(user, id);
+    await this.sessions.revokeDevice(user, id, clientInfo(request));
     // Signing out this very device is a logout: its cookies go too.
     if (id === user.sessionId) this.transport.clearIfUsed(request, response);
   }

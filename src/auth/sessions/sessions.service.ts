@@ -1,3 +1,4 @@
+import type { ClientInfo } from '../common/client-info.js';
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { AUTH_CLOCK } from '../auth.constants.js';
 import type { Clock } from '../common/clock.interface.js';
@@ -41,13 +42,15 @@ export class SessionsService {
   }
 
   /** "Sign out all other devices": every session of the caller but the current one. */
-  async revokeOtherSessions(user: AuthenticatedUser): Promise<void> {
-    await this.revocation.revokeOtherSessions(user.userId, user.sessionId);
+  async revokeOtherSessions(user: AuthenticatedUser, client: Partial<ClientInfo> = {}): Promise<void> {
+    await this.revocation.revokeOtherSessions(user.userId, user.sessionId, { ip: client.ip ?? null });
   }
 
   /** Signs one device out; 404 when it is not an active session of the caller (another user's included). */
-  async revokeDevice(user: AuthenticatedUser, sessionId: string): Promise<void> {
-    const revoked = await this.revocation.revokeSession(user.userId, sessionId, REVOCATION_REASONS.deviceRevoked);
+  async revokeDevice(user: AuthenticatedUser, sessionId: string, client: Partial<ClientInfo> = {}): Promise<void> {
+    const revoked = await this.revocation.revokeSession(user.userId, sessionId, REVOCATION_REASONS.deviceRevoked, {
+      ip: client.ip ?? null,
+    });
     if (!revoked) throw new NotFoundException('Session not found');
   }
 }

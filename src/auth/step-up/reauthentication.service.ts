@@ -55,7 +55,7 @@ export class ReauthenticationService {
       const owner = { userId: user.userId, sessionId: user.sessionId };
       const { userVerified } = await this.passkeys.verifyAssertion(proof.passkey, 'reauthenticate', owner, user.userId);
       methods = passkeyMethods(userVerified);
-      this.events.emit('passkey_login', { userId: user.userId, sessionId: user.sessionId, ip: client.ip });
+      await this.events.emit('passkey_login', { userId: user.userId, sessionId: user.sessionId, ip: client.ip });
     } else {
       const account = await this.users.findById(user.userId);
       if (!account) throw new UnauthorizedException(AuthErrors.revoked);

@@ -107,7 +107,8 @@ export class LoginThrottleService {
   /** The attempt, when the database admitted it; LoginThrottledException (and its event) when not. */
   judge(decision: AttemptDecision, limits: AttemptLimits, ip: string | null, userId: string | null): LoginAttempt {
     if (!decision.allowed) {
-      this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
+      // Not awaited: the refusal is sync, and its answer does not wait for the write.
+      void this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
       throw new LoginThrottledException(secondsUntil(decision.unlocksAt, limits.now));
     }
     const failures = { accountKey: limits.accountKey, ip: limits.ip };

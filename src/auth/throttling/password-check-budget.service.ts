@@ -97,7 +97,8 @@ export class PasswordCheckBudgetService {
     if (decision.allowed) return;
     if (this.refusedUntil.size >= MAX_REMEMBERED_REFUSALS) this.refusedUntil.clear();
     this.refusedUntil.set(`${decision.scope} ${decision.key}`, decision.unlocksAt.getTime());
-    this.events.emit('login_throttled', { userId, ip, reason: REASONS[decision.scope] ?? 'password_checks' });
+    // Not awaited: the refusal is sync, and its answer does not wait for the write.
+    void this.events.emit('login_throttled', { userId, ip, reason: REASONS[decision.scope] ?? 'password_checks' });
     throw this.refusal(decision.unlocksAt, this.clock.now(), decision.scope);
   }
 

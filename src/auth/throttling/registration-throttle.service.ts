@@ -36,7 +36,7 @@ export class RegistrationThrottleService {
     if (decision.allowed) return;
     const wait = secondsUntil(decision.unlocksAt, now);
     const reason = decision.scope === REGISTER_NETWORK_SCOPE ? 'network' : 'ip';
-    this.events.emit('register_throttled', { userId: null, ip, reason });
+    await this.events.emit('register_throttled', { userId: null, ip, reason });
     const from = reason === 'network' ? 'this network' : 'this address';
     throw new TooManyRequestsException(`Too many registrations from ${from}; retry in ${wait} seconds`, wait);
   }

@@ -20,7 +20,9 @@ import { NotificationRepository } from '../notifications/notification.repository
 import { NotificationSigner } from '../notifications/notification-signer.js';
 import { SigningKeysSubscriber } from '../keys/signing-keys.subscriber.js';
 import { RevocationSyncService } from '../revocation/revocation-sync.service.js';
+import { AuthEventRepository } from '../security-events/auth-event.repository.js';
 import {
+  AUTH_EVENT_STORE_ON,
   LogSecurityEventHandler,
   SECURITY_EVENT_HANDLER,
   SecurityEventsService,
@@ -99,6 +101,12 @@ const readOnlyActivity: Pick<SessionActivityService, 'touch' | 'remember'> = {
     RevocationStateRepository,
     AccountTokenRepository,
     SecurityEventsService,
+    AuthEventRepository,
+    {
+      provide: AUTH_EVENT_STORE_ON,
+      inject: [AUTH_RESOLVED_OPTIONS],
+      useFactory: (resolved: ResolvedAuthOptions) => resolved.eventStore,
+    },
     JwtStrategy,
     JwtAuthGuard,
   ],

@@ -88,6 +88,12 @@ export interface AppConfig {
    * trustEmailVerified?}`, the OpenID Connect providers to sign in with. Default none.
    */
   oidcProviders?: AuthOidcProvider[];
+  /** AUTH_EVENT_RETENTION_DAYS: days a security event is kept in the event store. Default 90. */
+  eventRetentionDays?: number;
+  /** NEW_DEVICE_ALERTS: mail users about sign-ins from new devices. Default true. */
+  newDeviceAlerts?: boolean;
+  /** The event store on (default) or off; no variable: for tests and benchmarks. */
+  eventStore?: boolean;
 }
 
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -164,6 +170,8 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const emailVerificationTtl = integer(env, 'EMAIL_VERIFICATION_TTL', 86_400, 60, 2_592_000, problems);
   const requireVerifiedEmail = flag(env, 'REQUIRE_VERIFIED_EMAIL', problems);
   const recentAuthMaxAge = integer(env, 'RECENT_AUTH_MAX_AGE', 600, 1, 86_400, problems);
+  const eventRetentionDays = integer(env, 'AUTH_EVENT_RETENTION_DAYS', 90, 1, 3650, problems);
+  const newDeviceAlerts = env.NEW_DEVICE_ALERTS?.trim() ? flag(env, 'NEW_DEVICE_ALERTS', problems) : true;
   const smtpUrl = env.SMTP_URL?.trim() || null;
   const smtpAllowPlaintextTo = (env.SMTP_ALLOW_PLAINTEXT_TO ?? '')
     .split(',')
@@ -292,6 +300,8 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     requireVerifiedEmail,
     recentAuthMaxAge,
     oidcProviders,
+    eventRetentionDays,
+    newDeviceAlerts,
   };
 }
 

@@ -50,6 +50,7 @@ const HTTP_SPECS = [
   'rate-limit-races',
   'oidc',
   'activity',
+  'roles',
 ];
 
 /** @type {import('jest').Config} */

@@ -130,6 +130,65 @@ describe('the operator CLI’s module', () => {
     }
   });
 
+  it('roles grant, revoke and list: a change ends every session, is recorded as the system’s, and the next tokens carry it', async () => {
+    const user = await registerAndLogin(app.http);
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(`ERR ${line}`) };
+    const support = await NestFactory.createApplicationContext(
+      operatorModule({
+        databaseUrl: database.url,
+        secret: TEST_SECRET,
+        keyEncryptionSecret: TEST_KEY_ENCRYPTION_SECRET,
+      }),
+      { logger: false },
+    );
+    const run = (...argv: string[]) => parseCliCommand(argv).run(support, output, { keyLifetimesKnown: false });
+    try {
+      expect(await run('roles', 'list', user.email)).toBe(0);
+      expect(lines).toEqual([]);
+      expect(await run('roles', 'grant', user.email, 'admin')).toBe(0);
+      expect(lines).toEqual([`Granted admin to ${user.email} and ended every session; roles now: admin.`]);
+      for (let attempt = 0; (await app.http.get('/profile').set(...bearer(user.accessToken))).status !== 401;) {
+        if ((attempt += 1) > 100) throw new Error('the session still works');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const signedIn = await app.http.post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+      const claims = JSON.parse(Buffer.from(signedIn.body.accessToken.split('.')[1], 'base64url').toString());
+      expect(claims.roles).toEqual(['admin']);
+
+      lines.length = 0;
+      expect(await run('roles', 'grant', user.email, 'admin')).toBe(0);
+      expect(await run('roles', 'grant', user.email, 'billing')).toBe(0);
+      expect(await run('roles', 'list', user.email.toUpperCase())).toBe(0);
+      expect(await run('roles', 'revoke', user.email, 'billing')).toBe(0);
+      expect(await run('roles', 'revoke', user.email, 'billing')).toBe(0);
+      expect(await run('roles', 'list', 'nobody@example.com')).toBe(1);
+      expect(lines).toEqual([
+        `${user.email} already has admin; nothing changed (roles: admin).`,
+        `Granted billing to ${user.email} and ended every session; roles now: admin, billing.`,
+        'admin',
+        'billing',
+        `Revoked billing from ${user.email} and ended every session; roles now: admin.`,
+        `${user.email} does not have billing; nothing changed (roles: admin).`,
+        'ERR No user with email nobody@example.com',
+      ]);
+      const recorded = await app.dataSource.query(
+        `SELECT actor_kind, actor_id, details FROM auth_events WHERE user_id = $1 AND type = 'roles_changed' ORDER BY id`,
+        [user.userId],
+      );
+      expect(recorded).toEqual([
+        { actor_kind: 'system', actor_id: null, details: { added: ['admin'], removed: [] } },
+        { actor_kind: 'system', actor_id: null, details: { added: ['billing'], removed: [] } },
+        { actor_kind: 'system', actor_id: null, details: { added: [], removed: ['billing'] } },
+      ]);
+      expect(() => parseCliCommand(['roles', 'grant', user.email, 'Admin!'])).toThrow('A role name is lower-case');
+      expect(() => parseCliCommand(['roles', 'grant', user.email])).toThrow('roles grant takes an email and a role');
+      expect(() => parseCliCommand(['roles', 'promote'])).toThrow('Unknown roles action: promote');
+    } finally {
+      await support.close();
+    }
+  });
+
   it('without any of the app’s secrets, revokes nothing rather than announce it unsigned (the app would drop it)', async () => {
     const user = await registerAndLogin(app.http);
     const keyless = await NestFactory.createApplicationContext(operatorModule({ databaseUrl: database.url }), {

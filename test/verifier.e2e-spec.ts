@@ -11,6 +11,7 @@ import {
   KeyRotationService,
   RevocationService,
   RevocationSyncService,
+  RolesService,
   SigningKeys,
 } from '../src/auth/index.js';
 import {
@@ -121,6 +122,25 @@ describe(`verify-only service (AuthVerifierModule, on the other adapter than the
         .send({ mfaToken: await passwordStep(auth.http, user.email), code: codeAt(secret, clock.now()) })
         .expect(200);
       expect(await onVerifier(signedIn.body.accessToken, '/orders/secure')).toEqual([200, user.userId]);
+    });
+
+    it('applies @Roles() from the token alone, and a role change ends the sessions it sees', async () => {
+      const user = await registerAndLogin(auth.http);
+      const forbidden = { statusCode: 403, message: 'Insufficient role', error: 'Forbidden' };
+      expect((await verifier.http.get('/orders/all').set(...bearer(user.accessToken))).body).toEqual(forbidden);
+      await auth.app.get(RolesService).change(user.userId, { add: ['support'] }, {});
+      // The token signed before the change is gone everywhere (a role change ends every session).
+      await refusedOnVerifier(user.accessToken);
+      const again = await login(auth.http, user.email);
+      const allowed = await verifier.http
+        .get('/orders/all')
+        .set(...bearer(again.accessToken))
+        .expect(200);
+      expect(allowed.body).toEqual({ userId: user.userId, roles: ['support'], orders: [] });
+      // A role the route does not name does not open it.
+      await auth.app.get(RolesService).change(user.userId, { add: ['billing'], remove: ['support'] }, {});
+      const billing = await login(auth.http, user.email);
+      expect((await verifier.http.get('/orders/all').set(...bearer(billing.accessToken))).body).toEqual(forbidden);
     });
 
     it('refuses a logout, a device sign-out, a logout-all and an account deletion done on the auth server', async () => {

@@ -12,6 +12,7 @@ export const REQUIRE_VERIFIED_EMAIL_KEY = 'auth:requireVerifiedEmail';
 /** Metadata of @RequireRecentAuth(): the most seconds since auth_time, or null for the module's recentAuthMaxAge. */
 export const REQUIRE_RECENT_AUTH_KEY = 'auth:requireRecentAuth';
 export const REQUIRE_SECOND_FACTOR_KEY = 'auth:requireSecondFactor';
+export const ROLES_KEY = 'auth:roles';
 /** Set on the request of a route marked @StrictRevocationCheck(). */
 export const STRICT_REVOCATION_REQUEST = Symbol('auth:strictRevocation');
 
@@ -35,6 +36,7 @@ export const AuthErrors = {
   invalidMfaToken: 'Invalid or expired mfaToken: sign in again',
   recentAuthRequired: 'Recent authentication required',
   secondFactorRequired: 'Second factor required',
+  insufficientRole: 'Insufficient role',
 } as const;
 
 /** Seconds a client is told to wait (Retry-After) when the database cannot be reached. */

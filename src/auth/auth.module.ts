@@ -59,6 +59,8 @@ import {
   SECURITY_EVENT_HANDLER,
   SecurityEventsService,
 } from './security-events/security-events.service.js';
+import { RolesRepository } from './roles/roles.repository.js';
+import { RolesService } from './roles/roles.service.js';
 import { ActivityController } from './security-events/activity.controller.js';
 import { ActivityService } from './security-events/activity.service.js';
 import { AuthEventRepository } from './security-events/auth-event.repository.js';
@@ -171,6 +173,8 @@ import { OidcService } from './oidc/oidc.service.js';
     SecurityEventsService,
     AuthEventRepository,
     ActivityService,
+    RolesService,
+    RolesRepository,
     {
       provide: AUTH_EVENT_STORE_ON,
       inject: [AUTH_RESOLVED_OPTIONS],
@@ -207,6 +211,7 @@ import { OidcService } from './oidc/oidc.service.js';
     AccountRecoveryService,
     MailOutboxService,
     MfaService,
+    RolesService,
     AUTH_CLOCK,
   ],
 })

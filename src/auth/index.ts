@@ -37,6 +37,9 @@ export { CurrentUser } from './tokens/current-user.decorator.js';
 export { StrictRevocationCheck } from './revocation/strict-revocation.decorator.js';
 export { RequireVerifiedEmail } from './recovery/require-verified-email.decorator.js';
 export { RequireRecentAuth, RequireSecondFactor } from './step-up/step-up.decorators.js';
+export { Roles } from './roles/roles.decorator.js';
+export { RolesService, type RoleChange } from './roles/roles.service.js';
+export { ADMIN_ROLE } from './roles/role-names.js';
 export {
   MfaService,
   type MfaChallengeAnswer,
@@ -65,6 +68,7 @@ export {
   MfaTotpEntity,
   MfaRecoveryCodeEntity,
   MfaChallengeEntity,
+  AuthEventEntity,
 } from './auth.entities.js';
 export { SigningKeys, type KeyState, type KeyTimeline } from './keys/signing-keys.service.js';
 export {
@@ -89,6 +93,7 @@ export type { AuthenticatedUser } from './tokens/authenticated-user.interface.js
 export type { AuthTokenClaims } from './tokens/jwt-claims.interface.js';
 export type { Clock } from './common/clock.interface.js';
 export type {
+  EventActor,
   SecurityEvent,
   SecurityEventHandler,
   SecurityEventType,

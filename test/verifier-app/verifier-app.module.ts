@@ -9,6 +9,7 @@ import {
   Public,
   RequireRecentAuth,
   RequireSecondFactor,
+  Roles,
   StrictRevocationCheck,
 } from '../../src/auth/index.js';
 
@@ -37,6 +38,13 @@ class OrdersController {
   @Get('orders/secure')
   secureOrders(@CurrentUser() user: AuthenticatedUser) {
     return { userId: user.userId, orders: [] };
+  }
+
+  /** Only for the back office: users with the `support` or `admin` role. */
+  @Roles('support', 'admin')
+  @Get('orders/all')
+  allOrders(@CurrentUser() user: AuthenticatedUser) {
+    return { userId: user.userId, roles: user.roles, orders: [] };
   }
 
   /** Only within five minutes of the last sign-in or re-authentication. */

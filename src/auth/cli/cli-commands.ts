@@ -16,8 +16,10 @@ const services = async () => {
   const { PurgeService } = await import('../purge/purge.service.js');
   const { RevocationService } = await import('../revocation/revocation.service.js');
   const { MfaService } = await import('../mfa/mfa.service.js');
+  const { RolesService } = await import('../roles/roles.service.js');
   return {
     MfaService,
+    RolesService,
     AccountService,
     KeyRevocationError,
     KeyRotationPendingError,
@@ -42,6 +44,10 @@ export const CLI_COMMANDS_HELP = `Commands:
   mfa reset <email>                      remove the user's second factor (authenticator app, recovery codes) and
                                          end every session of the user on every instance: after support has
                                          checked the user's identity another way
+  roles grant <email> <role>             give the user a role (e.g. admin); every session of the user ends on
+                                         every instance, so that the next tokens carry it
+  roles revoke <email> <role>            take a role away; every session of the user ends on every instance
+  roles list <email>                     the user's roles, one per line
   keys list                              every signing key: kid, algorithm, state (next, current, previous,
                                          expired, revoked) and dates
   keys rotate [--algorithm EdDSA|ES256|HS256]
@@ -125,7 +131,38 @@ export function parseCliCommand(argv: string[]): CliCommand {
     if (!email || extra.length > 0) throw new CliUsageError('mfa reset takes exactly one email');
     return { name: 'mfa reset', keys: 'none', run: (app, output) => resetMfa(app, output, email) };
   }
+  if (name === 'roles') return parseRolesCommand(rest);
   throw new CliUsageError(name === undefined ? 'No command given' : `Unknown command: ${name}`);
+}
+
+/** What a role may be called (role-names.ts's rule, not loaded to parse). */
+const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+function parseRolesCommand(args: string[]): CliCommand {
+  const [action, ...rest] = args;
+  const parsed = parse(() => parseArgs({ args: rest, allowPositionals: true, strict: true, options: {} }));
+  if (action === 'list') {
+    const [email, ...extra] = parsed.positionals;
+    if (!email || extra.length > 0) throw new CliUsageError('roles list takes exactly one email');
+    return { name: 'roles list', keys: 'none', run: (app, output) => listRoles(app, output, email) };
+  }
+  if (action === 'grant' || action === 'revoke') {
+    const [email, role, ...extra] = parsed.positionals;
+    if (!email || !role || extra.length > 0) throw new CliUsageError(`roles ${action} takes an email and a role`);
+    if (!ROLE.test(role)) {
+      throw new CliUsageError(
+        'A role name is lower-case letters, digits, _ and -, starting with a letter, at most 32 characters',
+      );
+    }
+    return {
+      name: `roles ${action}`,
+      keys: 'none',
+      run: (app, output) => changeRole(app, output, email, role, action),
+    };
+  }
+  throw new CliUsageError(
+    action === undefined ? 'roles needs an action: grant, revoke or list' : `Unknown roles action: ${action}`,
+  );
 }
 
 function parseKeysCommand(args: string[]): CliCommand {
@@ -400,6 +437,49 @@ async function resetMfa(app: INestApplicationContext, output: CliOutput, email: 
     removed
       ? `Removed the second factor of ${user.email} and ended every session; the next login asks for the password alone.`
       : `${user.email} had no second factor; every session ended.`,
+  );
+  return 0;
+}
+
+async function listRoles(app: INestApplicationContext, output: CliOutput, email: string): Promise<number> {
+  const { AccountService, RolesService } = await services();
+  const user = await app.get(AccountService).findUserByEmail(email);
+  if (!user) {
+    output.err(`No user with email ${email}`);
+    return 1;
+  }
+  for (const role of await app.get(RolesService).rolesOf(user.id)) output.out(role);
+  return 0;
+}
+
+async function changeRole(
+  app: INestApplicationContext,
+  output: CliOutput,
+  email: string,
+  role: string,
+  action: 'grant' | 'revoke',
+): Promise<number> {
+  if (!(await instancesWillHear(app, output))) return 1;
+  const { AccountService, RolesService } = await services();
+  const user = await app.get(AccountService).findUserByEmail(email);
+  if (!user) {
+    output.err(`No user with email ${email}`);
+    return 1;
+  }
+  const roles = app.get(RolesService);
+  const before = await roles.rolesOf(user.id);
+  const change = action === 'grant' ? { add: [role] } : { remove: [role] };
+  const after = await roles.change(user.id, change, OPERATOR).catch((error: Error) => {
+    output.err(error.message);
+    return null;
+  });
+  if (after === null) return 1;
+  const changed = before.length !== after.length || before.some((each, index) => each !== after[index]);
+  const list = after.length > 0 ? after.join(', ') : 'none';
+  output.out(
+    changed
+      ? `${action === 'grant' ? 'Granted' : 'Revoked'} ${role} ${action === 'grant' ? 'to' : 'from'} ${user.email} and ended every session; roles now: ${list}.`
+      : `${user.email} ${action === 'grant' ? 'already has' : 'does not have'} ${role}; nothing changed (roles: ${list}).`,
   );
   return 0;
 }

@@ -44,7 +44,7 @@ function authTimeOf(session: SessionEntity): Date {
   return session.authenticatedAt ?? session.createdAt;
 }
 
-function sameMethods(a: readonly string[], b: readonly string[]): boolean {
+function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((method, i) => method === b[i]);
 }
 
@@ -231,14 +231,14 @@ export class AuthService {
           amr,
           events: this.events.storing ? eventRows(signedIn) : '[]',
         },
-        ({ signedInAt, suspendedUntil, hasSecondFactor }) => {
+        ({ signedInAt, suspendedUntil, hasSecondFactor, roles }) => {
           // Before the suspension: for a user with a second factor, the password alone tells nothing.
           if (hasSecondFactor && !isMultiFactor(amr)) throw new SecondFactorRequired();
           if (suspendedUntil && suspendedUntil > now) {
             suspended = true;
             throw new ForbiddenException(`Account suspended until ${suspendedUntil.toISOString()}`);
           }
-          const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt, authTime: now, amr };
+          const subject = { userId: user.id, sessionId, authenticatedAt: signedInAt, authTime: now, amr, roles };
           const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, sessionEnd, now);
           const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, sessionEnd, now);
           return {
@@ -302,6 +302,8 @@ export class AuthService {
         expiresAt: new Date(claims.session_exp_ms),
         authTime: new Date(claims.auth_time * 1000),
         amr: claims.amr,
+        // The roles the token had, if the user still has exactly those (the UPDATE checks).
+        roles: claims.roles ?? [],
       };
       const rotated = await this.rotate(claims, signedFor, presentedHash, now, true);
       if (rotated) return rotated;
@@ -317,15 +319,16 @@ export class AuthService {
       claims.auth_time !== undefined &&
       claims.amr !== undefined &&
       Math.floor(authTimeOf(session).getTime() / 1000) === claims.auth_time &&
-      sameMethods(session.amr ?? PASSWORD_ONLY, claims.amr) &&
+      sameList(session.amr ?? PASSWORD_ONLY, claims.amr) &&
       session.createdAt.getTime() === claims.auth_time_ms &&
       session.expiresAt.getTime() === claims.session_exp_ms &&
+      sameList(found.roles, claims.roles ?? []) &&
       presentedHash !== session.refreshTokenHash;
     const rotated = triedAlready
       ? null
       : await this.rotate(
           claims,
-          { ...session, authTime: authTimeOf(session), amr: session.amr ?? PASSWORD_ONLY },
+          { ...session, authTime: authTimeOf(session), amr: session.amr ?? PASSWORD_ONLY, roles: found.roles },
           presentedHash,
           now,
           false,
@@ -360,7 +363,7 @@ export class AuthService {
    */
   private async rotate(
     claims: AuthTokenClaims,
-    session: { createdAt: Date; expiresAt: Date; authTime: Date; amr: readonly string[] },
+    session: { createdAt: Date; expiresAt: Date; authTime: Date; amr: readonly string[]; roles: readonly string[] },
     presentedHash: string,
     now: Date,
     checkSession: boolean,
@@ -371,6 +374,7 @@ export class AuthService {
       authenticatedAt: session.createdAt,
       authTime: session.authTime,
       amr: session.amr,
+      roles: session.roles,
     };
     const refresh = this.tokens.issue(TOKEN_TYPE_REFRESH, subject, session.expiresAt, now);
     const access = this.tokens.issue(TOKEN_TYPE_ACCESS, subject, session.expiresAt, now);
@@ -387,6 +391,7 @@ export class AuthService {
             expiresAt: session.expiresAt,
             authTime: Math.floor(session.authTime.getTime() / 1000),
             amr: session.amr,
+            roles: session.roles,
           }
         : undefined,
     });

@@ -65,6 +65,8 @@ export interface SigningInUser {
   suspendedUntil: Date | null;
   /** The user has a second factor turned on (an authenticator app). */
   hasSecondFactor: boolean;
+  /** The user's roles, for the tokens' `roles`. */
+  roles: string[];
 }
 
 /** What the caller signs once the sign-in time is known: the refresh token goes into the row. */
@@ -86,12 +88,21 @@ export interface RefreshRotation {
    * authentication's time in seconds and methods, from the presented token's claims, before any
    * read): the row must match all of them, or nothing is rotated.
    */
-  signedFor?: { createdAt: Date; expiresAt: Date; authTime: number; amr: readonly string[] };
+  signedFor?: {
+    createdAt: Date;
+    expiresAt: Date;
+    authTime: number;
+    amr: readonly string[];
+    /** The roles the new tokens carry: the user's must still be these. */
+    roles: readonly string[];
+  };
 }
 
 export interface SessionWithUserCutoff {
   session: SessionEntity;
   tokensValidAfter: Date | null;
+  /** The user's roles now. */
+  roles: string[];
 }
 
 @Injectable()
@@ -123,11 +134,16 @@ export class SessionRepository {
     return inDriverTransaction(this.dataSource, async (client) => {
       const {
         rows: [user],
-      } = await client.query<{ signed_in_at: Date; suspended_until: Date | null; second_factor: boolean }>(
+      } = await client.query<{
+        signed_in_at: Date;
+        suspended_until: Date | null;
+        second_factor: boolean;
+        roles: string[];
+      }>(
         `WITH account AS MATERIALIZED (
-           SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until
+           SELECT date_trunc('milliseconds', clock_timestamp()) AS signed_in_at, suspended_until, roles
              FROM users WHERE id = $1 AND ($2::text IS NULL OR password_hash = $2) FOR SHARE)
-         SELECT signed_in_at, suspended_until, ${userSessionsLock('$1')},
+         SELECT signed_in_at, suspended_until, roles, ${userSessionsLock('$1')},
                 EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = $1 AND t.enabled_at IS NOT NULL) AS second_factor
            FROM account`,
         [request.userId, request.verifiedPasswordHash],
@@ -137,6 +153,7 @@ export class SessionRepository {
         signedInAt: user.signed_in_at,
         suspendedUntil: user.suspended_until,
         hasSecondFactor: user.second_factor,
+        roles: user.roles,
       });
       const {
         rows: [{ live }],
@@ -191,14 +208,15 @@ export class SessionRepository {
     ];
     let signedFor = '';
     if (rotation.signedFor) {
-      const { createdAt, expiresAt, authTime, amr } = rotation.signedFor;
-      params.push(createdAt, expiresAt, authTime, amr);
+      const { createdAt, expiresAt, authTime, amr, roles } = rotation.signedFor;
+      params.push(createdAt, expiresAt, authTime, amr, roles);
       // To the millisecond, as tokens carry them (a row written by hand may hold microseconds);
       // the last authentication to the second, as auth_time is (rows from before 0.4 hold none:
       // their sign-in, with a password).
       signedFor = `AND date_trunc('milliseconds', s.created_at) = $7 AND date_trunc('milliseconds', s.expires_at) = $8
         AND floor(extract(epoch FROM COALESCE(s.authenticated_at, s.created_at)))::bigint = $9
-        AND COALESCE(s.amr, '{pwd}') = $10::text[]`;
+        AND COALESCE(s.amr, '{pwd}') = $10::text[]
+        AND (SELECT u.roles FROM users u WHERE u.id = s.user_id) = $11::text[]`;
     }
     const result = await driverPool(this.dataSource).query(
       `UPDATE sessions s
@@ -285,8 +303,8 @@ export class SessionRepository {
       .where('session.id = :sessionId', { sessionId })
       .getOne();
     if (!session?.user) return null;
-    const tokensValidAfter = session.user.tokensValidAfter;
+    const { tokensValidAfter, roles } = session.user;
     delete session.user;
-    return { session, tokensValidAfter };
+    return { session, tokensValidAfter, roles };
   }
 }

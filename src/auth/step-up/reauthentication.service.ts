@@ -70,7 +70,15 @@ export class ReauthenticationService {
     if (!session) throw new UnauthorizedException(AuthErrors.revoked);
     const access = this.tokens.issue(
       TOKEN_TYPE_ACCESS,
-      { userId: user.userId, sessionId: user.sessionId, authenticatedAt: session.createdAt, authTime: now, amr },
+      {
+        userId: user.userId,
+        sessionId: user.sessionId,
+        authenticatedAt: session.createdAt,
+        authTime: now,
+        amr,
+        // The presenting token's: a role change would have ended this session.
+        roles: user.roles,
+      },
       session.expiresAt,
       now,
     );

@@ -10,4 +10,6 @@ export interface AuthenticatedUser {
   authTime: number;
   /** How they authenticated (RFC 8176, the token's `amr`): `pwd`, `otp`, `mfa`... */
   amr: readonly string[];
+  /** The user's roles when the session's tokens were signed (the token's `roles`); empty for none. */
+  roles: readonly string[];
 }

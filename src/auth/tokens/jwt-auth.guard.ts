@@ -15,6 +15,7 @@ import {
   IS_PUBLIC_KEY,
   REQUIRE_RECENT_AUTH_KEY,
   REQUIRE_SECOND_FACTOR_KEY,
+  ROLES_KEY,
   REQUIRE_VERIFIED_EMAIL_KEY,
   STRICT_REVOCATION_KEY,
   STRICT_REVOCATION_REQUEST,
@@ -49,7 +50,9 @@ interface RouteFlags {
   recentAuth: number | null | undefined;
   /** @RequireSecondFactor(). */
   secondFactor: boolean;
-  /** Either of the two above: the token's authentication is checked after its validity. */
+  /** @Roles(): one of these roles is needed; undefined without it. */
+  roles: readonly string[] | undefined;
+  /** Any of the three above: the token's authentication is checked after its validity. */
   stepUp: boolean;
 }
 
@@ -119,9 +122,10 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
         verifiedEmail: this.reflector.getAllAndOverride<boolean>(REQUIRE_VERIFIED_EMAIL_KEY, targets) === true,
         recentAuth: this.reflector.getAllAndOverride<number | null | undefined>(REQUIRE_RECENT_AUTH_KEY, targets),
         secondFactor: this.reflector.getAllAndOverride<boolean>(REQUIRE_SECOND_FACTOR_KEY, targets) === true,
+        roles: this.reflector.getAllAndOverride<string[] | undefined>(ROLES_KEY, targets),
         stepUp: false,
       };
-      flags.stepUp = flags.recentAuth !== undefined || flags.secondFactor;
+      flags.stepUp = flags.recentAuth !== undefined || flags.secondFactor || flags.roles !== undefined;
       if (!byController) this.flagsByHandler.set(handler, (byController = new WeakMap()));
       byController.set(controller, flags);
     }
@@ -174,10 +178,14 @@ export class JwtAuthGuard extends AuthGuard(AUTH_JWT_STRATEGY) {
   }
 
   /**
-   * @RequireSecondFactor() and @RequireRecentAuth(), from the token alone (its `amr` and
-   * `auth_time`), against the module's clock: 403 with what is missing.
+   * @Roles(), @RequireSecondFactor() and @RequireRecentAuth(), from the token alone (its `roles`,
+   * `amr` and `auth_time`), against the module's clock: 403 with what is missing.
    */
   private assertStepUp(flags: RouteFlags, user: AuthenticatedUser): void {
+    // The role first: to someone without it, the route's other demands are not worth telling.
+    if (flags.roles && !flags.roles.some((role) => user.roles.includes(role))) {
+      throw new ForbiddenException(AuthErrors.insufficientRole);
+    }
     if (flags.secondFactor && !isMultiFactor(user.amr)) {
       throw new ForbiddenException(AuthErrors.secondFactorRequired);
     }

@@ -38,4 +38,6 @@ export interface AuthTokenClaims {
   auth_time?: number;
   /** How (RFC 8176: `pwd`, `otp`, `mfa`...): what @RequireSecondFactor() reads. Absent before it existed: `pwd`. */
   amr?: string[];
+  /** The user's roles (sorted, distinct), what @Roles() reads. Absent: none. */
+  roles?: string[];
 }

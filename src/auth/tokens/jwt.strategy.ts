@@ -8,6 +8,8 @@ import { assertCsrfSafe, changesState } from '../cookies/csrf.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import { accessTokenOf, type RequestWithHeaders } from './bearer.js';
 import { PASSWORD_ONLY } from './amr.js';
+
+const NO_ROLES: readonly string[] = Object.freeze([]);
 import type { AuthenticatedUser } from './authenticated-user.interface.js';
 import type { AuthTokenClaims } from './jwt-claims.interface.js';
 import { RevocationService } from '../revocation/revocation.service.js';
@@ -127,5 +129,6 @@ function userOf(claims: AuthTokenClaims): AuthenticatedUser {
     tokenExpiresAt: new Date(claims.exp * 1000),
     authTime: claims.auth_time ?? Math.floor(claims.auth_time_ms / 1000),
     amr: claims.amr ?? PASSWORD_ONLY,
+    roles: claims.roles ?? NO_ROLES,
   };
 }

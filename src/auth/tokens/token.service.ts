@@ -12,6 +12,7 @@ import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { AuthTokenClaims } from './jwt-claims.interface.js';
 import { isAmrClaim } from './amr.js';
+import { isRolesClaim } from '../roles/role-names.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -40,6 +41,7 @@ const CLAIM_NAMES = new Set([
   'session_exp_ms',
   'auth_time',
   'amr',
+  'roles',
   'iss',
   'aud',
 ]);
@@ -60,6 +62,8 @@ export interface TokenSubject {
   authTime: Date;
   /** How (RFC 8176): `amr`. */
   amr: readonly string[];
+  /** The user's roles (sorted, distinct): `roles`, left out when there are none. */
+  roles?: readonly string[];
 }
 
 /** A signature check's answer when the token names a key this instance does not have. */
@@ -105,6 +109,7 @@ export class TokenService {
       auth_time: Math.floor(subject.authTime.getTime() / 1000),
       amr: subject.amr,
     };
+    if (subject.roles && subject.roles.length > 0) payload.roles = subject.roles;
     // A refresh token names its session's end: the next refresh can sign before it reads anything.
     if (type === TOKEN_TYPE_REFRESH) payload.session_exp_ms = notAfter.getTime();
     if (this.options.issuer) payload.iss = this.options.issuer;
@@ -207,6 +212,7 @@ export class TokenService {
       session_exp_ms: sessionExpMs,
       auth_time: authTime,
       amr,
+      roles,
     } = claims;
     const wellFormed =
       Object.keys(claims).every((name) => CLAIM_NAMES.has(name)) &&
@@ -235,7 +241,8 @@ export class TokenService {
       // The last authentication came before the token (both absent from tokens older than them).
       (authTime === undefined ||
         (Number.isSafeInteger(authTime) && (authTime as number) >= 0 && (authTime as number) <= (iat as number))) &&
-      (amr === undefined || isAmrClaim(amr));
+      (amr === undefined || isAmrClaim(amr)) &&
+      (roles === undefined || isRolesClaim(roles));
     if (!wellFormed || typ !== expectedType) throw new UnauthorizedException(AuthErrors.invalid);
     // Written into every token when configured, and then required; never compared when not.
     if (this.options.issuer !== undefined && claims.iss !== this.options.issuer) {

@@ -51,6 +51,7 @@ const HTTP_SPECS = [
   'oidc',
   'activity',
   'roles',
+  'admin',
 ];
 
 /** @type {import('jest').Config} */

@@ -449,6 +449,81 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     await attacker.close();
   });
 
+  const activity = (page: Page) => page.getByRole('list', { name: 'Recent activity' }).getByRole('listitem');
+
+  /** The entries of the recent activity that say exactly this. */
+  const entries = (page: Page, what: string) => activity(page).filter({ has: page.getByText(what, { exact: true }) });
+
+  it('recent activity: this sign-in marked, failures in words, Show more for older entries, device names as text', async () => {
+    const address = email();
+    const hostile = '<img src=x onerror=alert(1)>';
+    const context = await browser.newContext();
+    const dialogs: string[] = [];
+    context.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    try {
+      // Older events, over HTTP (the clocked app believes X-Forwarded-For from loopback): the
+      // account, a sign-in elsewhere under an attacker-chosen device name, then wrong passwords
+      // from 20 addresses (one each: no throttle).
+      await clocked.http
+        .post('/auth/register')
+        .set('X-Forwarded-For', '203.0.113.9')
+        .send({ email: address, password: PASSWORD })
+        .expect(201);
+      await clocked.http
+        .post('/auth/login')
+        .set('X-Forwarded-For', '203.0.113.10')
+        .send({ email: address, password: PASSWORD, deviceName: hostile })
+        .expect(200);
+      for (let n = 1; n <= 20; n += 1) {
+        await clocked.http
+          .post('/auth/login')
+          .set('X-Forwarded-For', `198.51.100.${n}`)
+          .send({ email: address, password: 'not the password' })
+          .expect(401);
+      }
+      const page = await signIn(context, address, 'Work laptop', clockedBase);
+      await shows(page.getByRole('heading', { name: 'Recent activity', level: 2 }), { count: 1 });
+      // The newest 20: this sign-in, marked, with its device name; the failures in words, with their addresses.
+      await shows(activity(page), { count: 20 });
+      await shows(entries(page, 'Signed in'), { count: 1 });
+      await shows(entries(page, 'Signed in'), { containing: 'This device' });
+      await shows(entries(page, 'Signed in'), { containing: 'Work laptop' });
+      await shows(entries(page, 'Failed sign-in (wrong password)').first(), { containing: 'IP 198.51.100.20' });
+      expect(await entries(page, 'Failed sign-in (wrong password)').first().textContent()).not.toContain('This device');
+      await shows(entries(page, 'Account created'), { count: 0 });
+
+      // Older ones on request, after those shown; the last page has no Show more.
+      await page.getByRole('button', { name: 'Show more' }).click();
+      await shows(entries(page, 'Account created'), { count: 1 });
+      expect(await activity(page).count()).toBeGreaterThan(20);
+      await shows(entries(page, 'Failed sign-in (wrong password)'), { count: 20 });
+      await shows(page.getByRole('button', { name: 'Show more' }), { count: 0 });
+      expect((await activity(page).last().textContent()) ?? '').toContain('Account created');
+      // The other sign-in's device name is text: no image, no script run.
+      const elsewhere = entries(page, 'Signed in').filter({ hasText: hostile });
+      await shows(elsewhere, { count: 1 });
+      await shows(elsewhere, { containing: 'IP 203.0.113.10' });
+      expect(await page.getByRole('list', { name: 'Recent activity' }).getByRole('img').count()).toBe(0);
+
+      // A change made on the page shows at once, at the top (the list starts again from the newest).
+      await page.getByLabel('Current password').fill(PASSWORD);
+      await page.getByLabel('New password').fill('a new password 2');
+      await page.getByRole('button', { name: 'Change password' }).click();
+      await shows(page.getByRole('status'), { text: 'Password changed. Your other devices were signed out.' });
+      await shows(entries(page, 'Password changed'), { count: 1 });
+      await shows(entries(page, 'Password changed'), { containing: 'This device' });
+      await shows(entries(page, 'Signed out (password changed)'), { count: 1 });
+      await shows(activity(page), { count: 20 });
+      await shows(page.getByRole('button', { name: 'Show more' }), { count: 1 });
+      expect(dialogs).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('refuses a page of another origin that posts to the API with the cookies: 403, nothing changes', async () => {
     const address = email();
     const context = await browser.newContext();

@@ -59,6 +59,10 @@ import {
   SECURITY_EVENT_HANDLER,
   SecurityEventsService,
 } from './security-events/security-events.service.js';
+import { AdminController } from './admin/admin.controller.js';
+import { AdminRepository } from './admin/admin.repository.js';
+import { AdminSecondFactorGuard } from './admin/admin-second-factor.guard.js';
+import { AdminService } from './admin/admin.service.js';
 import { RolesRepository } from './roles/roles.repository.js';
 import { RolesService } from './roles/roles.service.js';
 import { ActivityController } from './security-events/activity.controller.js';
@@ -99,6 +103,7 @@ import { OidcService } from './oidc/oidc.service.js';
     OidcController,
     IdentitiesController,
     ActivityController,
+    AdminController,
   ],
   providers: [
     {
@@ -175,6 +180,9 @@ import { OidcService } from './oidc/oidc.service.js';
     ActivityService,
     RolesService,
     RolesRepository,
+    AdminService,
+    AdminRepository,
+    AdminSecondFactorGuard,
     {
       provide: AUTH_EVENT_STORE_ON,
       inject: [AUTH_RESOLVED_OPTIONS],

@@ -230,6 +230,13 @@ export interface AuthClient {
   listIdentities(): Promise<Identity[]>;
   /** Disconnects one; the last way to sign in (no password, no passkey, no other) is a 409. */
   unlinkIdentity(id: string): Promise<void>;
+  /**
+   * The user's own security events, newest first, 20 a page: sign-ins and failed ones, changes of
+   * the password and second factors, sessions ended. Without `cursor`, the newest page; with the
+   * `nextCursor` of a page, the next (older) one, until `nextCursor` is null. A cursor the server
+   * did not give is a 400 `Invalid cursor`.
+   */
+  activity(cursor?: string): Promise<ActivityPage>;
   /** `fetch` for the host's own API: cookie transport, refresh before expiry and once on expiry. */
   fetch(input: string, init?: RequestInit): Promise<Response>;
   /** Whether this browser holds a session, as far as the client knows (it signed in, and has not seen it end). */
@@ -257,6 +264,32 @@ export interface Identity {
   email: string | null;
   linkedAt: string;
   lastUsedAt: string | null;
+}
+
+/** One of the user's own security events (`GET /auth/activity`). */
+export interface ActivityEvent {
+  /**
+   * What happened, as the server names it: `login_succeeded`, `login_failed`, `password_changed`,
+   * `session_revoked`, `logout_all`, `mfa_enabled`… (new kinds may come: show a fallback).
+   */
+  type: string;
+  /** When (ISO 8601). */
+  at: string;
+  /** The client's address, when known. */
+  ip: string | null;
+  /** The device's name, for events of a named session (sign-ins). Chosen by whoever signed in: show it as text. */
+  deviceName: string | null;
+  /** Whether the event is of this very session (this browser's sign-in, a change made from it). */
+  current: boolean;
+  /** Why, when the event says: `logout`, `device_revoked`, `bad_credentials`, `wrong_code`… */
+  reason: string | null;
+}
+
+/** A page of activity, newest first. */
+export interface ActivityPage {
+  events: ActivityEvent[];
+  /** Give it to `activity(cursor)` for the next (older) page; null on the last. */
+  nextCursor: string | null;
 }
 
 interface ErrorBody {
@@ -737,6 +770,10 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     },
     async unlinkIdentity(id) {
       await expectOk(await authed(`${authPath}/identities/${encodeURIComponent(id)}`, { method: 'DELETE' }));
+    },
+    async activity(cursor) {
+      const query = cursor === undefined ? '' : `?${new URLSearchParams({ cursor })}`;
+      return (await (await expectOk(await authed(`${authPath}/activity${query}`))).json()) as ActivityPage;
     },
     fetch: (input, init) => authed(input, init),
     isSignedIn: () => expiresAt() !== null,

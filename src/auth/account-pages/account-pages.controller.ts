@@ -51,6 +51,7 @@ const PAGE_SCRIPTS = new Set([
   'two-factor.js',
   'passkeys.js',
   'identities.js',
+  'activity.js',
   'forgot-password.js',
   'reset-password.js',
   'verify-email.js',

@@ -184,6 +184,15 @@ export function accountPage(options: ResolvedAccountPagesOptions): string {
     <button type="submit">Change password</button>
   </form>
 </section>
+<section aria-labelledby="activity-title">
+  <h2 id="activity-title">Recent activity</h2>
+  <p>Sign-ins, failed attempts and changes to your account’s security, newest first.</p>
+  <ul id="activity" class="devices" aria-labelledby="activity-title"></ul>
+  <p id="activity-empty" hidden>No activity yet.</p>
+  <div class="actions">
+    <button type="button" id="activity-more" class="secondary" hidden>Show more</button>
+  </div>
+</section>
 <section aria-labelledby="delete-title">
   <h2 id="delete-title">Delete account</h2>
   <form id="delete-form">

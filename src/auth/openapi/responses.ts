@@ -202,3 +202,129 @@ export class ActivityPageResponse {
   @ApiField({ type: 'string', nullable: true, description: 'The `cursor` of the next (older) page; null on the last' })
   nextCursor!: string | null;
 }
+
+export class AdminUserResponse {
+  @ApiField({ format: 'uuid' })
+  id!: string;
+
+  @ApiField({ format: 'email' })
+  email!: string;
+
+  @ApiField({ description: 'The address was confirmed' })
+  emailVerified!: boolean;
+
+  @ApiField({ type: [String], example: ['admin'] })
+  roles!: string[];
+
+  @ApiField({ type: 'string', format: 'date-time', nullable: true, description: 'Set while the account is suspended' })
+  suspendedUntil!: string | null;
+
+  @ApiField({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class AdminUsersPageResponse {
+  @ApiField({ type: AdminUserResponse, isArray: true })
+  users!: AdminUserResponse[];
+
+  @ApiField({ type: 'string', nullable: true, description: 'The `cursor` of the next page; null on the last' })
+  nextCursor!: string | null;
+}
+
+export class AdminEventActorResponse {
+  @ApiField({ enum: ['user', 'admin', 'system'] })
+  kind!: string;
+
+  @ApiField({ type: 'string', format: 'uuid', nullable: true, description: 'The user or admin; null for the system' })
+  id!: string | null;
+}
+
+export class AdminEventResponse {
+  @ApiField({ example: '1042' })
+  id!: string;
+
+  @ApiField({ example: 'user_banned' })
+  type!: string;
+
+  @ApiField({ format: 'date-time' })
+  at!: string;
+
+  @ApiField({ type: 'string', format: 'uuid', nullable: true })
+  userId!: string | null;
+
+  @ApiField({ type: AdminEventActorResponse })
+  actor!: AdminEventActorResponse;
+
+  @ApiField({ type: 'string', format: 'uuid', nullable: true })
+  sessionId!: string | null;
+
+  @ApiField({ type: 'string', nullable: true })
+  ip!: string | null;
+
+  @ApiField({ type: 'string', nullable: true, example: '203.0.113.0/24', description: 'IPv4 /24 or IPv6 /48' })
+  network!: string | null;
+
+  @ApiField({ type: 'string', nullable: true })
+  deviceName!: string | null;
+
+  @ApiField({ type: 'object', additionalProperties: true, description: 'Reason, ban end, roles added and removed…' })
+  details!: Record<string, unknown>;
+}
+
+export class AdminEventsPageResponse {
+  @ApiField({ type: AdminEventResponse, isArray: true })
+  events!: AdminEventResponse[];
+
+  @ApiField({ type: 'string', nullable: true, description: 'The `cursor` of the next (older) page; null on the last' })
+  nextCursor!: string | null;
+}
+
+export class UserFactorsResponse {
+  @ApiField({ description: 'The account has a password' })
+  password!: boolean;
+
+  @ApiField({ description: 'An authenticator app is on' })
+  totp!: boolean;
+
+  @ApiField({ description: 'Passkeys registered' })
+  passkeys!: number;
+
+  @ApiField({ description: 'Connected provider accounts' })
+  identities!: number;
+}
+
+export class AdminSessionResponse {
+  @ApiField({ format: 'uuid' })
+  id!: string;
+
+  @ApiField({ type: 'string', nullable: true })
+  deviceName!: string | null;
+
+  @ApiField({ type: 'string', nullable: true })
+  userAgent!: string | null;
+
+  @ApiField({ type: 'string', nullable: true })
+  ip!: string | null;
+
+  @ApiField({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiField({ format: 'date-time' })
+  lastUsedAt!: string;
+}
+
+export class AdminUserDetailResponse extends AdminUserResponse {
+  @ApiField({ type: UserFactorsResponse })
+  factors!: UserFactorsResponse;
+
+  @ApiField({ type: AdminSessionResponse, isArray: true })
+  sessions!: AdminSessionResponse[];
+
+  @ApiField({ type: AdminEventResponse, isArray: true, description: 'The last 20, newest first' })
+  events!: AdminEventResponse[];
+}
+
+export class AdminRolesResponse {
+  @ApiField({ type: [String], example: ['admin'] })
+  roles!: string[];
+}

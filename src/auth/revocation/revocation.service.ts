@@ -170,10 +170,15 @@ export class RevocationService {
    * Deletes the user and their sessions; every token of theirs is refused at once on every
    * instance, including instances that start later. False when there is no such user.
    */
-  async deleteUser(userId: string, by: EventContext = {}): Promise<boolean> {
+  async deleteUser(
+    userId: string,
+    by: EventContext = {},
+    before?: (transaction: TransactionStatements) => Promise<void>,
+  ): Promise<boolean> {
     const events = this.events.change();
     const deleted = this.applied(
       await this.revocations.deleteUser(userId, async (tx) => {
+        await before?.(tx);
         await events.write(tx, 'account_deleted', { userId, ...by });
         await events.write(tx, 'session_revoked', { userId, reason: REVOCATION_REASONS.accountDeleted, ...by });
       }),

@@ -1,4 +1,5 @@
 import type { Device } from '../client.js';
+import { activitySection } from './activity.js';
 import { identitiesSection } from './identities.js';
 import { passkeysSection } from './passkeys.js';
 import { twoFactorSection } from './two-factor.js';
@@ -6,17 +7,33 @@ import { explain, field, onSubmit, pageContext } from './ui.js';
 
 const context = pageContext();
 const { client, base, say } = context;
+const activity = activitySection(context);
+
+/**
+ * After a change made on this page, the recent activity shows its events. A failure to read them
+ * leaves the list as it was, and the change's own message in place.
+ */
+function refreshActivity(): Promise<void> {
+  return activity.refresh().catch(() => undefined);
+}
+
 // Turning the app on signs out every other device: the list shows it at once.
-const twoFactor = twoFactorSection(context, { otherDevicesSignedOut: () => refreshDevices() });
+const twoFactor = twoFactorSection(context, {
+  otherDevicesSignedOut: () => refreshDevices(),
+  changed: refreshActivity,
+});
 // Adding and removing a passkey ask for a recent authentication through the same forms.
 const passkeys = passkeysSection(context, {
   withReauthentication: (change) => twoFactor.withReauthentication(change),
-  changed: () => twoFactor.refresh(),
+  changed: async () => {
+    await Promise.all([twoFactor.refresh(), refreshActivity()]);
+  },
 });
 
 // Connecting a provider asks for a recent authentication through the same forms.
 const identities = identitiesSection(context, {
   withReauthentication: (change) => twoFactor.withReauthentication(change),
+  changed: refreshActivity,
 });
 
 // Back from a provider with a failed connection.
@@ -66,7 +83,7 @@ function deviceItem(device: Device): HTMLLIElement {
       if (!confirm(`Sign out ${device.deviceName ?? 'this device'}?`)) return;
       void client
         .revokeDevice(device.id)
-        .then(() => refreshDevices())
+        .then(() => Promise.all([refreshDevices(), refreshActivity()]))
         .catch((error: unknown) => say(explain(error)));
     });
     item.append(button);
@@ -110,7 +127,13 @@ async function start(): Promise<void> {
     const email = document.getElementById('email');
     if (email) email.textContent = me.email;
     showEmailStatus(me.emailVerified, me.email);
-    await Promise.all([refreshDevices(), twoFactor.refresh(), passkeys.refresh(), identities.refresh()]);
+    await Promise.all([
+      refreshDevices(),
+      twoFactor.refresh(),
+      passkeys.refresh(),
+      identities.refresh(),
+      activity.refresh(),
+    ]);
   } catch (error) {
     say(explain(error));
   }
@@ -124,7 +147,7 @@ function onClick(id: string, action: () => Promise<void>): void {
 
 onClick('sign-out-others', async () => {
   await client.signOutOthers();
-  await refreshDevices();
+  await Promise.all([refreshDevices(), refreshActivity()]);
   say('Every other device is signed out.');
 });
 onClick('sign-out-everywhere', () => client.signOutEverywhere());
@@ -136,7 +159,7 @@ onSubmit(passwordForm, async () => {
     await client.changePassword(field(passwordForm, 'currentPassword'), field(passwordForm, 'newPassword'));
     passwordForm.reset();
     say('Password changed. Your other devices were signed out.');
-    await refreshDevices();
+    await Promise.all([refreshDevices(), refreshActivity()]);
   } catch (error) {
     say(explain(error));
   }

@@ -5,6 +5,8 @@ import { explain, type PageContext } from './ui.js';
 export interface IdentitiesHooks {
   /** Runs a change; one refused for want of a recent authentication asks for it, then runs again. */
   withReauthentication(change: () => Promise<void>): Promise<void>;
+  /** An account was disconnected: the recent activity is out of date. */
+  changed?(): Promise<void>;
 }
 
 /**
@@ -40,7 +42,7 @@ export function identitiesSection(
       void hooks
         .withReauthentication(async () => {
           await client.unlinkIdentity(identity.id);
-          await refresh();
+          await Promise.all([refresh(), hooks.changed?.()]);
         })
         .catch((error: unknown) => say(explain(error)));
     });

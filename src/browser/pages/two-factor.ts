@@ -52,6 +52,8 @@ function qrCodeElement(svgText: string): SVGSVGElement {
 export interface TwoFactorHooks {
   /** Turning the app on ended every other session of the user: the device list is out of date. */
   otherDevicesSignedOut?(): Promise<void>;
+  /** The second factor changed (turned on or off, new recovery codes): the recent activity is out of date. */
+  changed?(): Promise<void>;
 }
 
 /**
@@ -192,7 +194,7 @@ export function twoFactorSection(
         closeEnrolment();
         say('Two-factor authentication is on. Your other devices were signed out.');
         showRecoveryCodes(codes);
-        await Promise.all([refreshStatus(), hooks.otherDevicesSignedOut?.()]);
+        await Promise.all([refreshStatus(), hooks.otherDevicesSignedOut?.(), hooks.changed?.()]);
       });
     } catch (error) {
       say(explain(error));
@@ -203,7 +205,7 @@ export function twoFactorSection(
     const codes = await client.regenerateRecoveryCodes();
     say('New recovery codes: the old ones no longer work.');
     showRecoveryCodes(codes);
-    await refreshStatus();
+    await Promise.all([refreshStatus(), hooks.changed?.()]);
   });
 
   onClick(
@@ -213,7 +215,7 @@ export function twoFactorSection(
       codesPanel.hidden = true;
       codesList.replaceChildren();
       say('Two-factor authentication is off.');
-      await refreshStatus();
+      await Promise.all([refreshStatus(), hooks.changed?.()]);
     },
     'Turn off two-factor authentication? Signing in will need only your password.',
   );

@@ -52,6 +52,7 @@ const HTTP_SPECS = [
   'activity',
   'roles',
   'admin',
+  'new-device-alerts',
 ];
 
 /** @type {import('jest').Config} */

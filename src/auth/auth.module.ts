@@ -59,6 +59,9 @@ import {
   SECURITY_EVENT_HANDLER,
   SecurityEventsService,
 } from './security-events/security-events.service.js';
+import { NewDeviceAlertRepository } from './new-device-alerts/new-device-alert.repository.js';
+import { NewDeviceAlertsService } from './new-device-alerts/new-device-alerts.service.js';
+import { SecureAccountController } from './new-device-alerts/secure-account.controller.js';
 import { AdminController } from './admin/admin.controller.js';
 import { AdminRepository } from './admin/admin.repository.js';
 import { AdminSecondFactorGuard } from './admin/admin-second-factor.guard.js';
@@ -104,6 +107,7 @@ import { OidcService } from './oidc/oidc.service.js';
     IdentitiesController,
     ActivityController,
     AdminController,
+    SecureAccountController,
   ],
   providers: [
     {
@@ -183,6 +187,8 @@ import { OidcService } from './oidc/oidc.service.js';
     AdminService,
     AdminRepository,
     AdminSecondFactorGuard,
+    NewDeviceAlertsService,
+    NewDeviceAlertRepository,
     {
       provide: AUTH_EVENT_STORE_ON,
       inject: [AUTH_RESOLVED_OPTIONS],

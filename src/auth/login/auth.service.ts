@@ -9,7 +9,8 @@ import type { ClientInfo } from '../common/client-info.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { RevocationEvent } from '../revocation/revocation-events.js';
 import { isSignedInBefore, REVOCATION_REASONS, RevocationService } from '../revocation/revocation.service.js';
-import type { SecurityEventType } from '../security-events/security-event.interface.js';
+import type { SecurityEvent, SecurityEventType } from '../security-events/security-event.interface.js';
+import { NewDeviceAlertsService } from '../new-device-alerts/new-device-alerts.service.js';
 import { eventRows } from '../security-events/auth-event.repository.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 import { deviceNameFromUserAgent } from '../sessions/device-name.js';
@@ -64,6 +65,7 @@ export class AuthService {
     private readonly mfa: MfaService,
     private readonly passkeys: PasskeysService,
     private readonly users: UserRepository,
+    private readonly alerts: NewDeviceAlertsService,
     @Inject(AUTH_CLOCK) private readonly clock: Clock,
     @Inject(AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
@@ -215,6 +217,7 @@ export class AuthService {
     const capEvents = this.events.change();
     let endedByCap: RevocationEvent[] = [];
     let suspended = false;
+    let alerted: SecurityEvent | null = null;
     const pair = await this.sessions
       .openWithVerifiedPassword(
         {
@@ -230,6 +233,7 @@ export class AuthService {
           clearFailures: attempt.failures,
           amr,
           events: this.events.storing ? eventRows(signedIn) : '[]',
+          newDeviceSince: this.alerts.lookbackFrom(now),
         },
         ({ signedInAt, suspendedUntil, hasSecondFactor, roles }) => {
           // Before the suspension: for a user with a second factor, the password alone tells nothing.
@@ -255,6 +259,16 @@ export class AuthService {
             await this.revocation.recordEndedByCapIn(capEvents, manager, user.id, endedByCap);
           },
         },
+        // A device (name and network) not seen for the user: the alert, with the session.
+        async (transaction) => {
+          alerted = await this.alerts.alertIn(transaction, {
+            userId: user.id,
+            sessionId,
+            deviceName: device,
+            ip: client.ip,
+            at: now,
+          });
+        },
       )
       .catch(async (error: unknown) => {
         if (error instanceof SecondFactorRequired) throw error;
@@ -274,6 +288,7 @@ export class AuthService {
     this.activity.remember(sessionId, now);
     for (const event of signedIn) this.events.handle(event);
     capEvents.announce();
+    if (alerted) this.alerts.sent(alerted);
     return { ...pair, emailVerified: user.emailVerifiedAt !== null };
   }
 

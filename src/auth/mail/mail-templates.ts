@@ -36,6 +36,38 @@ export function emailVerificationMail(appName: string, link: string, ttlSeconds:
   );
 }
 
+/** What a new-device alert says of the sign-in. */
+export interface NewSignIn {
+  /** The device's name as the session shows it (what the client sent, or its user agent's). */
+  deviceName: string | null;
+  /** The client's network (IPv4 /24, IPv6 /48), else null. */
+  network: string | null;
+  at: Date;
+}
+
+/**
+ * The alert of a sign-in from a device not seen for the user: what, where, when, and the "This
+ * wasn't me" link. The device name is whatever the signing-in client sent: quoted, never a link.
+ */
+export function newDeviceAlertMail(appName: string, link: string, signIn: NewSignIn, ttlSeconds: number): RenderedMail {
+  return render(
+    `New sign-in to your account on ${appName}`,
+    [
+      `Someone signed in to your ${appName} account from a device we had not seen before.`,
+      `Device: “${signIn.deviceName ?? 'unknown'}”`,
+      `Network: ${signIn.network ?? 'unknown'}`,
+      `Time: ${signIn.at
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d{3}Z$/, ' UTC')}`,
+      'If this was you, there is nothing to do. If it was not, open this link: it signs you out everywhere and sends you a link to set a new password.',
+    ],
+    link,
+    "This wasn't me",
+    `The link works once, for ${duration(ttlSeconds)}.`,
+  );
+}
+
 function duration(seconds: number): string {
   if (seconds % 86_400 === 0) return seconds === 86_400 ? '24 hours' : `${seconds / 86_400} days`;
   if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;

@@ -12,6 +12,7 @@ import { MailOutboxService } from '../mail/mail-outbox.service.js';
 import { AUTH_MAIL_SETTINGS, type MailSettings } from '../mail/mail-settings.js';
 import { emailVerificationMail, passwordResetMail } from '../mail/mail-templates.js';
 import type { EntityManager } from 'typeorm';
+import type { TransactionStatements } from '../common/driver-pool.js';
 import { AccountTokenRepository, type RenderedMail, type TokenIssue } from './account-token.repository.js';
 import { OUTBOX_AAD } from '../mail/mail-outbox.service.js';
 import { clientHits, type RateLimitDecision, RateLimitRepository } from '../throttling/rate-limit.repository.js';
@@ -90,6 +91,26 @@ export class AccountRecoveryService {
     if (!reset) throw invalidLink();
     this.revocation.committed(reset.events);
     events.announce();
+  }
+
+  /**
+   * Inside a caller's transaction (securing an account from a new-device alert): a password reset
+   * link for the user, as `POST /auth/password/forgot` would mail it, without its throttling (the
+   * caller has its own). No-op without mail.
+   */
+  async issueResetIn(transaction: TransactionStatements, email: string, now: Date): Promise<void> {
+    const mail = this.mail;
+    if (!mail) return;
+    const issue = this.prepare(email, 'password_reset', false, now, (link) =>
+      passwordResetMail(mail.appName, link, this.options.passwordResetTtl),
+    );
+    await this.tokens.issueWithMail(issue, transaction);
+  }
+
+  /** Counts a submission of a mailed link from this client (429 past the mail limits), as a reset's. */
+  async countLinkSubmission(flow: string, client: RecoveryClient): Promise<void> {
+    this.requireMail();
+    await this.hitClient(flow, this.clock.now(), client);
   }
 
   /** POST /auth/email/verify: a valid verification token marks the address verified. */
@@ -215,12 +236,12 @@ export class AccountRecoveryService {
 }
 
 /** The bodies (which carry the link) encrypted for the outbox; the subject stays readable. */
-function sealed(mail: MailSettings, purpose: AccountTokenPurpose, rendered: RenderedMail): RenderedMail {
+export function sealed(mail: MailSettings, purpose: string, rendered: RenderedMail): RenderedMail {
   const seal = (text: string) => mail.encryption.encrypt(Buffer.from(text, 'utf8'), OUTBOX_AAD, purpose);
   return { subject: rendered.subject, text: seal(rendered.text), html: seal(rendered.html) };
 }
 
-function tokenHash(token: string): string | null {
+export function tokenHash(token: string): string | null {
   return typeof token === 'string' && ACCOUNT_TOKEN.test(token)
     ? createHash('sha256').update(token, 'utf8').digest('hex')
     : null;

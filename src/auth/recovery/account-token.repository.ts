@@ -88,7 +88,10 @@ export class AccountTokenRepository {
    * queues the mail, all in one statement. An unknown email runs the same statement and changes
    * nothing: the answer takes as long either way. The user id when a mail was queued, else null.
    */
-  async issueWithMail(issue: TokenIssue, manager: EntityManager = this.dataSource.manager): Promise<string | null> {
+  async issueWithMail(
+    issue: TokenIssue,
+    manager: TransactionStatements = this.dataSource.manager,
+  ): Promise<string | null> {
     const rows = (await manager.query(
       `WITH target AS (
          SELECT id, email FROM users

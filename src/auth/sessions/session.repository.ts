@@ -9,6 +9,7 @@ import {
 } from '../common/driver-pool.js';
 import { userSessionsLock } from '../revocation/user-sessions-lock.js';
 import { insertEventsSql } from '../security-events/auth-event.repository.js';
+import { newDeviceSql } from '../new-device-alerts/new-device-alert.repository.js';
 import { SessionEntity } from './session.entity.js';
 
 /**
@@ -56,6 +57,11 @@ export interface SessionRequest {
    * writes the session: both or neither.
    */
   events: string;
+  /**
+   * The start of the new-device lookback (NewDeviceAlertsService.lookbackFrom), or null: not
+   * compared. The statement that writes the session then says whether its device is new.
+   */
+  newDeviceSince: Date | null;
 }
 
 /** What the session's user is, as the transaction that opens the session read it. */
@@ -130,6 +136,7 @@ export class SessionRepository {
     request: SessionRequest,
     sign: (user: SigningInUser) => SignedSession<T>,
     cap?: { maxLive: number; overCap: (transaction: TransactionStatements) => Promise<void> },
+    onNewDevice?: (transaction: TransactionStatements) => Promise<void>,
   ): Promise<T | null> {
     return inDriverTransaction(this.dataSource, async (client) => {
       const {
@@ -156,8 +163,8 @@ export class SessionRepository {
         roles: user.roles,
       });
       const {
-        rows: [{ live }],
-      } = await client.query<{ live: number }>(
+        rows: [{ live, new_device: newDevice }],
+      } = await client.query<{ live: number; new_device: boolean }>(
         `WITH opened AS (
            INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
                                  refresh_token_hash, refresh_expires_at, authenticated_at, amr)
@@ -165,7 +172,9 @@ export class SessionRepository {
          cleared AS (DELETE FROM login_failures WHERE account_key = $11 AND ip = $12),
          recorded AS (${insertEventsSql('$14')})
          -- The session just written is not seen here (one statement): it is the one more.
-         SELECT count(*)::int + 1 AS live FROM sessions s
+         SELECT count(*)::int + 1 AS live,
+                ${request.newDeviceSince ? newDeviceSql({ user: '$2', device: '$3', ip: '$5', since: '$15' }) : 'false'} AS new_device
+           FROM sessions s
           WHERE s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $7 AND s.refresh_expires_at > $7
             AND ${notCutOffForUser('s', '$2')}`,
         [
@@ -183,9 +192,11 @@ export class SessionRepository {
           request.clearFailures?.ip ?? null,
           request.amr,
           request.events,
+          ...(request.newDeviceSince ? [request.newDeviceSince] : []),
         ],
       );
       if (cap && live > cap.maxLive) await cap.overCap(driverStatements(client));
+      if (newDevice && onNewDevice) await onNewDevice(driverStatements(client));
       return signed.value;
     });
   }

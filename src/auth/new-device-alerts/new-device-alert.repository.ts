@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { driverPool, type TransactionStatements } from '../common/driver-pool.js';
+import type { RenderedMail } from '../recovery/account-token.repository.js';
+import { alertNetwork, insertEventsSql } from '../security-events/auth-event.repository.js';
+
+/** How far back a device counts as known: a sign-in or a session used in the last 90 days. */
+export const NEW_DEVICE_LOOKBACK_DAYS = 90;
+
+/**
+ * SQL, in the statement that opens a session (whose snapshot does not see it): whether the sign-in
+ * is from a new device. Parameters: the user (`user`), the device name (`device`), the client
+ * address (`ip`) and the start of the lookback (`since`). New when no session of the user used
+ * since then, and no sign-in event since then, has this device name and network (IPv4 /24, IPv6
+ * /48); never for the account's first sign-in (no session or sign-in ever, and registered within
+ * the lookback: its row's creation, or its `user_registered` event, both clocks' say): whoever
+ * registered is on the device they register from.
+ */
+export function newDeviceSql(p: { user: string; device: string; ip: string; since: string }): string {
+  const network = alertNetwork(`${p.ip}::text`);
+  return `(NOT EXISTS (SELECT 1 FROM sessions k
+                        WHERE k.user_id = ${p.user} AND k.last_used_at > ${p.since}
+                          AND k.device_name IS NOT DISTINCT FROM ${p.device}::text
+                          AND ${alertNetwork('k.ip')} IS NOT DISTINCT FROM ${network})
+       AND NOT EXISTS (SELECT 1 FROM auth_events e
+                        WHERE e.user_id = ${p.user} AND e.type = 'login_succeeded' AND e.at > ${p.since}
+                          AND e.device_name IS NOT DISTINCT FROM ${p.device}::text
+                          AND e.network IS NOT DISTINCT FROM ${network})
+       AND (EXISTS (SELECT 1 FROM sessions k WHERE k.user_id = ${p.user})
+            OR EXISTS (SELECT 1 FROM auth_events e WHERE e.user_id = ${p.user} AND e.type = 'login_succeeded')
+            OR ((SELECT u.created_at FROM users u WHERE u.id = ${p.user}) <= ${p.since}
+                AND NOT EXISTS (SELECT 1 FROM auth_events e
+                                 WHERE e.user_id = ${p.user} AND e.type = 'user_registered' AND e.at > ${p.since}))))`;
+}
+
+/** A new-device alert to write with the sign-in: its link's token (hashed), its sealed mail, its event. */
+export interface AlertWrite {
+  userId: string;
+  tokenHash: string;
+  now: Date;
+  expiresAt: Date;
+  mail: RenderedMail;
+  /** eventRows' JSON of the `new_device_alert` event. */
+  events: string;
+}
+
+/** The alerts' SQL: the link and the mail with the sign-in, and the link's one use. */
+@Injectable()
+export class NewDeviceAlertRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Inside the sign-in's transaction, in one statement: the user's "This wasn't me" token (one per
+   * user: a newer alert's link replaces an older one), the mail to their address, and the event.
+   */
+  async writeIn(transaction: TransactionStatements, alert: AlertWrite): Promise<void> {
+    await transaction.query(
+      `WITH target AS (SELECT id, email FROM users WHERE id = $1),
+       issued AS (
+         INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at)
+         SELECT $2, id, 'secure_account', $3, $4 FROM target
+         ON CONFLICT (user_id, purpose) DO UPDATE
+           SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+         RETURNING user_id),
+       queued AS (
+         INSERT INTO mail_outbox (user_id, purpose, recipient, subject, body_text, body_html, created_at, next_attempt_at, not_after)
+         SELECT target.id, 'new_device_alert', target.email, $5, $6, $7, $3, $3, $4
+           FROM target JOIN issued ON issued.user_id = target.id),
+       recorded AS (${insertEventsSql('$8')})
+       SELECT 1`,
+      [
+        alert.userId,
+        alert.tokenHash,
+        alert.now,
+        alert.expiresAt,
+        alert.mail.subject,
+        alert.mail.text,
+        alert.mail.html,
+        alert.events,
+      ],
+    );
+  }
+
+  /** The user and address of a "This wasn't me" token still valid, without using it. */
+  async findValid(tokenHash: string, now: Date): Promise<{ userId: string; email: string } | null> {
+    const { rows } = await driverPool(this.dataSource).query<{ userId: string; email: string }>(
+      `SELECT t.user_id::text AS "userId", u.email FROM account_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = $1 AND t.purpose = 'secure_account' AND t.expires_at > $2`,
+      [tokenHash, now],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Uses the token up, in the caller's transaction: false when it is no longer valid (used meanwhile). */
+  async useIn(transaction: TransactionStatements, tokenHash: string, userId: string, now: Date): Promise<boolean> {
+    const [rows] = (await transaction.query(
+      `DELETE FROM account_tokens
+        WHERE token_hash = $1 AND user_id = $2 AND purpose = 'secure_account' AND expires_at > $3 RETURNING 1`,
+      [tokenHash, userId, now],
+    )) as [unknown[], number];
+    return rows.length === 1;
+  }
+}

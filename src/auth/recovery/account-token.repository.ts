@@ -1,7 +1,7 @@
 import type { TransactionStatements } from '../common/driver-pool.js';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { RevocationRepository } from '../revocation/revocation.repository.js';
 import type { RevocationEvent } from '../revocation/revocation-events.js';
 import type { UserCutoffHook } from '../revocation/user-cutoff-hooks.js';

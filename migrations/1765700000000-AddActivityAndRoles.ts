@@ -36,6 +36,12 @@ export class AddActivityAndRoles1765700000000 implements MigrationInterface {
     );
     // The retention purge, and the operators' reading of every event, newest first.
     await queryRunner.query(`CREATE INDEX "auth_events_at_idx" ON "auth_events" ("at", "id")`);
+    // The new-device check's question (this user's sign-ins from this device and network lately),
+    // answered from the sign-ins alone, however many other events a user has.
+    await queryRunner.query(
+      `CREATE INDEX "auth_events_sign_ins_idx" ON "auth_events" ("user_id", "device_name", "network", "at")
+         WHERE "type" = 'login_succeeded'`,
+    );
     await queryRunner.query(`ALTER TABLE "users" ADD "roles" text[] NOT NULL DEFAULT '{}'`);
     await queryRunner.query(`ALTER TABLE "account_tokens" DROP CONSTRAINT "account_tokens_purpose_check"`);
     await queryRunner.query(
@@ -46,7 +52,7 @@ export class AddActivityAndRoles1765700000000 implements MigrationInterface {
 
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`DELETE FROM "account_tokens" WHERE "purpose" = 'secure_account'`);
-    await queryRunner.query(`DELETE FROM "mail_outbox" WHERE "purpose" = 'secure_account'`);
+    await queryRunner.query(`DELETE FROM "mail_outbox" WHERE "purpose" = 'new_device_alert'`);
     await queryRunner.query(`ALTER TABLE "account_tokens" DROP CONSTRAINT "account_tokens_purpose_check"`);
     await queryRunner.query(
       `ALTER TABLE "account_tokens" ADD CONSTRAINT "account_tokens_purpose_check"

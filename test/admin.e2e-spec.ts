@@ -242,6 +242,10 @@ describe('the admin API', () => {
       until: new Date(clock.now().getTime() - 1000).toISOString(),
     });
     await bad(`/auth/admin/users/${target.userId}/ban`, { until: 'tomorrow' });
+    // ISO 8601 forms a Date does not read (a week, a day of the year): refused, never a ban that silently is not one.
+    await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-W01' });
+    await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-001T00:00:00Z' });
+    await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-01-01' });
     await bad(`/auth/admin/users/${target.userId}/ban`, {});
     await bad(`/auth/admin/users/${target.userId}/roles`, {});
     await bad(`/auth/admin/users/${target.userId}/roles`, { add: ['Admin'] });
@@ -294,6 +298,57 @@ describe('the admin API', () => {
       .set(...bearer(admin.accessToken))
       .expect(200);
     expect(none.body.users).toEqual([]);
+  });
+
+  it('takes an id in upper case as the same user: revoked in every instance’s memory, and the self rules hold', async () => {
+    const admin = await newAdmin();
+    const target = await registerAndLogin(a.http);
+    const auth = bearer(admin.accessToken);
+    await a.http
+      .post(`/auth/admin/users/${target.userId.toUpperCase()}/sign-out`)
+      .set(...auth)
+      .expect(204);
+    // Refused from memory on the other instance, not only in the database.
+    await eventually(async () => (await statusOf(b, target.accessToken)) === 401);
+    expect(
+      (
+        await a.http
+          .post(`/auth/admin/users/${admin.userId.toUpperCase()}/ban`)
+          .set(...auth)
+          .send({ until: '2099-01-01T00:00:00Z' })
+      ).body.message,
+    ).toBe('You cannot ban yourself');
+    // A device signed out by an upper-case id, too.
+    const other = await login(a.http, target.email);
+    const device = await login(a.http, target.email);
+    await a.http
+      .delete(`/auth/sessions/${device.sessionId.toUpperCase()}`)
+      .set(...bearer(other.accessToken))
+      .expect(204);
+    await eventually(async () => (await statusOf(b, device.accessToken)) === 401);
+  });
+
+  it('shows the user an admin’s action in their activity, without the admin’s address', async () => {
+    const admin = await newAdmin();
+    const target = await registerAndLogin(a.http);
+    await a.http
+      .post(`/auth/admin/users/${target.userId}/sign-out`)
+      .set(...bearer(admin.accessToken))
+      .set('X-Forwarded-For', '198.51.100.200')
+      .expect(204);
+    const again = await login(a.http, target.email);
+    const seen = await a.http
+      .get('/auth/activity')
+      .set(...bearer(again.accessToken))
+      .expect(200);
+    expect(seen.body.events.find((event: { type: string }) => event.type === 'logout_all')).toEqual({
+      type: 'logout_all',
+      at: expect.any(String),
+      ip: null,
+      deviceName: null,
+      current: false,
+      reason: 'admin_sign_out',
+    });
   });
 
   it('keeps an admin from locking themselves out: no self ban, self deletion or own admin role removal', async () => {

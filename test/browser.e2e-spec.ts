@@ -430,6 +430,98 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     }
   });
 
+  it('"This wasn\'t me": the link of a new-device alert, on a click, ends every session and mails a reset link; used again, it is refused', async () => {
+    // An instance behind a "proxy" (it believes X-Forwarded-For from loopback): the sign-ins over
+    // HTTP and the laptop's Chromium each come from the network they name.
+    const at = await launchExample({ TRUST_PROXY: 'loopback' });
+    const address = email();
+    const LAPTOP_IP = '203.0.113.10';
+    const post = (path: string, body: unknown, ip: string) =>
+      fetch(`${at}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+        body: JSON.stringify(body),
+      });
+    const signInOverHttp = async (deviceName: string, ip: string): Promise<string> => {
+      const response = await post('/auth/login', { email: address, password: PASSWORD, deviceName }, ip);
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { accessToken: string }).accessToken;
+    };
+    const statusOf = async (accessToken: string) =>
+      (await fetch(`${at}/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+    const laptop = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': LAPTOP_IP } });
+    try {
+      expect((await post('/auth/register', { email: address, password: PASSWORD }, LAPTOP_IP)).status).toBe(201);
+      const laptopToken = await signInOverHttp('Laptop', LAPTOP_IP);
+      // The same device and network in Chromium: known, no alert; this browser holds a session.
+      const accountPage = await signIn(laptop, address, 'Laptop', at);
+      // Someone else, elsewhere.
+      const thiefToken = await signInOverHttp('Unknown phone', '192.0.2.66');
+
+      const alert = await mail.nth(address, 'secure', 1, 10_000);
+      expect(alert.subject).toMatch(/^New sign-in to your account/);
+      expect(alert.text).toContain('Device: “Unknown phone”');
+      const link = linkIn(alert, 'secure');
+      expect(link).toMatch(new RegExp(`^${at}/account/secure\\?token=[A-Za-z0-9_-]{43}$`));
+
+      const page = await laptop.newPage();
+      const served = await page.goto(link);
+      // The headers of the other pages: the token in the URL is never sent on as a Referer.
+      expect(served?.headers()).toMatchObject({
+        'content-security-policy': expect.stringContaining("default-src 'none'; script-src 'self'"),
+        'referrer-policy': 'no-referrer',
+        'cache-control': 'no-store',
+      });
+      // The token leaves the address bar at once.
+      await page.waitForURL(`${at}/account/secure`);
+      expect(page.url()).toBe(`${at}/account/secure`);
+      await shows(page.getByRole('heading', { name: 'Secure your account', level: 1 }), { count: 1 });
+      await shows(page.getByText('this signs you out on every device'), {
+        containing: 'emails you a link to set a new password',
+      });
+      // Nothing happens on load (a mail scanner opening the link secures nothing).
+      await page.waitForLoadState('networkidle');
+      await shows(page.getByRole('status'), { text: '' });
+      expect(await statusOf(laptopToken)).toBe(200);
+      expect(page.url()).toBe(`${at}/account/secure`);
+
+      await page.getByRole('button', { name: 'Secure my account', exact: true }).click();
+      await shows(page.getByRole('status'), {
+        text: 'Your account is secured: every session has ended, on every device. A link to set a new password is on its way to your email address.',
+      });
+      await shows(page.getByRole('button', { name: 'Secure my account' }), { count: 0 });
+      // This browser's session ended with the others: its account tab hears it.
+      await accountPage.waitForURL(/\/account\/sign-in\?ended=1$/);
+      await shows(accountPage.getByRole('status'), { text: 'Your session has ended. Please sign in again.' });
+      // Over HTTP: the laptop's and the thief's sessions are over; the reset link is in the mailbox.
+      expect(await statusOf(laptopToken)).toBe(401);
+      expect(await statusOf(thiefToken)).toBe(401);
+      const reset = await mail.nth(address, 'reset-password', 1, 10_000);
+      expect(reset.subject).toMatch(/^Reset your password/);
+      expect(linkIn(reset, 'reset-password').startsWith(`${at}/account/reset-password?token=`)).toBe(true);
+
+      // The same link again: refused, with the ways that remain.
+      const again = await laptop.newPage();
+      await again.goto(link);
+      await again.waitForURL(`${at}/account/secure`);
+      await shows(again.getByRole('link', { name: 'Forgot password?' }), { count: 0 });
+      await again.getByRole('button', { name: 'Secure my account', exact: true }).click();
+      await shows(again.getByRole('status'), {
+        text: 'This link has expired, was already used, or a newer alert replaced it. Sign in and change your password from your account page, or ask for a reset link on the forgot password page.',
+      });
+      await shows(again.getByRole('link', { name: 'Forgot password?' }), { count: 1 });
+      expect(await again.getByRole('link', { name: 'Forgot password?' }).getAttribute('href')).toBe(
+        '/account/forgot-password',
+      );
+      await shows(again.getByRole('link', { name: 'Sign in' }), { count: 1 });
+      // Only the one alert was sent, and only the one reset link.
+      expect(mail.to(address, 'secure')).toHaveLength(1);
+      expect(mail.to(address, 'reset-password')).toHaveLength(1);
+    } finally {
+      await laptop.close();
+    }
+  }, 90_000);
+
   it('shows an attacker-chosen device name as text, and runs nothing', async () => {
     const address = email();
     const owner = await browser.newContext();

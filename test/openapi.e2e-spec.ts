@@ -89,6 +89,17 @@ const EXPECTED_STATUSES: Record<string, number[]> = {
   'post /auth/oidc/exchange': [200, 400, 401, 403, 404, 413, 503],
   'get /auth/identities': [200, 401, 404, 503],
   'delete /auth/identities/{id}': [204, 400, 401, 403, 404, 409, 503],
+  'get /auth/activity': [200, 400, 401, 503],
+  'post /auth/account/secure': [204, 400, 404, 413, 429, 503],
+  'get /auth/admin/users': [200, 400, 401, 403, 503],
+  'get /auth/admin/users/{id}': [200, 400, 401, 403, 404, 503],
+  'post /auth/admin/users/{id}/ban': [204, 400, 401, 403, 404, 409, 413, 503],
+  'delete /auth/admin/users/{id}/ban': [204, 400, 401, 403, 404, 503],
+  'post /auth/admin/users/{id}/sign-out': [204, 400, 401, 403, 404, 503],
+  'delete /auth/admin/users/{id}/mfa': [204, 400, 401, 403, 404, 503],
+  'post /auth/admin/users/{id}/roles': [200, 400, 401, 403, 404, 409, 413, 503],
+  'delete /auth/admin/users/{id}': [204, 400, 401, 403, 404, 409, 503],
+  'get /auth/admin/events': [200, 400, 401, 403, 503],
 };
 
 describe('the OpenAPI document (/docs-json) and Swagger UI (/docs)', () => {

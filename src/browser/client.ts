@@ -156,6 +156,14 @@ export interface AuthClient {
   resetPassword(token: string, newPassword: string): Promise<void>;
   /** Confirms the email address with the token of a verification link. */
   verifyEmail(token: string): Promise<void>;
+  /**
+   * Secures the account with the token of a new-device alert's "This wasn't me" link: every
+   * session of the account ends on every instance, this browser's too (its tabs hear it), and a
+   * link to set a new password is mailed to the account's address. A used or expired link, or one
+   * a newer alert replaced, is a 400 `Invalid or expired link`; a server that sends no mail
+   * answers 404.
+   */
+  secureAccount(token: string): Promise<void>;
   /** Asks for a new verification link by mail; resolves to the server's answer. */
   resendVerification(email: string): Promise<string>;
   /** Whether an authenticator app is on, and how many recovery codes are left. */
@@ -659,6 +667,11 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     },
     async verifyEmail(token) {
       await expectOk(await send(`${authPath}/email/verify`, { method: 'POST', body: JSON.stringify({ token }) }));
+    },
+    async secureAccount(token) {
+      await expectOk(await send(`${authPath}/account/secure`, { method: 'POST', body: JSON.stringify({ token }) }));
+      // Every session of the account ended with it; this browser's, if it had one, with the rest.
+      if (expiresAt() !== null) notify('session-ended', true);
     },
     async resendVerification(email) {
       const response = await expectOk(

@@ -8,6 +8,7 @@ import {
   accountPage,
   forgotPasswordPage,
   resetPasswordPage,
+  securePage,
   signInPage,
   signUpPage,
   verifyEmailPage,
@@ -55,6 +56,7 @@ const PAGE_SCRIPTS = new Set([
   'forgot-password.js',
   'reset-password.js',
   'verify-email.js',
+  'secure.js',
   'ui.js',
 ]);
 
@@ -102,6 +104,13 @@ export class AccountPagesController {
   @Served(HTML)
   verifyEmail(): string {
     return verifyEmailPage(this.options);
+  }
+
+  /** The "This wasn't me" link of a new-device alert (its token, too, kept out of any Referer). */
+  @Get('secure')
+  @Served(HTML)
+  secure(): string {
+    return securePage(this.options);
   }
 
   @Get('assets/account.css')

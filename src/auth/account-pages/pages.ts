@@ -257,6 +257,26 @@ export function verifyEmailPage(options: ResolvedAccountPagesOptions): string {
   );
 }
 
+/**
+ * The "This wasn't me" link of a new-device alert. Secured on a click only: a mail scanner that
+ * opens the link must not sign the person out everywhere.
+ */
+export function securePage(options: ResolvedAccountPagesOptions): string {
+  const base = escape(baseOf(options));
+  return page(
+    options,
+    'Secure your account',
+    'secure',
+    `<h1>Secure your account</h1>
+<p id="secure-intro">If someone else signed in to your account, secure it: this signs you out on every device, theirs included, stops your current password from working, removes your passkeys and connected accounts, and emails you a link to set a new password.</p>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<form id="secure-form">
+  <button type="submit" aria-describedby="secure-intro">Secure my account</button>
+</form>
+<p id="other-ways" hidden><a href="${base}/sign-in">Sign in</a> · <a href="${base}/forgot-password">Forgot password?</a></p>`,
+  );
+}
+
 export const ACCOUNT_CSS = `:root { color-scheme: light dark; font-family: system-ui, sans-serif; line-height: 1.5; }
 body { margin: 0; padding: 1rem; }
 main { max-width: 40rem; margin: 0 auto; }

@@ -7,13 +7,13 @@ import {
   HttpCode,
   HttpStatus,
   Param,
-  ParseUUIDPipe,
   Post,
   Query,
   UseFilters,
   UseGuards,
   UsePipes,
 } from '@nestjs/common';
+import { CanonicalUuidPipe } from '../common/validators.js';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
 import { BodyShapePipe } from '../common/body-shape.pipe.js';
 import { authValidationPipe, Client, type ClientInfo } from '../common/client-info.js';
@@ -80,7 +80,7 @@ export class AdminController {
     errors: { 400: 'The id is not a UUID', ...USER_NOT_FOUND },
   })
   @Header('Cache-Control', 'no-store')
-  user(@Param('id', new ParseUUIDPipe()) id: string) {
+  user(@Param('id', new CanonicalUuidPipe()) id: string) {
     return this.admin.user(id);
   }
 
@@ -100,7 +100,7 @@ export class AdminController {
   async ban(
     @CurrentUser() user: AuthenticatedUser,
     @Client() client: ClientInfo,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
     @Body() body: BanDto,
   ): Promise<void> {
     await this.admin.ban(actorOf(user, client), id, new Date(body.until));
@@ -117,7 +117,7 @@ export class AdminController {
   async unban(
     @CurrentUser() user: AuthenticatedUser,
     @Client() client: ClientInfo,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
   ): Promise<void> {
     await this.admin.unban(actorOf(user, client), id);
   }
@@ -133,7 +133,7 @@ export class AdminController {
   async signOut(
     @CurrentUser() user: AuthenticatedUser,
     @Client() client: ClientInfo,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
   ): Promise<void> {
     await this.admin.signOut(actorOf(user, client), id);
   }
@@ -151,7 +151,7 @@ export class AdminController {
   async removeSecondFactor(
     @CurrentUser() user: AuthenticatedUser,
     @Client() client: ClientInfo,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
   ): Promise<void> {
     await this.admin.removeSecondFactor(actorOf(user, client), id);
   }
@@ -172,7 +172,7 @@ export class AdminController {
   changeRoles(
     @CurrentUser() user: AuthenticatedUser,
     @Client() client: ClientInfo,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
     @Body() body: RolesChangeDto,
   ): Promise<{ roles: string[] }> {
     return this.admin.changeRoles(actorOf(user, client), id, { add: body.add, remove: body.remove });
@@ -193,7 +193,7 @@ export class AdminController {
   async deleteUser(
     @CurrentUser() user: AuthenticatedUser,
     @Client() client: ClientInfo,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
   ): Promise<void> {
     await this.admin.deleteUser(actorOf(user, client), id);
   }

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsArray, IsISO8601, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { EMAIL_MAX_CHARS } from '../accounts/register.dto.js';
 import { StorableString } from '../common/validators.js';
 import { ApiField } from '../openapi/swagger.js';
@@ -8,8 +8,11 @@ import { MAX_ROLES_PER_USER } from '../roles/role-names.js';
 export class BanDto {
   @ApiField({ format: 'date-time', example: '2030-01-01T00:00:00Z', description: 'The ban’s end, in the future' })
   @IsString()
-  @IsISO8601({ strict: true, strictSeparator: true })
   @MaxLength(40)
+  // RFC 3339 with a zone: the forms every client writes, and that Date reads the same everywhere.
+  @Matches(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/, {
+    message: 'until must be a date-time with a zone, such as 2030-01-01T00:00:00Z',
+  })
   until!: string;
 }
 

@@ -125,6 +125,7 @@ export class AdminService {
   /** Suspends the account until `until` and ends every session (as `revoke-user --until`). */
   async ban(actor: AdminActor, id: string, until: Date): Promise<void> {
     if (id === actor.userId) throw new ConflictException('You cannot ban yourself');
+    if (Number.isNaN(until.getTime())) throw new BadRequestException('until must be a date-time');
     if (until.getTime() <= this.clock.now().getTime()) throw new BadRequestException('until must be in the future');
     if (!(await this.revocation.revokeAllForUser(id, { until }, by(actor))))
       throw new NotFoundException('User not found');

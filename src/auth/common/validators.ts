@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { type ArgumentMetadata, BadRequestException, ParseUUIDPipe } from '@nestjs/common';
 import { isEmail, ValidateBy, type ValidationOptions } from 'class-validator';
 import { codePointLength } from './client-address.js';
 import { usesCompatibilityCharacters } from '../accounts/email-address.js';
@@ -98,4 +98,17 @@ export function theOneGiven<K extends string>(body: Partial<Record<K, unknown>>,
     throw new BadRequestException([`exactly one of ${list} must be given`]);
   }
   return given[0];
+}
+
+/**
+ * A route's UUID parameter, in the one spelling the module keys things by: lower case. An id is
+ * compared as text in memory (revocations, `id === user.userId`), and `ParseUUIDPipe` also
+ * accepts upper case: an `ABC…` id would revoke in the database and miss in memory.
+ */
+export class CanonicalUuidPipe extends ParseUUIDPipe {
+  override async transform(value: string, metadata: ArgumentMetadata): Promise<string> {
+    const id = await super.transform(value, metadata);
+    // Validated (a missing one is refused): a UUID string.
+    return String(id).toLowerCase();
+  }
 }

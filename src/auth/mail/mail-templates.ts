@@ -54,7 +54,7 @@ export function newDeviceAlertMail(appName: string, link: string, signIn: NewSig
     `New sign-in to your account on ${appName}`,
     [
       `Someone signed in to your ${appName} account from a device we had not seen before.`,
-      `Device: “${signIn.deviceName ?? 'unknown'}”`,
+      `Device (as it named itself): “${mailSafeName(signIn.deviceName)}”`,
       `Network: ${signIn.network ?? 'unknown'}`,
       `Time: ${signIn.at
         .toISOString()
@@ -66,6 +66,22 @@ export function newDeviceAlertMail(appName: string, link: string, signIn: NewSig
     "This wasn't me",
     `The link works once, for ${duration(ttlSeconds)}.`,
   );
+}
+
+/**
+ * A client-chosen name fit for a security mail: control, format and line-separator characters
+ * become spaces (no forged lines, no bidi tricks), anything shaped like a URL loses its scheme (no
+ * link a mail client would make), at most 60 characters.
+ */
+function mailSafeName(name: string | null): string {
+  if (!name) return 'unknown';
+  const plain = name
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ')
+    .replace(/[a-z][a-z0-9+.-]*:\/\//gi, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const short = [...plain].slice(0, 60).join('');
+  return short || 'unknown';
 }
 
 function duration(seconds: number): string {

@@ -3,10 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { driverPool, type TransactionStatements } from '../common/driver-pool.js';
 import type { RenderedMail } from '../recovery/account-token.repository.js';
-import { alertNetwork, insertEventsSql } from '../security-events/auth-event.repository.js';
+import { alertNetwork } from '../security-events/auth-event.repository.js';
 
 /** How far back a device counts as known: a sign-in or a session used in the last 90 days. */
 export const NEW_DEVICE_LOOKBACK_DAYS = 90;
+
+/** Least time between two alert mails to one user. */
+export const ALERT_MAIL_COOLDOWN_MINUTES = 10;
 
 /**
  * SQL, in the statement that opens a session (whose snapshot does not see it): whether the sign-in
@@ -19,13 +22,15 @@ export const NEW_DEVICE_LOOKBACK_DAYS = 90;
  */
 export function newDeviceSql(p: { user: string; device: string; ip: string; since: string }): string {
   const network = alertNetwork(`${p.ip}::text`);
+  // A sign-in always has a device name (the client's, else its user agent's): plain equality,
+  // which the indexes serve.
   return `(NOT EXISTS (SELECT 1 FROM sessions k
-                        WHERE k.user_id = ${p.user} AND k.last_used_at > ${p.since}
-                          AND k.device_name IS NOT DISTINCT FROM ${p.device}::text
+                        WHERE k.user_id = ${p.user} AND k.device_name = ${p.device}::text
+                          AND k.last_used_at > ${p.since}
                           AND ${alertNetwork('k.ip')} IS NOT DISTINCT FROM ${network})
        AND NOT EXISTS (SELECT 1 FROM auth_events e
-                        WHERE e.user_id = ${p.user} AND e.type = 'login_succeeded' AND e.at > ${p.since}
-                          AND e.device_name IS NOT DISTINCT FROM ${p.device}::text
+                        WHERE e.user_id = ${p.user} AND e.type = 'login_succeeded'
+                          AND e.device_name = ${p.device}::text AND e.at > ${p.since}
                           AND e.network IS NOT DISTINCT FROM ${network})
        AND (EXISTS (SELECT 1 FROM sessions k WHERE k.user_id = ${p.user})
             OR EXISTS (SELECT 1 FROM auth_events e WHERE e.user_id = ${p.user} AND e.type = 'login_succeeded')
@@ -41,8 +46,6 @@ export interface AlertWrite {
   now: Date;
   expiresAt: Date;
   mail: RenderedMail;
-  /** eventRows' JSON of the `new_device_alert` event. */
-  events: string;
 }
 
 /** The alerts' SQL: the link and the mail with the sign-in, and the link's one use. */
@@ -52,11 +55,18 @@ export class NewDeviceAlertRepository {
 
   /**
    * Inside the sign-in's transaction, in one statement: the user's "This wasn't me" token (one per
-   * user: a newer alert's link replaces an older one), the mail to their address, and the event.
+   * user: a newer alert's link replaces an older one) and the mail to their address; true when
+   * mailed. Not within ALERT_MAIL_COOLDOWN_MINUTES of the last alert mailed: whoever signs in
+   * again and again from new names cannot flood the mailbox nor keep replacing the link (the
+   * one mailed stays valid, and secures the account whatever signed in since).
    */
-  async writeIn(transaction: TransactionStatements, alert: AlertWrite): Promise<void> {
-    await transaction.query(
-      `WITH target AS (SELECT id, email FROM users WHERE id = $1),
+  async writeIn(transaction: TransactionStatements, alert: AlertWrite): Promise<boolean> {
+    const rows: Array<{ mailed: boolean }> = await transaction.query(
+      `WITH target AS (
+         SELECT id, email FROM users WHERE id = $1
+            AND NOT EXISTS (SELECT 1 FROM account_tokens t
+                             WHERE t.user_id = $1 AND t.purpose = 'secure_account'
+                               AND t.created_at > $3::timestamptz - make_interval(mins => $8))),
        issued AS (
          INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at)
          SELECT $2, id, 'secure_account', $3, $4 FROM target
@@ -66,9 +76,9 @@ export class NewDeviceAlertRepository {
        queued AS (
          INSERT INTO mail_outbox (user_id, purpose, recipient, subject, body_text, body_html, created_at, next_attempt_at, not_after)
          SELECT target.id, 'new_device_alert', target.email, $5, $6, $7, $3, $3, $4
-           FROM target JOIN issued ON issued.user_id = target.id),
-       recorded AS (${insertEventsSql('$8')})
-       SELECT 1`,
+           FROM target JOIN issued ON issued.user_id = target.id
+         RETURNING user_id)
+       SELECT EXISTS (SELECT 1 FROM queued) AS mailed`,
       [
         alert.userId,
         alert.tokenHash,
@@ -77,9 +87,34 @@ export class NewDeviceAlertRepository {
         alert.mail.subject,
         alert.mail.text,
         alert.mail.html,
-        alert.events,
+        ALERT_MAIL_COOLDOWN_MINUTES,
       ],
     );
+    return rows[0].mailed;
+  }
+
+  /**
+   * Securing the account, in the caller's transaction: the password stops working (a new one
+   * comes from the reset mail), and every passkey and connected provider account goes, as a reset
+   * would remove them: whoever signed in cannot come back with what they knew or added. The
+   * user's "This wasn't me" tokens go too. How many passkeys and accounts were removed.
+   */
+  async lockOutIn(
+    transaction: TransactionStatements,
+    userId: string,
+    now: Date,
+  ): Promise<{ passkeys: number; identities: number }> {
+    await transaction.query('UPDATE users SET password_hash = NULL, updated_at = $2 WHERE id = $1', [userId, now]);
+    const [, passkeys] = (await transaction.query('DELETE FROM passkeys WHERE user_id = $1', [userId])) as [
+      unknown,
+      number,
+    ];
+    const [, identities] = (await transaction.query('DELETE FROM user_identities WHERE user_id = $1', [userId])) as [
+      unknown,
+      number,
+    ];
+    await transaction.query(`DELETE FROM account_tokens WHERE user_id = $1 AND purpose = 'secure_account'`, [userId]);
+    return { passkeys, identities };
   }
 
   /** The user and address of a "This wasn't me" token still valid, without using it. */

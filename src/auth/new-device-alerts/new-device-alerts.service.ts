@@ -12,7 +12,6 @@ import { AUTH_MAIL_SETTINGS, type MailSettings } from '../mail/mail-settings.js'
 import { newDeviceAlertMail } from '../mail/mail-templates.js';
 import { AccountRecoveryService, sealed, tokenHash } from '../recovery/account-recovery.service.js';
 import { RevocationService } from '../revocation/revocation.service.js';
-import { eventRows } from '../security-events/auth-event.repository.js';
 import type { SecurityEvent } from '../security-events/security-event.interface.js';
 import { SecurityEventsService } from '../security-events/security-events.service.js';
 import { NEW_DEVICE_LOOKBACK_DAYS, NewDeviceAlertRepository } from './new-device-alert.repository.js';
@@ -66,14 +65,7 @@ export class NewDeviceAlertsService {
     const mail = this.mail as MailSettings;
     const token = randomBytes(32).toString('base64url');
     const network = networkOf(signIn.ip);
-    const event = this.events.event('new_device_alert', {
-      userId: signIn.userId,
-      sessionId: signIn.sessionId,
-      ip: signIn.ip,
-      deviceName: signIn.deviceName,
-      actor: { kind: 'system' },
-    });
-    await this.alerts.writeIn(transaction, {
+    const mailed = await this.alerts.writeIn(transaction, {
       userId: signIn.userId,
       tokenHash: tokenHash(token) as string,
       now: signIn.at,
@@ -88,8 +80,17 @@ export class NewDeviceAlertsService {
           SECURE_LINK_TTL_SECONDS,
         ),
       ),
-      events: this.events.storing ? eventRows([event]) : '[]',
     });
+    const event = this.events.event('new_device_alert', {
+      userId: signIn.userId,
+      sessionId: signIn.sessionId,
+      ip: signIn.ip,
+      deviceName: signIn.deviceName,
+      actor: { kind: 'system' },
+      // Not mailed within minutes of the last alert mail (whose link still secures the account).
+      details: { mailed },
+    });
+    await this.events.writeIn(transaction, [event]);
     return event;
   }
 
@@ -101,8 +102,9 @@ export class NewDeviceAlertsService {
 
   /**
    * `POST /auth/account/secure`: the "This wasn't me" link's token, used once. In one transaction:
-   * every session of the account ends on every instance (logout-all), a password reset link is
-   * mailed, and `account_secured` is recorded. 400 `Invalid or expired link` for any token that is
+   * every session of the account ends on every instance (logout-all), the password stops working
+   * and passkeys and connected provider accounts go (whoever signed in cannot come back with
+   * them), a password reset link is mailed, and `account_secured` is recorded. 400 `Invalid or expired link` for any token that is
    * not valid now; counted per client as a reset link's submission (429).
    */
   async secure(token: unknown, client: ClientInfo): Promise<void> {
@@ -120,6 +122,14 @@ export class NewDeviceAlertsService {
       async (events, transaction) => {
         // Used meanwhile (a double click, two tabs): refused, and nothing else happens.
         if (!(await this.alerts.useIn(transaction, hash, found.userId, now))) throw invalidLink();
+        const removed = await this.alerts.lockOutIn(transaction, found.userId, now);
+        const reason = { userId: found.userId, reason: 'account_secured', ...by };
+        await events.write(transaction, 'passkey_removed', ...Array.from({ length: removed.passkeys }, () => reason));
+        await events.write(
+          transaction,
+          'identity_unlinked',
+          ...Array.from({ length: removed.identities }, () => reason),
+        );
         await this.recovery.issueResetIn(transaction, found.email, now);
         await events.write(transaction, 'account_secured', { userId: found.userId, ...by });
       },

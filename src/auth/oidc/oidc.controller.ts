@@ -8,7 +8,6 @@ import {
   HttpCode,
   HttpStatus,
   Param,
-  ParseUUIDPipe,
   Post,
   Query,
   Req,
@@ -18,6 +17,7 @@ import {
   UseGuards,
   UsePipes,
 } from '@nestjs/common';
+import { CanonicalUuidPipe } from '../common/validators.js';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AuthErrors } from '../auth.constants.js';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
@@ -258,7 +258,7 @@ export class IdentitiesController {
   @HttpCode(HttpStatus.NO_CONTENT)
   async unlink(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
     @Req() request: HttpRequest,
   ): Promise<void> {
     await this.oidc.unlink(user, id, clientInfo(request).ip);

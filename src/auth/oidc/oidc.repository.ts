@@ -3,7 +3,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { canonicalEmail } from '../accounts/email-address.js';
 import { removeUnlessLastWayIn } from '../accounts/ways-in.js';
-import { driverPool, inDriverTransaction } from '../common/driver-pool.js';
+import {
+  driverPool,
+  driverStatements,
+  inDriverTransaction,
+  type TransactionStatements,
+} from '../common/driver-pool.js';
 
 /** A transaction as the start route writes it. */
 export interface NewOidcTransaction {
@@ -154,6 +159,7 @@ export class OidcRepository {
     mayLink: boolean,
     newIds: { userId: string; identityId: string },
     now: Date,
+    also: (transaction: TransactionStatements, account: FederatedAccount) => Promise<void> = async () => undefined,
   ): Promise<FederatedAccount | FederatedRefusal> {
     return inDriverTransaction(this.dataSource, async (client) => {
       const known = await client.query<{ user_id: string }>(
@@ -197,7 +203,10 @@ export class OidcRepository {
       // Linked meanwhile by another sign-in of the same subject: that link stands, and this one
       // is rolled back (an account it created included) to be tried again.
       if (linked.rowCount !== 1) throw new IdentityRace();
-      return { userId, linked: true, created: created.rows[0] !== undefined };
+      const account = { userId, linked: true, created: created.rows[0] !== undefined };
+      // Its events (an account made, a link), with it.
+      await also(driverStatements(client), account);
+      return account;
     });
   }
 
@@ -263,6 +272,7 @@ export class OidcRepository {
   async unlink(
     userId: string,
     id: string,
+    also: (transaction: TransactionStatements, provider: string) => Promise<void> = async () => undefined,
   ): Promise<{ outcome: 'removed'; provider: string } | { outcome: 'last' | 'missing' }> {
     return inDriverTransaction(this.dataSource, async (client) => {
       let provider = '';
@@ -282,7 +292,9 @@ export class OidcRepository {
           (await client.query('SELECT 1 FROM user_identities WHERE id = $1 AND user_id = $2', [id, userId]))
             .rowCount === 1,
       );
-      return removal.outcome === 'removed' ? { outcome: 'removed', provider } : removal;
+      if (removal.outcome !== 'removed') return removal;
+      await also(driverStatements(client), provider);
+      return { outcome: 'removed', provider };
     });
   }
 }

@@ -17,7 +17,7 @@ import { codePointLength } from '../common/client-address.js';
 import { hasLoneSurrogate, isEmailAddress } from '../common/validators.js';
 import { AUTH_ROUTE_PREFIX } from '../cookies/cookie-transport.service.js';
 import { readCookie } from '../cookies/cookies.js';
-import { SecurityEventsService } from '../security-events/security-events.service.js';
+import { type EventsOfChange, SecurityEventsService } from '../security-events/security-events.service.js';
 import { TokenService } from '../tokens/token.service.js';
 import { PasswordCheckBudgetService } from '../throttling/password-check-budget.service.js';
 import { RateLimitRepository } from '../throttling/rate-limit.repository.js';
@@ -246,25 +246,23 @@ export class OidcService {
     }
 
     let account: FederatedAccount | FederatedRefusal;
+    // The events of the attempt that commits (an account made, a link), written in its transaction.
+    let events = this.events.change();
     try {
-      account = await this.signIn(provider, claims);
+      account = await this.signIn(provider, claims, events, info.ip);
     } catch (error) {
       // Two first sign-ins of this subject at once: the one that lost finds the other's link.
       if (!(error instanceof IdentityRace)) throw error;
+      events = this.events.change();
       try {
-        account = await this.signIn(provider, claims);
+        account = await this.signIn(provider, claims, events, info.ip);
       } catch (again) {
         if (again instanceof IdentityRace) return fail('provider_error');
         throw again;
       }
     }
     if (typeof account === 'string') return fail(account === 'user_gone' ? 'provider_error' : account);
-    if (account.created) {
-      await this.events.emit('user_registered', { userId: account.userId, ip: info.ip, reason: providerId });
-    }
-    if (account.linked) {
-      await this.events.emit('identity_linked', { userId: account.userId, ip: info.ip, reason: providerId });
-    }
+    events.announce();
     if (transaction.transport === 'code') {
       const code = await this.loginCode(account.userId, providerId, transaction.bindingHash);
       if (code === null) return fail('provider_error'); // the account went meanwhile
@@ -334,17 +332,20 @@ export class OidcService {
   /** `DELETE /auth/identities/:id`: 204; 404 unknown; 409 when it is the last way to sign in. */
   async unlink(user: { userId: string; sessionId: string }, id: string, ip: string | null): Promise<void> {
     this.settings();
-    const outcome = await this.repository.unlink(user.userId, id);
+    const events = this.events.change();
+    const outcome = await this.repository.unlink(user.userId, id, (transaction, provider) =>
+      events.write(transaction, 'identity_unlinked', {
+        userId: user.userId,
+        sessionId: user.sessionId,
+        ip,
+        reason: provider,
+      }),
+    );
     if (outcome.outcome === 'missing') throw new NotFoundException('No such connected account');
     if (outcome.outcome !== 'removed') {
       throw new ConflictException('This connected account is the last way to sign in to the account');
     }
-    await this.events.emit('identity_unlinked', {
-      userId: user.userId,
-      sessionId: user.sessionId,
-      ip,
-      reason: outcome.provider,
-    });
+    events.announce();
   }
 
   /** The redirect URI registered at each provider: `<publicUrl>/<routePrefix>/oidc/<id>/callback`. */
@@ -369,6 +370,8 @@ export class OidcService {
   private signIn(
     provider: ResolvedOidcProvider,
     claims: { subject: string; email: string | null; emailVerified: boolean },
+    events: EventsOfChange,
+    ip: string | null,
   ): Promise<FederatedAccount | FederatedRefusal> {
     // An address counts as verified (of a new account, and for linking) only on the word of a
     // provider trusted for it: another could vouch for anyone's, and the account it made would
@@ -379,6 +382,11 @@ export class OidcService {
       vouched,
       { userId: randomUUID(), identityId: randomUUID() },
       this.clock.now(),
+      async (transaction, account) => {
+        const event = { userId: account.userId, ip, reason: provider.id };
+        if (account.created) await events.write(transaction, 'user_registered', event);
+        if (account.linked) await events.write(transaction, 'identity_linked', event);
+      },
     );
   }
 

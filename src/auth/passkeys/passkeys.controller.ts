@@ -7,7 +7,6 @@ import {
   HttpCode,
   HttpStatus,
   Param,
-  ParseUUIDPipe,
   Patch,
   Post,
   Req,
@@ -16,6 +15,7 @@ import {
   UseGuards,
   UsePipes,
 } from '@nestjs/common';
+import { CanonicalUuidPipe } from '../common/validators.js';
 import { AuthExceptionsFilter } from '../common/auth-exceptions.filter.js';
 import { BodyShapePipe } from '../common/body-shape.pipe.js';
 import { authValidationPipe, clientInfo, type HttpRequest } from '../common/client-info.js';
@@ -154,7 +154,7 @@ export class PasskeysController {
   })
   rename(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
     @Body() body: RenamePasskeyDto,
   ): Promise<PasskeyView> {
     return this.passkeys.rename(user.userId, id, body.name);
@@ -174,7 +174,10 @@ export class PasskeysController {
     },
   })
   @HttpCode(HttpStatus.NO_CONTENT)
-  async remove(@CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+  async remove(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id', new CanonicalUuidPipe()) id: string,
+  ): Promise<void> {
     await this.passkeys.remove(user, id);
   }
 }

@@ -37,6 +37,14 @@ export interface RevokeAllOptions {
 /** Who caused a revocation, and from where: on its events. */
 export type EventContext = Pick<SecurityEvent, 'actor' | 'ip'>;
 
+/**
+ * Ids as the in-memory state keys them (and tokens carry them): lower case. PostgreSQL compares
+ * UUIDs in any case, memory compares text: an upper-case id would revoke in the database only.
+ */
+function canonicalId(id: string): string {
+  return id.toLowerCase();
+}
+
 /** One `session_revoked` event per session that `revoked` names. */
 function endedSessions(userId: string, revoked: RevocationEvent[], reason: string, by: EventContext): EventDetails[] {
   return revoked.flatMap((event) =>
@@ -106,6 +114,7 @@ export class RevocationService {
     reason: string,
     by: EventContext = {},
   ): Promise<boolean> {
+    [userId, sessionId] = [canonicalId(userId), canonicalId(sessionId)];
     const events = this.events.change();
     const revoked = this.applied(
       await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, token, (transaction) =>
@@ -124,6 +133,7 @@ export class RevocationService {
     by: EventContext = {},
     before?: (events: EventsOfChange, transaction: TransactionStatements) => Promise<void>,
   ): Promise<boolean> {
+    [userId, sessionId] = [canonicalId(userId), canonicalId(sessionId)];
     const events = this.events.change();
     const revoked = this.applied(
       await this.revocations.revokeSession(userId, sessionId, this.clock.now(), reason, undefined, async (tx) => {
@@ -148,6 +158,7 @@ export class RevocationService {
     by: EventContext = {},
     also?: (events: EventsOfChange, transaction: TransactionStatements) => Promise<void>,
   ): Promise<boolean> {
+    userId = canonicalId(userId);
     const now = this.clock.now();
     const until = options.until && options.until > now ? options.until : null;
     const events = this.events.change();
@@ -175,6 +186,7 @@ export class RevocationService {
     by: EventContext = {},
     before?: (transaction: TransactionStatements) => Promise<void>,
   ): Promise<boolean> {
+    userId = canonicalId(userId);
     const events = this.events.change();
     const deleted = this.applied(
       await this.revocations.deleteUser(userId, async (tx) => {
@@ -197,6 +209,7 @@ export class RevocationService {
     keepSessionId: string,
     by: EventContext = {},
   ): Promise<void> {
+    userId = canonicalId(userId);
     const reason = REVOCATION_REASONS.passwordChange;
     const events = this.events.change();
     const revoked = await this.revocations.changePassword(
@@ -216,6 +229,7 @@ export class RevocationService {
 
   /** "Sign out all other devices": every session of the user but `keepSessionId`. */
   async revokeOtherSessions(userId: string, keepSessionId: string, by: EventContext = {}): Promise<void> {
+    userId = canonicalId(userId);
     const reason = REVOCATION_REASONS.deviceRevoked;
     const events = this.events.change();
     const revoked = await this.revocations.revokeOtherSessions(

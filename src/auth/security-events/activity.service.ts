@@ -68,7 +68,8 @@ export class ActivityService {
       events: rows.map((event) => ({
         type: event.type,
         at: event.at.toISOString(),
-        ip: event.ip,
+        // An admin's address is theirs, not the user's to see.
+        ip: event.actorKind === 'admin' ? null : event.ip,
         deviceName: event.deviceName,
         current: event.sessionId !== null && event.sessionId === user.sessionId,
         reason: typeof event.details.reason === 'string' ? event.details.reason : null,

@@ -16,6 +16,8 @@ export type EventActorKind = (typeof EVENT_ACTOR_KINDS)[number];
 // entity cannot say DESC).
 @Index('auth_events_user_id_at_idx', { synchronize: false })
 @Index('auth_events_at_idx', ['at', 'id'])
+// (user_id, device_name, network, at) WHERE type = 'login_succeeded': the new-device check.
+@Index('auth_events_sign_ins_idx', { synchronize: false })
 export class AuthEventEntity {
   @PrimaryGeneratedColumn('identity', {
     name: 'id',

@@ -10,8 +10,11 @@ import type { SecurityEvent } from './security-event.interface.js';
  * new-device check: its IPv4 /24 or IPv6 /48, as text (`203.0.113.0/24`, `2001:db8:1::/48`).
  */
 export function alertNetwork(ipExpression: string): string {
-  return `network(set_masklen((${ipExpression})::inet,
-            CASE family((${ipExpression})::inet) WHEN 4 THEN 24 ELSE 48 END))::text`;
+  // Only what looks like an address is cast: a row from before addresses were normalised (an
+  // IPv6 zone, `fe80::1%eth0`) must not fail a sign-in's statement; it is no known network.
+  return `CASE WHEN (${ipExpression}) ~ '^[0-9A-Fa-f:.]{2,45}$' THEN
+            network(set_masklen((${ipExpression})::inet,
+              CASE family((${ipExpression})::inet) WHEN 4 THEN 24 ELSE 48 END))::text END`;
 }
 
 /** A page of events, newest first; `before` is where the previous page stopped. */

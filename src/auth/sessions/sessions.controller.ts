@@ -1,16 +1,5 @@
-import {
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  HttpStatus,
-  Param,
-  ParseUUIDPipe,
-  Req,
-  Res,
-  UseFilters,
-  UseGuards,
-} from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { CanonicalUuidPipe } from '../common/validators.js';
 import { type DeviceSession, SessionsService } from './sessions.service.js';
 import { CurrentUser } from '../tokens/current-user.decorator.js';
 import { CookieTransportService, type TransportRequest } from '../cookies/cookie-transport.service.js';
@@ -68,7 +57,7 @@ export class SessionsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   async revoke(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('id', new CanonicalUuidPipe()) id: string,
     @Req() request: TransportRequest,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {

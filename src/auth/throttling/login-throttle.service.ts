@@ -41,8 +41,14 @@ export interface LoginAttempt {
  * its IPv4 address or its IPv6 /64. Attempts refused with 429 are not counted, so a lock always
  * ends one window after it began.
  */
+/** Locks whose event this instance has reported, remembered at most (then forgotten at once). */
+const MAX_REPORTED_LOCKS = 10_000;
+
 @Injectable()
 export class LoginThrottleService {
+  /** Locks reported (limit, account, client) → when they end. */
+  private readonly reported = new Map<string, number>();
+
   constructor(
     private readonly failures: LoginFailureRepository,
     private readonly admissions: PasswordCheckRepository,
@@ -107,8 +113,17 @@ export class LoginThrottleService {
   /** The attempt, when the database admitted it; LoginThrottledException (and its event) when not. */
   judge(decision: AttemptDecision, limits: AttemptLimits, ip: string | null, userId: string | null): LoginAttempt {
     if (!decision.allowed) {
-      // Not awaited: the refusal is sync, and its answer does not wait for the write.
-      void this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
+      // One event per lock (this limit, account and client) until it ends, not one per refused
+      // request: a client hammering a locked account must not turn into a row per request in
+      // the event store (nor a log line per request).
+      const key = `${decision.limit} ${limits.accountKey} ${limits.ip}`;
+      const known = this.reported.get(key);
+      if (known === undefined || known <= limits.now.getTime()) {
+        if (this.reported.size >= MAX_REPORTED_LOCKS) this.reported.clear();
+        this.reported.set(key, decision.unlocksAt.getTime());
+        // Not awaited: the refusal is sync, and its answer does not wait for the write.
+        void this.events.emit('login_throttled', { userId, ip, reason: decision.limit });
+      }
       throw new LoginThrottledException(secondsUntil(decision.unlocksAt, limits.now));
     }
     const failures = { accountKey: limits.accountKey, ip: limits.ip };

@@ -92,7 +92,7 @@ export interface AppConfig {
   eventRetentionDays?: number;
   /** NEW_DEVICE_ALERTS: mail users about sign-ins from new devices. Default true. */
   newDeviceAlerts?: boolean;
-  /** The event store on (default) or off; no variable: for tests and benchmarks. */
+  /** AUTH_EVENT_STORE: write security events to the event store (default true). */
   eventStore?: boolean;
 }
 
@@ -172,6 +172,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
   const recentAuthMaxAge = integer(env, 'RECENT_AUTH_MAX_AGE', 600, 1, 86_400, problems);
   const eventRetentionDays = integer(env, 'AUTH_EVENT_RETENTION_DAYS', 90, 1, 3650, problems);
   const newDeviceAlerts = env.NEW_DEVICE_ALERTS?.trim() ? flag(env, 'NEW_DEVICE_ALERTS', problems) : true;
+  const eventStore = env.AUTH_EVENT_STORE?.trim() ? flag(env, 'AUTH_EVENT_STORE', problems) : true;
   const smtpUrl = env.SMTP_URL?.trim() || null;
   const smtpAllowPlaintextTo = (env.SMTP_ALLOW_PLAINTEXT_TO ?? '')
     .split(',')
@@ -302,6 +303,7 @@ export function loadAppConfig(env: Env = process.env, dataDir = join(process.cwd
     oidcProviders,
     eventRetentionDays,
     newDeviceAlerts,
+    eventStore,
   };
 }
 

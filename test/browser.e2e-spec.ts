@@ -460,7 +460,7 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
 
       const alert = await mail.nth(address, 'secure', 1, 10_000);
       expect(alert.subject).toMatch(/^New sign-in to your account/);
-      expect(alert.text).toContain('Device: “Unknown phone”');
+      expect(alert.text).toContain('Device (as it named itself): “Unknown phone”');
       const link = linkIn(alert, 'secure');
       expect(link).toMatch(new RegExp(`^${at}/account/secure\\?token=[A-Za-z0-9_-]{43}$`));
 
@@ -697,6 +697,8 @@ if (missing && process.env.CI !== 'true') console.log(`Browser specs skipped: ${
     try {
       const address = email();
       const page = await signUp(context, address, clockedBase);
+      // The account page's own sections have loaded: only the host's call is watched below.
+      await page.waitForLoadState('networkidle');
       // The client believes the token still valid (as with a tab that slept, or a browser clock
       // running behind), so the first answer is a 401: first 'Token has expired' for the cookie the
       // browser still sends (only the server's clock has moved), then 'Missing bearer token' once

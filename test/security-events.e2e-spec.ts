@@ -16,6 +16,7 @@ import {
   uniqueEmail,
 } from './support/test-app.js';
 import { enableTotp, passwordStep, wrongCodeAt } from './support/mfa.js';
+import { eventually } from './support/latch.js';
 
 /** Collects every event the module emits. */
 class CapturingHandler implements SecurityEventHandler {
@@ -232,6 +233,24 @@ describe('security events', () => {
       ip: '203.0.113.1',
       reason: 'bad_credentials',
     });
+  });
+
+  it('stores every event the handler got, of every kind, with its user, session and address', async () => {
+    const key = (event: { type: string; userId: string | null; sessionId?: string | null; ip?: string | null }) =>
+      `${event.type} ${event.userId ?? '-'} ${event.sessionId ?? '-'} ${event.ip ?? '-'}`;
+    const handled = captured.events.map(key).sort();
+    const stored = async () =>
+      (
+        (await t.dataSource.query(
+          `SELECT type, user_id AS "userId", session_id AS "sessionId", ip FROM auth_events`,
+        )) as Array<{ type: string; userId: string | null; sessionId: string | null; ip: string | null }>
+      )
+        .map(key)
+        .sort();
+    // Throttling refusals are written without being waited for.
+    await eventually(async () => (await stored()).length >= handled.length);
+    expect(await stored()).toEqual(handled);
+    expect(new Set(captured.events.map((event) => event.type)).size).toBeGreaterThanOrEqual(15);
   });
 
   it('a failing handler never fails the request', async () => {

@@ -171,6 +171,18 @@ describe('loadAppConfig', () => {
     expect(() => loadAppConfig({ RECENT_AUTH_MAX_AGE: 'soon' }, dataDir())).toThrow('RECENT_AUTH_MAX_AGE');
   });
 
+  it('AUTH_EVENT_RETENTION_DAYS, NEW_DEVICE_ALERTS and AUTH_EVENT_STORE: 90 days, on and on unless set', () => {
+    const defaults = loadAppConfig({}, dataDir());
+    expect([defaults.eventRetentionDays, defaults.newDeviceAlerts, defaults.eventStore]).toEqual([90, true, true]);
+    const set = loadAppConfig(
+      { AUTH_EVENT_RETENTION_DAYS: '30', NEW_DEVICE_ALERTS: 'false', AUTH_EVENT_STORE: '0' },
+      dataDir(),
+    );
+    expect([set.eventRetentionDays, set.newDeviceAlerts, set.eventStore]).toEqual([30, false, false]);
+    expect(() => loadAppConfig({ AUTH_EVENT_RETENTION_DAYS: '0' }, dataDir())).toThrow('AUTH_EVENT_RETENTION_DAYS');
+    expect(() => loadAppConfig({ NEW_DEVICE_ALERTS: 'maybe' }, dataDir())).toThrow('NEW_DEVICE_ALERTS');
+  });
+
   it('mail: files under the data directory without SMTP_URL, refused in production; links start with PUBLIC_URL', () => {
     const dir = dataDir();
     const config = loadAppConfig({ PORT: '4000' }, dir);

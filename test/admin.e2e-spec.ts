@@ -246,6 +246,9 @@ describe('the admin API', () => {
     await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-W01' });
     await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-001T00:00:00Z' });
     await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-01-01' });
+    // Days and times that do not exist, which a Date would roll over into the next ones.
+    await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-02-30T00:00:00Z' });
+    await bad(`/auth/admin/users/${target.userId}/ban`, { until: '2030-01-01T24:00:00Z' });
     await bad(`/auth/admin/users/${target.userId}/ban`, {});
     await bad(`/auth/admin/users/${target.userId}/roles`, {});
     await bad(`/auth/admin/users/${target.userId}/roles`, { add: ['Admin'] });

@@ -45,6 +45,19 @@ function adminRoute(route: RouteDescription): MethodDecorator {
   return ApiRoute({ ...route, errors: { 403: ADMIN_REFUSAL, ...route.errors } });
 }
 
+/**
+ * An RFC 3339 date-time (the DTO has checked its shape) as an instant; Invalid Date for one that
+ * names no day or time that exists (`2030-02-30`, `T24:00:00`), which a Date would roll over.
+ */
+function dateTime(text: string): Date {
+  const [year, month, day, hour, minute, second] = text.slice(0, 19).split(/[-T:]/).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
+    return new Date(Number.NaN);
+  }
+  return new Date(text);
+}
+
 const actorOf = (user: AuthenticatedUser, client: ClientInfo): AdminActor => ({ userId: user.userId, ip: client.ip });
 
 /**
@@ -103,7 +116,7 @@ export class AdminController {
     @Param('id', new CanonicalUuidPipe()) id: string,
     @Body() body: BanDto,
   ): Promise<void> {
-    await this.admin.ban(actorOf(user, client), id, new Date(body.until));
+    await this.admin.ban(actorOf(user, client), id, dateTime(body.until));
   }
 
   @Delete('users/:id/ban')

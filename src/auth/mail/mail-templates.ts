@@ -70,14 +70,16 @@ export function newDeviceAlertMail(appName: string, link: string, signIn: NewSig
 
 /**
  * A client-chosen name fit for a security mail: control, format and line-separator characters
- * become spaces (no forged lines, no bidi tricks), anything shaped like a URL loses its scheme (no
- * link a mail client would make), at most 60 characters.
+ * become spaces (no forged lines, no bidi tricks), a URL loses its scheme and its dots (no link a
+ * mail client would make of a domain), at most 60 characters.
  */
 function mailSafeName(name: string | null): string {
   if (!name) return 'unknown';
   const plain = name
     .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ')
     .replace(/[a-z][a-z0-9+.-]*:\/\//gi, '')
+    // `evil.example/login` is a link to many mail clients; `evil․example` (a one-dot leader) is not.
+    .replace(/\./g, '\u2024')
     .replace(/\s+/g, ' ')
     .trim();
   const short = [...plain].slice(0, 60).join('');

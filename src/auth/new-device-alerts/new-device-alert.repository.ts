@@ -8,8 +8,13 @@ import { alertNetwork } from '../security-events/auth-event.repository.js';
 /** How far back a device counts as known: a sign-in or a session used in the last 90 days. */
 export const NEW_DEVICE_LOOKBACK_DAYS = 90;
 
-/** Least time between two alert mails to one user. */
+/**
+ * Alert mails to one user: at most ALERT_MAILS_PER_COOLDOWN within ALERT_MAIL_COOLDOWN_MINUTES
+ * (with the event store; without it, one). Enough that an intruder's sign-in right after the
+ * owner's own new device is mailed too; too few to flood a mailbox.
+ */
 export const ALERT_MAIL_COOLDOWN_MINUTES = 10;
+export const ALERT_MAILS_PER_COOLDOWN = 3;
 
 /**
  * SQL, in the statement that opens a session (whose snapshot does not see it): whether the sign-in
@@ -46,6 +51,8 @@ export interface AlertWrite {
   now: Date;
   expiresAt: Date;
   mail: RenderedMail;
+  /** The event store is on: the cool-down counts the alerts mailed (else the last link's age). */
+  countFromEvents: boolean;
 }
 
 /** The alerts' SQL: the link and the mail with the sign-in, and the link's one use. */
@@ -56,17 +63,23 @@ export class NewDeviceAlertRepository {
   /**
    * Inside the sign-in's transaction, in one statement: the user's "This wasn't me" token (one per
    * user: a newer alert's link replaces an older one) and the mail to their address; true when
-   * mailed. Not within ALERT_MAIL_COOLDOWN_MINUTES of the last alert mailed: whoever signs in
-   * again and again from new names cannot flood the mailbox nor keep replacing the link (the
-   * one mailed stays valid, and secures the account whatever signed in since).
+   * mailed. Past the cool-down's allowance (ALERT_MAILS_PER_COOLDOWN), nothing is mailed: whoever
+   * signs in again and again from new names cannot flood the mailbox nor keep replacing the link
+   * (the last one mailed stays valid, and secures the account whatever signed in since).
    */
   async writeIn(transaction: TransactionStatements, alert: AlertWrite): Promise<boolean> {
     const rows: Array<{ mailed: boolean }> = await transaction.query(
       `WITH target AS (
          SELECT id, email FROM users WHERE id = $1
-            AND NOT EXISTS (SELECT 1 FROM account_tokens t
-                             WHERE t.user_id = $1 AND t.purpose = 'secure_account'
-                               AND t.created_at > $3::timestamptz - make_interval(mins => $8))),
+            AND CASE WHEN $9::boolean
+                  -- The alerts mailed lately, from the event store.
+                  THEN (SELECT count(*) FROM auth_events e
+                         WHERE e.user_id = $1 AND e.type = 'new_device_alert' AND e.details @> '{"mailed": true}'
+                           AND e.at > $3::timestamptz - make_interval(mins => $8)) < $10
+                  -- Without it, the last alert's link: one mail per cool-down.
+                  ELSE NOT EXISTS (SELECT 1 FROM account_tokens t
+                                    WHERE t.user_id = $1 AND t.purpose = 'secure_account'
+                                      AND t.created_at > $3::timestamptz - make_interval(mins => $8)) END),
        issued AS (
          INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at)
          SELECT $2, id, 'secure_account', $3, $4 FROM target
@@ -88,6 +101,8 @@ export class NewDeviceAlertRepository {
         alert.mail.text,
         alert.mail.html,
         ALERT_MAIL_COOLDOWN_MINUTES,
+        alert.countFromEvents,
+        ALERT_MAILS_PER_COOLDOWN,
       ],
     );
     return rows[0].mailed;

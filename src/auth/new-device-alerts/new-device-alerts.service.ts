@@ -80,6 +80,7 @@ export class NewDeviceAlertsService {
           SECURE_LINK_TTL_SECONDS,
         ),
       ),
+      countFromEvents: this.events.storing,
     });
     const event = this.events.event('new_device_alert', {
       userId: signIn.userId,

@@ -23,7 +23,7 @@ describe('the new-device alert mail', () => {
       86_400,
     );
     expect(mail.subject).toBe('New sign-in to your account on Example');
-    expect(mail.text).toContain('Device (as it named itself): “<a href="evil.example">Click</a>”');
+    expect(mail.text).toContain('Device (as it named itself): “<a href="evil\u2024example">Click</a>”');
     expect(mail.text).toContain('Time: 1970-01-01 00:00:00 UTC');
     expect(mail.html).not.toContain('<a href="https://evil.example">');
     expect(mail.html.match(/<a /g)).toHaveLength(1);
@@ -38,7 +38,7 @@ describe('the new-device alert mail', () => {
       86_400,
     );
     const line = mail.text.split('\n').find((each) => each.startsWith('Device'));
-    expect(line).toBe(`Device (as it named itself): “Phone This was a routine check. ${'x'.repeat(28)}”`);
+    expect(line).toBe(`Device (as it named itself): “Phone This was a routine check\u2024 ${'x'.repeat(28)}”`);
     expect(mail.text).not.toContain('\n\nThis was a routine check.');
   });
 });

@@ -33,6 +33,9 @@ export interface LoginAttempt {
   withdrawn(): Promise<void>;
 }
 
+/** Locks whose event this instance has reported, remembered at most (then forgotten at once). */
+const MAX_REPORTED_LOCKS = 10_000;
+
 /**
  * Throttles password guessing, in a sliding window of `loginLockoutWindow`. Failures count per
  * (account, client), per client over all accounts, and per account over all clients. Keying the
@@ -41,12 +44,9 @@ export interface LoginAttempt {
  * its IPv4 address or its IPv6 /64. Attempts refused with 429 are not counted, so a lock always
  * ends one window after it began.
  */
-/** Locks whose event this instance has reported, remembered at most (then forgotten at once). */
-const MAX_REPORTED_LOCKS = 10_000;
-
 @Injectable()
 export class LoginThrottleService {
-  /** Locks reported (limit, account, client) → when they end. */
+  /** Locks reported (the limit and what it counts) → when they end. */
   private readonly reported = new Map<string, number>();
 
   constructor(
@@ -113,10 +113,15 @@ export class LoginThrottleService {
   /** The attempt, when the database admitted it; LoginThrottledException (and its event) when not. */
   judge(decision: AttemptDecision, limits: AttemptLimits, ip: string | null, userId: string | null): LoginAttempt {
     if (!decision.allowed) {
-      // One event per lock (this limit, account and client) until it ends, not one per refused
+      // One event per lock (this limit, on what it counts) until it ends, not one per refused
       // request: a client hammering a locked account must not turn into a row per request in
       // the event store (nor a log line per request).
-      const key = `${decision.limit} ${limits.accountKey} ${limits.ip}`;
+      const key =
+        decision.limit === 'ip'
+          ? `ip ${limits.ip}`
+          : decision.limit === 'account'
+            ? `account ${limits.accountKey}`
+            : `account_ip ${limits.accountKey} ${limits.ip}`;
       const known = this.reported.get(key);
       if (known === undefined || known <= limits.now.getTime()) {
         if (this.reported.size >= MAX_REPORTED_LOCKS) this.reported.clear();

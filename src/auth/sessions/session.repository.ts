@@ -130,7 +130,9 @@ export class SessionRepository {
    * the authentication's time and methods), the login's failures cleared and the user's
    * live sessions counted in one statement, under the user's turn for the session cap
    * (userSessionsLock), taken after the row lock; `overCap` runs in the same transaction when
-   * there are more than `maxLive` with this one (the cap ends the least recently used).
+   * there are more than `maxLive` with this one (the cap ends the least recently used). The
+   * same statement writes the sign-in's security events, and (with `newDeviceSince`) says whether
+   * the device is new for the user; `onNewDevice` then runs in the transaction (the alert).
    */
   async openWithVerifiedPassword<T>(
     request: SessionRequest,

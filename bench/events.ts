@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { machine, PASSWORD, percentile, post, startDatabase, startServer, type BenchServer } from './support.js';
+import { cpuMs, machine, PASSWORD, percentile, post, startDatabase, startServer, type BenchServer } from './support.js';
 
 /**
  * npm run bench:events: what the event store and the new-device check cost a login, in one run of
@@ -21,12 +20,6 @@ interface PhaseResult {
   rate: number;
   latencies: number[];
   serverCpuMs: number;
-}
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function login(server: BenchServer, email: string): Promise<void> {

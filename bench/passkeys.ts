@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { SoftAuthenticator, type SoftCredential } from '../test/support/webauthn.js';
-import { machine, PASSWORD, percentile, post, startDatabase, startServer, type BenchServer } from './support.js';
+import { cpuMs, machine, PASSWORD, percentile, post, startDatabase, startServer, type BenchServer } from './support.js';
 
 /**
  * npm run bench:passkeys: what a passkey sign-in costs next to the module's other sign-in paths,
@@ -34,13 +33,6 @@ interface PhaseResult {
   latencies: number[];
   serverCpuMs: number;
   done: number;
-}
-
-/** CPU time (ms, user + system) the process `pid` has used so far, from /proc. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function json<T>(response: Response, what: string): Promise<T> {

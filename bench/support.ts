@@ -1,6 +1,7 @@
 import { Secret, TOTP } from 'otpauth';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -289,6 +290,13 @@ export function finish(): void {
   console.error(`\nTargets missed: ${missed.join('; ')}`);
   // Exit now: process.exitCode alone could be overwritten by a library before the process ends.
   process.exit(1);
+}
+
+/** CPU time (ms, user + system) the process `pid` has used so far, from /proc. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 export function percentile(values: number[], p: number): number {

@@ -73,7 +73,7 @@ try {
   await phonePage.getByLabel('Email').fill('ada@example.com');
   await phonePage.getByLabel('Password').fill(PASSWORD);
   await phonePage.getByLabel('Device name').fill('Ada’s phone');
-  await phonePage.getByRole('button', { name: 'Sign in' }).click();
+  await phonePage.getByRole('button', { name: 'Sign in', exact: true }).click();
   await phonePage.waitForURL(`${base}/account`);
 
   await page.reload();

@@ -89,7 +89,7 @@ function describeEvent({ type, reason }: ActivityEvent): string {
     case 'roles_changed':
       return 'Roles changed';
     case 'new_device_alert':
-      return 'Email sent about a sign-in from a new device';
+      return 'Sign-in from a new device';
     case 'account_secured':
       return 'Account secured from a new-sign-in email: every device signed out';
     default:

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { TransactionStatements } from '../common/driver-pool.js';
 
 /**
  * Removing one of a user's ways to sign in (a passkey, a connected provider account) unless it is
@@ -34,4 +35,25 @@ export async function removeUnlessLastWayIn(
     return (await exists()) ? { outcome: 'last' } : { outcome: 'missing' };
   }
   return (await remove()) ? { outcome: 'removed' } : { outcome: 'missing' };
+}
+
+/**
+ * Every passkey and connected provider account of the user, removed in the caller's transaction:
+ * the ways in that whoever held a session could have added, gone when the account is taken back
+ * (a password reset, "This wasn't me"). A provider account connected by whoever used the address
+ * first would otherwise keep them in too. How many of each went.
+ */
+export async function removeAddedWaysIn(
+  transaction: TransactionStatements,
+  userId: string,
+): Promise<{ passkeys: number; identities: number }> {
+  const [, passkeys] = (await transaction.query('DELETE FROM passkeys WHERE user_id = $1', [userId])) as [
+    unknown,
+    number,
+  ];
+  const [, identities] = (await transaction.query('DELETE FROM user_identities WHERE user_id = $1', [userId])) as [
+    unknown,
+    number,
+  ];
+  return { passkeys, identities };
 }

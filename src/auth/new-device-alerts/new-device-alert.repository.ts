@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { driverPool, type TransactionStatements } from '../common/driver-pool.js';
 import type { RenderedMail } from '../recovery/account-token.repository.js';
+import { removeAddedWaysIn } from '../accounts/ways-in.js';
 import { alertNetwork } from '../security-events/auth-event.repository.js';
 
 /** How far back a device counts as known: a sign-in or a session used in the last 90 days. */
@@ -120,16 +121,9 @@ export class NewDeviceAlertRepository {
     now: Date,
   ): Promise<{ passkeys: number; identities: number }> {
     await transaction.query('UPDATE users SET password_hash = NULL, updated_at = $2 WHERE id = $1', [userId, now]);
-    const [, passkeys] = (await transaction.query('DELETE FROM passkeys WHERE user_id = $1', [userId])) as [
-      unknown,
-      number,
-    ];
-    const [, identities] = (await transaction.query('DELETE FROM user_identities WHERE user_id = $1', [userId])) as [
-      unknown,
-      number,
-    ];
+    const removed = await removeAddedWaysIn(transaction, userId);
     await transaction.query(`DELETE FROM account_tokens WHERE user_id = $1 AND purpose = 'secure_account'`, [userId]);
-    return { passkeys, identities };
+    return removed;
   }
 
   /** The user and address of a "This wasn't me" token still valid, without using it. */

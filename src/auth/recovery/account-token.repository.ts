@@ -6,6 +6,7 @@ import { RevocationRepository } from '../revocation/revocation.repository.js';
 import type { RevocationEvent } from '../revocation/revocation-events.js';
 import type { UserCutoffHook } from '../revocation/user-cutoff-hooks.js';
 import { canonicalEmail } from '../accounts/email-address.js';
+import { removeAddedWaysIn } from '../accounts/ways-in.js';
 import type { AccountTokenPurpose } from './account-token.entity.js';
 
 export interface RenderedMail {
@@ -65,17 +66,9 @@ export class AccountTokenRepository {
           WHERE id = $1`,
         [userId, passwordHash, now],
       );
-      const [, passkeysRemoved] = (await manager.query('DELETE FROM passkeys WHERE user_id = $1', [userId])) as [
-        unknown,
-        number,
-      ];
-      // Connected provider accounts too, for the same reason (and one connected by whoever used
-      // the address first, before its owner reset the password, would keep them in).
-      const [, identitiesRemoved] = (await manager.query('DELETE FROM user_identities WHERE user_id = $1', [
-        userId,
-      ])) as [unknown, number];
+      const removed = await removeAddedWaysIn(manager, userId);
       const events: RevocationEvent[] = [{ kind: 'user', userId, validAfter: cutoff.tokensValidAfter.getTime() }];
-      const done = { userId, events, passkeysRemoved, identitiesRemoved };
+      const done = { userId, events, passkeysRemoved: removed.passkeys, identitiesRemoved: removed.identities };
       await also(manager, done);
       await this.revocations.notifyIn(manager, events);
       return done;

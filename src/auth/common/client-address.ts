@@ -53,6 +53,21 @@ export function throttleNetworkKey(ip: string | null): string | null {
   return `${expandIpv6(ip).slice(0, 3).join(':')}::/48`;
 }
 
+/**
+ * The network a new-device alert names (as the event store's `network` writes it): an IPv4
+ * address's /24, an IPv6 address's /48 in its short form (`2001:db8:aa::/48`). Null for none.
+ */
+export function alertNetworkOf(ip: string | null): string | null {
+  if (ip === null) return null;
+  if (isIPv4(ip)) return `${ip.split('.').slice(0, 3).join('.')}.0/24`;
+  if (!isIPv6(ip)) return null;
+  const prefix = expandIpv6(ip)
+    .slice(0, 3)
+    .map((group) => group.replace(/^0+(?=.)/, ''));
+  while (prefix.length > 0 && prefix.at(-1) === '0') prefix.pop();
+  return `${prefix.join(':')}::/48`;
+}
+
 /** The eight 16-bit groups of a valid IPv6 address, as 4-digit lower-case hex. */
 function expandIpv6(ip: string): string[] {
   let text = ip.toLowerCase();

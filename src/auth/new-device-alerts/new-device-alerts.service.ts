@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { isIPv4, isIPv6 } from 'node:net';
 import { AUTH_CLOCK, AuthErrors } from '../auth.constants.js';
 import { AUTH_RESOLVED_OPTIONS } from '../auth-options.js';
 import type { ResolvedAuthOptions } from '../auth-module-options.interface.js';
+import { alertNetworkOf } from '../common/client-address.js';
 import type { ClientInfo } from '../common/client-info.js';
 import type { Clock } from '../common/clock.interface.js';
 import type { TransactionStatements } from '../common/driver-pool.js';
@@ -64,7 +64,7 @@ export class NewDeviceAlertsService {
   async alertIn(transaction: TransactionStatements, signIn: AlertedSignIn): Promise<SecurityEvent> {
     const mail = this.mail as MailSettings;
     const token = randomBytes(32).toString('base64url');
-    const network = networkOf(signIn.ip);
+    const network = alertNetworkOf(signIn.ip);
     const mailed = await this.alerts.writeIn(transaction, {
       userId: signIn.userId,
       tokenHash: tokenHash(token) as string,
@@ -142,20 +142,4 @@ export class NewDeviceAlertsService {
 
 function invalidLink(): BadRequestException {
   return new BadRequestException(AuthErrors.invalidAccountToken);
-}
-
-/** The network an alert names: an IPv4 /24 or an IPv6 /48 (as the event store's `network`). */
-export function networkOf(ip: string | null): string | null {
-  if (ip === null) return null;
-  if (isIPv4(ip)) return `${ip.split('.').slice(0, 3).join('.')}.0/24`;
-  if (!isIPv6(ip)) return null;
-  const [head, tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::')
-    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
-    : left;
-  const prefix = groups.slice(0, 3).map((group) => group.replace(/^0+(?=.)/, ''));
-  while (prefix.length > 0 && prefix.at(-1) === '0') prefix.pop();
-  return `${prefix.join(':')}::/48`;
 }

@@ -1,16 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
 import { newDeviceAlertMail } from '../mail/mail-templates.js';
-import { networkOf } from './new-device-alerts.service.js';
+import { alertNetworkOf } from '../common/client-address.js';
 
-describe('networkOf', () => {
+describe('alertNetworkOf', () => {
   it.each([
     ['203.0.113.77', '203.0.113.0/24'],
     ['2001:db8:aa:bb::1', '2001:db8:aa::/48'],
     ['2001:0db8:0000:0001::1', '2001:db8::/48'],
     ['::1', '::/48'],
+    // A dotted IPv4 tail counts as the two groups it is.
+    ['64:ff9b:1::1.2.3.4', '64:ff9b:1::/48'],
     [null, null],
   ])('%s → %s', (ip, network) => {
-    expect(networkOf(ip)).toBe(network);
+    expect(alertNetworkOf(ip)).toBe(network);
   });
 });
 

@@ -1,4 +1,14 @@
-import { cpuMs, machine, PASSWORD, percentile, post, startDatabase, startServer, type BenchServer } from './support.js';
+import {
+  closedLoops,
+  machine,
+  PASSWORD,
+  percentile,
+  type PhaseResult,
+  post,
+  startDatabase,
+  startServer,
+  type BenchServer,
+} from './support.js';
 
 /**
  * npm run bench:events: what the event store and the new-device check cost a login, in one run of
@@ -16,39 +26,17 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WORKERS = 16;
 const ACCOUNTS_PER_WORKER = 4;
 
-interface PhaseResult {
-  rate: number;
-  latencies: number[];
-  serverCpuMs: number;
-}
-
 async function login(server: BenchServer, email: string): Promise<void> {
   const response = await post(server.base, '/auth/login', { email, password: PASSWORD, deviceName: 'Bench laptop' });
   const body = await response.text();
   if (response.status !== 200) throw new Error(`login: ${response.status} ${body}`);
 }
 
-async function phase(server: BenchServer, emails: string[][]): Promise<PhaseResult> {
-  const latencies: number[] = [];
-  const cpuBefore = cpuMs(server.pid);
-  const started = performance.now();
-  const until = started + SECONDS * 1000;
-  await Promise.all(
-    emails.map(async (mine) => {
-      for (let turn = 0; performance.now() < until; turn += 1) {
-        const at = performance.now();
-        await login(server, mine[turn % mine.length]);
-        latencies.push(performance.now() - at);
-      }
-    }),
+/** A closed loop per worker, each signing in its own accounts in turn. */
+const phase = (server: BenchServer, emails: string[][]): Promise<PhaseResult> =>
+  closedLoops(server, emails.length, SECONDS, (worker, turn) =>
+    login(server, emails[worker][turn % emails[worker].length]),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  return {
-    rate: latencies.length / elapsed,
-    latencies,
-    serverCpuMs: (cpuMs(server.pid) - cpuBefore) / latencies.length,
-  };
-}
 
 async function main(): Promise<void> {
   const database = await startDatabase();

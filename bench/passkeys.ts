@@ -1,5 +1,15 @@
 import { SoftAuthenticator, type SoftCredential } from '../test/support/webauthn.js';
-import { cpuMs, machine, PASSWORD, percentile, post, startDatabase, startServer, type BenchServer } from './support.js';
+import {
+  closedLoops,
+  machine,
+  PASSWORD,
+  percentile,
+  type PhaseResult,
+  post,
+  startDatabase,
+  startServer,
+  type BenchServer,
+} from './support.js';
 
 /**
  * npm run bench:passkeys: what a passkey sign-in costs next to the module's other sign-in paths,
@@ -28,13 +38,6 @@ interface Account {
   credential: SoftCredential;
 }
 
-interface PhaseResult {
-  rate: number;
-  latencies: number[];
-  serverCpuMs: number;
-  done: number;
-}
-
 async function json<T>(response: Response, what: string): Promise<T> {
   const body = await response.text();
   if (response.status !== 200 && response.status !== 201) throw new Error(`${what}: ${response.status} ${body}`);
@@ -42,28 +45,8 @@ async function json<T>(response: Response, what: string): Promise<T> {
 }
 
 /** WORKERS loops of `step` for SECONDS; each loop's step gets the worker's number. */
-async function phase(server: BenchServer, step: (worker: number) => Promise<void>): Promise<PhaseResult> {
-  const latencies: number[] = [];
-  const cpuBefore = cpuMs(server.pid);
-  const started = performance.now();
-  const until = started + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: WORKERS }, async (_, worker) => {
-      while (performance.now() < until) {
-        const at = performance.now();
-        await step(worker);
-        latencies.push(performance.now() - at);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  return {
-    rate: latencies.length / elapsed,
-    latencies,
-    serverCpuMs: (cpuMs(server.pid) - cpuBefore) / latencies.length,
-    done: latencies.length,
-  };
-}
+const phase = (server: BenchServer, step: (worker: number) => Promise<void>): Promise<PhaseResult> =>
+  closedLoops(server, WORKERS, SECONDS, step);
 
 async function main(): Promise<void> {
   const database = await startDatabase();

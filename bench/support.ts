@@ -292,6 +292,44 @@ export function finish(): void {
   process.exit(1);
 }
 
+/** One timed phase of closed loops: the rate, each operation's latency, the server's CPU per operation. */
+export interface PhaseResult {
+  rate: number;
+  latencies: number[];
+  serverCpuMs: number;
+}
+
+/**
+ * `workers` closed loops of `step` against `server` for `seconds`; each loop's step gets the
+ * loop's number and its turn.
+ */
+export async function closedLoops(
+  server: BenchServer,
+  workers: number,
+  seconds: number,
+  step: (worker: number, turn: number) => Promise<void>,
+): Promise<PhaseResult> {
+  const latencies: number[] = [];
+  const cpuBefore = cpuMs(server.pid);
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, worker) => {
+      for (let turn = 0; performance.now() < until; turn += 1) {
+        const at = performance.now();
+        await step(worker, turn);
+        latencies.push(performance.now() - at);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return {
+    rate: latencies.length / elapsed,
+    latencies,
+    serverCpuMs: (cpuMs(server.pid) - cpuBefore) / latencies.length,
+  };
+}
+
 /** CPU time (ms, user + system) the process `pid` has used so far, from /proc. */
 export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
